@@ -1,0 +1,102 @@
+/**
+ * The only impure entry point: parse the command line, run one command, turn errors into a
+ * message, a hint and an exit code. Nothing else in locald calls Deno.exit.
+ */
+import { parseArgs } from "./src/cli/args.ts";
+import { createOutput } from "./src/cli/output.ts";
+import { findCommand } from "./src/cli/registry.ts";
+import { errorMessage, ExitCode, LocaldError, UsageError } from "./src/errors.ts";
+
+const enc = new TextEncoder();
+const err = (s: string) => Deno.stderr.writeSync(enc.encode(s + "\n"));
+
+async function main(argv: string[]): Promise<number> {
+  const env = Deno.env.toObject();
+  const out = createOutput(env);
+  const [first, ...rest] = argv;
+  if (first === undefined || first === "--help" || first === "-h") {
+    const { mainHelp } = await import("./src/cli/help.ts");
+    if (first === undefined) {
+      err(mainHelp());
+      return ExitCode.usage;
+    }
+    console.log(mainHelp());
+    return ExitCode.ok;
+  }
+  if (first === "--version" || first === "-V") return main(["version", ...rest]);
+  const spec = findCommand(first);
+  if (!spec) {
+    const { mainHelp } = await import("./src/cli/help.ts");
+    err(`locald: unknown command "${first}"\n`);
+    err(mainHelp());
+    return ExitCode.usage;
+  }
+  try {
+    const args = parseArgs(rest, spec.flags, spec.name, {
+      stopAtPositional: spec.stopAtPositional,
+    });
+    if (args.flags.help) {
+      const { commandHelp } = await import("./src/cli/help.ts");
+      console.log(commandHelp(spec));
+      return ExitCode.ok;
+    }
+    const dir = await resolveDir(args.flags.dir as string | undefined);
+    const mod = await spec.load();
+    return await mod.run({ args, out, env, dir });
+  } catch (e) {
+    if (e instanceof UsageError) {
+      const { usageText } = await import("./src/cli/help.ts");
+      err(`locald ${spec.name}: ${e.message}`);
+      err(usageText(spec));
+      err(`Run \`locald help ${spec.name}\` for more.`);
+      return e.exitCode;
+    }
+    if (e instanceof LocaldError) {
+      err(`locald: ${e.message}`);
+      for (const d of e.details) err(`  ${d}`);
+      if (e.hint) err(`hint: ${e.hint}`);
+      return e.exitCode;
+    }
+    // Anything else is a bug in locald: one line, and the stack only when asked for.
+    err(`locald: internal error: ${errorMessage(e)}`);
+    if (env.LOCALD_DEBUG && e instanceof Error && e.stack) err(e.stack);
+    else err("hint: this is a bug in locald; rerun with LOCALD_DEBUG=1 and report the output");
+    return ExitCode.failure;
+  }
+}
+
+async function resolveDir(dir: string | undefined): Promise<string> {
+  const { resolve } = await import("node:path");
+  const abs = resolve(dir ?? ".");
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(abs);
+  } catch (e) {
+    const what = e instanceof Deno.errors.NotFound ? "does not exist" : "cannot be read";
+    throw new LocaldError(`project directory ${abs} ${what}`, {
+      hint: "pass an existing directory with -C DIR, or run locald from inside your project",
+      exitCode: ExitCode.input,
+      cause: e,
+    });
+  }
+  if (!info.isDirectory) {
+    throw new LocaldError(`${abs} is not a directory`, {
+      hint: "-C takes the project's directory, not a file in it",
+      exitCode: ExitCode.input,
+    });
+  }
+  try {
+    for await (const _ of Deno.readDir(abs)) break;
+  } catch (e) {
+    throw new LocaldError(`project directory ${abs} cannot be read`, {
+      hint: "check its permissions (locald needs to read the source tree)",
+      exitCode: ExitCode.input,
+      cause: e,
+    });
+  }
+  return abs;
+}
+
+if (import.meta.main) {
+  Deno.exitCode = await main(Deno.args);
+}

@@ -1,0 +1,133 @@
+/**
+ * Safe, streaming tar extraction for release tarballs (gzip or plain). Refuses entry names
+ * with `..` or a leading `/`, keeps symlink targets exactly as written, never writes through a
+ * symlink, and requires hardlink targets inside the root. Image layers (whiteouts) build on
+ * this in src/oci/.
+ */
+import { createGunzip } from "node:zlib";
+import { Readable } from "node:stream";
+import { dirname, join } from "node:path";
+import tar from "tar-stream";
+import { ExitCode, LocaldError } from "../errors.ts";
+
+export interface TarHeader {
+  name: string;
+  type: string | null | undefined;
+  mode?: number;
+  linkname?: string | null;
+  size?: number;
+}
+
+/** Normalise a tar entry name to a relative path inside the root, or throw. */
+export function safeEntryPath(name: string): string {
+  const trimmed = name.replace(/^\.\/+/, "").replace(/\/+$/, "");
+  if (trimmed === "" || trimmed === ".") return "";
+  if (name.startsWith("/")) throw unsafe(name, "absolute path");
+  const parts = trimmed.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts.some((p) => p === "..")) throw unsafe(name, "contains ..");
+  return parts.join("/");
+}
+
+function unsafe(name: string, why: string) {
+  return new LocaldError(`refusing archive entry "${name}": ${why}`, {
+    hint: "the archive is corrupt or hostile; nothing from it was installed",
+    exitCode: ExitCode.download,
+  });
+}
+
+/** Make sure no existing component of `rel` below `root` is a symlink (lstat every parent). */
+export async function assertNoSymlinkParents(root: string, rel: string) {
+  const parts = rel.split("/");
+  let cur = root;
+  for (let i = 0; i < parts.length - 1; i++) {
+    cur = join(cur, parts[i]);
+    try {
+      const st = await Deno.lstat(cur);
+      if (st.isSymlink) throw unsafe(rel, `parent ${parts.slice(0, i + 1).join("/")} is a symlink`);
+      if (!st.isDirectory) {
+        throw unsafe(rel, `parent ${parts.slice(0, i + 1).join("/")} is not a directory`);
+      }
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      throw e;
+    }
+  }
+}
+
+export type EntryHandler = (
+  header: TarHeader,
+  body: ReadableStream<Uint8Array>,
+) => Promise<void>;
+
+/** Iterate a tar stream entry by entry; the handler must consume or cancel `body`. */
+export async function forEachTarEntry(
+  input: ReadableStream<Uint8Array>,
+  handler: EntryHandler,
+  opts: { gzip?: boolean } = {},
+) {
+  const ex = tar.extract();
+  let source = Readable.fromWeb(input as import("node:stream/web").ReadableStream);
+  if (opts.gzip) source = source.pipe(createGunzip());
+  source.on("error", (e: Error) => ex.destroy(e));
+  source.pipe(ex);
+  for await (const entry of ex) {
+    const body = Readable.toWeb(entry) as unknown as ReadableStream<Uint8Array>;
+    await handler(entry.header as TarHeader, body);
+  }
+}
+
+/** Extract a (gzipped) tar into `root`, which must exist and be empty or private. */
+export async function extractTar(
+  input: ReadableStream<Uint8Array>,
+  root: string,
+  opts: { gzip?: boolean } = {},
+) {
+  await forEachTarEntry(input, async (h, body) => {
+    const rel = safeEntryPath(h.name);
+    if (rel === "") {
+      await body.cancel();
+      return;
+    }
+    await assertNoSymlinkParents(root, rel);
+    const target = join(root, rel);
+    await Deno.mkdir(dirname(target), { recursive: true });
+    switch (h.type) {
+      case "directory":
+        await body.cancel();
+        await Deno.mkdir(target, { recursive: true, mode: (h.mode ?? 0o755) & 0o7777 });
+        break;
+      case "symlink":
+        await body.cancel();
+        await Deno.remove(target).catch(() => {});
+        await Deno.symlink(h.linkname ?? "", target);
+        break;
+      case "link": {
+        await body.cancel();
+        const src = safeEntryPath(h.linkname ?? "");
+        await assertNoSymlinkParents(root, src);
+        const st = await Deno.lstat(join(root, src));
+        if (!st.isFile) throw unsafe(h.name, "hardlink to something that is not a regular file");
+        await Deno.remove(target).catch(() => {});
+        await Deno.link(join(root, src), target);
+        break;
+      }
+      case "file":
+      case "contiguous-file":
+      case null:
+      case undefined: {
+        await Deno.remove(target).catch(() => {});
+        const f = await Deno.open(target, {
+          write: true,
+          createNew: true,
+          mode: (h.mode ?? 0o644) & 0o7777,
+        });
+        await body.pipeTo(f.writable);
+        await Deno.chmod(target, (h.mode ?? 0o644) & 0o7777);
+        break;
+      }
+      default:
+        // Devices, fifos and other special entries have no place in a release tarball.
+        await body.cancel();
+    }
+  }, opts);
+}

@@ -1,0 +1,153 @@
+/**
+ * The command table. Each entry carries its flags and help, and loads its implementation
+ * lazily so `locald exec` does not pay for `locald build`'s imports.
+ */
+import type { FlagSpec, ParsedArgs } from "./args.ts";
+import type { Output } from "./output.ts";
+
+export interface CommandContext {
+  args: ParsedArgs;
+  out: Output;
+  env: Record<string, string>;
+  /** The project directory from -C (absolute), or the current directory. */
+  dir: string;
+}
+
+export interface CommandModule {
+  run(ctx: CommandContext): Promise<number>;
+}
+
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  usage: string[];
+  description?: string;
+  flags: FlagSpec[];
+  examples?: string[];
+  stopAtPositional?: boolean;
+  load: () => Promise<CommandModule>;
+}
+
+const json: FlagSpec = { name: "json", kind: "bool", help: "print a JSON result on stdout" };
+
+export const BUILD_FLAGS: FlagSpec[] = [
+  {
+    name: "buildpack",
+    short: "b",
+    kind: "list",
+    value: "PATH|REF",
+    help: "buildpack to use instead of detection order (repeatable)",
+  },
+  { name: "env", short: "e", kind: "list", value: "K=V", help: "build-time variable (repeatable)" },
+  { name: "env-file", kind: "list", value: "FILE", help: "file of K=V build-time variables" },
+  { name: "clear-cache", kind: "bool", help: "drop cached layers before building" },
+  { name: "platform-api", kind: "string", value: "X.Y", help: "pin the CNB platform API" },
+  { name: "dry-run", kind: "bool", help: "print the plan (phases, argv, env) and stop" },
+  json,
+];
+
+export const COMMANDS: CommandSpec[] = [
+  {
+    name: "build",
+    summary: "build the project's development environment with Cloud Native Buildpacks",
+    usage: [
+      "locald build [-C DIR] [-b BUILDPACK]... [-e K=V]... [--env-file F] [--dry-run] [--json]",
+    ],
+    description:
+      "Runs the CNB lifecycle phases (analyze, detect, restore, build) natively on this host.\n" +
+      "The layers the buildpacks write become the environment of `locald shell`, `exec`, `run`\n" +
+      "and `env`. Settings come from flags, then project.toml, then defaults.",
+    flags: BUILD_FLAGS,
+    examples: [
+      "locald build",
+      "locald build -b ./buildpacks/node -e NODE_ENV=development",
+      "locald build --dry-run --json",
+    ],
+    load: () => import("./commands/build.ts"),
+  },
+  {
+    name: "shell",
+    summary: "open your $SHELL with the build's environment",
+    usage: ["locald shell [-C DIR] [-c COMMAND]"],
+    flags: [
+      {
+        name: "command",
+        short: "c",
+        kind: "string",
+        value: "COMMAND",
+        help: "run COMMAND in the shell and exit",
+      },
+    ],
+    examples: ["locald shell", "locald shell -c 'node -v'"],
+    load: () => import("./commands/shell.ts"),
+  },
+  {
+    name: "exec",
+    summary: "run one command in the build's environment (no shell)",
+    usage: ["locald exec [-C DIR] -- CMD [ARGS...]"],
+    flags: [],
+    stopAtPositional: true,
+    examples: ["locald exec -- node -v", "locald exec -C app -- make test"],
+    load: () => import("./commands/exec.ts"),
+  },
+  {
+    name: "run",
+    summary: "start a process type the buildpacks declared",
+    usage: ["locald run [-C DIR] [PROCESS_TYPE] [-- ARGS...]"],
+    description: "Without PROCESS_TYPE, runs the default process (web if none is marked default).",
+    flags: [],
+    examples: ["locald run", "locald run worker"],
+    load: () => import("./commands/run.ts"),
+  },
+  {
+    name: "env",
+    summary: "print the build's environment for direnv, editors and scripts",
+    usage: ["locald env [-C DIR] [--format sh|fish|pwsh|json|dotenv]"],
+    flags: [
+      {
+        name: "format",
+        short: "f",
+        kind: "string",
+        value: "FORMAT",
+        help: "sh (default), fish, pwsh, json or dotenv",
+      },
+    ],
+    examples: [
+      'eval "$(locald env)"',
+      "locald env --format fish | source",
+      "locald env --format json",
+    ],
+    load: () => import("./commands/env.ts"),
+  },
+  {
+    name: "setup",
+    summary: "download and verify the tools locald needs (the CNB lifecycle)",
+    usage: ["locald setup [--json]"],
+    flags: [json],
+    examples: [
+      "locald setup",
+      "LOCALD_LIFECYCLE_MIRROR=https://mirror.example/lifecycle locald setup",
+    ],
+    load: () => import("./commands/setup.ts"),
+  },
+  {
+    name: "version",
+    summary: "print locald's version and the pinned tool versions",
+    usage: ["locald version [--json]"],
+    flags: [json],
+    examples: ["locald version", "locald version --json"],
+    load: () => import("./commands/version.ts"),
+  },
+  {
+    name: "help",
+    summary: "show help for a command",
+    usage: ["locald help [COMMAND]"],
+    flags: [],
+    examples: ["locald help build"],
+    load: () => import("./commands/help.ts"),
+  },
+];
+
+export function findCommand(name: string): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}

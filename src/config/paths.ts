@@ -1,0 +1,57 @@
+/** Where locald keeps its tools and per-project state. Pure: takes the environment. */
+import { basename, join } from "node:path";
+import { createHash } from "node:crypto";
+import { ExitCode, LocaldError } from "../errors.ts";
+
+export function localdHome(env: Record<string, string>): string {
+  if (env.LOCALD_HOME) return env.LOCALD_HOME;
+  if (env.XDG_DATA_HOME) return join(env.XDG_DATA_HOME, "locald");
+  if (env.HOME) return join(env.HOME, ".local", "share", "locald");
+  throw new LocaldError("cannot tell where to keep locald's data: HOME is not set", {
+    hint: "set LOCALD_HOME (or HOME, or XDG_DATA_HOME) to a writable directory",
+    exitCode: ExitCode.input,
+  });
+}
+
+/** The per-project state directory: outside the source tree, keyed by the project's path. */
+export function projectStateDir(env: Record<string, string>, projectDir: string): string {
+  const id = createHash("sha256").update(projectDir).digest("hex").slice(0, 12);
+  const name = basename(projectDir).replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 40) || "root";
+  return join(localdHome(env), "projects", `${name}-${id}`);
+}
+
+export interface ProjectPaths {
+  state: string;
+  layers: string;
+  platform: string;
+  cache: string;
+  buildpacks: string;
+  order: string;
+  analyzed: string;
+  group: string;
+  plan: string;
+  report: string;
+  processes: string;
+  lock: string;
+  buildRecord: string;
+}
+
+export function projectPaths(env: Record<string, string>, projectDir: string): ProjectPaths {
+  const state = projectStateDir(env, projectDir);
+  const layers = join(state, "layers");
+  return {
+    state,
+    layers,
+    platform: join(state, "platform"),
+    cache: join(state, "cache"),
+    buildpacks: join(state, "buildpacks"),
+    order: join(state, "order.toml"),
+    analyzed: join(layers, "analyzed.toml"),
+    group: join(layers, "group.toml"),
+    plan: join(layers, "plan.toml"),
+    report: join(layers, "report.toml"),
+    processes: join(state, "process"),
+    lock: join(state, "build.lock"),
+    buildRecord: join(state, "build.json"),
+  };
+}

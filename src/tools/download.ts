@@ -1,0 +1,173 @@
+/**
+ * Downloads that are verified before use. Bytes go to a stable `.part` file next to the
+ * destination, so a dropped connection resumes with a Range request on the next attempt (or
+ * the next run); the sha256 covers the whole file; only a verified file is renamed into place.
+ */
+import { createHash } from "node:crypto";
+import { dirname } from "node:path";
+import { ExitCode, LocaldError } from "../errors.ts";
+import type { Output } from "../cli/output.ts";
+import { exists, removeIfExists } from "../util/fs.ts";
+
+export interface DownloadRequest {
+  url: string;
+  /** Final path. Written only once the content matches `sha256`. */
+  dest: string;
+  /** Expected lowercase hex sha256. */
+  sha256: string;
+  /** Label for the progress bar. */
+  label: string;
+  out?: Output;
+  /** Hint added to network errors (e.g. which mirror variable to set). */
+  hint?: string;
+  attempts?: number;
+}
+
+async function hashFile(
+  path: string,
+): Promise<{ hash: ReturnType<typeof createHash>; size: number }> {
+  const hash = createHash("sha256");
+  let size = 0;
+  const f = await Deno.open(path, { read: true });
+  try {
+    for await (const chunk of f.readable) {
+      hash.update(chunk);
+      size += chunk.length;
+    }
+  } catch (e) {
+    throw e;
+  }
+  return { hash, size };
+}
+
+export async function sha256File(path: string): Promise<string> {
+  return (await hashFile(path)).hash.digest("hex");
+}
+
+export function sha256Hex(data: Uint8Array | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** Fetch a small text resource (a checksums file). */
+export async function fetchText(url: string, hint?: string): Promise<string> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new LocaldError(`cannot download ${url}: ${networkReason(e)}`, {
+      hint,
+      exitCode: ExitCode.download,
+      cause: e,
+    });
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new LocaldError(`cannot download ${url}: HTTP ${res.status}`, {
+      hint,
+      exitCode: ExitCode.download,
+    });
+  }
+  return await res.text();
+}
+
+function networkReason(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split("\n")[0];
+}
+
+/** Download `url` to `dest`, verified; returns the path. Idempotent when dest already matches. */
+export async function downloadVerified(req: DownloadRequest): Promise<string> {
+  const expected = req.sha256.toLowerCase();
+  if (await exists(req.dest)) {
+    if ((await sha256File(req.dest)) === expected) return req.dest;
+    await removeIfExists(req.dest);
+  }
+  await Deno.mkdir(dirname(req.dest), { recursive: true });
+  const part = `${req.dest}.part`;
+  const attempts = req.attempts ?? 4;
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    try {
+      await fetchInto(req, part);
+      const got = await sha256File(part);
+      if (got !== expected) {
+        await removeIfExists(part);
+        throw new LocaldError(
+          `checksum mismatch for ${basename(req.url)}: expected sha256 ${expected}, got ${got}`,
+          {
+            hint: "nothing was installed; if you use a mirror, check that it serves the " +
+              "official release files, then run the command again",
+            exitCode: ExitCode.download,
+          },
+        );
+      }
+      await Deno.rename(part, req.dest);
+      return req.dest;
+    } catch (e) {
+      if (e instanceof LocaldError) throw e;
+      lastError = e;
+      if (attempt < attempts) await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+    }
+  }
+  throw new LocaldError(`cannot download ${req.url}: ${networkReason(lastError)}`, {
+    hint: req.hint,
+    exitCode: ExitCode.download,
+    cause: lastError,
+  });
+}
+
+class HttpStatusError extends Error {}
+
+async function fetchInto(req: DownloadRequest, part: string) {
+  let have = 0;
+  try {
+    have = (await Deno.stat(part)).size;
+  } catch { /* no partial file */ }
+  const headers: Record<string, string> = {};
+  if (have > 0) headers.Range = `bytes=${have}-`;
+  let res: Response;
+  try {
+    res = await fetch(req.url, { headers });
+  } catch (e) {
+    throw e;
+  }
+  if (res.status === 416) {
+    // The part file is already complete (or larger than the resource): start over.
+    await res.body?.cancel();
+    await removeIfExists(part);
+    return await fetchInto(req, part);
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    if (res.status >= 500) throw new HttpStatusError(`HTTP ${res.status}`);
+    throw new LocaldError(`cannot download ${req.url}: HTTP ${res.status}`, {
+      hint: req.hint,
+      exitCode: ExitCode.download,
+    });
+  }
+  const append = res.status === 206 && have > 0;
+  if (!append) have = 0;
+  const lengthHeader = res.headers.get("content-length");
+  const total = lengthHeader ? have + Number(lengthHeader) : undefined;
+  const file = await Deno.open(part, { write: true, create: true, append, truncate: !append });
+  const bar = req.out?.progress(req.label, total);
+  let done = have;
+  try {
+    for await (const chunk of res.body!) {
+      let off = 0;
+      while (off < chunk.length) off += await file.write(chunk.subarray(off));
+      done += chunk.length;
+      bar?.update(done);
+    }
+  } finally {
+    file.close();
+    bar?.end();
+  }
+  if (total !== undefined && done !== total) {
+    throw new Error(`connection closed after ${done} of ${total} bytes`);
+  }
+}
+
+function basename(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.split("/").pop() ?? url);
+}

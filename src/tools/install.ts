@@ -1,0 +1,112 @@
+/**
+ * Install a pinned tool release: download (verified against the embedded pin, or against the
+ * release's checksums file when the pin is missing), extract into a private temporary
+ * directory, check the layout, and rename into place. A failure at any step leaves nothing
+ * under the final path, and the next run starts clean (a partial download resumes).
+ */
+import { join } from "node:path";
+import type { Output } from "../cli/output.ts";
+import { ExitCode, LocaldError } from "../errors.ts";
+import { exists, removeIfExists } from "../util/fs.ts";
+import { extractTar } from "../archive/extract.ts";
+import { parseChecksums } from "./checksums.ts";
+import { downloadVerified, fetchText } from "./download.ts";
+import type { ToolPin } from "./pins.ts";
+
+export interface InstallOptions {
+  pin: ToolPin;
+  /** Key into pin.assets, e.g. "linux-x86_64". */
+  asset: string;
+  /** Directory that will hold the unpacked release when done. */
+  dest: string;
+  /** Where downloads are kept while in progress. */
+  downloads: string;
+  env: Record<string, string>;
+  out?: Output;
+  /** Throws if the unpacked tree is not what the tool's release looks like. */
+  validate: (dir: string) => Promise<void>;
+}
+
+export function releaseBase(pin: ToolPin, env: Record<string, string>): string {
+  const mirror = env[pin.mirrorVariable];
+  return (mirror || pin.baseUrl).replace(/\/+$/, "");
+}
+
+/** The sha256 to verify against, and where it came from. */
+export async function expectedDigest(
+  pin: ToolPin,
+  asset: string,
+  env: Record<string, string>,
+  out?: Output,
+): Promise<{ sha256: string; source: "pinned" | string }> {
+  const a = pin.assets[asset];
+  if (a.sha256) return { sha256: a.sha256, source: "pinned" };
+  const url = `${releaseBase(pin, env)}/${pin.checksumsFile}`;
+  out?.warn(
+    `this build of locald has no pinned checksum for ${a.file}; verifying against ${url}`,
+  );
+  const sums = parseChecksums(await fetchText(url, mirrorHint(pin)));
+  const sha = sums.get(a.file);
+  if (!sha) {
+    throw new LocaldError(`${url} lists no checksum for ${a.file}`, {
+      hint: `check that ${pin.mirrorVariable} points at a copy of the v${pin.version} release`,
+      exitCode: ExitCode.download,
+    });
+  }
+  return { sha256: sha, source: url };
+}
+
+export function mirrorHint(pin: ToolPin): string {
+  return `check your network, or set ${pin.mirrorVariable}=URL to a mirror of the ${pin.name} ` +
+    `v${pin.version} release files`;
+}
+
+export async function installRelease(o: InstallOptions): Promise<string> {
+  if (await exists(o.dest)) return o.dest;
+  const a = o.pin.assets[o.asset];
+  if (!a) {
+    throw new LocaldError(`${o.pin.name} ${o.pin.version} has no release for ${o.asset}`, {
+      exitCode: ExitCode.unsupported,
+      hint: `supported: ${Object.keys(o.pin.assets).join(", ")}`,
+    });
+  }
+  const { sha256 } = await expectedDigest(o.pin, o.asset, o.env, o.out);
+  const url = `${releaseBase(o.pin, o.env)}/${a.file}`;
+  const archive = await downloadVerified({
+    url,
+    dest: join(o.downloads, a.file),
+    sha256,
+    label: `${o.pin.name} ${o.pin.version}`,
+    out: o.out,
+    hint: mirrorHint(o.pin),
+  });
+  const parent = join(o.dest, "..");
+  await Deno.mkdir(parent, { recursive: true });
+  const tmp = await Deno.makeTempDir({ dir: parent, prefix: ".install-" });
+  try {
+    const f = await Deno.open(archive, { read: true });
+    await extractTar(f.readable, tmp, { gzip: a.file.endsWith("gz") });
+    await o.validate(tmp);
+    try {
+      await Deno.rename(tmp, o.dest);
+    } catch (e) {
+      // Another locald installed it first: theirs is as good as ours.
+      if (!(await exists(o.dest))) throw e;
+      await removeIfExists(tmp);
+    }
+  } catch (e) {
+    await removeIfExists(tmp);
+    if (e instanceof LocaldError) throw e;
+    throw new LocaldError(`cannot unpack ${a.file}: ${(e as Error).message}`, {
+      hint: "nothing was installed; run the command again to retry",
+      exitCode: ExitCode.download,
+      cause: e,
+    });
+  }
+  await removeIfExists(archive);
+  return o.dest;
+}
+
+export function hostAsset(os = Deno.build.os, arch = Deno.build.arch): string {
+  return `${os}-${arch}`;
+}

@@ -1,0 +1,120 @@
+/** The CNB lifecycle: pinned release, installed once under $LOCALD_HOME, or a local copy. */
+import { join } from "node:path";
+import { parse as parseToml } from "smol-toml";
+import type { Output } from "../cli/output.ts";
+import { ExitCode, LocaldError } from "../errors.ts";
+import { localdHome } from "../config/paths.ts";
+import { hostAsset, installRelease } from "./install.ts";
+import { LIFECYCLE } from "./pins.ts";
+
+export const PHASES = ["analyzer", "detector", "restorer", "builder", "exporter"] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface Lifecycle {
+  /** Root of the unpacked release (holds lifecycle.toml and lifecycle/). */
+  root: string;
+  version: string;
+  platformApis: string[];
+  buildpackApis: string[];
+  launcher: string;
+  phase(name: Phase): string;
+  /** "pinned release", "LOCALD_LIFECYCLE_DIR", ... */
+  source: string;
+}
+
+export function lifecycleInstallDir(env: Record<string, string>, asset = hostAsset()): string {
+  return join(localdHome(env), "tools", "lifecycle", `${LIFECYCLE.version}-${asset}`);
+}
+
+async function validateLayout(root: string) {
+  for (const name of ["lifecycle", "launcher", ...PHASES]) {
+    const p = join(root, "lifecycle", name);
+    try {
+      await Deno.stat(p);
+    } catch {
+      throw new LocaldError(`the lifecycle at ${root} has no lifecycle/${name}`, {
+        hint: "point LOCALD_LIFECYCLE_DIR at an unpacked lifecycle release " +
+          "(the directory that holds lifecycle.toml and lifecycle/)",
+        exitCode: ExitCode.input,
+      });
+    }
+  }
+}
+
+/** Read apis from lifecycle.toml; a missing descriptor means the supported set of this pin. */
+export async function readDescriptor(root: string) {
+  let text: string | undefined;
+  try {
+    text = await Deno.readTextFile(join(root, "lifecycle.toml"));
+  } catch { /* no descriptor */ }
+  if (text === undefined) {
+    return { version: "unknown", platform: [] as string[], buildpack: [] as string[] };
+  }
+  // deno-lint-ignore no-explicit-any
+  const doc = parseToml(text) as any;
+  const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
+  return {
+    version: String(doc?.lifecycle?.version ?? "unknown"),
+    platform: list(doc?.apis?.platform?.supported),
+    buildpack: list(doc?.apis?.buildpack?.supported),
+  };
+}
+
+function make(
+  root: string,
+  source: string,
+  d: Awaited<ReturnType<typeof readDescriptor>>,
+): Lifecycle {
+  return {
+    root,
+    version: d.version,
+    platformApis: d.platform,
+    buildpackApis: d.buildpack,
+    launcher: join(root, "lifecycle", "launcher"),
+    phase: (name) => join(root, "lifecycle", name),
+    source,
+  };
+}
+
+/** The installed lifecycle if there is one, without downloading. */
+export async function findLifecycle(env: Record<string, string>): Promise<Lifecycle | undefined> {
+  const root = env.LOCALD_LIFECYCLE_DIR || lifecycleInstallDir(env);
+  try {
+    await Deno.stat(join(root, "lifecycle", "launcher"));
+  } catch {
+    return undefined;
+  }
+  return make(
+    root,
+    env.LOCALD_LIFECYCLE_DIR ? "LOCALD_LIFECYCLE_DIR" : "pinned release",
+    await readDescriptor(root),
+  );
+}
+
+export async function ensureLifecycle(
+  env: Record<string, string>,
+  out?: Output,
+): Promise<Lifecycle> {
+  if (env.LOCALD_LIFECYCLE_DIR) {
+    const root = env.LOCALD_LIFECYCLE_DIR;
+    await validateLayout(root);
+    return make(root, "LOCALD_LIFECYCLE_DIR", await readDescriptor(root));
+  }
+  if (Deno.build.os !== "linux") {
+    throw new LocaldError("the CNB lifecycle runs on Linux only", {
+      hint: "on macOS and Windows locald runs it inside its VM (LOCALD_BACKEND=lima|wsl)",
+      exitCode: ExitCode.unsupported,
+    });
+  }
+  const dest = lifecycleInstallDir(env);
+  await installRelease({
+    pin: LIFECYCLE,
+    asset: hostAsset(),
+    dest,
+    downloads: join(localdHome(env), "downloads"),
+    env,
+    out,
+    validate: validateLayout,
+  });
+  return make(dest, "pinned release", await readDescriptor(dest));
+}

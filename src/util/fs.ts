@@ -1,0 +1,41 @@
+/** Small filesystem helpers shared by the impure edges. */
+import { dirname } from "node:path";
+
+/** Write a file atomically: a temporary sibling, then rename over the target. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode?: number) {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    if (typeof data === "string") await Deno.writeTextFile(tmp, data, { mode });
+    else await Deno.writeFile(tmp, data, { mode });
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+export async function removeIfExists(path: string) {
+  await Deno.remove(path, { recursive: true }).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
+}
+
+export async function readTextIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
