@@ -1,0 +1,101 @@
+/**
+ * Buildpacks on disk: read buildpack.toml, lay them out the way the lifecycle expects
+ * (`<buildpacks>/<escaped id>/<version>/`) and write order.toml. A builder image (src/oci/)
+ * feeds the same shape: a directory of buildpacks plus an order.
+ */
+import { isAbsolute, join, resolve } from "node:path";
+import { ExitCode, LocaldError } from "../errors.ts";
+import { parseToml, toToml } from "../config/toml.ts";
+
+export interface Buildpack {
+  id: string;
+  version: string;
+  api: string;
+  /** Directory holding buildpack.toml and bin/. */
+  dir: string;
+  /** Set for composite (meta) buildpacks. */
+  order?: { group: { id: string; version?: string; optional?: boolean }[] }[];
+}
+
+export interface OrderGroupEntry {
+  id: string;
+  version?: string;
+  optional?: boolean;
+}
+
+/** The lifecycle's directory name for a buildpack id (launch.EscapeID). */
+export function escapeId(id: string): string {
+  return id.replaceAll("/", "_");
+}
+
+export async function readBuildpack(dir: string, shownAs = dir): Promise<Buildpack> {
+  const file = join(dir, "buildpack.toml");
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    const missing = e instanceof Deno.errors.NotFound;
+    throw new LocaldError(
+      missing
+        ? `${shownAs} is not a buildpack: it has no buildpack.toml`
+        : `cannot read ${file}: ${(e as Error).message}`,
+      {
+        hint: "pass -b the directory that holds a buildpack's buildpack.toml",
+        exitCode: ExitCode.input,
+      },
+    );
+  }
+  // deno-lint-ignore no-explicit-any
+  const doc = parseToml(text, file) as any;
+  const id = doc?.buildpack?.id;
+  const version = doc?.buildpack?.version;
+  if (typeof id !== "string" || typeof version !== "string") {
+    throw new LocaldError(`${file}: [buildpack] needs an id and a version`, {
+      hint: "see https://buildpacks.io/docs/reference/spec/buildpack-api/",
+      exitCode: ExitCode.input,
+    });
+  }
+  return {
+    id,
+    version,
+    api: String(doc.api ?? "0.7"),
+    dir: resolve(dir),
+    order: Array.isArray(doc.order) ? doc.order : undefined,
+  };
+}
+
+/** A -b value or a project.toml uri that names a local directory, resolved against `base`. */
+export function localBuildpackPath(ref: string, base: string): string | undefined {
+  let p = ref;
+  if (p.startsWith("file://")) p = decodeURIComponent(new URL(p).pathname);
+  else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(p)) return undefined;
+  if (!(isAbsolute(p) || p.startsWith(".") || p.includes("/"))) return undefined;
+  return isAbsolute(p) ? p : resolve(base, p);
+}
+
+/**
+ * Lay buildpacks out as the lifecycle's buildpacks directory: symlinks
+ * `<dir>/<escaped id>/<version>` to each buildpack's own directory. Rebuilt on every build.
+ */
+export async function writeBuildpacksDir(dir: string, bps: Buildpack[]) {
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  for (const bp of bps) {
+    const parent = join(dir, escapeId(bp.id));
+    await Deno.mkdir(parent, { recursive: true });
+    const link = join(parent, bp.version);
+    await Deno.remove(link).catch(() => {});
+    await Deno.symlink(bp.dir, link);
+  }
+}
+
+export function orderToml(groups: OrderGroupEntry[][]): string {
+  return toToml({
+    order: groups.map((g) => ({
+      group: g.map((e) => ({
+        id: e.id,
+        ...(e.version ? { version: e.version } : {}),
+        ...(e.optional ? { optional: true } : {}),
+      })),
+    })),
+  });
+}

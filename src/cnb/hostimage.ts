@@ -1,0 +1,108 @@
+/**
+ * The host as a run image. A development build with no builder has no run image, yet the
+ * analyzer needs one to tell the detector the target (os, arch, distro). locald describes the
+ * host as a config-only OCI image in the analyzer's layout directory, so the real analyzer
+ * runs in layout mode exactly as it does for a builder's run image.
+ */
+import { join } from "node:path";
+import { sha256Hex } from "../tools/download.ts";
+import { writeFileAtomic } from "../util/fs.ts";
+
+export interface Target {
+  os: string;
+  arch: string;
+  distro?: { name: string; version: string };
+}
+
+export function parseOsRelease(text: string): { name: string; version: string } | undefined {
+  const vars: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const m = line.match(/^([A-Z_]+)=(.*)$/);
+    if (m) vars[m[1]] = m[2].replace(/^["']|["']$/g, "");
+  }
+  if (!vars.ID) return undefined;
+  return { name: vars.ID, version: vars.VERSION_ID ?? "" };
+}
+
+export function goArch(arch: string): string {
+  return ({ x86_64: "amd64", aarch64: "arm64" } as Record<string, string>)[arch] ?? arch;
+}
+
+export async function hostTarget(): Promise<Target> {
+  let distro: Target["distro"];
+  for (const f of ["/etc/os-release", "/usr/lib/os-release"]) {
+    try {
+      distro = parseOsRelease(await Deno.readTextFile(f));
+      if (distro) break;
+    } catch { /* try the next */ }
+  }
+  return { os: "linux", arch: goArch(Deno.build.arch), distro };
+}
+
+/** Reference of the host run image; its tag names the distro so a change of host is visible. */
+export function hostRunImageRef(t: Target): string {
+  const tag = t.distro
+    ? `${t.distro.name}-${t.distro.version || "rolling"}-${t.arch}`.replace(/[^A-Za-z0-9_.-]/g, "_")
+    : `unknown-${t.arch}`;
+  return `locald.local/host:${tag}`;
+}
+
+/** `<layout>/<registry>/<repository>/<tag>`, the path the analyzer looks at for a reference. */
+export function layoutPathFor(layoutDir: string, ref: string): string {
+  const [name, tag] = ref.includes("@")
+    ? [ref.split("@")[0], ref.split("@")[1].replace(":", "-")]
+    : [ref.slice(0, ref.lastIndexOf(":")), ref.slice(ref.lastIndexOf(":") + 1)];
+  return join(layoutDir, ...name.split("/"), tag);
+}
+
+export async function writeConfigOnlyImage(
+  dir: string,
+  config: Record<string, unknown>,
+): Promise<{ manifestDigest: string }> {
+  const configBytes = JSON.stringify(config);
+  const configDigest = sha256Hex(configBytes);
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: {
+      mediaType: "application/vnd.oci.image.config.v1+json",
+      digest: `sha256:${configDigest}`,
+      size: new TextEncoder().encode(configBytes).length,
+    },
+    layers: [],
+  });
+  const manifestDigest = sha256Hex(manifest);
+  const blobs = join(dir, "blobs", "sha256");
+  await writeFileAtomic(join(blobs, configDigest), configBytes);
+  await writeFileAtomic(join(blobs, manifestDigest), manifest);
+  await writeFileAtomic(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+  await writeFileAtomic(
+    join(dir, "index.json"),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [{
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        digest: `sha256:${manifestDigest}`,
+        size: new TextEncoder().encode(manifest).length,
+      }],
+    }),
+  );
+  return { manifestDigest: `sha256:${manifestDigest}` };
+}
+
+export async function writeHostRunImage(layoutDir: string, t: Target): Promise<string> {
+  const ref = hostRunImageRef(t);
+  const labels: Record<string, string> = {};
+  if (t.distro) {
+    labels["io.buildpacks.base.distro.name"] = t.distro.name;
+    labels["io.buildpacks.base.distro.version"] = t.distro.version;
+  }
+  await writeConfigOnlyImage(layoutPathFor(layoutDir, ref), {
+    architecture: t.arch,
+    os: t.os,
+    config: { Labels: labels },
+    rootfs: { type: "layers", diff_ids: [] },
+  });
+  return ref;
+}

@@ -1,0 +1,188 @@
+/**
+ * The persistent layers directory is the development environment. Between builds locald
+ * treats it the way a platform treats the previous image plus the cache, so buildpacks see
+ * exactly what the spec promises them:
+ * - `cache = true` layers keep metadata and content (as restored from the cache);
+ * - `launch = true`, not cached: only the metadata stays; the content is set aside, and put
+ *   back after the build if the buildpack kept the layer without re-creating it (as the
+ *   exporter re-uses a layer from the previous image);
+ * - build-only layers and `.ignore`d layers are dropped;
+ * - restored metadata loses its `[types]` (Buildpack API 0.6+): a buildpack must declare
+ *   again what it wants to keep, or the layer leaves the environment.
+ */
+import { join } from "node:path";
+import { parseToml, toToml } from "../config/toml.ts";
+import { removeIfExists } from "../util/fs.ts";
+import type { LayerRecord } from "./record.ts";
+
+const NOT_LAYER_TOML = new Set(["launch.toml", "build.toml", "store.toml"]);
+
+export interface LayerState {
+  buildpackDir: string;
+  name: string;
+  types: { build: boolean; launch: boolean; cache: boolean };
+  /** `${ino}:${mtime}` of the layer directory, to tell re-use from re-creation. */
+  stamp?: string;
+}
+
+async function stampOf(path: string): Promise<string | undefined> {
+  try {
+    const st = await Deno.stat(path);
+    return `${st.ino}:${st.mtime?.getTime()}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every `<layers>/<bp>/<layer>.toml` with its types. */
+export async function scanLayers(
+  layersDir: string,
+  buildpackDirs: string[],
+): Promise<LayerState[]> {
+  const out: LayerState[] = [];
+  for (const bpDir of buildpackDirs) {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(join(layersDir, bpDir)));
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      if (!e.isFile || !e.name.endsWith(".toml") || NOT_LAYER_TOML.has(e.name)) continue;
+      const name = e.name.slice(0, -5);
+      const file = join(layersDir, bpDir, e.name);
+      // deno-lint-ignore no-explicit-any
+      let doc: any = {};
+      try {
+        doc = parseToml(await Deno.readTextFile(file), file);
+      } catch { /* an unreadable layer.toml is treated as all-false */ }
+      const t = doc.types ?? {};
+      out.push({
+        buildpackDir: bpDir,
+        name,
+        types: { build: t.build === true, launch: t.launch === true, cache: t.cache === true },
+        stamp: await stampOf(join(layersDir, bpDir, name)),
+      });
+    }
+  }
+  return out;
+}
+
+export async function buildpackDirsIn(layersDir: string): Promise<string[]> {
+  const dirs: string[] = [];
+  try {
+    for await (const e of Deno.readDir(layersDir)) {
+      if (e.isDirectory && !["config", "sbom", "generated"].includes(e.name)) dirs.push(e.name);
+    }
+  } catch { /* no layers yet */ }
+  return dirs;
+}
+
+async function stripTypes(file: string) {
+  try {
+    const doc = parseToml(await Deno.readTextFile(file), file);
+    delete doc.types;
+    await Deno.writeTextFile(file, toToml(doc));
+  } catch { /* unreadable: the builder will judge it */ }
+}
+
+/**
+ * Bring the layers directory to what a platform restores before a build. Launch-only layer
+ * contents move to `stashDir`; returns the layers kept (for re-use reporting).
+ */
+export async function pruneForRebuild(layersDir: string, stashDir: string): Promise<LayerState[]> {
+  await removeIfExists(stashDir);
+  const bpDirs = await buildpackDirsIn(layersDir);
+  const kept: LayerState[] = [];
+  for (const l of await scanLayers(layersDir, bpDirs)) {
+    const dir = join(layersDir, l.buildpackDir, l.name);
+    const toml = `${dir}.toml`;
+    if (l.types.cache) {
+      kept.push(l);
+      await stripTypes(toml);
+    } else if (l.types.launch) {
+      kept.push(l);
+      await stripTypes(toml);
+      await Deno.mkdir(join(stashDir, l.buildpackDir), { recursive: true });
+      await Deno.rename(dir, join(stashDir, l.buildpackDir, l.name)).catch(() => {});
+    } else {
+      await removeIfExists(dir);
+      await removeIfExists(toml);
+    }
+  }
+  for (const bpDir of bpDirs) {
+    try {
+      for await (const e of Deno.readDir(join(layersDir, bpDir))) {
+        if (e.name.endsWith(".ignore")) {
+          await Deno.remove(join(layersDir, bpDir, e.name), { recursive: true });
+        }
+      }
+    } catch { /* gone */ }
+  }
+  return kept;
+}
+
+/** After the build: launch layers kept but not re-created get their previous content back. */
+export async function restoreReusedLaunchLayers(layersDir: string, stashDir: string) {
+  let bpDirs: string[] = [];
+  try {
+    bpDirs = (await Array.fromAsync(Deno.readDir(stashDir))).map((e) => e.name);
+  } catch {
+    return;
+  }
+  for (const bp of bpDirs) {
+    for await (const e of Deno.readDir(join(stashDir, bp))) {
+      const dir = join(layersDir, bp, e.name);
+      const [state] = (await scanLayers(layersDir, [bp])).filter((l) => l.name === e.name);
+      let present = true;
+      try {
+        await Deno.lstat(dir);
+      } catch {
+        present = false;
+      }
+      if (state?.types.launch && !present) await Deno.rename(join(stashDir, bp, e.name), dir);
+    }
+  }
+  await removeIfExists(stashDir);
+}
+
+export function layerRecords(
+  after: LayerState[],
+  before: LayerState[],
+  idOf: (bpDir: string) => string,
+): LayerRecord[] {
+  const prior = new Map(before.map((l) => [`${l.buildpackDir}/${l.name}`, l.stamp]));
+  return after
+    .filter((l) => l.types.build || l.types.launch || l.types.cache)
+    .map((l) => {
+      const was = prior.get(`${l.buildpackDir}/${l.name}`);
+      return {
+        buildpack: idOf(l.buildpackDir),
+        name: l.name,
+        ...l.types,
+        reused: was !== undefined && was === l.stamp,
+      };
+    });
+}
+
+/** profile.d scripts of every layer, in the launcher's order (buildpack, layer, file). */
+export async function profileScripts(layersDir: string, bpDirs: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const bp of bpDirs) {
+    let layers: string[];
+    try {
+      layers = (await Array.fromAsync(Deno.readDir(join(layersDir, bp))))
+        .filter((e) => e.isDirectory).map((e) => e.name).sort();
+    } catch {
+      continue;
+    }
+    for (const layer of layers) {
+      try {
+        const files = (await Array.fromAsync(Deno.readDir(join(layersDir, bp, layer, "profile.d"))))
+          .filter((e) => !e.isDirectory).map((e) => e.name).sort();
+        for (const f of files) out.push(join(layersDir, bp, layer, "profile.d", f));
+      } catch { /* no profile.d */ }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,127 @@
+/**
+ * The build plan: which lifecycle phases run, with which argv, environment, working directory
+ * and visible paths. Pure data, printed by --dry-run and executed by a host.
+ */
+import type { ProjectPaths } from "../config/paths.ts";
+import type { Mount, Step } from "../hosts/types.ts";
+import type { Phase } from "../tools/lifecycle.ts";
+
+export interface BuildInputs {
+  projectDir: string;
+  paths: ProjectPaths;
+  lifecycle: { root: string; version: string; phase(name: Phase): string };
+  platformApi: string;
+  /** CNB_USER_ID / CNB_GROUP_ID as the phases see them. */
+  ids: { uid: number; gid: number };
+  /** Run image reference, resolved from the OCI layout directory. */
+  runImage: string;
+  layoutDir: string;
+  /** Name of the (never exported here) app image the analyzer looks up. */
+  appImage: string;
+  /** Directories of the buildpacks in use, so a sandbox can show them read-only. */
+  buildpackDirs: string[];
+  /** locald's own environment; only an allow-list passes to the phases. */
+  hostEnv: Record<string, string>;
+  logLevel: "info" | "debug";
+  color: boolean;
+  /** Extra read-only directories (e.g. a builder's extracted /cnb). */
+  extraMounts?: Mount[];
+}
+
+export interface BuildPlan {
+  projectDir: string;
+  stateDir: string;
+  platformApi: string;
+  lifecycleVersion: string;
+  steps: Step[];
+}
+
+/** Host variables that a build may see. Everything else (tokens, keys) stays out. */
+export const PASSTHROUGH_ENV = [
+  "PATH",
+  "HOME",
+  "USER",
+  "LOGNAME",
+  "LANG",
+  "LC_ALL",
+  "TZ",
+  "TMPDIR",
+  "TERM",
+  "http_proxy",
+  "https_proxy",
+  "no_proxy",
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "NO_PROXY",
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+];
+
+export function passthroughEnv(hostEnv: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of PASSTHROUGH_ENV) if (hostEnv[k] !== undefined) env[k] = hostEnv[k];
+  env.PATH ??= "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  return env;
+}
+
+/** The platform environment shared by every phase: every container default set explicitly. */
+export function platformEnv(i: BuildInputs): Record<string, string> {
+  const p = i.paths;
+  return {
+    CNB_PLATFORM_API: i.platformApi,
+    CNB_LAYERS_DIR: p.layers,
+    CNB_APP_DIR: i.projectDir,
+    CNB_PLATFORM_DIR: p.platform,
+    CNB_BUILDPACKS_DIR: p.buildpacks,
+    CNB_EXTENSIONS_DIR: `${p.state}/extensions`,
+    CNB_ORDER_PATH: p.order,
+    CNB_GROUP_PATH: p.group,
+    CNB_PLAN_PATH: p.plan,
+    CNB_ANALYZED_PATH: p.analyzed,
+    CNB_CACHE_DIR: p.cache,
+    CNB_RUN_PATH: `${p.state}/run.toml`,
+    CNB_STACK_PATH: `${p.state}/stack.toml`,
+    CNB_BUILD_CONFIG_DIR: `${p.state}/build-config`,
+    CNB_GENERATED_DIR: `${p.layers}/generated`,
+    CNB_REPORT_PATH: p.report,
+    CNB_PROJECT_METADATA_PATH: `${p.layers}/project-metadata.toml`,
+    CNB_USER_ID: String(i.ids.uid),
+    CNB_GROUP_ID: String(i.ids.gid),
+    CNB_LOG_LEVEL: i.logLevel,
+    CNB_NO_COLOR: i.color ? "false" : "true",
+    CNB_USE_LAYOUT: "true",
+    CNB_LAYOUT_DIR: i.layoutDir,
+    CNB_EXPERIMENTAL_MODE: "quiet",
+  };
+}
+
+export function createBuildPlan(i: BuildInputs): BuildPlan {
+  const env = { ...passthroughEnv(i.hostEnv), ...platformEnv(i) };
+  const mounts: Mount[] = [
+    { path: i.projectDir, writable: true },
+    { path: i.paths.state, writable: true },
+    { path: i.lifecycle.root, writable: false },
+    ...i.buildpackDirs.map((path) => ({ path, writable: false })),
+    ...(i.extraMounts ?? []),
+  ];
+  const step = (name: Phase, args: string[] = [], extra: Record<string, string> = {}): Step => ({
+    name,
+    argv: [i.lifecycle.phase(name), ...args],
+    env: { ...env, ...extra },
+    cwd: i.projectDir,
+    dropRoot: true,
+    mounts,
+  });
+  return {
+    projectDir: i.projectDir,
+    stateDir: i.paths.state,
+    platformApi: i.platformApi,
+    lifecycleVersion: i.lifecycle.version,
+    steps: [
+      step("analyzer", [i.appImage], { CNB_RUN_IMAGE: i.runImage }),
+      step("detector"),
+      step("restorer"),
+      step("builder"),
+    ],
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * project.toml, the CNB project descriptor, read the way pack reads it: schema 0.2
+ * (`[_]`, `[io.buildpacks]`) and the legacy 0.1 layout (`[build]`).
+ */
+import { join } from "node:path";
+import { ExitCode, LocaldError } from "../errors.ts";
+import { readTextIfExists } from "../util/fs.ts";
+import { locate, parseToml, type TomlTable } from "./toml.ts";
+
+export interface GroupEntry {
+  id?: string;
+  version?: string;
+  uri?: string;
+}
+
+export interface ProjectDescriptor {
+  /** Absolute path of project.toml, if there was one. */
+  file?: string;
+  builder?: string;
+  group: GroupEntry[];
+  env: { name: string; value: string }[];
+  exclude: string[];
+  include: string[];
+}
+
+const EMPTY: ProjectDescriptor = { group: [], env: [], exclude: [], include: [] };
+
+export async function loadProject(dir: string, name = "project.toml"): Promise<ProjectDescriptor> {
+  const file = join(dir, name);
+  const text = await readTextIfExists(file).catch((e) => {
+    throw new LocaldError(`cannot read ${file}: ${(e as Error).message}`, {
+      hint: "check the file's permissions",
+      exitCode: ExitCode.input,
+    });
+  });
+  if (text === undefined) return { ...EMPTY };
+  return parseProject(text, file);
+}
+
+export function parseProject(text: string, file: string): ProjectDescriptor {
+  const doc = parseToml(text, file);
+  const bad = (key: string, what: string): never => {
+    throw new LocaldError(`${file}:${locate(text, key.split(".").pop()!)}: ${key} ${what}`, {
+      hint: "see https://buildpacks.io/docs/reference/config/project-descriptor/",
+      exitCode: ExitCode.input,
+    });
+  };
+  const table = (v: unknown, key: string): TomlTable | undefined => {
+    if (v === undefined) return undefined;
+    if (typeof v !== "object" || v === null || Array.isArray(v)) bad(key, "must be a table");
+    return v as TomlTable;
+  };
+  const str = (v: unknown, key: string): string | undefined => {
+    if (v === undefined) return undefined;
+    if (typeof v !== "string") bad(key, "must be a string");
+    return v as string;
+  };
+  const arr = (v: unknown, key: string): unknown[] => {
+    if (v === undefined) return [];
+    if (!Array.isArray(v)) bad(key, "must be an array");
+    return v as unknown[];
+  };
+  const strings = (v: unknown, key: string) =>
+    arr(v, key).map((s, i) => str(s, `${key}[${i}]`) as string);
+
+  const io = table(table(doc.io, "io")?.buildpacks, "io.buildpacks");
+  const legacy = table(doc.build, "build");
+  const out: ProjectDescriptor = { file, group: [], env: [], exclude: [], include: [] };
+
+  const src = io ?? legacy;
+  const prefix = io ? "io.buildpacks" : "build";
+  if (!src) return out;
+  out.builder = str(src.builder, `${prefix}.builder`);
+  out.exclude = strings(src.exclude, `${prefix}.exclude`);
+  out.include = strings(src.include, `${prefix}.include`);
+  if (out.exclude.length && out.include.length) {
+    bad(`${prefix}.include`, "cannot be used together with exclude");
+  }
+  const groupKey = io ? "group" : "buildpacks";
+  arr(src[groupKey], `${prefix}.${groupKey}`).forEach((g, i) => {
+    const k = `${prefix}.${groupKey}[${i}]`;
+    const t = table(g, k)!;
+    const e: GroupEntry = {
+      id: str(t.id, `${k}.id`),
+      version: str(t.version, `${k}.version`),
+      uri: str(t.uri, `${k}.uri`),
+    };
+    if (!e.id && !e.uri) bad(k, "needs an id or a uri");
+    out.group.push(e);
+  });
+  const envList = io ? table(src.build, `${prefix}.build`)?.env : src.env;
+  arr(envList, `${prefix}.build.env`).forEach((g, i) => {
+    const k = `${prefix}.build.env[${i}]`;
+    const t = table(g, k)!;
+    const name = str(t.name, `${k}.name`);
+    if (!name) bad(k, "needs a name");
+    out.env.push({ name: name!, value: str(t.value, `${k}.value`) ?? "" });
+  });
+  return out;
+}

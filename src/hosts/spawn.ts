@@ -1,0 +1,98 @@
+/**
+ * Running a host command: signals pass through, exit codes come back (128+N for a child
+ * killed by signal N), and output can be streamed to stderr while it is kept for errors.
+ */
+import type { HostCommand } from "./types.ts";
+import { ExitCode, LocaldError } from "../errors.ts";
+
+const SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
+const SIGNUM: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGKILL: 9,
+  SIGTERM: 15,
+};
+
+export interface SpawnOptions {
+  /** "inherit": the child owns the terminal (shell, exec, run); "capture": stream to stderr. */
+  mode: "inherit" | "capture";
+  /** Keep at most this many bytes of the output for error reports. */
+  keep?: number;
+  /** Echo captured output to stderr while it runs (default true). */
+  echo?: boolean;
+}
+
+export interface SpawnResult {
+  code: number;
+  /** Captured output (stdout and stderr interleaved), when mode is "capture". */
+  output: string;
+  /** The signal locald received and passed on, if any. */
+  interrupted?: Deno.Signal;
+}
+
+export async function spawn(cmd: HostCommand, opts: SpawnOptions): Promise<SpawnResult> {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(cmd.argv[0], {
+      args: cmd.argv.slice(1),
+      env: cmd.env,
+      clearEnv: true,
+      cwd: cmd.cwd,
+      stdin: opts.mode === "inherit" ? "inherit" : "null",
+      stdout: opts.mode === "inherit" ? "inherit" : "piped",
+      stderr: opts.mode === "inherit" ? "inherit" : "piped",
+    }).spawn();
+  } catch (e) {
+    const missing = e instanceof Deno.errors.NotFound;
+    throw new LocaldError(
+      missing
+        ? `cannot run ${cmd.argv[0]}: not found`
+        : `cannot run ${cmd.argv[0]}: ${(e as Error).message}`,
+      {
+        hint: missing ? "check that it is installed and on PATH" : undefined,
+        exitCode: missing ? 127 : ExitCode.failure,
+        cause: e,
+      },
+    );
+  }
+  // A terminal's Ctrl-C already reaches the child (same process group); pass signals on only
+  // when they cannot have come from the terminal, so the child does not get them twice.
+  const fromTerminal = opts.mode === "inherit" && Deno.stdin.isTerminal();
+  let interrupted: Deno.Signal | undefined;
+  const handlers = SIGNALS.map((sig) => {
+    const h = () => {
+      interrupted = sig;
+      if (fromTerminal && (sig === "SIGINT" || sig === "SIGQUIT")) return;
+      try {
+        child.kill(sig);
+      } catch { /* already gone */ }
+    };
+    Deno.addSignalListener(sig, h);
+    return [sig, h] as const;
+  });
+  let output = "";
+  try {
+    if (opts.mode === "capture") {
+      const keep = opts.keep ?? 256 * 1024;
+      const echo = opts.echo ?? true;
+      const dec = new TextDecoder();
+      const pump = async (s: ReadableStream<Uint8Array>) => {
+        for await (const chunk of s) {
+          if (echo) {
+            let off = 0;
+            while (off < chunk.length) off += Deno.stderr.writeSync(chunk.subarray(off));
+          }
+          output += dec.decode(chunk, { stream: true });
+          if (output.length > keep) output = output.slice(-keep);
+        }
+      };
+      await Promise.all([pump(child.stdout), pump(child.stderr)]);
+    }
+    const status = await child.status;
+    const code = status.signal ? 128 + (SIGNUM[status.signal] ?? 0) : status.code;
+    return { code, output, interrupted };
+  } finally {
+    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+  }
+}
