@@ -199,6 +199,7 @@ async function detectVerdicts(host: Host, plan: BuildPlan): Promise<string[]> {
 }
 
 function lastErrorLine(output: string): string | undefined {
+  // deno-lint-ignore no-control-regex
   const lines = output.split("\n").map((l) => l.replace(/\x1b\[[0-9;]*m/g, "").trim()).filter(
     Boolean,
   );

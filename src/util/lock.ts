@@ -13,7 +13,7 @@ export async function acquireLock(path: string, what: string, out?: Output): Pro
   await Deno.mkdir(dirname(path), { recursive: true });
   const file = await Deno.open(path, { read: true, write: true, create: true });
   const locked = file.lock(true);
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const waiting = await Promise.race([
     locked.then(() => false),
     new Promise<boolean>((r) => timer = setTimeout(() => r(true), 150)),
