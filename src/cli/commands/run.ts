@@ -1,0 +1,30 @@
+import type { CommandContext } from "../registry.ts";
+import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
+import { loadDevEnv, processCommand } from "../../devenv/launch.ts";
+import { defaultProcess } from "../../cnb/record.ts";
+import { spawn } from "../../hosts/spawn.ts";
+
+export async function run({ args, env, dir }: CommandContext): Promise<number> {
+  if (args.positionals.length > 1) {
+    throw new UsageError(`unexpected argument "${args.positionals[1]}" (pass process arguments after --)`, "run");
+  }
+  const d = await loadDevEnv(dir, env);
+  const types = d.rec.processes.map((p) => p.type);
+  const requested = args.positionals[0];
+  const proc = requested === undefined ? defaultProcess(d.rec) : d.rec.processes.find((p) => p.type === requested);
+  if (!proc) {
+    if (!types.length) {
+      throw new LocaldError(`the build of ${d.projectDir} declared no process types`, {
+        hint: "add a Procfile (with a buildpack that reads it), or use `locald exec -- CMD`",
+        exitCode: ExitCode.input,
+      });
+    }
+    throw new LocaldError(
+      requested === undefined
+        ? `no default process type in ${d.projectDir}`
+        : `no process type "${requested}" in ${d.projectDir}`,
+      { hint: `choose one of: ${types.join(", ")}`, exitCode: ExitCode.input },
+    );
+  }
+  return (await spawn(processCommand(d, proc.type, args.rest, env), { mode: "inherit" })).code;
+}

@@ -1,0 +1,98 @@
+/**
+ * The development environment is what the lifecycle's launcher makes of the layers: bin/,
+ * lib/, env/ (every suffix), env.launch/, exec.d/, profile.d/. locald never re-implements
+ * that; it asks the launcher. This module stays light (no TOML, no tar): shell, exec, run and
+ * env load only this and the build record.
+ */
+import { dirname, join } from "node:path";
+import { projectPaths, type ProjectPaths } from "../config/paths.ts";
+import { type BuildRecord, notBuiltError, readBuildRecord } from "../cnb/record.ts";
+import type { HostCommand } from "../hosts/types.ts";
+
+export interface DevEnv {
+  projectDir: string;
+  paths: ProjectPaths;
+  rec: BuildRecord;
+}
+
+/** The build for `dir`, or for the nearest parent directory that has one. */
+export async function loadDevEnv(dir: string, env: Record<string, string>): Promise<DevEnv> {
+  let cur = dir;
+  while (true) {
+    const paths = projectPaths(env, cur);
+    const rec = await readBuildRecord(paths);
+    if (rec) return { projectDir: cur, paths, rec };
+    const parent = dirname(cur);
+    if (parent === cur) throw notBuiltError(dir);
+    cur = parent;
+  }
+}
+
+export function quote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Variables the launcher reads; it drops CNB_* before starting the command. */
+export function launcherVars(rec: BuildRecord, appDir: string): Record<string, string> {
+  return {
+    CNB_PLATFORM_API: rec.platformApi,
+    CNB_LAYERS_DIR: rec.layersDir,
+    CNB_APP_DIR: appDir,
+  };
+}
+
+async function hasAppProfile(projectDir: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(join(projectDir, ".profile"))).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One command in the environment, argv kept exact, run from `cwd`. With no profile.d
+ * scripts the launcher execs it directly; otherwise it goes through the launcher's bash,
+ * which sources the profiles, as a quoted script so no argument is re-evaluated.
+ */
+export async function commandIn(
+  d: DevEnv,
+  argv: string[],
+  cwd: string,
+  baseEnv: Record<string, string>,
+): Promise<HostCommand> {
+  const launcher = d.rec.lifecycle.launcher;
+  if (!d.rec.profiles.length && !(await hasAppProfile(d.projectDir))) {
+    return {
+      argv: [launcher, "--", ...argv],
+      env: { ...baseEnv, ...launcherVars(d.rec, cwd) },
+      cwd,
+    };
+  }
+  const script = `cd -- ${quote(cwd)} && exec ${argv.map(quote).join(" ")}`;
+  return {
+    argv: [launcher, script],
+    env: { ...baseEnv, ...launcherVars(d.rec, d.projectDir) },
+    cwd,
+  };
+}
+
+/** A process type through `<state>/process/<type>` (the launcher picks the type from argv[0]). */
+export function processCommand(
+  d: DevEnv,
+  type: string,
+  args: string[],
+  baseEnv: Record<string, string>,
+): HostCommand {
+  return {
+    argv: [join(d.paths.processes, type), ...args],
+    env: { ...baseEnv, ...launcherVars(d.rec, d.projectDir) },
+    cwd: d.projectDir,
+  };
+}
+
+/** The working directory for commands: where the user is, if inside the project. */
+export function workingDir(projectDir: string, requested: string): string {
+  const cwd = Deno.cwd();
+  if (requested !== cwd) return requested; // -C DIR given: run there, like make -C
+  return cwd === projectDir || cwd.startsWith(projectDir + "/") ? cwd : projectDir;
+}
