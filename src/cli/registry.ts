@@ -96,7 +96,8 @@ export const COMMANDS: CommandSpec[] = [
     usage: ["locald run [-C DIR] [PROCESS_TYPE] [-- ARGS...]"],
     description: "Without PROCESS_TYPE, runs the default process (web if none is marked default).",
     flags: [],
-    examples: ["locald run", "locald run worker"],
+    stopAtPositional: true,
+    examples: ["locald run", "locald run worker", "locald run web -- --port 3000"],
     load: () => import("./commands/run.ts"),
   },
   {

@@ -31,6 +31,7 @@ import {
 import { mergeBuildEnv, parseEnvFile, parseEnvFlag } from "./env.ts";
 import { hostRunImageRef, hostTarget, writeHostRunImage } from "./hostimage.ts";
 import {
+  hideNonLaunchLayers,
   layerRecords,
   profileScripts,
   pruneForRebuild,
@@ -233,7 +234,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     }
     await removeIfExists(paths.buildRecord);
     const stash = join(paths.state, "previous-launch-layers");
-    const before = await pruneForRebuild(paths.layers, stash);
+    const held = join(paths.state, "cached-build-layers");
+    const before = await pruneForRebuild(paths.layers, stash, held);
 
     const durationsMs: Record<string, number> = {};
     for (const step of plan.steps) {
@@ -269,6 +271,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     const processes = await readProcesses(join(paths.layers, "config", "metadata.toml"));
     const after = await scanLayers(paths.layers, groupDirs);
     const layers = layerRecords(after, before, (d) => bpIds.get(d) ?? d);
+    await hideNonLaunchLayers(paths.layers, groupDirs, held);
     await writeProcessLinks(paths, processes.map((p) => p.type), prep.lifecycle!.launcher);
     const record: BuildRecord = {
       recordVersion: 1,

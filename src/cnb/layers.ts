@@ -7,6 +7,8 @@
  *   back after the build if the buildpack kept the layer without re-creating it (as the
  *   exporter re-uses a layer from the previous image);
  * - build-only layers and `.ignore`d layers are dropped;
+ * - after a build, only launch layers stay where the launcher looks (as in an exported image):
+ *   cached build layers wait in a holding directory for the next build.
  * - restored metadata loses its `[types]` (Buildpack API 0.6+): a buildpack must declare
  *   again what it wants to keep, or the layer leaves the environment.
  */
@@ -90,8 +92,13 @@ async function stripTypes(file: string) {
  * Bring the layers directory to what a platform restores before a build. Launch-only layer
  * contents move to `stashDir`; returns the layers kept (for re-use reporting).
  */
-export async function pruneForRebuild(layersDir: string, stashDir: string): Promise<LayerState[]> {
+export async function pruneForRebuild(
+  layersDir: string,
+  stashDir: string,
+  holdDir: string,
+): Promise<LayerState[]> {
   await removeIfExists(stashDir);
+  await moveChildren(holdDir, layersDir);
   const bpDirs = await buildpackDirsIn(layersDir);
   const kept: LayerState[] = [];
   for (const l of await scanLayers(layersDir, bpDirs)) {
@@ -144,6 +151,43 @@ export async function restoreReusedLaunchLayers(layersDir: string, stashDir: str
     }
   }
   await removeIfExists(stashDir);
+}
+
+async function moveChildren(fromRoot: string, toRoot: string) {
+  let bps: string[];
+  try {
+    bps = (await Array.fromAsync(Deno.readDir(fromRoot))).map((e) => e.name);
+  } catch {
+    return;
+  }
+  for (const bp of bps) {
+    await Deno.mkdir(join(toRoot, bp), { recursive: true });
+    for await (const e of Deno.readDir(join(fromRoot, bp))) {
+      const to = join(toRoot, bp, e.name);
+      await removeIfExists(to);
+      await Deno.rename(join(fromRoot, bp, e.name), to);
+    }
+  }
+  await removeIfExists(fromRoot);
+}
+
+/**
+ * After a build, leave only launch layers where the launcher looks: cached build layers move
+ * to `holdDir` until the next build, build-only layers go.
+ */
+export async function hideNonLaunchLayers(layersDir: string, bpDirs: string[], holdDir: string) {
+  await removeIfExists(holdDir);
+  for (const l of await scanLayers(layersDir, bpDirs)) {
+    if (l.types.launch) continue;
+    const dir = join(layersDir, l.buildpackDir, l.name);
+    if (l.types.cache) {
+      await Deno.mkdir(join(holdDir, l.buildpackDir), { recursive: true });
+      await Deno.rename(dir, join(holdDir, l.buildpackDir, l.name)).catch(() => {});
+    } else {
+      await removeIfExists(dir);
+      await removeIfExists(`${dir}.toml`);
+    }
+  }
 }
 
 export function layerRecords(

@@ -58,7 +58,12 @@ export function renderEnv(d: EnvDiff, format: Format): string {
       );
     case "dotenv":
       return d.set.map(([k, v]) =>
-        `${k}="${v.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n").replaceAll("$", "\\$")}"`
+        `${k}="${
+          v.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n").replaceAll(
+            "$",
+            "\\$",
+          )
+        }"`
       ).join("\n");
   }
 }

@@ -5,7 +5,7 @@
  * env load only this and the build record.
  */
 import { dirname, join } from "node:path";
-import { projectPaths, type ProjectPaths } from "../config/paths.ts";
+import { type ProjectPaths, projectPaths } from "../config/paths.ts";
 import { type BuildRecord, notBuiltError, readBuildRecord } from "../cnb/record.ts";
 import type { HostCommand } from "../hosts/types.ts";
 

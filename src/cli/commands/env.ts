@@ -25,10 +25,14 @@ export async function run({ args, env, dir }: CommandContext): Promise<number> {
   }).output();
   if (!res.success) {
     const why = new TextDecoder().decode(res.stderr).trim().split("\n").pop();
-    throw new LocaldError(`the launcher could not compute the environment${why ? `: ${why}` : ""}`, {
-      hint: "rebuild with `locald build`; if it persists, run `locald exec -- env` to see the error",
-      exitCode: ExitCode.failure,
-    });
+    throw new LocaldError(
+      `the launcher could not compute the environment${why ? `: ${why}` : ""}`,
+      {
+        hint:
+          "rebuild with `locald build`; if it persists, run `locald exec -- env` to see the error",
+        exitCode: ExitCode.failure,
+      },
+    );
   }
   const after = parseEnvZ(new TextDecoder().decode(res.stdout));
   const out = renderEnv(diffEnv(env, after), format);

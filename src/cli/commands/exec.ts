@@ -4,7 +4,9 @@ import { commandIn, loadDevEnv, workingDir } from "../../devenv/launch.ts";
 import { spawn } from "../../hosts/spawn.ts";
 
 export async function run({ args, env, dir }: CommandContext): Promise<number> {
-  const argv = args.dashdash && !args.positionals.length ? args.rest : [...args.positionals, ...args.rest];
+  const argv = args.dashdash && !args.positionals.length
+    ? args.rest
+    : [...args.positionals, ...args.rest];
   if (!argv.length) throw new UsageError("no command given", "exec");
   const d = await loadDevEnv(dir, env);
   const cmd = await commandIn(d, argv, workingDir(d.projectDir, dir), env);

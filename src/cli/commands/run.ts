@@ -1,17 +1,20 @@
 import type { CommandContext } from "../registry.ts";
-import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
+import { ExitCode, LocaldError } from "../../errors.ts";
 import { loadDevEnv, processCommand } from "../../devenv/launch.ts";
 import { defaultProcess } from "../../cnb/record.ts";
 import { spawn } from "../../hosts/spawn.ts";
 
 export async function run({ args, env, dir }: CommandContext): Promise<number> {
-  if (args.positionals.length > 1) {
-    throw new UsageError(`unexpected argument "${args.positionals[1]}" (pass process arguments after --)`, "run");
-  }
+  // `run TYPE ARGS...`, `run TYPE -- ARGS...` and `run -- ARGS...` (default process).
+  const procArgs = args.rest[0] === "--" && args.positionals.length
+    ? args.rest.slice(1)
+    : args.rest;
   const d = await loadDevEnv(dir, env);
   const types = d.rec.processes.map((p) => p.type);
   const requested = args.positionals[0];
-  const proc = requested === undefined ? defaultProcess(d.rec) : d.rec.processes.find((p) => p.type === requested);
+  const proc = requested === undefined
+    ? defaultProcess(d.rec)
+    : d.rec.processes.find((p) => p.type === requested);
   if (!proc) {
     if (!types.length) {
       throw new LocaldError(`the build of ${d.projectDir} declared no process types`, {
@@ -26,5 +29,5 @@ export async function run({ args, env, dir }: CommandContext): Promise<number> {
       { hint: `choose one of: ${types.join(", ")}`, exitCode: ExitCode.input },
     );
   }
-  return (await spawn(processCommand(d, proc.type, args.rest, env), { mode: "inherit" })).code;
+  return (await spawn(processCommand(d, proc.type, procArgs, env), { mode: "inherit" })).code;
 }

@@ -6,20 +6,28 @@ import { spawn } from "../../hosts/spawn.ts";
 
 export async function run({ args, env, dir, out }: CommandContext): Promise<number> {
   if (args.positionals.length || args.rest.length) {
-    throw new UsageError(`unexpected argument "${[...args.positionals, ...args.rest][0]}"`, "shell");
+    throw new UsageError(
+      `unexpected argument "${[...args.positionals, ...args.rest][0]}"`,
+      "shell",
+    );
   }
   const command = flagString(args, "command");
   if (env.LOCALD_SHELL && command === undefined) {
-    throw new LocaldError(`already inside a locald shell for ${env.LOCALD_PROJECT ?? "a project"}`, {
-      hint: "exit it first (type `exit`), or use `locald shell -c CMD` for one command",
-      exitCode: ExitCode.input,
-    });
+    throw new LocaldError(
+      `already inside a locald shell for ${env.LOCALD_PROJECT ?? "a project"}`,
+      {
+        hint: "exit it first (type `exit`), or use `locald shell -c CMD` for one command",
+        exitCode: ExitCode.input,
+      },
+    );
   }
   const d = await loadDevEnv(dir, env);
   const shell = env.SHELL || "/bin/bash";
   const argv = command === undefined ? [shell] : [shell, "-c", command];
   const base = { ...env, LOCALD_SHELL: "1", LOCALD_PROJECT: d.projectDir };
-  if (command === undefined) out.info(`locald: entering the environment of ${d.projectDir} (exit to leave)`);
+  if (command === undefined) {
+    out.info(`locald: entering the environment of ${d.projectDir} (exit to leave)`);
+  }
   const cmd = await commandIn(d, argv, workingDir(d.projectDir, dir), base);
   return (await spawn(cmd, { mode: "inherit" })).code;
 }
