@@ -227,7 +227,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       paths.order,
       orderToml([buildpacks.map((b) => ({ id: b.id, version: b.version }))]),
     );
-    await writeHostRunImage(join(paths.state, "layout"), await hostTarget());
+    const runImage = await writeHostRunImage(join(paths.state, "layout"), await hostTarget());
+    await writeFileAtomic(join(paths.state, "run.toml"), `[[images]]\nimage = "${runImage}"\n`);
     // Files of the last build that the phases write again must not be mistaken for new ones.
     for (const f of [paths.group, paths.plan, paths.analyzed, paths.report]) {
       await removeIfExists(f);
@@ -343,6 +344,7 @@ async function readProcesses(file: string): Promise<ProcessRecord[]> {
   }
   // deno-lint-ignore no-explicit-any
   const doc = parseToml(text, file) as any;
+  const defaultType = doc["buildpack-default-process-type"];
   // deno-lint-ignore no-explicit-any
   return (doc.processes ?? []).map((p: any) => ({
     type: String(p.type),
@@ -353,7 +355,7 @@ async function readProcesses(file: string): Promise<ProcessRecord[]> {
       : [],
     args: Array.isArray(p.args) ? p.args.map(String) : [],
     direct: p.direct === true,
-    default: p.default === true,
+    default: p.default === true || p.type === defaultType,
     buildpackId: p["buildpack-id"],
   }));
 }
