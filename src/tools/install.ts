@@ -45,7 +45,7 @@ export async function expectedDigest(
   out?.warn(
     `this build of locald has no pinned checksum for ${a.file}; verifying against ${url}`,
   );
-  const sums = parseChecksums(await fetchText(url, mirrorHint(pin)));
+  const sums = parseChecksums(await fetchText(url, mirrorHint(pin, env)));
   const sha = sums.get(a.file);
   if (!sha) {
     throw new LocaldError(`${url} lists no checksum for ${a.file}`, {
@@ -56,7 +56,11 @@ export async function expectedDigest(
   return { sha256: sha, source: url };
 }
 
-export function mirrorHint(pin: ToolPin): string {
+export function mirrorHint(pin: ToolPin, env: Record<string, string> = {}): string {
+  if (env[pin.mirrorVariable]) {
+    return `check the mirror in ${pin.mirrorVariable} (${env[pin.mirrorVariable]}), or unset ` +
+      `${pin.mirrorVariable} to download the ${pin.name} v${pin.version} release from upstream`;
+  }
   return `check your network, or set ${pin.mirrorVariable}=URL to a mirror of the ${pin.name} ` +
     `v${pin.version} release files`;
 }
@@ -78,7 +82,7 @@ export async function installRelease(o: InstallOptions): Promise<string> {
     sha256,
     label: `${o.pin.name} ${o.pin.version}`,
     out: o.out,
-    hint: mirrorHint(o.pin),
+    hint: mirrorHint(o.pin, o.env),
   });
   const parent = join(o.dest, "..");
   await Deno.mkdir(parent, { recursive: true });
