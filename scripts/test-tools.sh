@@ -274,6 +274,11 @@ as_nobody() {
   fi
 }
 
+# `--only lifecycle` builds just the lifecycle release (what scripts/demo.sh needs).
+if [[ "${1:-}" == "--only" && "${2:-}" == "lifecycle" ]]; then
+  build_lifecycle
+  exit 0
+fi
 build_lifecycle
 copy_buildpacks
 build_limactl
