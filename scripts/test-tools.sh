@@ -287,8 +287,8 @@ rm -rf "$CACHE/build/buildpacks.tmp" "$CACHE/build/lima.tmp"
 
 cat <<EOF
 export LOCALD_TEST_CACHE=$CACHE
-export LOCALD_LIFECYCLE_MIRROR=$CACHE/mirror/lifecycle    # serve over loopback: tests/support/mirror.ts
 export LOCALD_LIFECYCLE_DIR=$CACHE/lifecycle
-export LOCALD_TEST_BUILDPACKS=$CACHE/buildpacks
-export LOCALD_TEST_LIMACTL=$CACHE/bin/limactl             # refuses uid 0: run it as another user
+# lifecycle release files and checksums (serve them with tests/support/mirror.ts and point
+# LOCALD_LIFECYCLE_MIRROR at its URL): $CACHE/mirror/lifecycle
+# buildpacks: $CACHE/buildpacks   limactl (refuses uid 0): $CACHE/bin/limactl
 EOF

@@ -111,14 +111,17 @@ if (import.meta.main) {
       if (!asset.sha256) missing.push(`${pin.name} ${key} (${asset.file})`);
     }
   }
-  await Deno.writeTextFile(out, render(pins));
-  await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", out] }).output();
   if (missing.length) {
     console.error(`update-pins: no checksum for:\n  ${missing.join("\n  ")}`);
     if (requireAll) {
-      console.error("update-pins: refusing to continue: a release must pin every asset");
+      // Leave the pins file as it was: a release must pin every asset.
+      console.error(
+        `update-pins: refusing to continue: a release must pin every asset; ${out} unchanged`,
+      );
       Deno.exit(1);
     }
   }
+  await Deno.writeTextFile(out, render(pins));
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", out] }).output();
   console.error(`update-pins: wrote ${out}`);
 }

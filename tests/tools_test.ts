@@ -288,3 +288,31 @@ Deno.test("LOCALD_LIFECYCLE_DIR pointing at the wrong directory is a clear error
     await t.cleanup();
   }
 });
+
+Deno.test("three setups at once download the lifecycle once and all succeed", async () => {
+  await withMirror(async (m, t) => {
+    // A slow answer, so the three are in flight together.
+    m.setFault(ASSET_PATH, { delayMs: 1500 });
+    const runs = await Promise.all([1, 2, 3].map(() => setup(t)));
+    for (const r of runs) assert.equal(r.code, 0, r.stderr);
+    await assertInstalledWorks(t);
+    assert.equal(m.requestsFor(ASSET_PATH).length, 1, "one download for all three");
+  });
+});
+
+Deno.test("setup clears what an install killed while unpacking left behind", async () => {
+  await withMirror(async (_m, t) => {
+    const stale = join(
+      t.localdHome,
+      "tools",
+      "lifecycle",
+      `.install-${LIFECYCLE_VERSION}-${HOST}-k1ll3d`,
+    );
+    await Deno.mkdir(join(stale, "lifecycle"), { recursive: true });
+    await Deno.writeTextFile(join(stale, "lifecycle", "lifecycle"), "half");
+    const r = await setup(t);
+    assert.equal(r.code, 0, r.stderr);
+    await assertInstalledWorks(t);
+    assert.equal(await exists(stale), false, "the half-unpacked tree is removed");
+  });
+});

@@ -94,7 +94,8 @@ export async function extractTar(
     switch (h.type) {
       case "directory":
         await body.cancel();
-        await Deno.mkdir(target, { recursive: true, mode: (h.mode ?? 0o755) & 0o7777 });
+        // Owner keeps rwx, so later entries can be written and the tree can be removed.
+        await Deno.mkdir(target, { recursive: true, mode: ((h.mode ?? 0o755) & 0o1777) | 0o700 });
         break;
       case "symlink":
         await body.cancel();
@@ -116,13 +117,11 @@ export async function extractTar(
       case null:
       case undefined: {
         await Deno.remove(target).catch(() => {});
-        const f = await Deno.open(target, {
-          write: true,
-          createNew: true,
-          mode: (h.mode ?? 0o644) & 0o7777,
-        });
+        // No setuid, setgid or sticky bits from a downloaded archive.
+        const mode = (h.mode ?? 0o644) & 0o777;
+        const f = await Deno.open(target, { write: true, createNew: true, mode });
         await body.pipeTo(f.writable);
-        await Deno.chmod(target, (h.mode ?? 0o644) & 0o7777);
+        await Deno.chmod(target, mode);
         break;
       }
       default:

@@ -86,12 +86,25 @@ export async function downloadVerified(req: DownloadRequest): Promise<string> {
   const part = `${req.dest}.part`;
   const attempts = req.attempts ?? 4;
   let lastError: unknown;
+  let restarted = false;
+  // A previous run may have fetched every byte and stopped before the rename.
+  if ((await exists(part)) && (await sha256File(part)) === expected) {
+    await Deno.rename(part, req.dest);
+    return req.dest;
+  }
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
-      await fetchInto(req, part);
+      const resumedFrom = await fetchInto(req, part);
       const got = await sha256File(part);
       if (got !== expected) {
         await removeIfExists(part);
+        // A partial file left by an older run may hold other bytes (the mirror changed, or
+        // it was damaged): one fresh download before calling the file bad.
+        if (resumedFrom > 0 && !restarted) {
+          restarted = true;
+          attempt--;
+          continue;
+        }
         throw new LocaldError(
           `checksum mismatch for ${basename(req.url)}: expected sha256 ${expected}, got ${got}`,
           {
@@ -118,7 +131,8 @@ export async function downloadVerified(req: DownloadRequest): Promise<string> {
 
 class HttpStatusError extends Error {}
 
-async function fetchInto(req: DownloadRequest, part: string) {
+/** Fetch into `part`, resuming what is there; returns the offset it resumed from (0: fresh). */
+async function fetchInto(req: DownloadRequest, part: string): Promise<number> {
   let have = 0;
   try {
     have = (await Deno.stat(part)).size;
@@ -166,6 +180,7 @@ async function fetchInto(req: DownloadRequest, part: string) {
   if (total !== undefined && done !== total) {
     throw new Error(`connection closed after ${done} of ${total} bytes`);
   }
+  return append ? have : 0;
 }
 
 function basename(url: string): string {

@@ -4,7 +4,7 @@
  * directory, check the layout, and rename into place. A failure at any step leaves nothing
  * under the final path, and the next run starts clean (a partial download resumes).
  */
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { Output } from "../cli/output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { exists, removeIfExists } from "../util/fs.ts";
@@ -74,34 +74,49 @@ export async function installRelease(o: InstallOptions): Promise<string> {
       hint: `supported: ${Object.keys(o.pin.assets).join(", ")}`,
     });
   }
+  const parent = dirname(o.dest);
+  await Deno.mkdir(parent, { recursive: true });
+  // One installer at a time per destination: a second locald waits, then finds it installed.
+  const lock = await Deno.open(`${o.dest}.lock`, { read: true, write: true, create: true });
+  try {
+    await lock.lock(true);
+    if (await exists(o.dest)) return o.dest;
+    await removeStaleInstalls(parent, o.dest);
+    return await install(o, a.file, parent);
+  } finally {
+    lock.close();
+  }
+}
+
+/** Temporary trees of installs that were killed midway (we hold the lock: nobody owns them). */
+async function removeStaleInstalls(parent: string, dest: string) {
+  const prefix = `.install-${basename(dest)}-`;
+  for await (const e of Deno.readDir(parent)) {
+    if (e.name.startsWith(prefix)) await removeIfExists(join(parent, e.name));
+  }
+}
+
+async function install(o: InstallOptions, file: string, parent: string): Promise<string> {
   const { sha256 } = await expectedDigest(o.pin, o.asset, o.env, o.out);
-  const url = `${releaseBase(o.pin, o.env)}/${a.file}`;
+  const url = `${releaseBase(o.pin, o.env)}/${file}`;
   const archive = await downloadVerified({
     url,
-    dest: join(o.downloads, a.file),
+    dest: join(o.downloads, file),
     sha256,
     label: `${o.pin.name} ${o.pin.version}`,
     out: o.out,
     hint: mirrorHint(o.pin, o.env),
   });
-  const parent = join(o.dest, "..");
-  await Deno.mkdir(parent, { recursive: true });
-  const tmp = await Deno.makeTempDir({ dir: parent, prefix: ".install-" });
+  const tmp = await Deno.makeTempDir({ dir: parent, prefix: `.install-${basename(o.dest)}-` });
   try {
     const f = await Deno.open(archive, { read: true });
-    await extractTar(f.readable, tmp, { gzip: a.file.endsWith("gz") });
+    await extractTar(f.readable, tmp, { gzip: file.endsWith("gz") });
     await o.validate(tmp);
-    try {
-      await Deno.rename(tmp, o.dest);
-    } catch (e) {
-      // Another locald installed it first: theirs is as good as ours.
-      if (!(await exists(o.dest))) throw e;
-      await removeIfExists(tmp);
-    }
+    await Deno.rename(tmp, o.dest);
   } catch (e) {
     await removeIfExists(tmp);
     if (e instanceof LocaldError) throw e;
-    throw new LocaldError(`cannot unpack ${a.file}: ${(e as Error).message}`, {
+    throw new LocaldError(`cannot unpack ${file}: ${(e as Error).message}`, {
       hint: "nothing was installed; run the command again to retry",
       exitCode: ExitCode.download,
       cause: e,

@@ -29,6 +29,8 @@ export interface Fault {
   times?: number;
   /** Ignore Range headers (answer 200 with the whole file). */
   ignoreRange?: boolean;
+  /** Wait this long before answering (so concurrent clients overlap). */
+  delayMs?: number;
 }
 
 export interface MirrorRequest {
@@ -126,6 +128,7 @@ export function startMirror(
       }
     };
 
+    if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
     if (fault?.status) {
       const body = enc.encode(`injected HTTP ${fault.status}\n`);
       return await send(fault.status, { "Content-Length": String(body.length) }, body);
