@@ -12,7 +12,6 @@ import { join } from "node:path";
 import type { Output } from "../cli/output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { localdHome } from "../config/paths.ts";
-import { installRelease } from "./install.ts";
 import { LIMA, type ToolPin } from "./pins.ts";
 
 export interface LimaInstall {
@@ -90,6 +89,8 @@ export async function ensureLima(
   const pin = opts.pin ?? LIMA;
   const asset = opts.asset ?? limaAsset();
   const root = limaInstallDir(env, pin.version, asset);
+  // Loaded only when installing: keeps the tar code off `locald exec` on macOS.
+  const { installRelease } = await import("./install.ts");
   await installRelease({
     pin,
     asset,
