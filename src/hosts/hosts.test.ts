@@ -39,7 +39,10 @@ Deno.test("LIMA_HOME stays under macOS's 104-byte socket limit", () => {
   const longName = "/Users/" + "x".repeat(40);
   assert.equal(limaHome({ HOME: longName }), `${longName}/.locald/lima`);
   assert.ok(new TextEncoder().encode(longestSocketPath(`${longName}/.locald/lima`)).length < 104);
-  assert.throws(() => limaHome({ HOME: "/Users/" + "y".repeat(100) }), /LOCALD_LIMA_HOME/);
+  assert.throws(
+    () => limaHome({ HOME: "/Users/" + "y".repeat(100) }),
+    (e: unknown) => e instanceof LocaldError && /LOCALD_LIMA_HOME/.test(e.hint ?? ""),
+  );
   assert.throws(() => limaHome({ LOCALD_LIMA_HOME: "/" + "z".repeat(90) }), /would be \d+ bytes/);
 });
 
