@@ -132,6 +132,24 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import("./commands/setup.ts"),
   },
   {
+    name: "vm",
+    summary: "manage the VM (macOS) or WSL distribution (Windows) that builds run in",
+    usage: ["locald vm start|stop|status|shell|rm [--cpus N] [--memory SIZE] [--disk SIZE]"],
+    description:
+      "macOS: locald's own Lima VM (Apple Virtualization.framework, Ubuntu 24.04) with your\n" +
+      "home directory mounted at the same path. Windows: the WSL 2 distribution locald uses\n" +
+      "(LOCALD_WSL_DISTRO, else the default one); `rm` removes only locald's state from it.\n" +
+      "LOCALD_BACKEND=native|lima|wsl overrides the choice made from the operating system.",
+    flags: [
+      { name: "cpus", kind: "string", value: "N", help: "VM CPUs when created (default 4)" },
+      { name: "memory", kind: "string", value: "SIZE", help: "VM memory when created (4GiB)" },
+      { name: "disk", kind: "string", value: "SIZE", help: "VM disk when created (60GiB)" },
+      json,
+    ],
+    examples: ["locald vm start", "locald vm status --json", "locald vm shell", "locald vm rm"],
+    load: () => import("./commands/vm.ts"),
+  },
+  {
     name: "version",
     summary: "print locald's version and the pinned tool versions",
     usage: ["locald version [--json]"],

@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { chooseBackend } from "./select.ts";
+import {
+  checkVzSupported,
+  guestProjectPaths,
+  limaHome,
+  longestSocketPath,
+  parseLimaList,
+  parseLogLine,
+} from "./lima.ts";
+import { chooseDistro, decodeWslOutput, parseWslList, windowsToWsl, wslToWindows } from "./wsl.ts";
+import { LocaldError } from "../errors.ts";
+
+const utf16 = (s: string) => {
+  const b = new Uint8Array(s.length * 2);
+  for (let i = 0; i < s.length; i++) {
+    b[2 * i] = s.charCodeAt(i) & 0xff;
+    b[2 * i + 1] = s.charCodeAt(i) >> 8;
+  }
+  return b;
+};
+
+Deno.test("backend follows the OS; LOCALD_BACKEND overrides; a bad value exits 3", () => {
+  assert.equal(chooseBackend({}, "linux").name, "native");
+  assert.equal(chooseBackend({}, "darwin").name, "lima");
+  assert.equal(chooseBackend({}, "windows").name, "wsl");
+  assert.deepEqual(chooseBackend({ LOCALD_BACKEND: "lima" }, "linux"), {
+    name: "lima",
+    reason: "LOCALD_BACKEND",
+  });
+  assert.throws(
+    () => chooseBackend({ LOCALD_BACKEND: "Lima" }, "darwin"),
+    (e: unknown) => e instanceof LocaldError && e.exitCode === 3,
+  );
+});
+
+Deno.test("LIMA_HOME stays under macOS's 104-byte socket limit", () => {
+  assert.equal(limaHome({ HOME: "/Users/ann" }), "/Users/ann/.local/share/locald/lima");
+  const longName = "/Users/" + "x".repeat(40);
+  assert.equal(limaHome({ HOME: longName }), `${longName}/.locald/lima`);
+  assert.ok(new TextEncoder().encode(longestSocketPath(`${longName}/.locald/lima`)).length < 104);
+  assert.throws(
+    () => limaHome({ HOME: "/Users/" + "y".repeat(100) }),
+    (e: unknown) => e instanceof LocaldError && /LOCALD_LIMA_HOME/.test(e.hint ?? ""),
+  );
+  assert.throws(() => limaHome({ LOCALD_LIMA_HOME: "/" + "z".repeat(90) }), /would be \d+ bytes/);
+});
+
+Deno.test("vz needs macOS 13 (Darwin 22): older Macs get a clear error", () => {
+  checkVzSupported("22.6.0");
+  checkVzSupported("25.0.0");
+  assert.throws(() => checkVzSupported("21.6.0"), /macOS 12 .*needs macOS 13 or newer/);
+});
+
+Deno.test("limactl list --json lines and logrus lines parse", () => {
+  const list = parseLimaList(
+    '{"name":"other","status":"Running","dir":"/x"}\n' +
+      '{"name":"locald","status":"Broken","dir":"/h/locald","errors":["boom"],' +
+      '"config":{"mounts":[{"location":"/Users/ann","writable":true}]}}\n',
+  );
+  assert.equal(list[1].status, "Broken");
+  assert.deepEqual(list[1].mounts, ["/Users/ann"]);
+  assert.deepEqual(
+    parseLogLine('time="t" level=fatal msg="instance \\"locald\\" is stopped"'),
+    { level: "fatal", msg: 'instance "locald" is stopped' },
+  );
+});
+
+Deno.test("VM-side project state keeps the host's keying but lives on the VM disk", () => {
+  const p = guestProjectPaths("/Users/ann/my app");
+  assert.match(p.layers, /^\/var\/lib\/locald\/projects\/my_app-[0-9a-f]{12}\/layers$/);
+});
+
+Deno.test("wsl -l -v in UTF-16LE and UTF-8, default marked with *", () => {
+  const text = "  NAME            STATE           VERSION\r\n" +
+    "* Ubuntu-24.04    Running         2\r\n" +
+    "  docker-desktop  Stopped         2\r\n" +
+    "  Debian          Wird ausgeführt 2\r\n";
+  for (const bytes of [utf16(text), new TextEncoder().encode(text)]) {
+    const list = parseWslList(decodeWslOutput(bytes));
+    assert.deepEqual(list.map((d) => [d.name, d.state, d.version, d.isDefault]), [
+      ["Ubuntu-24.04", "Running", 2, true],
+      ["docker-desktop", "Stopped", 2, false],
+      ["Debian", "Wird ausgeführt", 2, false],
+    ]);
+  }
+  const bom = new Uint8Array([0xff, 0xfe, ...utf16("* A Running 2\r\n")]);
+  assert.equal(parseWslList(decodeWslOutput(bom))[0].name, "A");
+});
+
+Deno.test("distro choice: configured, else default, never docker-desktop, WSL 1 refused", () => {
+  const d = (name: string, version = 2, isDefault = false) => ({
+    name,
+    state: "Stopped",
+    version,
+    isDefault,
+  });
+  assert.equal(
+    chooseDistro([d("docker-desktop", 2, true), d("Debian"), d("Ubuntu")]).distro.name,
+    "Ubuntu",
+  );
+  assert.equal(
+    chooseDistro([d("Debian", 2, true), d("Ubuntu")]).reason,
+    "the default WSL distribution",
+  );
+  assert.equal(chooseDistro([d("Debian")], "debian").reason, "LOCALD_WSL_DISTRO");
+  assert.throws(() => chooseDistro([d("Old", 1)], "Old"), /WSL 1/);
+  assert.throws(() => chooseDistro([d("docker-desktop")]), /no usable WSL 2 distribution/);
+});
+
+Deno.test("Windows paths translate like wslpath, and back for messages", () => {
+  assert.equal(windowsToWsl("C:\\Users\\x\\my app", "Ubuntu"), "/mnt/c/Users/x/my app");
+  assert.equal(windowsToWsl("d:/src", "Ubuntu"), "/mnt/d/src");
+  assert.equal(windowsToWsl("C:\\", "Ubuntu"), "/mnt/c");
+  assert.equal(windowsToWsl("\\\\?\\C:\\long\\path", "Ubuntu"), "/mnt/c/long/path");
+  assert.equal(windowsToWsl("\\\\wsl.localhost\\Ubuntu\\home\\x", "Ubuntu"), "/home/x");
+  assert.equal(windowsToWsl("\\\\wsl$\\Ubuntu\\home\\x\\", "ubuntu"), "/home/x");
+  assert.equal(windowsToWsl("\\\\server\\share\\x", "Ubuntu"), undefined);
+  assert.equal(windowsToWsl("relative\\x", "Ubuntu"), undefined);
+  assert.equal(windowsToWsl("C:\\x", "Ubuntu", "/"), "/c/x");
+  assert.equal(wslToWindows("/mnt/c/Users/x", "Ubuntu"), "C:\\Users\\x");
+  assert.equal(
+    wslToWindows("/home/x/.local", "Ubuntu"),
+    "\\\\wsl.localhost\\Ubuntu\\home\\x\\.local",
+  );
+});
