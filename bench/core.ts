@@ -1,0 +1,226 @@
+/**
+ * Core benchmarks (issue: Linux native platform), each a ratio against the real alternative
+ * measured in the same run with hyperfine:
+ *
+ *  1. `locald build` against the same lifecycle phases run by a plain shell script with the
+ *     same directories and environment, warm cache; for a small fixture (fixed overheads show)
+ *     and for a Go app whose buildpack compiles it (a realistic warm rebuild).
+ *  2. `locald exec -- true` and `locald env` against `launcher -- true` and an empty Deno program.
+ *  3. A second build with no change against the first (cold) build.
+ *
+ * Run: deno run -A bench/core.ts  (needs hyperfine and the test tools: scripts/test-tools.sh).
+ * Writes bench/results/core.md (and the raw hyperfine JSON next to it).
+ */
+import { join } from "node:path";
+
+const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
+const CACHE = Deno.env.get("LOCALD_TEST_CACHE") || "/var/cache/locald-test";
+const LIFECYCLE = join(CACHE, "lifecycle");
+const OUT = join(REPO, "bench", "results");
+const DENO = Deno.execPath();
+
+const root = await Deno.makeTempDir({ prefix: "locald-bench-" });
+const env: Record<string, string> = {
+  PATH: Deno.env.get("PATH")!,
+  HOME: Deno.env.get("HOME")!,
+  LOCALD_HOME: join(root, "home"),
+  LOCALD_LIFECYCLE_DIR: LIFECYCLE,
+  NO_COLOR: "1",
+  DENO_NO_UPDATE_CHECK: "1",
+};
+if (Deno.env.get("DENO_DIR")) env.DENO_DIR = Deno.env.get("DENO_DIR")!;
+
+const sq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+const locald = `${DENO} run -A --quiet ${REPO}/main.ts`;
+
+async function run(cmd: string[], extraEnv: Record<string, string> = {}) {
+  const o = await new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    env: { ...env, ...extraEnv },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!o.success) {
+    throw new Error(`${cmd.join(" ")} failed:\n${new TextDecoder().decode(o.stderr)}`);
+  }
+  return new TextDecoder().decode(o.stdout);
+}
+
+interface Hf {
+  command: string;
+  median: number;
+  mean: number;
+  stddev: number;
+  min: number;
+  max: number;
+}
+
+async function hyperfine(name: string, commands: Record<string, string>, opts: string[] = []) {
+  const json = join(OUT, `core-${name}.json`);
+  const args = ["--export-json", json, "--style", "basic", "-N", ...opts];
+  for (const [label, cmd] of Object.entries(commands)) args.push("-n", label, cmd);
+  const p = await new Deno.Command("hyperfine", {
+    args,
+    env,
+    clearEnv: true,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!p.success) throw new Error(`hyperfine ${name} failed`);
+  const res = JSON.parse(await Deno.readTextFile(json)).results as Hf[];
+  return Object.fromEntries(res.map((r) => [r.command, r]));
+}
+
+async function copy(src: string, dest: string) {
+  await run(["cp", "-r", src, dest]);
+}
+
+/** A shell script that runs exactly the phases of locald's plan, with the same environment. */
+async function plainScript(app: string, bp: string, path: string) {
+  // deno-lint-ignore no-explicit-any
+  const { plan } = JSON.parse(
+    await run([
+      DENO,
+      "run",
+      "-A",
+      "--quiet",
+      `${REPO}/main.ts`,
+      "build",
+      "-C",
+      app,
+      "-b",
+      bp,
+      "--dry-run",
+      "--json",
+    ]),
+  ) as any;
+  const lines = ["#!/bin/sh", "set -e"];
+  for (const s of plan.steps) {
+    const wrap = Deno.uid() === 0 ? "unshare --user --map-user=1000 --map-group=1000 -- " : "";
+    const vars = Object.entries(s.env as Record<string, string>).map(([k, v]) => `${k}=${sq(v)}`)
+      .join(" ");
+    lines.push(`cd ${sq(s.cwd)} && env -i ${vars} ${wrap}${s.argv.map(sq).join(" ")} >/dev/null`);
+  }
+  await Deno.writeTextFile(path, lines.join("\n") + "\n", { mode: 0o755 });
+}
+
+const ratio = (a: Hf, b: Hf) => (a.median / b.median).toFixed(2);
+const ms = (r: Hf) => `${(r.median * 1000).toFixed(1)} ms`;
+
+try {
+  await Deno.mkdir(OUT, { recursive: true });
+  const small = join(root, "small");
+  const goApp = join(root, "goapp");
+  await copy(join(REPO, "tests/fixtures/apps/everything"), small);
+  await copy(join(REPO, "bench/fixtures/go-app"), goApp);
+  const smallBp = join(REPO, "tests/fixtures/buildpacks/everything");
+  const goBp = join(REPO, "bench/fixtures/go-buildpack");
+
+  // Warm both projects once (the Go one compiles the standard library the first time).
+  await run([...locald.split(" "), "build", "-C", small, "-b", smallBp]);
+  await run([...locald.split(" "), "build", "-C", goApp, "-b", goBp]);
+  await plainScript(small, smallBp, join(root, "plain-small.sh"));
+  await plainScript(goApp, goBp, join(root, "plain-go.sh"));
+
+  const build = await hyperfine("build", {
+    "locald build (small fixture)": `${locald} build -C ${small} -b ${smallBp}`,
+    "plain phases (small fixture)": `${join(root, "plain-small.sh")}`,
+    "locald build (Go app)": `${locald} build -C ${goApp} -b ${goBp}`,
+    "plain phases (Go app)": `${join(root, "plain-go.sh")}`,
+  }, ["--warmup", "2", "--runs", "15"]);
+
+  // The environment commands.
+  // deno-lint-ignore no-explicit-any
+  const rec = JSON.parse(
+    await Deno.readTextFile(
+      join(
+        root,
+        "home/projects",
+        [...Deno.readDirSync(join(root, "home/projects"))].find((e) => e.name.startsWith("small"))!
+          .name,
+        "build.json",
+      ),
+    ),
+  ) as any;
+  await Deno.writeTextFile(join(root, "empty.ts"), "");
+  const launcherEnv =
+    `CNB_PLATFORM_API=${rec.platformApi} CNB_LAYERS_DIR=${rec.layersDir} CNB_APP_DIR=${small}`;
+  await Deno.writeTextFile(
+    join(root, "launcher.sh"),
+    `#!/bin/sh\nexec env ${launcherEnv} ${rec.lifecycle.launcher} -- true\n`,
+    { mode: 0o755 },
+  );
+  const envCmds = await hyperfine("env", {
+    "locald exec -- true": `${locald} exec -C ${small} -- true`,
+    "locald env": `${locald} env -C ${small}`,
+    "launcher -- true": `env ${launcherEnv} ${rec.lifecycle.launcher} -- true`,
+    "deno run empty.ts": `${DENO} run --quiet ${join(root, "empty.ts")}`,
+  }, ["--warmup", "3", "--runs", "30"]);
+
+  // Second build with no change against the first (cold: no state at all).
+  const state = join(root, "home", "projects");
+  const rebuild = await hyperfine("rebuild", {
+    "first build (cold)": `${locald} build -C ${small} -b ${smallBp}`,
+  }, ["--prepare", `rm -rf ${state}`, "--runs", "10"]);
+  const warm = await hyperfine("rebuild-warm", {
+    "second build (no change)": `${locald} build -C ${small} -b ${smallBp}`,
+  }, ["--warmup", "1", "--runs", "10"]);
+
+  const b = build;
+  const e = envCmds;
+  const cold = rebuild["first build (cold)"];
+  const second = warm["second build (no change)"];
+  const now = new Date().toISOString();
+  const md = `# Core benchmarks
+
+Recorded ${now} on ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores,
+as ${Deno.uid() === 0 ? "root (phases in a user namespace)" : "an ordinary user"}, with
+\`deno run bench/core.ts\` (hyperfine, medians). Each ratio compares against the real
+alternative measured in the same run.
+
+## 1. locald build vs the same phases from a plain shell script (warm cache)
+
+The script runs the analyzer, detector, restorer and builder with exactly the environment and
+directories of locald's plan (taken from \`locald build --dry-run --json\`).
+
+| project | locald build | plain phases | ratio (target <= 1.05) |
+| --- | --- | --- | --- |
+| small fixture | ${ms(b["locald build (small fixture)"])} | ${
+    ms(b["plain phases (small fixture)"])
+  } | ${ratio(b["locald build (small fixture)"], b["plain phases (small fixture)"])} |
+| Go app (compiles) | ${ms(b["locald build (Go app)"])} | ${ms(b["plain phases (Go app)"])} | ${
+    ratio(b["locald build (Go app)"], b["plain phases (Go app)"])
+  } |
+
+## 2. The environment commands
+
+| command | median | vs launcher -- true | vs empty deno program |
+| --- | --- | --- | --- |
+| locald exec -- true | ${ms(e["locald exec -- true"])} | ${
+    ratio(e["locald exec -- true"], e["launcher -- true"])
+  } | ${ratio(e["locald exec -- true"], e["deno run empty.ts"])} |
+| locald env | ${ms(e["locald env"])} | ${ratio(e["locald env"], e["launcher -- true"])} | ${
+    ratio(e["locald env"], e["deno run empty.ts"])
+  } |
+| launcher -- true | ${ms(e["launcher -- true"])} | 1.00 | |
+| deno run empty.ts | ${ms(e["deno run empty.ts"])} | | 1.00 |
+
+locald's own work on the exec path is roughly exec - (empty deno + launcher):
+${
+    ((e["locald exec -- true"].median - e["deno run empty.ts"].median -
+      e["launcher -- true"].median) * 1000).toFixed(1)
+  } ms.
+
+## 3. Second build with no change vs the first
+
+| build | median | ratio |
+| --- | --- | --- |
+| first (cold, no state) | ${ms(cold)} | 1.00 |
+| second (no change) | ${ms(second)} | ${ratio(second, cold)} |
+`;
+  await Deno.writeTextFile(join(OUT, "core.md"), md);
+  console.log(md);
+} finally {
+  await Deno.remove(root, { recursive: true }).catch(() => {});
+}
