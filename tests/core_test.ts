@@ -339,12 +339,16 @@ Deno.test("errors users hit: one line, a hint, an exit code", async (t) => {
       assert.match(r.stderr, /^locald: project directory .*nope does not exist\nhint: /);
     });
     // Root reads everything: as root, tests/unprivileged_test.ts covers this as uid 1000.
-    await t.step({ name: "unreadable directory", ignore: Deno.uid() === 0 }, async () => {
-      const dir = join(f.root, "locked");
-      await Deno.mkdir(dir, { mode: 0o000 });
-      const r = await runLocald(["build", "-C", dir], { env: f.env });
-      assert.equal(r.code, 3);
-      assert.match(r.stderr, /cannot be read/);
+    await t.step({
+      name: "unreadable directory",
+      ignore: Deno.uid() === 0,
+      fn: async () => {
+        const dir = join(f.root, "locked");
+        await Deno.mkdir(dir, { mode: 0o000 });
+        const r = await runLocald(["build", "-C", dir], { env: f.env });
+        assert.equal(r.code, 3);
+        assert.match(r.stderr, /cannot be read/);
+      },
     });
     await t.step("malformed project.toml gives file:line:column", async () => {
       await Deno.writeTextFile(

@@ -5,18 +5,14 @@
 import { join, resolve } from "node:path";
 import type { Output } from "../cli/output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
-import { type ProjectPaths, projectPaths } from "../config/paths.ts";
+import type { ProjectPaths } from "../config/paths.ts";
 import { loadProject } from "../config/project.ts";
 import { parseToml } from "../config/toml.ts";
-import { cnbIds, nativeHost } from "../hosts/native.ts";
+import { cnbIds } from "../hosts/native.ts";
 import type { Host } from "../hosts/types.ts";
+import type { Backend } from "../hosts/select.ts";
 import { spawn } from "../hosts/spawn.ts";
-import {
-  ensureLifecycle,
-  findLifecycle,
-  type Lifecycle,
-  lifecycleInstallDir,
-} from "../tools/lifecycle.ts";
+import type { Lifecycle } from "../tools/lifecycle.ts";
 import { LIFECYCLE } from "../tools/pins.ts";
 import { acquireLock } from "../util/lock.ts";
 import { removeIfExists, writeFileAtomic } from "../util/fs.ts";
@@ -29,7 +25,7 @@ import {
   writeBuildpacksDir,
 } from "./buildpacks.ts";
 import { mergeBuildEnv, parseEnvFile, parseEnvFlag } from "./env.ts";
-import { hostRunImageRef, hostTarget, writeHostRunImage } from "./hostimage.ts";
+import { hostRunImageRef, type Target, writeHostRunImage } from "./hostimage.ts";
 import {
   hideNonLaunchLayers,
   layerRecords,
@@ -54,6 +50,8 @@ export interface BuildOptions {
   clearCache: boolean;
   platformApi?: string;
   verbose?: boolean;
+  /** Where the phases run (native, Lima, WSL): openBackend(env). */
+  backend: Backend;
 }
 
 export interface BuildSummary {
@@ -136,22 +134,32 @@ export interface Prepared {
   buildEnv: Record<string, string>;
   lifecycle?: Lifecycle;
   runImage: string;
+  /** What the run image describes: the system the phases run on (the VM's, not the Mac's). */
+  target: Target;
 }
 
-/** Everything up to the plan; nothing written. */
+/**
+ * Everything up to the plan; nothing written (a dry run does not start a VM either: it needs
+ * `install` false).
+ */
 export async function prepareBuild(o: BuildOptions, install: boolean): Promise<Prepared> {
+  const b = o.backend;
   const project = await loadProject(o.projectDir);
   const buildEnv = await buildEnvFor(o, project.env);
   const buildpacks = await resolveBuildpacks(o, project.group);
-  const lifecycle = install ? await ensureLifecycle(o.env, o.out) : await findLifecycle(o.env);
+  const guest = await b.guest();
+  const { lifecycle, root } = await b.lifecycle(o.env, o.out, install);
   const platformApi = negotiatePlatformApi(
     lifecycle?.platformApis ?? LOCALD_PLATFORM_APIS,
     o.platformApi,
   );
-  const paths = projectPaths(o.env, o.projectDir);
-  const target = await hostTarget();
+  const paths = b.projectPaths(o.projectDir);
+  b.assertVisible(o.projectDir, "the project");
+  b.assertVisible(paths.state, "locald's state in");
+  // Buildpacks are linked where the phases can follow the link, copied where they cannot.
+  if (b.symlinks) { for (const bp of buildpacks) b.assertVisible(bp.dir, "the buildpack"); }
+  const target = guest.target;
   const runImage = hostRunImageRef(target);
-  const root = lifecycle?.root ?? o.env.LOCALD_LIFECYCLE_DIR ?? lifecycleInstallDir(o.env);
   const plan = createBuildPlan({
     projectDir: o.projectDir,
     paths,
@@ -161,16 +169,17 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
       phase: (p) => join(root, "lifecycle", p),
     },
     platformApi,
-    ids: cnbIds(Deno.uid() ?? 0, Deno.gid() ?? 0),
+    ids: cnbIds(guest.uid, guest.gid),
     runImage,
     layoutDir: join(paths.state, "layout"),
     appImage: "locald.local/dev/app",
     buildpackDirs: buildpacks.map((b) => b.dir),
-    hostEnv: o.env,
+    hostEnv: await b.commandEnv(o.env),
     logLevel: o.verbose ? "debug" : "info",
     color: o.out.color,
+    guestPath: b.guestPath,
   });
-  return { plan, paths, buildpacks, buildEnv, lifecycle, runImage };
+  return { plan, paths, buildpacks, buildEnv, lifecycle, runImage, target };
 }
 
 async function writePlatformDir(platformDir: string, env: Record<string, string>) {
@@ -208,9 +217,11 @@ function lastErrorLine(output: string): string | undefined {
 }
 
 export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
+  const b = o.backend;
+  await b.ready(o.out);
   const prep = await prepareBuild(o, true);
   const { plan, paths, buildpacks } = prep;
-  const host = nativeHost({ uid: Deno.uid() ?? 0 });
+  const host = b.host;
   const lock = await acquireLock(paths.lock, `another build of ${o.projectDir}`, o.out);
   try {
     const previous = await readBuildRecord(paths);
@@ -222,12 +233,12 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       await Deno.mkdir(d, { recursive: true });
     }
     await writePlatformDir(paths.platform, prep.buildEnv);
-    await writeBuildpacksDir(paths.buildpacks, buildpacks);
+    await writeBuildpacksDir(paths.buildpacks, buildpacks, { copy: !b.symlinks });
     await writeFileAtomic(
       paths.order,
       orderToml([buildpacks.map((b) => ({ id: b.id, version: b.version }))]),
     );
-    const runImage = await writeHostRunImage(join(paths.state, "layout"), await hostTarget());
+    const runImage = await writeHostRunImage(join(paths.state, "layout"), prep.target);
     await writeFileAtomic(join(paths.state, "run.toml"), `[[images]]\nimage = "${runImage}"\n`);
     // Files of the last build that the phases write again must not be mistaken for new ones.
     for (const f of [paths.group, paths.plan, paths.analyzed, paths.report]) {
@@ -273,18 +284,21 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     const after = await scanLayers(paths.layers, groupDirs);
     const layers = layerRecords(after, before, (d) => bpIds.get(d) ?? d);
     await hideNonLaunchLayers(paths.layers, groupDirs, held);
-    await writeProcessLinks(paths, processes.map((p) => p.type), prep.lifecycle!.launcher);
+    // The launcher and layers as the phases (and later the launcher) see them.
+    const launcher = b.guestPath(prep.lifecycle!.launcher);
+    if (b.symlinks) await writeProcessLinks(paths, processes.map((p) => p.type), launcher);
+    else await removeIfExists(paths.processes);
     const record: BuildRecord = {
       recordVersion: 1,
       projectDir: o.projectDir,
       builtAt: new Date().toISOString(),
       platformApi: plan.platformApi,
       lifecycle: {
-        root: prep.lifecycle!.root,
+        root: b.guestPath(prep.lifecycle!.root),
         version: prep.lifecycle!.version,
-        launcher: prep.lifecycle!.launcher,
+        launcher,
       },
-      layersDir: paths.layers,
+      layersDir: b.guestPath(paths.layers),
       buildpacks: inGroup,
       processes,
       layers,

@@ -75,16 +75,44 @@ export function localBuildpackPath(ref: string, base: string): string | undefine
 
 /**
  * Lay buildpacks out as the lifecycle's buildpacks directory: symlinks
- * `<dir>/<escaped id>/<version>` to each buildpack's own directory. Rebuilt on every build.
+ * `<dir>/<escaped id>/<version>` to each buildpack's own directory, or copies of them where
+ * the phases could not follow a link locald creates (WSL, written from Windows). Rebuilt on
+ * every build.
  */
-export async function writeBuildpacksDir(dir: string, bps: Buildpack[]) {
+export async function writeBuildpacksDir(
+  dir: string,
+  bps: Buildpack[],
+  opts: { copy?: boolean } = {},
+) {
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   for (const bp of bps) {
     const parent = join(dir, escapeId(bp.id));
     await Deno.mkdir(parent, { recursive: true });
     const link = join(parent, bp.version);
-    await Deno.remove(link).catch(() => {});
-    await Deno.symlink(bp.dir, link);
+    await Deno.remove(link, { recursive: true }).catch(() => {});
+    if (opts.copy) await copyTree(bp.dir, link);
+    else await Deno.symlink(bp.dir, link);
+  }
+}
+
+/**
+ * Copy a buildpack directory: files with their modes (bin/detect and bin/build must stay
+ * executable; Windows file systems keep no modes, so files under bin/ are made executable),
+ * symlinks inside it as the files they point to.
+ */
+async function copyTree(src: string, dest: string, rel = "") {
+  await Deno.mkdir(dest, { recursive: true });
+  for await (const e of Deno.readDir(src)) {
+    const from = join(src, e.name);
+    const to = join(dest, e.name);
+    const st = await Deno.stat(from);
+    if (st.isDirectory) await copyTree(from, to, rel ? `${rel}/${e.name}` : e.name);
+    else {
+      await Deno.copyFile(from, to);
+      const exec = rel === "bin" || rel.startsWith("bin/");
+      const mode = st.mode ?? (exec ? 0o755 : 0o644);
+      await Deno.chmod(to, exec ? mode | 0o755 : mode).catch(() => {});
+    }
   }
 }
 

@@ -26,6 +26,11 @@ export interface BuildInputs {
   color: boolean;
   /** Extra read-only directories (e.g. a builder's extracted /cnb). */
   extraMounts?: Mount[];
+  /**
+   * Every path above is as locald sees it (host view); this gives the path the steps see.
+   * Identity natively and on Lima; on WSL `C:\x` -> `/mnt/c/x`. Applied here and only here.
+   */
+  guestPath?: (hostPath: string) => string;
 }
 
 export interface BuildPlan {
@@ -95,7 +100,31 @@ export function platformEnv(i: BuildInputs): Record<string, string> {
   };
 }
 
-export function createBuildPlan(i: BuildInputs): BuildPlan {
+/** The inputs with every path in the steps' view. */
+export function guestInputs(i: BuildInputs): BuildInputs {
+  const g = i.guestPath;
+  if (!g) return i;
+  const paths = Object.fromEntries(
+    Object.entries(i.paths).map(([k, v]) => [k, g(v)]),
+  ) as unknown as ProjectPaths;
+  return {
+    ...i,
+    projectDir: g(i.projectDir),
+    paths,
+    lifecycle: {
+      root: g(i.lifecycle.root),
+      version: i.lifecycle.version,
+      phase: (name) => g(i.lifecycle.phase(name)),
+    },
+    layoutDir: g(i.layoutDir),
+    buildpackDirs: i.buildpackDirs.map(g),
+    extraMounts: i.extraMounts?.map((m) => ({ ...m, path: g(m.path) })),
+    guestPath: undefined,
+  };
+}
+
+export function createBuildPlan(input: BuildInputs): BuildPlan {
+  const i = guestInputs(input);
   const env = { ...passthroughEnv(i.hostEnv), ...platformEnv(i) };
   const mounts: Mount[] = [
     { path: i.projectDir, writable: true },
@@ -113,8 +142,9 @@ export function createBuildPlan(i: BuildInputs): BuildPlan {
     mounts,
   });
   return {
-    projectDir: i.projectDir,
-    stateDir: i.paths.state,
+    // The user's own paths, for headers and messages; the steps carry the guest's.
+    projectDir: input.projectDir,
+    stateDir: input.paths.state,
     platformApi: i.platformApi,
     lifecycleVersion: i.lifecycle.version,
     steps: [

@@ -9,19 +9,36 @@ import { type ProjectPaths, projectPaths } from "../config/paths.ts";
 import { type BuildRecord, notBuiltError, readBuildRecord } from "../cnb/record.ts";
 import type { HostCommand } from "../hosts/types.ts";
 
+/**
+ * Where the build's state is and how the launcher's side sees it: natively (and on Lima) the
+ * same paths; on WSL the distro's view of them (see src/hosts/select.ts). A Backend is one.
+ */
+export interface StateView {
+  projectPaths(userDir: string): ProjectPaths;
+  guestPath(hostPath: string): string;
+  /** Whether per-type symlinks to the launcher exist (`<state>/process/<type>`). */
+  symlinks: boolean;
+}
+
 export interface DevEnv {
   projectDir: string;
   paths: ProjectPaths;
+  /** Its paths (layersDir, lifecycle) are as the launcher sees them. */
   rec: BuildRecord;
+  view?: StateView;
 }
 
 /** The build for `dir`, or for the nearest parent directory that has one. */
-export async function loadDevEnv(dir: string, env: Record<string, string>): Promise<DevEnv> {
+export async function loadDevEnv(
+  dir: string,
+  env: Record<string, string>,
+  view?: StateView,
+): Promise<DevEnv> {
   let cur = dir;
   while (true) {
-    const paths = projectPaths(env, cur);
+    const paths = view ? view.projectPaths(cur) : projectPaths(env, cur);
     const rec = await readBuildRecord(paths);
-    if (rec) return { projectDir: cur, paths, rec };
+    if (rec) return { projectDir: cur, paths, rec, view };
     const parent = dirname(cur);
     if (parent === cur) throw notBuiltError(dir);
     cur = parent;
@@ -50,16 +67,19 @@ async function hasAppProfile(projectDir: string): Promise<boolean> {
 }
 
 /**
- * One command in the environment, argv kept exact, run from `cwd`. With no profile.d
+ * One command in the environment, argv kept exact, run from `hostCwd`. With no profile.d
  * scripts the launcher execs it directly; otherwise it goes through the launcher's bash,
- * which sources the profiles, as a quoted script so no argument is re-evaluated.
+ * which sources the profiles, as a quoted script so no argument is re-evaluated. The command
+ * comes back with its paths as the launcher sees them (d.view), ready for the backend.
  */
 export async function commandIn(
   d: DevEnv,
   argv: string[],
-  cwd: string,
+  hostCwd: string,
   baseEnv: Record<string, string>,
 ): Promise<HostCommand> {
+  const g = d.view?.guestPath ?? ((p: string) => p);
+  const cwd = g(hostCwd);
   const launcher = d.rec.lifecycle.launcher;
   if (!d.rec.profiles.length && !(await hasAppProfile(d.projectDir))) {
     return {
@@ -71,22 +91,36 @@ export async function commandIn(
   const script = `cd -- ${quote(cwd)} && exec ${argv.map(quote).join(" ")}`;
   return {
     argv: [launcher, script],
-    env: { ...baseEnv, ...launcherVars(d.rec, d.projectDir) },
+    env: { ...baseEnv, ...launcherVars(d.rec, g(d.projectDir)) },
     cwd,
   };
 }
 
-/** A process type through `<state>/process/<type>` (the launcher picks the type from argv[0]). */
+/**
+ * A process type: the launcher picks the type from argv[0]'s name, so it starts through
+ * `<state>/process/<type>` (a symlink to the launcher), or, where locald cannot create links
+ * the guest follows (WSL), through bash's `exec -a TYPE launcher`.
+ */
 export function processCommand(
   d: DevEnv,
   type: string,
   args: string[],
   baseEnv: Record<string, string>,
 ): HostCommand {
+  const g = d.view?.guestPath ?? ((p: string) => p);
+  const argv = d.view && !d.view.symlinks
+    ? [
+      "/bin/bash",
+      "-c",
+      `exec -a ${quote(type)} ${quote(d.rec.lifecycle.launcher)} "$@"`,
+      "locald-run",
+      ...args,
+    ]
+    : [g(join(d.paths.processes, type)), ...args];
   return {
-    argv: [join(d.paths.processes, type), ...args],
-    env: { ...baseEnv, ...launcherVars(d.rec, d.projectDir) },
-    cwd: d.projectDir,
+    argv,
+    env: { ...baseEnv, ...launcherVars(d.rec, g(d.projectDir)) },
+    cwd: g(d.projectDir),
   };
 }
 

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { chooseBackend } from "./select.ts";
 import {
   checkVzSupported,
-  guestProjectPaths,
   limaHome,
   longestSocketPath,
   parseLimaList,
@@ -10,6 +9,9 @@ import {
 } from "./lima.ts";
 import { chooseDistro, decodeWslOutput, parseWslList, windowsToWsl, wslToWindows } from "./wsl.ts";
 import { LocaldError } from "../errors.ts";
+import { guestCommandEnv, parseGuestProbe } from "./guest.ts";
+import { createBuildPlan } from "../cnb/plan.ts";
+import type { ProjectPaths } from "../config/paths.ts";
 
 const utf16 = (s: string) => {
   const b = new Uint8Array(s.length * 2);
@@ -66,9 +68,99 @@ Deno.test("limactl list --json lines and logrus lines parse", () => {
   );
 });
 
-Deno.test("VM-side project state keeps the host's keying but lives on the VM disk", () => {
-  const p = guestProjectPaths("/Users/ann/my app");
-  assert.match(p.layers, /^\/var\/lib\/locald\/projects\/my_app-[0-9a-f]{12}\/layers$/);
+Deno.test("a guest's commands start from the user's variables minus this machine's own", () => {
+  const env = guestCommandEnv(
+    {
+      PATH: "/opt/homebrew/bin:/usr/bin",
+      HOME: "/Users/ann",
+      TMPDIR: "/var/folders/x/T/",
+      SHELL: "/bin/zsh",
+      FOO: "1",
+      LANG: "en_US.UTF-8",
+      __CF_USER_TEXT_ENCODING: "0x1F5:0x0:0x0",
+      SSH_AUTH_SOCK: "/private/tmp/x",
+      "ProgramFiles(x86)": "C:\\Program Files (x86)",
+      Path: "C:\\Windows",
+      SystemRoot: "C:\\Windows",
+    },
+    { HOME: "/home/ann.linux", PATH: "/usr/bin:/bin", SHELL: "/bin/bash", USER: "ann" },
+  );
+  assert.deepEqual(env, {
+    FOO: "1",
+    LANG: "en_US.UTF-8",
+    PATH: "/usr/bin:/bin",
+    HOME: "/home/ann.linux",
+    SHELL: "/bin/bash",
+    USER: "ann",
+  });
+});
+
+Deno.test("the guest probe's answer parses; garbage does not", () => {
+  const p = parseGuestProbe(
+    "501\n1000\naarch64\n/home/ann.linux\n/usr/bin:/bin\n/bin/bash\nann\n" +
+      'PRETTY_NAME="Ubuntu 24.04 LTS"\nID=ubuntu\nVERSION_ID="24.04"\n',
+  );
+  assert.equal(p?.uid, 501);
+  assert.equal(p?.gid, 1000);
+  assert.equal(p?.machine, "aarch64");
+  assert.deepEqual(p?.login, {
+    HOME: "/home/ann.linux",
+    PATH: "/usr/bin:/bin",
+    SHELL: "/bin/bash",
+    USER: "ann",
+    LOGNAME: "ann",
+  });
+  assert.match(p!.osRelease, /^ID=ubuntu$/m);
+  assert.equal(parseGuestProbe("Welcome to Ubuntu\n"), undefined);
+});
+
+Deno.test("the plan maps every path to the guest's view in one place (WSL: C:\\ -> /mnt/c)", () => {
+  const d = "Ubuntu";
+  const g = (p: string) => windowsToWsl(p, d)!;
+  const state = "\\\\wsl.localhost\\Ubuntu\\home\\ann\\.local\\share\\locald\\projects\\app-1";
+  const paths = Object.fromEntries(
+    [
+      "state",
+      "layers",
+      "platform",
+      "cache",
+      "buildpacks",
+      "order",
+      "analyzed",
+      "group",
+      "plan",
+      "report",
+      "processes",
+      "lock",
+      "buildRecord",
+    ].map((k) => [k, `${state}\\${k}`]),
+  ) as unknown as ProjectPaths;
+  const lc = "\\\\wsl.localhost\\Ubuntu\\home\\ann\\.local\\share\\locald\\tools\\lc";
+  const plan = createBuildPlan({
+    projectDir: "C:\\Users\\ann\\app",
+    paths,
+    lifecycle: { root: lc, version: "0.21.17", phase: (p) => `${lc}\\lifecycle\\${p}` },
+    platformApi: "0.15",
+    ids: { uid: 1000, gid: 1000 },
+    runImage: "locald.local/host:ubuntu-24.04-amd64",
+    layoutDir: `${state}\\layout`,
+    appImage: "locald.local/dev/app",
+    buildpackDirs: ["C:\\bp"],
+    hostEnv: { PATH: "/usr/bin:/bin" },
+    logLevel: "info",
+    color: false,
+    guestPath: g,
+  });
+  assert.equal(plan.projectDir, "C:\\Users\\ann\\app", "headers keep the user's path");
+  for (const s of plan.steps) {
+    assert.equal(s.cwd, "/mnt/c/Users/ann/app");
+    assert.match(s.argv[0], /^\/home\/ann\/\.local\/share\/locald\/tools\/lc\/lifecycle\/\w+$/);
+    for (const [k, v] of Object.entries(s.env)) {
+      assert.ok(!v.includes("\\"), `${s.name} ${k}=${v} has a Windows path`);
+    }
+    assert.equal(s.env.CNB_LAYERS_DIR, "/home/ann/.local/share/locald/projects/app-1/layers");
+    assert.deepEqual(s.mounts.map((m) => m.path).slice(-1), ["/mnt/c/bp"]);
+  }
 });
 
 Deno.test("wsl -l -v in UTF-16LE and UTF-8, default marked with *", () => {

@@ -20,23 +20,25 @@
  * Exit codes: ssh returns the remote exit status and limactl exits with it; 255 means ssh itself
  * failed, and limactl's own errors exit 1.
  *
- * Paths: the project directories are mounted at the same path inside the VM (virtiofs), so a
- * project path needs no translation and every message shows the user's own path. Layers,
- * caches and the lifecycle live on the VM's own disk under GUEST_STATE_DIR: a shared mount
- * costs a host round trip per file operation, and builds do tens of thousands of them
- * (extracting layers, npm installs); the guest's ext4 disk is several times faster and keeps
- * Linux permissions and symlinks exact, which macOS file systems do not.
+ * Paths: the home directory (or LOCALD_VM_MOUNTS) is mounted at the same path inside the VM
+ * (virtiofs), and so is $LOCALD_HOME under it: projects, per-project state and the lifecycle
+ * need no translation, and every message shows the user's own path. See README "macOS and
+ * Windows" for why state lives on the shared mount rather than on the VM's disk.
  */
 import { join } from "node:path";
 import { ExitCode, LocaldError } from "../errors.ts";
-import { localdHome, type ProjectPaths, projectPaths } from "../config/paths.ts";
+import { localdHome } from "../config/paths.ts";
 import { checkStep, exactEnvArgv } from "./guest.ts";
 import { nativeHost } from "./native.ts";
 import type { Host, HostCommand, Step } from "./types.ts";
 
 /** The one instance locald creates in its private LIMA_HOME. */
 export const LIMA_INSTANCE = "locald";
-/** locald's state inside the VM, on the VM's own disk (prepared by the provision script). */
+/**
+ * A directory on the VM's own disk that the provision script prepares for locald's user.
+ * Unused by builds today (state is on the shared mount); kept for a guest-side agent or
+ * caches that gain from the VM's disk.
+ */
 export const GUEST_STATE_DIR = "/var/lib/locald";
 /** macOS sun_path is 104 bytes including the NUL. */
 export const UNIX_PATH_MAX = 104;
@@ -134,29 +136,12 @@ export function limaHost(o: LimaHostOptions): Host {
   };
 }
 
-/** Per-project state as steps inside the VM see it: same layout and keys, on the VM's disk. */
-export function guestProjectPaths(projectDir: string): ProjectPaths {
-  return projectPaths({ LOCALD_HOME: GUEST_STATE_DIR }, projectDir);
-}
-
-/** Where the lifecycle for the VM's architecture lives inside the VM. */
-export function guestLifecycleDir(version: string, arch: "x86_64" | "aarch64"): string {
-  return `${GUEST_STATE_DIR}/tools/lifecycle/${version}-linux-${arch}`;
-}
-
 /** Is `dir` inside one of the mounted host directories (same path in the VM)? */
 export function isMounted(dir: string, mounts: string[]): boolean {
   return mounts.some((m) => {
     const root = m.replace(/\/+$/, "");
     return dir === root || dir.startsWith(root + "/") || root === "";
   });
-}
-
-/** A path as the user should read it: shared paths are theirs; VM paths say where they are. */
-export function userPath(p: string): string {
-  return p.startsWith(GUEST_STATE_DIR + "/") || p === GUEST_STATE_DIR
-    ? `${p} (inside the locald VM)`
-    : p;
 }
 
 // ---------------------------------------------------------------------------------------------

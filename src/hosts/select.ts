@@ -2,11 +2,21 @@
  * Which host runs the plan: native on Linux, locald's Lima VM on macOS, WSL 2 on Windows, or
  * what LOCALD_BACKEND says. The Lima and WSL modules load only when chosen, so the native
  * path (and `locald exec`'s start-up) pays nothing for them.
+ *
+ * Two views of a path. locald itself reads and writes per-project state (platform/env,
+ * order.toml, the run image layout, layers between builds, build.json) through the *host
+ * view*: the path as this process opens it. Steps (lifecycle phases, the launcher) see the
+ * *guest view*. A Backend says how one becomes the other (`guestPath`): natively and on Lima
+ * (state on the shared mount at the same path) it is the identity; on WSL it turns
+ * `C:\x` into `/mnt/c/x` and `\\wsl.localhost\<distro>\x` into `/x`. The plan and the dev-env
+ * commands apply it where they are created, and nowhere else.
  */
 import type { Output } from "../cli/output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { type ProjectPaths, projectPaths } from "../config/paths.ts";
-import type { Host } from "./types.ts";
+import type { Lifecycle } from "../tools/lifecycle.ts";
+import type { Target } from "../cnb/hostimage.ts";
+import type { Host, HostCommand, Step } from "./types.ts";
 
 export const BACKENDS = ["native", "lima", "wsl"] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -41,108 +51,114 @@ export function chooseBackend(
   }
 }
 
-/** Everything a command needs to run a plan somewhere, with paths as the steps see them. */
+/** What the plan needs to know about the Linux system its steps run on. */
+export interface GuestFacts {
+  /** The ids steps run as (before any user namespace). */
+  uid: number;
+  gid: number;
+  /** `uname -m`: x86_64 or aarch64. Chooses the lifecycle release. */
+  machine: string;
+  /** os, arch and distro (os-release) for the run image the analyzer reads. */
+  target: Target;
+  /** The guest login's HOME, PATH, SHELL, USER, LOGNAME (empty natively: the user's are it). */
+  login: Record<string, string>;
+}
+
+/** Everything a command needs to run a plan somewhere. */
 export interface Backend {
   name: BackendName;
   reason: string;
   host: Host;
   /** Start the VM or distro if needed (with progress); a no-op natively. */
   ready(out: Output): Promise<void>;
-  /** The project directory as steps see it (errors if the VM cannot see it). */
-  guestDir(userDir: string): Promise<string>;
-  /** Per-project state as steps see it (on the VM's or distro's own disk). */
-  projectPaths(userDir: string): Promise<ProjectPaths>;
-  /** A path from a step's world, written for the user (messages, errors). */
+  /** Facts about the guest (asked once per process). */
+  guest(): Promise<GuestFacts>;
+  /** Per-project state, host view (where locald reads and writes). */
+  projectPaths(userDir: string): ProjectPaths;
+  /** A host-view path as steps see it (identity natively and on Lima). */
+  guestPath(hostPath: string): string;
+  /** Fails with a one-line error when steps cannot see `hostPath`. */
+  assertVisible(hostPath: string, what: string): void;
+  /** A guest-view path written for the user (messages, errors). */
   userPath(guestPath: string): string;
-  /** Where the lifecycle of `version` lives for the steps; undefined natively (host's own). */
-  lifecycleDir(version: string): string | undefined;
+  /** Whether locald may create symlinks in the state directory that steps follow. */
+  symlinks: boolean;
+  /**
+   * The lifecycle for the guest's architecture, installed (when `install`) where steps can run
+   * it; `root` is where it is or would be (host view), for a dry run before any install.
+   */
+  lifecycle(
+    env: Record<string, string>,
+    out: Output,
+    install: boolean,
+  ): Promise<{ lifecycle?: Lifecycle; root: string }>;
+  /** The environment commands and phases start from, given locald's own (after ready()). */
+  commandEnv(userEnv: Record<string, string>): Promise<Record<string, string>>;
+  /** The process that runs a dev-env command (guest view in, the host's wrapping out). */
+  command(cmd: HostCommand, name: string): HostCommand;
 }
 
 export async function openBackend(
   env: Record<string, string>,
-  out: Output | undefined,
   os: string = Deno.build.os,
 ): Promise<Backend> {
   const { name, reason } = chooseBackend(env, os);
-  if (name === "native") {
-    const { nativeHost } = await import("./native.ts");
-    return {
-      name,
-      reason,
-      host: nativeHost({ uid: Deno.uid() ?? 1000 }),
-      ready: () => Promise.resolve(),
-      guestDir: (d) => Promise.resolve(d),
-      projectPaths: (d) => Promise.resolve(projectPaths(env, d)),
-      userPath: (p) => p,
-      lifecycleDir: () => undefined,
-    };
-  }
-  if (name === "lima") return await openLima(env, out, reason);
+  if (name === "native") return await openNative(env, reason);
+  if (name === "lima") return await openLima(env, reason);
   return await openWsl(env, reason);
 }
 
-async function openLima(
-  env: Record<string, string>,
-  out: Output | undefined,
-  reason: string,
-): Promise<Backend> {
-  const lima = await import("./lima.ts");
-  const vm = await import("./vm.ts");
-  const lc = (await vm.limaContext(env, out, true))!;
-  const config = vm.vmConfig(env);
-  let mounts = config.mounts;
-  const arch = config.arch;
+async function openNative(env: Record<string, string>, reason: string): Promise<Backend> {
+  const { nativeHost } = await import("./native.ts");
+  let facts: GuestFacts | undefined;
   return {
-    name: "lima",
+    name: "native",
     reason,
-    // Lima gives the VM's user the host user's uid (never root).
-    host: lima.limaHost({
-      limactl: lc.limactl.path,
-      limaHome: lc.limactl.home,
-      hostEnv: env,
-      guestUid: Deno.uid() || 1000,
-    }),
-    async ready(o) {
-      const { instance } = await vm.ensureLimaRunning(lc, o, config);
-      if (instance.mounts?.length) mounts = instance.mounts;
-    },
-    guestDir(d) {
-      if (!lima.isMounted(d, mounts)) {
-        return Promise.reject(
-          new LocaldError(`the locald VM cannot see ${d}`, {
-            hint: `it mounts ${mounts.join(", ") || "nothing"}; add the directory to ` +
-              "LOCALD_VM_MOUNTS, then `locald vm rm` and `locald vm start`",
-            exitCode: ExitCode.input,
-          }),
-        );
+    host: nativeHost({ uid: Deno.uid() ?? 1000 }),
+    ready: () => Promise.resolve(),
+    async guest() {
+      if (!facts) {
+        const { hostTarget } = await import("../cnb/hostimage.ts");
+        facts = {
+          uid: Deno.uid() ?? 0,
+          gid: Deno.gid() ?? 0,
+          machine: Deno.build.arch,
+          target: await hostTarget(),
+          login: {},
+        };
       }
-      return Promise.resolve(d);
+      return facts;
     },
-    projectPaths: (d) => Promise.resolve(lima.guestProjectPaths(d)),
-    userPath: lima.userPath,
-    lifecycleDir: (v) => lima.guestLifecycleDir(v, arch),
+    projectPaths: (d) => projectPaths(env, d),
+    guestPath: (p) => p,
+    assertVisible: () => {},
+    userPath: (p) => p,
+    symlinks: true,
+    async lifecycle(e, out, install) {
+      const lc = await import("../tools/lifecycle.ts");
+      const lifecycle = install ? await lc.ensureLifecycle(e, out) : await lc.findLifecycle(e);
+      return {
+        lifecycle,
+        root: lifecycle?.root ?? e.LOCALD_LIFECYCLE_DIR ?? lc.lifecycleInstallDir(e),
+      };
+    },
+    commandEnv: (e) => Promise.resolve(e),
+    // Natively a dev-env command runs as it is (as root too: it is the user's own command).
+    command: (cmd) => cmd,
   };
 }
 
+/** A dev-env command (already in the guest view) as a step, for hosts that wrap steps. */
+export function commandStep(cmd: HostCommand, name: string): Step {
+  return { name, argv: cmd.argv, env: cmd.env, cwd: cmd.cwd ?? "/", dropRoot: false, mounts: [] };
+}
+
+async function openLima(env: Record<string, string>, reason: string): Promise<Backend> {
+  const { openLimaBackend } = await import("./lima_backend.ts");
+  return await openLimaBackend(env, reason);
+}
+
 async function openWsl(env: Record<string, string>, reason: string): Promise<Backend> {
-  const wsl = await import("./wsl.ts");
-  const { wslContext } = await import("./vm.ts");
-  const ctx = await wslContext(env);
-  const distro = ctx.distro.name;
-  const guest = await wsl.probeGuest(ctx.wsl, distro, env);
-  const state = wsl.wslStateDir(guest.home);
-  return {
-    name: "wsl",
-    reason: `${reason}; distribution ${distro} (${ctx.reason})`,
-    host: wsl.wslHost({ wsl: ctx.wsl, distro, hostEnv: env, guestUid: guest.uid }),
-    ready: () => Promise.resolve(),
-    guestDir: (d) => wsl.wslpath(ctx.wsl, distro, d, env),
-    async projectPaths(d) {
-      // Keyed by the path the distro sees, so the same project keeps its state.
-      return projectPaths({ LOCALD_HOME: state }, await wsl.wslpath(ctx.wsl, distro, d, env));
-    },
-    userPath: (p) => wsl.wslToWindows(p, distro),
-    lifecycleDir: (v) =>
-      `${state}/tools/lifecycle/${v}-linux-${Deno.build.arch === "aarch64" ? "aarch64" : "x86_64"}`,
-  };
+  const { openWslBackend } = await import("./wsl_backend.ts");
+  return await openWslBackend(env, reason);
 }

@@ -18,7 +18,15 @@
  * paths in the distro).
  */
 import { ExitCode, LocaldError } from "../errors.ts";
-import { checkEnvName, checkStep, GUEST_ENV, programArgv } from "./guest.ts";
+import {
+  checkEnvName,
+  checkStep,
+  GUEST_ENV,
+  GUEST_PROBE_SCRIPT,
+  type GuestProbe,
+  parseGuestProbe,
+  programArgv,
+} from "./guest.ts";
 import { nativeHost } from "./native.ts";
 import type { Host, HostCommand, Step } from "./types.ts";
 
@@ -309,26 +317,26 @@ export async function wslpath(
   return out;
 }
 
-/** The distro user's home and uid (one probe). */
+/** The distro user's home, ids, machine, login basics and os-release (one probe). */
 export async function probeGuest(
   wsl: string,
   distro: string,
   env: Record<string, string>,
-): Promise<{ home: string; uid: number }> {
-  const r = await runWsl(
-    wsl,
-    wslProbeArgs(distro, ["/bin/sh", "-c", 'printf "%s\\n%s\\n" "$HOME" "$(id -u)"']),
-    env,
-  );
-  const [home, uid] = new TextDecoder().decode(r.stdout).split("\n");
-  if (r.code !== 0 || !home?.startsWith("/") || !/^\d+$/.test(uid ?? "")) {
+): Promise<GuestProbe & { home: string }> {
+  const r = await runWsl(wsl, wslProbeArgs(distro, ["/bin/sh", "-c", GUEST_PROBE_SCRIPT]), env);
+  const p = r.code === 0 ? parseGuestProbe(new TextDecoder().decode(r.stdout)) : undefined;
+  if (!p) {
     const why = decodeWslOutput(r.stderr).trim().split(/\r?\n/)[0];
     throw new LocaldError(`WSL distribution ${distro} did not start${why ? `: ${why}` : ""}`, {
       hint: `try \`wsl -d ${distro}\` yourself; \`wsl --shutdown\` resets WSL`,
       exitCode: ExitCode.failure,
     });
   }
-  return { home, uid: Number(uid) };
+  // WSL appends Windows' PATH (/mnt/c/...): Windows programs have no place in a build.
+  if (p.login.PATH) {
+    p.login.PATH = p.login.PATH.split(":").filter((d) => !/^\/mnt\/[a-z]\//.test(d)).join(":");
+  }
+  return { ...p, home: p.login.HOME };
 }
 
 /** locald's state inside the distro (the distro's own disk). */

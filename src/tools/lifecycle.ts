@@ -22,8 +22,13 @@ export interface Lifecycle {
   source: string;
 }
 
-export function lifecycleInstallDir(env: Record<string, string>, asset = hostAsset()): string {
-  return join(localdHome(env), "tools", "lifecycle", `${LIFECYCLE.version}-${asset}`);
+export function lifecycleInstallDir(env: Record<string, string>, asset?: string): string {
+  return join(
+    localdHome(env),
+    "tools",
+    "lifecycle",
+    `${LIFECYCLE.version}-${asset ?? hostAsset()}`,
+  );
 }
 
 async function validateLayout(root: string) {
@@ -76,9 +81,20 @@ function make(
   };
 }
 
-/** The installed lifecycle if there is one, without downloading. */
-export async function findLifecycle(env: Record<string, string>): Promise<Lifecycle | undefined> {
-  const root = env.LOCALD_LIFECYCLE_DIR || lifecycleInstallDir(env);
+/** The lifecycle unpacked at `root` (host view), as it is. */
+export async function lifecycleAt(root: string, source: string): Promise<Lifecycle> {
+  return make(root, source, await readDescriptor(root));
+}
+
+/**
+ * The installed lifecycle if there is one, without downloading. `asset` (e.g. linux-aarch64)
+ * is the release for a VM's architecture; by default this machine's.
+ */
+export async function findLifecycle(
+  env: Record<string, string>,
+  asset?: string,
+): Promise<Lifecycle | undefined> {
+  const root = env.LOCALD_LIFECYCLE_DIR || lifecycleInstallDir(env, asset);
   try {
     await Deno.stat(join(root, "lifecycle", "launcher"));
   } catch {
@@ -94,22 +110,23 @@ export async function findLifecycle(env: Record<string, string>): Promise<Lifecy
 export async function ensureLifecycle(
   env: Record<string, string>,
   out?: Output,
+  asset?: string,
 ): Promise<Lifecycle> {
   if (env.LOCALD_LIFECYCLE_DIR) {
     const root = env.LOCALD_LIFECYCLE_DIR;
     await validateLayout(root);
     return make(root, "LOCALD_LIFECYCLE_DIR", await readDescriptor(root));
   }
-  if (Deno.build.os !== "linux") {
+  if (asset === undefined && Deno.build.os !== "linux") {
     throw new LocaldError("the CNB lifecycle runs on Linux only", {
       hint: "on macOS and Windows locald runs it inside its VM (LOCALD_BACKEND=lima|wsl)",
       exitCode: ExitCode.unsupported,
     });
   }
-  const dest = lifecycleInstallDir(env);
+  const dest = lifecycleInstallDir(env, asset);
   await installRelease({
     pin: LIFECYCLE,
-    asset: hostAsset(),
+    asset: asset ?? hostAsset(),
     dest,
     downloads: join(localdHome(env), "downloads"),
     env,

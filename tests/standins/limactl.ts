@@ -12,7 +12,13 @@
  * leading NAME=VALUE words quoted as assignments, `cd DIR || exit 1 ; exec "$SHELL" -l -c`)
  * and runs it with bash on this machine, the way sshd would run it in the guest. What it
  * cannot prove: that a VM boots, that ssh carries the bytes, that Ubuntu's login shell behaves
- * like this machine's bash. Create $LIMA_HOME/standin-fail-start to make `start` fail the way
+ * like this machine's bash.
+ *
+ * The guest's user: Lima's VM user is never root, has the Mac user's uid and owns the mounted
+ * home. When the tests run as root, `shell` emulates that (and only that) by running the login
+ * in a user namespace where root is mapped to uid 1000 (`unshare --user`, as locald's native
+ * host does), so files locald writes on the "host" belong to the "guest" user, and the
+ * lifecycle's detector and builder, which refuse root, run as they would in the VM. Create $LIMA_HOME/standin-fail-start to make `start` fail the way
  * a broken VM does.
  */
 import { standinArgs } from "./argv.ts";
@@ -186,8 +192,12 @@ switch (cmd) {
     // What the guest's sshd would give the login: the Lima user's basics and some noise.
     const guestHome = `${home}/_standin_guest_home`;
     Deno.mkdirSync(guestHome, { recursive: true });
-    const r = await new Deno.Command("/bin/bash", {
-      args: ["-c", script],
+    // See the header: as root, the guest user is emulated with a user namespace (uid 1000).
+    const asGuest = Deno.uid() === 0
+      ? ["unshare", "--user", "--map-user=1000", "--map-group=1000", "--", "/bin/bash"]
+      : ["/bin/bash"];
+    const r = await new Deno.Command(asGuest[0], {
+      args: [...asGuest.slice(1), "-c", script],
       cwd: guestHome,
       clearEnv: true,
       env: {

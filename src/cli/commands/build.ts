@@ -3,6 +3,7 @@ import { flagBool, flagList, flagString } from "../args.ts";
 import { UsageError } from "../../errors.ts";
 import { type BuildOptions, prepareBuild, runBuild } from "../../cnb/build.ts";
 import { formatMs } from "../output.ts";
+import { openBackend } from "../../hosts/select.ts";
 
 export async function run({ args, out, env, dir }: CommandContext): Promise<number> {
   if (args.positionals.length || args.rest.length) {
@@ -22,15 +23,22 @@ export async function run({ args, out, env, dir }: CommandContext): Promise<numb
     clearCache: flagBool(args, "clear-cache"),
     platformApi: flagString(args, "platform-api"),
     verbose: "LOCALD_DEBUG" in env,
+    backend: await openBackend(env),
   };
+  const viaVm = opts.backend.name !== "native";
   if (flagBool(args, "dry-run")) {
     const { plan, buildEnv } = await prepareBuild(opts, false);
     if (flagBool(args, "json")) {
-      out.json({ plan, platformEnv: Object.keys(buildEnv) });
+      out.json({
+        plan,
+        platformEnv: Object.keys(buildEnv),
+        ...(viaVm ? { backend: opts.backend.name } : {}),
+      });
     } else {
       console.log(
         `# plan for ${plan.projectDir} (platform API ${plan.platformApi}, lifecycle ${plan.lifecycleVersion})`,
       );
+      if (viaVm) console.log(`# backend: ${opts.backend.name} (${opts.backend.reason})`);
       console.log(`# state: ${plan.stateDir}`);
       for (const s of plan.steps) {
         console.log(`\n[${s.name}]${s.dropRoot ? "  (unprivileged uid when run as root)" : ""}`);

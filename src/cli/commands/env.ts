@@ -2,9 +2,10 @@ import type { CommandContext } from "../registry.ts";
 import { flagString } from "../args.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
 import { commandIn, loadDevEnv, workingDir } from "../../devenv/launch.ts";
+import { openBackend } from "../../hosts/select.ts";
 import { diffEnv, type Format, FORMATS, parseEnvZ, renderEnv } from "../../devenv/format.ts";
 
-export async function run({ args, env, dir }: CommandContext): Promise<number> {
+export async function run({ args, env, dir, out: output }: CommandContext): Promise<number> {
   if (args.positionals.length || args.rest.length) {
     throw new UsageError(`unexpected argument "${[...args.positionals, ...args.rest][0]}"`, "env");
   }
@@ -12,8 +13,14 @@ export async function run({ args, env, dir }: CommandContext): Promise<number> {
   if (!FORMATS.includes(format)) {
     throw new UsageError(`unknown format "${format}" (use ${FORMATS.join(", ")})`, "env");
   }
-  const d = await loadDevEnv(dir, env);
-  const cmd = await commandIn(d, ["env", "-0"], workingDir(d.projectDir, dir), env);
+  const b = await openBackend(env);
+  const d = await loadDevEnv(dir, env, b);
+  await b.ready(output);
+  const base = await b.commandEnv(env);
+  const cmd = b.command(
+    await commandIn(d, ["env", "-0"], workingDir(d.projectDir, dir), base),
+    "env",
+  );
   const res = await new Deno.Command(cmd.argv[0], {
     args: cmd.argv.slice(1),
     env: cmd.env,
@@ -35,7 +42,8 @@ export async function run({ args, env, dir }: CommandContext): Promise<number> {
     );
   }
   const after = parseEnvZ(new TextDecoder().decode(res.stdout));
-  const out = renderEnv(diffEnv(env, after), format);
+  // What the environment adds to what the command started from (natively: your own).
+  const out = renderEnv(diffEnv(base, after), format);
   if (out) console.log(out);
   return 0;
 }

@@ -3,13 +3,15 @@ import { ExitCode, LocaldError } from "../../errors.ts";
 import { loadDevEnv, processCommand } from "../../devenv/launch.ts";
 import { defaultProcess } from "../../cnb/record.ts";
 import { spawn } from "../../hosts/spawn.ts";
+import { openBackend } from "../../hosts/select.ts";
 
-export async function run({ args, env, dir }: CommandContext): Promise<number> {
+export async function run({ args, env, dir, out }: CommandContext): Promise<number> {
   // `run TYPE ARGS...`, `run TYPE -- ARGS...` and `run -- ARGS...` (default process).
   const procArgs = args.rest[0] === "--" && args.positionals.length
     ? args.rest.slice(1)
     : args.rest;
-  const d = await loadDevEnv(dir, env);
+  const b = await openBackend(env);
+  const d = await loadDevEnv(dir, env, b);
   const types = d.rec.processes.map((p) => p.type);
   const requested = args.positionals[0];
   const proc = requested === undefined
@@ -29,5 +31,7 @@ export async function run({ args, env, dir }: CommandContext): Promise<number> {
       { hint: `choose one of: ${types.join(", ")}`, exitCode: ExitCode.input },
     );
   }
-  return (await spawn(processCommand(d, proc.type, procArgs, env), { mode: "inherit" })).code;
+  await b.ready(out);
+  const cmd = processCommand(d, proc.type, procArgs, await b.commandEnv(env));
+  return (await spawn(b.command(cmd, "run"), { mode: "inherit" })).code;
 }

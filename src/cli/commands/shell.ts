@@ -3,6 +3,7 @@ import { flagString } from "../args.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
 import { commandIn, loadDevEnv, workingDir } from "../../devenv/launch.ts";
 import { spawn } from "../../hosts/spawn.ts";
+import { openBackend } from "../../hosts/select.ts";
 
 export async function run({ args, env, dir, out }: CommandContext): Promise<number> {
   if (args.positionals.length || args.rest.length) {
@@ -21,13 +22,17 @@ export async function run({ args, env, dir, out }: CommandContext): Promise<numb
       },
     );
   }
-  const d = await loadDevEnv(dir, env);
-  const shell = env.SHELL || "/bin/bash";
+  const b = await openBackend(env);
+  const d = await loadDevEnv(dir, env, b);
+  await b.ready(out);
+  const start = await b.commandEnv(env);
+  // Your $SHELL natively; in a VM the guest login's shell (macOS's /bin/zsh is not the VM's).
+  const shell = start.SHELL || "/bin/bash";
   const argv = command === undefined ? [shell] : [shell, "-c", command];
-  const base = { ...env, LOCALD_SHELL: "1", LOCALD_PROJECT: d.projectDir };
+  const base = { ...start, LOCALD_SHELL: "1", LOCALD_PROJECT: d.projectDir };
   if (command === undefined) {
     out.info(`locald: entering the environment of ${d.projectDir} (exit to leave)`);
   }
   const cmd = await commandIn(d, argv, workingDir(d.projectDir, dir), base);
-  return (await spawn(cmd, { mode: "inherit" })).code;
+  return (await spawn(b.command(cmd, "shell"), { mode: "inherit" })).code;
 }

@@ -1,0 +1,166 @@
+/**
+ * The WSL backend: steps run in a WSL 2 distribution through `wsl.exe --exec`. locald's state
+ * lives on the distro's own ext4 disk (under the distro user's ~/.local/share/locald); locald
+ * does its file work there through Windows' view of it (\\wsl.localhost\<distro>\...), and
+ * steps get the Linux view of every path (`guestPath`). Windows cannot create symlinks that
+ * Linux follows there, so local buildpacks are copied into the state directory and process
+ * types start through `exec -a TYPE launcher` instead of per-type symlinks. The lifecycle is
+ * downloaded and verified on Windows, then unpacked by tar inside the distro (so its phase
+ * symlinks are real Linux symlinks).
+ *
+ * On a Linux machine (the tests, with the stand-in wsl.exe) the "Windows view" of a distro
+ * path is the path itself.
+ */
+import { join } from "node:path";
+import type { Output } from "../cli/output.ts";
+import { ExitCode, LocaldError } from "../errors.ts";
+import { localdHome, projectPaths } from "../config/paths.ts";
+import { exists, removeIfExists } from "../util/fs.ts";
+import { goArch, parseOsRelease } from "../cnb/hostimage.ts";
+import { LIFECYCLE } from "../tools/pins.ts";
+import { type Backend, commandStep, type GuestFacts } from "./select.ts";
+import { guestCommandEnv } from "./guest.ts";
+import type { Host, Step } from "./types.ts";
+import { probeGuest, windowsToWsl, wslHost, wslStateDir, wslToWindows } from "./wsl.ts";
+import { wslContext } from "./vm.ts";
+
+/** Windows' view of a path inside the distro (the path itself when locald runs on Linux). */
+export function wslHostView(guestPath: string, distro: string, os = Deno.build.os): string {
+  return os === "windows" ? wslToWindows(guestPath, distro) : guestPath;
+}
+
+/**
+ * Unpacks a verified lifecycle tarball from stdin into $1 inside the distro: a private
+ * temporary directory, a check, then one rename (`mv -T` fails if another install won).
+ */
+export const UNPACK_SCRIPT = [
+  'set -e; d=$1; t="$d.tmp.$$"',
+  'rm -rf "$t"; mkdir -p "$t"',
+  'tar -xzf - -C "$t"',
+  'test -x "$t/lifecycle/launcher"',
+  'mv -T "$t" "$d" 2>/dev/null || { rm -rf "$t"; test -x "$d/lifecycle/launcher"; }',
+].join("; ");
+
+export async function openWslBackend(
+  env: Record<string, string>,
+  reason: string,
+): Promise<Backend> {
+  const ctx = await wslContext(env);
+  const distro = ctx.distro.name;
+  const probe = await probeGuest(ctx.wsl, distro, env);
+  const facts: GuestFacts = {
+    uid: probe.uid,
+    gid: probe.gid,
+    machine: probe.machine,
+    target: { os: "linux", arch: goArch(probe.machine), distro: parseOsRelease(probe.osRelease) },
+    login: probe.login,
+  };
+  const state = wslStateDir(probe.home);
+  const host: Host = wslHost({ wsl: ctx.wsl, distro, hostEnv: env, guestUid: probe.uid });
+  const guestPath = (p: string): string => {
+    const g = windowsToWsl(p, distro);
+    if (g === undefined) {
+      throw new LocaldError(`WSL cannot see ${p}`, {
+        hint: "keep the project on a local drive (C:\\...) or inside the distribution",
+        exitCode: ExitCode.input,
+      });
+    }
+    return g;
+  };
+  const view = (p: string) => wslHostView(p, distro);
+  const b: Backend = {
+    name: "wsl",
+    reason: `${reason}; distribution ${distro} (${ctx.reason})`,
+    host,
+    ready: () => Promise.resolve(),
+    guest: () => Promise.resolve(facts),
+    // Keyed by the path the distro sees, so a project keeps its state however it is named.
+    projectPaths: (d) => projectPaths({ LOCALD_HOME: view(state) }, guestPath(d)),
+    guestPath,
+    assertVisible: (p) => void guestPath(p),
+    userPath: (p) => wslToWindows(p, distro),
+    symlinks: false,
+    async lifecycle(e, out, install) {
+      const lcm = await import("../tools/lifecycle.ts");
+      if (e.LOCALD_LIFECYCLE_DIR) {
+        const lifecycle = await lcm.ensureLifecycle(e, out, `linux-${facts.machine}`);
+        return { lifecycle, root: lifecycle.root };
+      }
+      const asset = `linux-${facts.machine}`;
+      const dest = `${state}/tools/lifecycle/${LIFECYCLE.version}-${asset}`;
+      const root = view(dest);
+      if (await exists(join(root, "lifecycle", "launcher"))) {
+        return { lifecycle: await lcm.lifecycleAt(root, "pinned release"), root };
+      }
+      if (!install) return { root };
+      await installInDistro(host, facts, e, out, asset, dest);
+      return { lifecycle: await lcm.lifecycleAt(root, "pinned release"), root };
+    },
+    commandEnv: (userEnv) => Promise.resolve(guestCommandEnv(userEnv, facts.login)),
+    command: (cmd, name) => host.wrap(commandStep(cmd, name)),
+  };
+  return b;
+}
+
+/** Download and verify on Windows, unpack inside the distro with the distro's tar. */
+async function installInDistro(
+  host: Host,
+  facts: GuestFacts,
+  env: Record<string, string>,
+  out: Output,
+  asset: string,
+  dest: string,
+) {
+  const { expectedDigest, mirrorHint, releaseBase } = await import("../tools/install.ts");
+  const { downloadVerified } = await import("../tools/download.ts");
+  const a = LIFECYCLE.assets[asset];
+  if (!a) {
+    throw new LocaldError(`lifecycle ${LIFECYCLE.version} has no release for ${asset}`, {
+      hint: `supported: ${Object.keys(LIFECYCLE.assets).join(", ")}`,
+      exitCode: ExitCode.unsupported,
+    });
+  }
+  const { sha256 } = await expectedDigest(LIFECYCLE, asset, env, out);
+  const archive = await downloadVerified({
+    url: `${releaseBase(LIFECYCLE, env)}/${a.file}`,
+    dest: join(localdHome(env), "downloads", a.file),
+    sha256,
+    label: `${LIFECYCLE.name} ${LIFECYCLE.version}`,
+    out,
+    hint: mirrorHint(LIFECYCLE, env),
+  });
+  const step: Step = {
+    name: "install-lifecycle",
+    argv: ["/bin/sh", "-c", UNPACK_SCRIPT, "sh", dest],
+    env: { PATH: facts.login.PATH || "/usr/bin:/bin", HOME: facts.login.HOME },
+    cwd: "/",
+    dropRoot: false,
+    mounts: [],
+  };
+  const cmd = host.wrap(step);
+  const child = new Deno.Command(cmd.argv[0], {
+    args: cmd.argv.slice(1),
+    env: cmd.env,
+    clearEnv: true,
+    cwd: cmd.cwd,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const file = await Deno.open(archive, { read: true });
+  const [status] = await Promise.all([
+    child.output(),
+    file.readable.pipeTo(child.stdin).catch(() => {}),
+  ]);
+  if (status.code !== 0) {
+    const why = new TextDecoder().decode(status.stderr).trim().split("\n").pop();
+    throw new LocaldError(
+      `could not unpack the lifecycle in the WSL distribution${why ? `: ${why}` : ""}`,
+      {
+        hint: "nothing was installed; run the command again to retry",
+        exitCode: ExitCode.download,
+      },
+    );
+  }
+  await removeIfExists(archive);
+}
