@@ -222,6 +222,19 @@ Deno.test("LOCALD_BACKEND=lima: build, exec, env, run and shell go through `lima
     assert.match(again.stderr, /fixture: reusing cached layer/);
     assert.doesNotMatch(again.stderr, /creating the locald VM|starting the locald VM/);
 
+    // A dry run now knows the VM (from the last probe) and does not touch it.
+    const dry = await s.run(["build", "-C", s.app, "-b", FIXTURE_BP, "--dry-run"]);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /^# backend: lima \(LOCALD_BACKEND\)$/m);
+    assert.match(dry.stdout, new RegExp(`CNB_USER_ID=${uid}\n`));
+
+    // A stopped VM starts again for the next command, which then runs as before.
+    assert.equal((await s.run(["vm", "stop"])).code, 0);
+    const restarted = await s.run(["exec", "-C", s.app, "--", "fixture-tool", "again"]);
+    assert.equal(restarted.code, 0, restarted.stderr);
+    assert.match(restarted.stderr, /starting the locald VM/);
+    assert.match(restarted.stdout, /args: \[again\]/);
+
     // A project the VM cannot see is a one-line error, before any phase runs.
     const outside = await Deno.makeTempDir({ prefix: "locald-unmounted-" });
     try {

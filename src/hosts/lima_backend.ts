@@ -66,6 +66,13 @@ export async function probeLimaGuest(l: Limactl): Promise<GuestFacts> {
   };
 }
 
+/** Probe the running VM and keep the answer for later commands (and dry runs). */
+export async function recordGuestFacts(l: Limactl): Promise<GuestFacts> {
+  const facts = await probeLimaGuest(l);
+  await writeFileAtomic(guestFactsFile(l.home), JSON.stringify(facts));
+  return facts;
+}
+
 export async function openLimaBackend(
   env: Record<string, string>,
   reason: string,
@@ -120,10 +127,7 @@ export async function openLimaBackend(
         const text = await readTextIfExists(file);
         if (text) facts = JSON.parse(text) as GuestFacts;
       }
-      if (!facts) {
-        facts = await probeLimaGuest(context.limactl);
-        await writeFileAtomic(file, JSON.stringify(facts));
-      }
+      facts ??= await recordGuestFacts(context.limactl);
     },
     guest,
     // State on the shared mount at the same path: exactly the native layout.

@@ -58,6 +58,10 @@ async function lima(sub: string, ctx: CommandContext): Promise<number> {
     const lc = (await vm.limaContext(env, out, true))!;
     const r = await vm.ensureLimaRunning(lc, out, config);
     if (sub === "start") {
+      // What builds need to know about the VM (ids, arch, os-release), asked once now.
+      if (r.started) {
+        await (await import("../../hosts/lima_backend.ts")).recordGuestFacts(lc.limactl);
+      }
       if (r.created) out.info(`the locald VM is running (created in ${lc.limactl.home})`);
       else if (r.started) out.info("the locald VM is running");
       else out.info("the locald VM is already running");
