@@ -1,10 +1,14 @@
 import type { CommandContext } from "../registry.ts";
-import { ensureLifecycle } from "../../tools/lifecycle.ts";
 import { UsageError } from "../../errors.ts";
+import { openBackend } from "../../hosts/select.ts";
 
 export async function run({ args, out, env }: CommandContext): Promise<number> {
   if (args.positionals.length) throw new UsageError("takes no arguments", "setup");
-  const lc = await ensureLifecycle(env, out);
+  // Natively: the lifecycle for this machine. Lima/WSL: the VM or distro, then the lifecycle
+  // for its architecture where it can run it.
+  const b = await openBackend(env);
+  await b.ready(out);
+  const lc = (await b.lifecycle(env, out, true)).lifecycle!;
   if (args.flags.json) {
     out.json({
       lifecycle: {
