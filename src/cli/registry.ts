@@ -41,6 +41,7 @@ export const BUILD_FLAGS: FlagSpec[] = [
   { name: "env", short: "e", kind: "list", value: "K=V", help: "build-time variable (repeatable)" },
   { name: "env-file", kind: "list", value: "FILE", help: "file of K=V build-time variables" },
   { name: "clear-cache", kind: "bool", help: "drop cached layers before building" },
+  { name: "force", kind: "bool", help: "build even if nothing changed since the last build" },
   { name: "platform-api", kind: "string", value: "X.Y", help: "pin the CNB platform API" },
   { name: "dry-run", kind: "bool", help: "print the plan (phases, argv, env) and stop" },
   json,

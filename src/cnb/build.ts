@@ -29,6 +29,7 @@ import {
   writeBuildpacksDir,
 } from "./buildpacks.ts";
 import { mergeBuildEnv, parseEnvFile, parseEnvFlag } from "./env.ts";
+import { combineDigest, treeDigest } from "./fingerprint.ts";
 import { hostRunImageRef, hostTarget, writeHostRunImage } from "./hostimage.ts";
 import {
   hideNonLaunchLayers,
@@ -53,6 +54,8 @@ export interface BuildOptions {
   envFiles: string[];
   clearCache: boolean;
   platformApi?: string;
+  /** Build even when nothing the build depends on changed. */
+  force?: boolean;
   verbose?: boolean;
 }
 
@@ -65,6 +68,8 @@ export interface BuildSummary {
   processes: ProcessRecord[];
   layers: BuildRecord["layers"];
   durationsMs: Record<string, number>;
+  /** True when nothing changed since the last build, so the lifecycle did not run. */
+  skipped: boolean;
 }
 
 async function resolveBuildpacks(
@@ -136,6 +141,7 @@ export interface Prepared {
   buildEnv: Record<string, string>;
   lifecycle?: Lifecycle;
   runImage: string;
+  exclude: string[];
 }
 
 /** Everything up to the plan; nothing written. */
@@ -170,7 +176,7 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
     logLevel: o.verbose ? "debug" : "info",
     color: o.out.color,
   });
-  return { plan, paths, buildpacks, buildEnv, lifecycle, runImage };
+  return { plan, paths, buildpacks, buildEnv, lifecycle, runImage, exclude: project.exclude };
 }
 
 async function writePlatformDir(platformDir: string, env: Record<string, string>) {
@@ -214,6 +220,28 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
   const lock = await acquireLock(paths.lock, `another build of ${o.projectDir}`, o.out);
   try {
     const previous = await readBuildRecord(paths);
+    const sourceOptions = { gitignore: true, exclude: prep.exclude };
+    const inputsDigest = async () =>
+      combineDigest({
+        sources: await treeDigest(o.projectDir, sourceOptions),
+        buildpacks: await Promise.all(
+          buildpacks.map(async (b) => `${b.id}@${b.version}:${await treeDigest(b.dir)}`),
+        ),
+        env: prep.buildEnv,
+        platformApi: plan.platformApi,
+        lifecycle: `${prep.lifecycle!.version}:${prep.lifecycle!.root}`,
+        target: prep.runImage,
+      });
+    if (
+      previous?.fingerprint && !o.force && !o.clearCache &&
+      previous.fingerprint === (await inputsDigest())
+    ) {
+      o.out.info(
+        `${o.projectDir} is up to date: nothing it depends on changed since the build at ` +
+          `${previous.builtAt} (use --force to build anyway)`,
+      );
+      return { ...summaryOf(previous, paths.state), skipped: true };
+    }
     if (o.clearCache) {
       await removeIfExists(paths.layers);
       await removeIfExists(paths.cache);
@@ -233,7 +261,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     for (const f of [paths.group, paths.plan, paths.analyzed, paths.report]) {
       await removeIfExists(f);
     }
-    await removeIfExists(paths.buildRecord);
+    // Until this build succeeds, the environment is not a finished build's.
+    await Deno.rename(paths.buildRecord, `${paths.buildRecord}.incomplete`).catch(() => {});
     const stash = join(paths.state, "previous-launch-layers");
     const held = join(paths.state, "cached-build-layers");
     const before = await pruneForRebuild(paths.layers, stash, held);
@@ -290,21 +319,29 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       layers,
       profiles: await profileScripts(paths.layers, groupDirs),
       durationsMs,
+      // Taken after the build: buildpacks may write into the source tree (node_modules, ...).
+      fingerprint: await inputsDigest(),
+      sources: { digest: await treeDigest(o.projectDir, sourceOptions), ...sourceOptions },
     };
     await writeFileAtomic(paths.buildRecord, JSON.stringify(record, null, 2));
-    return {
-      projectDir: o.projectDir,
-      stateDir: paths.state,
-      platformApi: plan.platformApi,
-      lifecycle: prep.lifecycle!.version,
-      buildpacks: inGroup.map(({ id, version }) => ({ id, version })),
-      processes,
-      layers,
-      durationsMs,
-    };
+    await removeIfExists(`${paths.buildRecord}.incomplete`);
+    return { ...summaryOf(record, paths.state), skipped: false };
   } finally {
     lock.release();
   }
+}
+
+function summaryOf(r: BuildRecord, stateDir: string): Omit<BuildSummary, "skipped"> {
+  return {
+    projectDir: r.projectDir,
+    stateDir,
+    platformApi: r.platformApi,
+    lifecycle: r.lifecycle.version,
+    buildpacks: r.buildpacks.map(({ id, version }) => ({ id, version })),
+    processes: r.processes,
+    layers: r.layers,
+    durationsMs: r.durationsMs,
+  };
 }
 
 async function phaseError(

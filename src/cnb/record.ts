@@ -39,6 +39,10 @@ export interface BuildRecord {
   /** profile.d scripts found in launch layers (the launcher sources these). */
   profiles: string[];
   durationsMs: Record<string, number>;
+  /** Digest of everything the build depended on (see fingerprint.ts). */
+  fingerprint?: string;
+  /** The source tree's digest after the build, and how it was taken (for staleness checks). */
+  sources?: { digest: string; gitignore: boolean; exclude: string[] };
 }
 
 export async function readBuildRecord(paths: ProjectPaths): Promise<BuildRecord | undefined> {

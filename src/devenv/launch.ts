@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { type ProjectPaths, projectPaths } from "../config/paths.ts";
 import { type BuildRecord, notBuiltError, readBuildRecord } from "../cnb/record.ts";
 import type { HostCommand } from "../hosts/types.ts";
+import { ExitCode, LocaldError } from "../errors.ts";
 
 export interface DevEnv {
   projectDir: string;
@@ -22,9 +23,24 @@ export async function loadDevEnv(dir: string, env: Record<string, string>): Prom
     const paths = projectPaths(env, cur);
     const rec = await readBuildRecord(paths);
     if (rec) return { projectDir: cur, paths, rec };
+    if (await incomplete(paths)) {
+      throw new LocaldError(`the last build of ${cur} did not complete`, {
+        hint: `run \`locald build${cur === Deno.cwd() ? "" : ` -C ${cur}`}\` again`,
+        exitCode: ExitCode.notBuilt,
+      });
+    }
     const parent = dirname(cur);
     if (parent === cur) throw notBuiltError(dir);
     cur = parent;
+  }
+}
+
+async function incomplete(paths: ProjectPaths): Promise<boolean> {
+  try {
+    await Deno.stat(`${paths.buildRecord}.incomplete`);
+    return true;
+  } catch {
+    return false;
   }
 }
 

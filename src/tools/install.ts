@@ -125,7 +125,3 @@ async function install(o: InstallOptions, file: string, parent: string): Promise
   await removeIfExists(archive);
   return o.dest;
 }
-
-export function hostAsset(os = Deno.build.os, arch = Deno.build.arch): string {
-  return `${os}-${arch}`;
-}

@@ -4,7 +4,6 @@ import { parse as parseToml } from "smol-toml";
 import type { Output } from "../cli/output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { localdHome } from "../config/paths.ts";
-import { hostAsset, installRelease } from "./install.ts";
 import { LIFECYCLE } from "./pins.ts";
 
 export const PHASES = ["analyzer", "detector", "restorer", "builder", "exporter"] as const;
@@ -20,6 +19,10 @@ export interface Lifecycle {
   phase(name: Phase): string;
   /** "pinned release", "LOCALD_LIFECYCLE_DIR", ... */
   source: string;
+}
+
+export function hostAsset(os = Deno.build.os, arch = Deno.build.arch): string {
+  return `${os}-${arch}`;
 }
 
 export function lifecycleInstallDir(env: Record<string, string>, asset = hostAsset()): string {
@@ -107,6 +110,12 @@ export async function ensureLifecycle(
     });
   }
   const dest = lifecycleInstallDir(env);
+  try {
+    await Deno.stat(join(dest, "lifecycle", "launcher"));
+    return make(dest, "pinned release", await readDescriptor(dest));
+  } catch { /* not installed yet */ }
+  // The installer (tar, gzip, hashing) loads only when something must be installed.
+  const { installRelease } = await import("./install.ts");
   await installRelease({
     pin: LIFECYCLE,
     asset: hostAsset(),

@@ -20,6 +20,7 @@ export async function run({ args, out, env, dir }: CommandContext): Promise<numb
     envFlags: flagList(args, "env"),
     envFiles: flagList(args, "env-file"),
     clearCache: flagBool(args, "clear-cache"),
+    force: flagBool(args, "force"),
     platformApi: flagString(args, "platform-api"),
     verbose: "LOCALD_DEBUG" in env,
   };
@@ -49,7 +50,7 @@ export async function run({ args, out, env, dir }: CommandContext): Promise<numb
   const summary = await runBuild(opts);
   if (flagBool(args, "json")) {
     out.json(summary);
-  } else {
+  } else if (!summary.skipped) {
     const total = Object.values(summary.durationsMs).reduce((a, b) => a + b, 0);
     out.info(
       `built ${summary.projectDir} with ${

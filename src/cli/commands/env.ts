@@ -2,9 +2,10 @@ import type { CommandContext } from "../registry.ts";
 import { flagString } from "../args.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
 import { commandIn, loadDevEnv, workingDir } from "../../devenv/launch.ts";
+import { warnIfStale } from "../../devenv/stale.ts";
 import { diffEnv, type Format, FORMATS, parseEnvZ, renderEnv } from "../../devenv/format.ts";
 
-export async function run({ args, env, dir }: CommandContext): Promise<number> {
+export async function run({ args, env, dir, out }: CommandContext): Promise<number> {
   if (args.positionals.length || args.rest.length) {
     throw new UsageError(`unexpected argument "${[...args.positionals, ...args.rest][0]}"`, "env");
   }
@@ -13,6 +14,7 @@ export async function run({ args, env, dir }: CommandContext): Promise<number> {
     throw new UsageError(`unknown format "${format}" (use ${FORMATS.join(", ")})`, "env");
   }
   const d = await loadDevEnv(dir, env);
+  await warnIfStale(d, out);
   const cmd = await commandIn(d, ["env", "-0"], workingDir(d.projectDir, dir), env);
   const res = await new Deno.Command(cmd.argv[0], {
     args: cmd.argv.slice(1),
@@ -35,7 +37,7 @@ export async function run({ args, env, dir }: CommandContext): Promise<number> {
     );
   }
   const after = parseEnvZ(new TextDecoder().decode(res.stdout));
-  const out = renderEnv(diffEnv(env, after), format);
-  if (out) console.log(out);
+  const text = renderEnv(diffEnv(env, after), format);
+  if (text) console.log(text);
   return 0;
 }

@@ -3,13 +3,15 @@ import { ExitCode, LocaldError } from "../../errors.ts";
 import { loadDevEnv, processCommand } from "../../devenv/launch.ts";
 import { defaultProcess } from "../../cnb/record.ts";
 import { spawn } from "../../hosts/spawn.ts";
+import { warnIfStale } from "../../devenv/stale.ts";
 
-export async function run({ args, env, dir }: CommandContext): Promise<number> {
+export async function run({ args, env, dir, out }: CommandContext): Promise<number> {
   // `run TYPE ARGS...`, `run TYPE -- ARGS...` and `run -- ARGS...` (default process).
   const procArgs = args.rest[0] === "--" && args.positionals.length
     ? args.rest.slice(1)
     : args.rest;
   const d = await loadDevEnv(dir, env);
+  await warnIfStale(d, out);
   const types = d.rec.processes.map((p) => p.type);
   const requested = args.positionals[0];
   const proc = requested === undefined

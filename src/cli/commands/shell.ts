@@ -3,6 +3,7 @@ import { flagString } from "../args.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
 import { commandIn, loadDevEnv, workingDir } from "../../devenv/launch.ts";
 import { spawn } from "../../hosts/spawn.ts";
+import { warnIfStale } from "../../devenv/stale.ts";
 
 export async function run({ args, env, dir, out }: CommandContext): Promise<number> {
   if (args.positionals.length || args.rest.length) {
@@ -22,6 +23,7 @@ export async function run({ args, env, dir, out }: CommandContext): Promise<numb
     );
   }
   const d = await loadDevEnv(dir, env);
+  await warnIfStale(d, out);
   const shell = env.SHELL || "/bin/bash";
   const argv = command === undefined ? [shell] : [shell, "-c", command];
   const base = { ...env, LOCALD_SHELL: "1", LOCALD_PROJECT: d.projectDir };
