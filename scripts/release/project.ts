@@ -10,9 +10,8 @@ export const RELEASES_URL = `${PROJECT_URL}/releases`;
 /** Homebrew tap (brew install locald-dev/tap/locald) and Scoop bucket repositories. */
 export const HOMEBREW_TAP = "locald-dev/homebrew-tap";
 export const SCOOP_BUCKET = "locald-dev/scoop-bucket";
-export const DESCRIPTION =
-  "A project's real toolchain from Cloud Native Buildpacks, without Docker";
-export const LICENSE = "Apache-2.0";
+/** One line for package managers (Homebrew's audit wants no leading article). */
+export const DESCRIPTION = "Development environments from Cloud Native Buildpacks, without Docker";
 
 /** Compile targets and the names their release assets get. */
 export interface Target {
