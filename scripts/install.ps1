@@ -22,10 +22,11 @@ $ProgressPreference = 'SilentlyContinue'
 $LocaldRepo = 'locald-dev/locald'
 $ReleasesUrl = "https://github.com/$LocaldRepo/releases"
 
+# `throw`, not `exit`: under `irm | iex` the script runs in the user's session, and `exit`
+# would close their terminal.
 function Fail([string]$Message, [string]$Hint) {
-    Write-Host "locald-install: error: $Message" -ForegroundColor Red
     if ($Hint) { Write-Host "hint: $Hint" }
-    exit 1
+    throw "locald-install: error: $Message"
 }
 
 if ($Version) {
