@@ -7,12 +7,14 @@
  * `locald`) or .zip for Windows (holding `locald.exe`), and one dist/SHA256SUMS over the
  * archives. Without --target, all five targets.
  *
- * Version: --version, else the exact `v*` tag on HEAD, else "<src/version.ts>+g<commit>". It
- * is stamped into src/version.ts for the compile and the file is restored afterwards (also on
- * Ctrl-C), so the working tree is unchanged.
+ * Version: --version, else the exact `v*` tag on HEAD, else "<src/version.ts>+g<commit>".
+ * The working tree is never modified: the modules of main.ts's graph (from `deno info`) are
+ * copied to a staging directory, src/version.ts is stamped there, and that copy is compiled.
+ * A module the graph names but the tree lacks (a registry entry without its file) stops the
+ * build, since the binary would fail on that command.
  *
- * Everything the program needs is reached through static imports (templates and checksum pins
- * are modules), so `deno compile` embeds it; nothing is read from the repository at run time.
+ * Everything the program needs is reached through imports (templates and checksum pins are
+ * modules), so `deno compile` embeds it; nothing is read from the repository at run time.
  *
  * Runtime: `deno compile` downloads `denort` for each target from dl.deno.land. DENORT_BIN
  * names a local denort instead; it is one target's runtime, so it needs exactly one --target.
@@ -24,7 +26,7 @@
  * fail (a new env variable or path that is not listed) without confining anything.
  */
 import { parseArgs } from "node:util";
-import { join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { archiveName, binaryName, type Target, TARGETS, VERSION_RE } from "./release/project.ts";
 import { writeSha256Sums, writeTarGz, writeZip } from "./release/archive.ts";
@@ -89,29 +91,52 @@ function findTarget(name: string): Target {
   return t;
 }
 
-/** Runs `fn` with VERSION stamped into src/version.ts, then puts the file back as it was. */
-export async function withStampedVersion<T>(version: string, fn: () => Promise<T>): Promise<T> {
-  const original = await Deno.readTextFile(versionFile);
+/**
+ * Copies main.ts's module graph, deno.json and deno.lock into `stage`, with VERSION stamped
+ * into the copy of src/version.ts. Returns the staged main.ts.
+ */
+export async function stageSources(version: string, stage: string): Promise<string> {
+  const info = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", join(repo, "main.ts")],
+    cwd: repo,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!info.success) {
+    throw new CompileError(
+      `deno info main.ts failed: ${stripAnsi(dec.decode(info.stderr)).trim()}`,
+    );
+  }
+  const graph = JSON.parse(dec.decode(info.stdout)) as {
+    modules: { specifier: string; error?: string }[];
+  };
+  const broken = graph.modules.filter((m) => m.error).map((m) =>
+    m.specifier.startsWith("file:") ? relative(repo, fileURLToPath(m.specifier)) : m.specifier
+  );
+  if (broken.length) {
+    throw new CompileError(
+      `main.ts imports modules that cannot be loaded: ${broken.join(", ")}`,
+      "every command in src/cli/registry.ts needs its module; run `deno info main.ts`",
+    );
+  }
+  const files = graph.modules.map((m) => m.specifier).filter((s) => s.startsWith("file:"))
+    .map((s) => fileURLToPath(s));
+  for (const f of [...files, join(repo, "deno.json"), join(repo, "deno.lock")]) {
+    const rel = relative(repo, f);
+    if (rel.startsWith("..")) throw new CompileError(`${f} is outside the repository`);
+    await Deno.mkdir(dirname(join(stage, rel)), { recursive: true });
+    await Deno.copyFile(f, join(stage, rel));
+  }
+  const stagedVersion = join(stage, relative(repo, versionFile));
+  const original = await Deno.readTextFile(stagedVersion);
   if (!VERSION_LINE.test(original)) {
     throw new CompileError(`${versionFile} has no \`export const VERSION = "...";\` line`);
   }
-  const restore = () => Deno.writeTextFileSync(versionFile, original);
-  const onSignal = () => {
-    restore();
-    Deno.exit(130);
-  };
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  for (const s of signals) Deno.addSignalListener(s, onSignal);
-  try {
-    await Deno.writeTextFile(
-      versionFile,
-      original.replace(VERSION_LINE, `export const VERSION = ${JSON.stringify(version)};`),
-    );
-    return await fn();
-  } finally {
-    restore();
-    for (const s of signals) Deno.removeSignalListener(s, onSignal);
-  }
+  await Deno.writeTextFile(
+    stagedVersion,
+    original.replace(VERSION_LINE, `export const VERSION = ${JSON.stringify(version)};`),
+  );
+  return join(stage, "main.ts");
 }
 
 /** Turns `deno compile`'s multi-line failure into one line and a hint. */
@@ -147,6 +172,7 @@ export function explainCompileFailure(
 
 async function compileTarget(
   target: Target,
+  entry: string,
   dist: string,
   denortBin: string | undefined,
 ): Promise<string> {
@@ -167,9 +193,9 @@ async function compileTarget(
         target.triple,
         "--output",
         tmp,
-        join(repo, "main.ts"),
+        entry,
       ],
-      cwd: repo,
+      cwd: dirname(entry),
       env,
       stdout: "piped",
       stderr: "piped",
@@ -233,13 +259,17 @@ export async function compile(argv: string[], env: Record<string, string>): Prom
   if (!check.success) throw new CompileError("deno check main.ts failed (see above)");
 
   const archives: string[] = [];
-  await withStampedVersion(version, async () => {
+  const stage = await Deno.makeTempDir({ prefix: "locald-compile-" });
+  try {
+    const entry = await stageSources(version, stage);
     for (const t of targets) {
       console.error(`compile: ${t.triple}`);
-      const bin = await compileTarget(t, dist, denortBin);
+      const bin = await compileTarget(t, entry, dist, denortBin);
       archives.push(await packageTarget(t, bin, dist, mtime));
     }
-  });
+  } finally {
+    await Deno.remove(stage, { recursive: true }).catch(() => {});
+  }
   const sums = await writeSha256Sums(dist, archives);
   for (const a of archives) console.error(`compile: wrote ${a}`);
   console.error(`compile: wrote ${sums}`);
