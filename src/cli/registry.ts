@@ -112,6 +112,7 @@ export const COMMANDS: CommandSpec[] = [
         kind: "string",
         value: "FORMAT",
         help: "sh (default), fish, pwsh, json or dotenv",
+        choices: ["sh", "fish", "pwsh", "json", "dotenv"],
       },
     ],
     examples: [
@@ -149,6 +150,21 @@ export const COMMANDS: CommandSpec[] = [
     ],
     examples: ["locald vm start", "locald vm status --json", "locald vm shell", "locald vm rm"],
     load: () => import("./commands/vm.ts"),
+  },
+  {
+    name: "completions",
+    summary: "print a shell completion script (bash, zsh, fish or pwsh)",
+    usage: ["locald completions bash|zsh|fish|pwsh"],
+    description: "Completes commands, their flags and flag values. The script is generated from\n" +
+      "this binary's command table, so regenerate it after upgrading locald.",
+    flags: [],
+    examples: [
+      "locald completions bash > ~/.local/share/bash-completion/completions/locald",
+      "locald completions zsh > ~/.zfunc/_locald   # with fpath+=(~/.zfunc) before compinit",
+      "locald completions fish > ~/.config/fish/completions/locald.fish",
+      "locald completions pwsh | Out-String | Invoke-Expression   # in $PROFILE",
+    ],
+    load: () => import("./commands/completions.ts"),
   },
   {
     name: "version",
