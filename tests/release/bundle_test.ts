@@ -82,30 +82,31 @@ Deno.test("bundle: --help, version and completions run outside the repository", 
   assert.equal(dec.decode(o.stdout).trim(), "version");
 });
 
-// TODO(lead): wire this to tests/support's loopback lifecycle mirror once merged with main;
-// until then it needs LOCALD_LIFECYCLE_MIRROR in the environment (passed through below).
-const mirror = Deno.env.get("LOCALD_LIFECYCLE_MIRROR");
-const envSkip = missing.some((m) => m.name === "build" || m.name === "env")
-  ? `command modules missing: ${missing.map((m) => m.path).join(", ")}`
-  : !mirror
-  ? "no LOCALD_LIFECYCLE_MIRROR to fetch the lifecycle from"
-  : "";
-
-Deno.test({
-  name: `bundle: env on a built fixture${envSkip ? ` (TODO, skipped: ${envSkip})` : ""}`,
-  ignore: envSkip !== "",
-  fn: async () => {
-    // Built with the bundle itself, then exported for a shell: the path a compiled locald
-    // takes on first use. examples/hello is the example app.
-    const app = join(repo, "examples", "hello");
-    const extra = { LOCALD_LIFECYCLE_MIRROR: mirror!, LOCALD_HOME: join(outside, "home") };
-    const build = await runBundle(["build", "-C", app], outside, extra);
+Deno.test("bundle: build and env on the example app, the lifecycle fetched from a mirror", async () => {
+  // Built with the bundle itself, then exported for a shell: the path a compiled locald
+  // takes on first use (download, verify, install the lifecycle; build; env).
+  const { startMirror } = await import("../support/mirror.ts");
+  const { lifecycleMirrorDir } = await import("../support/tools.ts");
+  const m = await startMirror(lifecycleMirrorDir());
+  try {
+    const app = join(outside, "hello");
+    await new Deno.Command("cp", {
+      args: ["-r", join(repo, "examples"), join(outside, "examples")],
+    })
+      .output();
+    const extra = { LOCALD_LIFECYCLE_MIRROR: m.url, LOCALD_HOME: join(outside, "home") };
+    const appDir = join(outside, "examples", "hello");
+    const build = await runBundle(["build", "-C", appDir], outside, extra);
     assert.equal(build.code, 0, build.stderr);
-    const env = await runBundle(["env", "-C", app, "--format", "json"], outside, extra);
+    const env = await runBundle(["env", "-C", appDir, "--format", "json"], outside, extra);
     assert.equal(env.code, 0, env.stderr);
     const vars = JSON.parse(env.stdout);
-    assert.ok(typeof vars.PATH === "string" && vars.PATH.length > 0, env.stdout);
-  },
+    assert.match(vars.PATH, /examples_hello-toolchain\/toolchain\/bin:/);
+    assert.match(vars.HELLO_HOME, /toolchain$/);
+    void app;
+  } finally {
+    await m.close();
+  }
 });
 
 Deno.test("bundle: teardown", async () => {
