@@ -109,6 +109,23 @@ export async function resolveImage(
       exitCode: ExitCode.download,
     });
   }
+  if (!indexDigest && config.os && config.architecture) {
+    const have = { os: config.os, architecture: config.architecture, variant: config.variant };
+    if (
+      !selectPlatform(
+        { schemaVersion: 2, manifests: [{ ...manifest.config, platform: have }] },
+        platform,
+      )
+    ) {
+      throw new LocaldError(
+        `${formatReference(ref)} has no image for ${formatPlatform(platform)}`,
+        {
+          hint: `it is a single-platform image for ${formatPlatform(have)}`,
+          exitCode: ExitCode.unsupported,
+        },
+      );
+    }
+  }
   return {
     ref,
     indexDigest,

@@ -19,6 +19,14 @@ export interface FaultProxy {
   dropAfter: number;
   /** Only blobs whose path contains this string get faults (default: every blob). */
   only: string;
+  /**
+   * When set, the proxy acts as a registry with a token service (as Docker Hub and GHCR do):
+   * /v2/ requests need `Bearer <token>`, and /token hands tokens out to anonymous callers
+   * (when `anonymous`) or to those with these basic-auth credentials.
+   */
+  bearer?: { user: string; password: string; anonymous: boolean };
+  /** Token requests seen (query strings, to check service and scope). */
+  tokenRequests: string[];
   stop(): Promise<void>;
 }
 
@@ -31,6 +39,7 @@ export function startProxy(upstream: string): FaultProxy {
     dropBlobs: 0,
     dropAfter: 1024,
     only: "",
+    tokenRequests: [],
     stop: async () => {
       ac.abort();
       await server.finished;
@@ -49,6 +58,31 @@ export function startProxy(upstream: string): FaultProxy {
         status: 0,
       };
       state.log.push(entry);
+      if (state.bearer) {
+        const b = state.bearer;
+        if (url.pathname === "/token") {
+          state.tokenRequests.push(url.search);
+          const auth = req.headers.get("authorization");
+          const ok = auth === `Basic ${btoa(`${b.user}:${b.password}`)}` ||
+            (!auth && b.anonymous);
+          entry.status = ok ? 200 : 401;
+          if (!ok) return new Response("{}", { status: 401 });
+          return Response.json({ token: `tok-${auth ? "user" : "anon"}` });
+        }
+        const auth = req.headers.get("authorization") ?? "";
+        if (!/^Bearer tok-/.test(auth)) {
+          entry.status = 401;
+          const repo = url.pathname.split("/").slice(2, -2).join("/");
+          return new Response("{}", {
+            status: 401,
+            headers: {
+              "WWW-Authenticate":
+                `Bearer realm="http://${state.host}/token",service="test-registry",` +
+                `scope="repository:${repo}:pull"`,
+            },
+          });
+        }
+      }
       if (isBlob && state.fail503 > 0) {
         state.fail503--;
         entry.status = 503;
