@@ -15,9 +15,16 @@ import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { exists, readTextIfExists, removeIfExists, writeFileAtomic } from "../util/fs.ts";
-import { LayerApplier, onlyCnb } from "./apply.ts";
-import { clientFor, fetchLayers, type PullOptions, resolveImage, storeFor } from "./image.ts";
-import { formatPlatform, hostPlatform, layerCompression, type Platform } from "./manifest.ts";
+import { onlyCnb } from "./apply.ts";
+import {
+  applyLayers,
+  clientFor,
+  fetchLayers,
+  type PullOptions,
+  resolveImage,
+  storeFor,
+} from "./image.ts";
+import { formatPlatform, hostPlatform, type Platform } from "./manifest.ts";
 import { formatReference, type ImageRef, layoutRelativePath, parseReference } from "./reference.ts";
 import { ociRoot } from "./store.ts";
 
@@ -179,15 +186,7 @@ export async function pullBuilder(
       prefix: `.tmp-${hex.slice(0, 12)}-`,
     });
     try {
-      const applier = new LayerApplier(tmp, onlyCnb);
-      for (let i = 0; i < layers.length; i++) {
-        const d = img.manifest.layers[i];
-        await applier.apply(
-          layers[i],
-          layerCompression(d.mediaType),
-          `layer ${i + 1} of ${canonical}`,
-        );
-      }
+      await applyLayers(img, layers, tmp, onlyCnb);
       info = await describeBuilder(tmp, dest, img, canonical);
       await Deno.writeTextFile(join(tmp, "builder.json"), JSON.stringify(info, null, 2));
       try {
@@ -417,17 +416,12 @@ export async function pullBuildpack(refInput: string, opts: PullOptions): Promis
     await Deno.mkdir(join(dir, ".."), { recursive: true });
     const tmp = await Deno.makeTempDir({ dir: join(dir, ".."), prefix: ".tmp-" });
     try {
-      const applier = new LayerApplier(
+      await applyLayers(
+        img,
+        layers,
         tmp,
         (rel) => rel === "cnb" || rel === "cnb/buildpacks" || rel.startsWith("cnb/buildpacks/"),
       );
-      for (let i = 0; i < layers.length; i++) {
-        await applier.apply(
-          layers[i],
-          layerCompression(img.manifest.layers[i].mediaType),
-          `layer ${i + 1} of ${canonical}`,
-        );
-      }
       if (!(await exists(join(tmp, "cnb", "buildpacks")))) {
         throw new LocaldError(`${canonical} holds no buildpack (no /cnb/buildpacks)`, {
           hint: "-b docker://REF takes a buildpack image or buildpackage",

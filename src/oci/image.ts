@@ -190,19 +190,28 @@ export async function extractImage(
   await Deno.mkdir(parent, { recursive: true });
   const tmp = await Deno.makeTempDir({ dir: parent, prefix: ".tmp-extract-" });
   try {
-    const applier = new LayerApplier(tmp, opts.include);
-    for (let i = 0; i < layers.length; i++) {
-      const d = img.manifest.layers[i];
-      await applier.apply(
-        layers[i],
-        layerCompression(d.mediaType),
-        `layer ${i + 1} of ${formatReference(img.ref)}`,
-      );
-    }
+    await applyLayers(img, layers, tmp, opts.include);
     await Deno.rename(tmp, dest);
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw e;
   }
   return img;
+}
+
+/** Apply an image's layers (paths from fetchLayers) in order onto `root`. */
+export async function applyLayers(
+  img: ResolvedImage,
+  layers: string[],
+  root: string,
+  include?: (rel: string) => boolean,
+) {
+  const applier = new LayerApplier(root, include);
+  for (let i = 0; i < layers.length; i++) {
+    await applier.apply(
+      layers[i],
+      layerCompression(img.manifest.layers[i].mediaType),
+      `layer ${i + 1} of ${formatReference(img.ref)}`,
+    );
+  }
 }
