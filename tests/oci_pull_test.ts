@@ -10,7 +10,7 @@ import { registryBlobPath, startRegistry, type TestRegistry } from "./support/re
 import { layer, pushImage, pushIndex } from "./support/images.ts";
 import { startProxy } from "./support/proxy.ts";
 import { extractImage, resolveImage } from "../src/oci/image.ts";
-import { pullImageToLayout } from "../src/oci/builder.ts";
+import { pullBuildpack, pullImageToLayout } from "../src/oci/builder.ts";
 import { LocaldError } from "../src/errors.ts";
 import { hostPlatform } from "../src/oci/manifest.ts";
 
@@ -377,6 +377,57 @@ Deno.test("pull images from a loopback registry", async (t) => {
           env,
         });
         assert.equal(byDigest, join(root, reg.host, "run/image", "sha256", pushed.digest.slice(7)));
+      },
+    );
+    await t.step(
+      "a buildpackage (-b docker://REF) yields <id>/<version> buildpack trees",
+      async () => {
+        const l1 = await layer([
+          {
+            name: "cnb/buildpacks/example_shell/0.0.1/buildpack.toml",
+            content: 'api = "0.10"\n[buildpack]\nid = "example/shell"\nversion = "0.0.1"\n',
+          },
+          {
+            name: "cnb/buildpacks/example_shell/0.0.1/bin/build",
+            content: "#!/bin/sh\n",
+            mode: 0o755,
+          },
+        ]);
+        const l2 = await layer([
+          {
+            name: "cnb/buildpacks/example_meta/1.0.0/buildpack.toml",
+            content:
+              'api = "0.10"\n[buildpack]\nid = "example/meta"\nversion = "1.0.0"\n[[order]]\n[[order.group]]\nid = "example/shell"\nversion = "0.0.1"\n',
+          },
+          { name: "etc/unrelated", content: "not extracted" },
+        ]);
+        await pushImage(reg, "bp/meta", "1.0.0", {
+          layers: [l1, l2],
+          labels: {
+            "io.buildpacks.buildpackage.metadata": JSON.stringify({
+              id: "example/meta",
+              version: "1.0.0",
+            }),
+          },
+        });
+        const bp = await pullBuildpack(`docker://${reg.host}/bp/meta:1.0.0`, { env });
+        assert.equal(bp.id, "example/meta");
+        assert.equal(bp.version, "1.0.0");
+        assert.deepEqual(
+          bp.buildpacks.map((b) => `${b.id}@${b.version}`).sort(),
+          ["example/meta@1.0.0", "example/shell@0.0.1"],
+        );
+        assert.deepEqual(await tree(bp.buildpacksDir), [
+          "example_meta/",
+          "example_meta/1.0.0/",
+          "example_meta/1.0.0/buildpack.toml",
+          "example_shell/",
+          "example_shell/0.0.1/",
+          "example_shell/0.0.1/bin/",
+          "example_shell/0.0.1/bin/build",
+          "example_shell/0.0.1/buildpack.toml",
+        ]);
+        await assert.rejects(Deno.lstat(join(bp.buildpacksDir, "../../etc")), Deno.errors.NotFound);
       },
     );
   } finally {
