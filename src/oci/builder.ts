@@ -164,7 +164,7 @@ export async function pullBuilder(
   if (policy !== "always") {
     const rec = await readRef(recordPath);
     const info = rec && await readBuilderJson(join(buildersDir(opts.env), rec.digest.slice(7)));
-    if (info) return info;
+    if (info) return { ...info, ref: canonical, indexDigest: rec!.indexDigest };
     if (policy === "never") {
       throw new LocaldError(`builder ${canonical} has not been pulled (pull policy "never")`, {
         hint: `run \`locald builder pull ${refInput}\`, or use --pull-policy if-not-present`,
@@ -181,6 +181,7 @@ export async function pullBuilder(
   if (!info) {
     const layers = await fetchLayers(img, o);
     await Deno.mkdir(buildersDir(opts.env), { recursive: true });
+    await removeStaleTemps(buildersDir(opts.env));
     const tmp = await Deno.makeTempDir({
       dir: buildersDir(opts.env),
       prefix: `.tmp-${hex.slice(0, 12)}-`,
@@ -210,6 +211,17 @@ export async function pullBuilder(
   };
   await writeFileAtomic(recordPath, JSON.stringify(rec, null, 2));
   return { ...info, ref: canonical, indexDigest: img.indexDigest };
+}
+
+/** Temporary directories left by a locald that was killed mid-extraction (over an hour old). */
+async function removeStaleTemps(dir: string) {
+  for await (const e of Deno.readDir(dir)) {
+    if (!e.name.startsWith(".tmp-")) continue;
+    const st = await Deno.lstat(join(dir, e.name)).catch(() => undefined);
+    if (st?.mtime && Date.now() - st.mtime.getTime() > 3600_000) {
+      await removeIfExists(join(dir, e.name));
+    }
+  }
 }
 
 async function describeBuilder(
