@@ -325,12 +325,12 @@ Deno.test("pull images from a loopback registry", async (t) => {
       const l = await layer([{ name: "big.bin", content: big }], "none");
       await pushImage(reg, "flaky", "1", { layers: [l] });
       const proxy = startProxy(reg.host);
+      const { env: env2, home: home2 } = await tmpEnv();
       try {
         proxy.only = l.digest;
         proxy.fail503 = 1;
         proxy.dropBlobs = 1;
         proxy.dropAfter = 1024 * 1024;
-        const { env: env2, home: home2 } = await tmpEnv();
         const dest = join(home2, "flaky");
         await extractImage(`${proxy.host}/flaky:1`, dest, { env: env2 });
         assert.deepEqual(await Deno.readFile(join(dest, "big.bin")), big);
@@ -346,6 +346,7 @@ Deno.test("pull images from a loopback registry", async (t) => {
         assert.deepEqual(proxy.log.filter((r) => r.path.includes("/blobs/")), []);
       } finally {
         await proxy.stop();
+        await Deno.remove(home2, { recursive: true }).catch(() => {});
       }
     });
 
