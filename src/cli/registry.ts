@@ -123,6 +123,49 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import("./commands/env.ts"),
   },
   {
+    name: "builder",
+    summary: "pull, inspect, list and remove CNB builders (from OCI registries, no Docker)",
+    usage: [
+      "locald builder pull [REF] [--platform OS/ARCH] [--insecure-registry HOST]... [--json]",
+      "locald builder inspect [REF] [--pull-policy always|if-not-present|never] [--json]",
+      "locald builder ls [--json]",
+      "locald builder rm REF...",
+    ],
+    description:
+      "REF is an image reference as Docker writes it (heroku/builder:24, ghcr.io/o/b@sha256:...);\n" +
+      "without one, the default builder heroku/builder:24. Credentials come from\n" +
+      "$DOCKER_CONFIG/config.json or ~/.docker/config.json (auths, credHelpers, credsStore).\n" +
+      "Registries on 127.0.0.1/localhost are reached over plain HTTP.",
+    flags: [
+      {
+        name: "platform",
+        kind: "string",
+        value: "OS/ARCH",
+        help: "platform to pick from a multi-arch builder (default: linux/<this CPU>)",
+      },
+      {
+        name: "insecure-registry",
+        kind: "list",
+        value: "HOST",
+        help: "talk plain HTTP to this registry (repeatable)",
+      },
+      {
+        name: "pull-policy",
+        kind: "string",
+        value: "POLICY",
+        help: "always (pull's default), if-not-present (inspect's default) or never",
+      },
+      json,
+    ],
+    examples: [
+      "locald builder pull heroku/builder:24",
+      "locald builder inspect heroku/builder:24",
+      "locald builder ls",
+      "locald builder rm heroku/builder:24",
+    ],
+    load: () => import("./commands/builder.ts"),
+  },
+  {
     name: "setup",
     summary: "download and verify the tools locald needs (the CNB lifecycle)",
     usage: ["locald setup [--json]"],
