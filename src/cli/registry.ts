@@ -32,6 +32,26 @@ const json: FlagSpec = { name: "json", kind: "bool", help: "print a JSON result 
 
 export const BUILD_FLAGS: FlagSpec[] = [
   {
+    name: "builder",
+    short: "B",
+    kind: "string",
+    value: "REF",
+    help: "builder image (default: project.toml's, else heroku/builder:24)",
+  },
+  { name: "run-image", kind: "string", value: "REF", help: "run image instead of the builder's" },
+  {
+    name: "pull-policy",
+    kind: "string",
+    value: "POLICY",
+    help: "always, if-not-present (default) or never",
+  },
+  {
+    name: "insecure-registry",
+    kind: "list",
+    value: "HOST",
+    help: "reach this registry over plain HTTP (repeatable)",
+  },
+  {
     name: "buildpack",
     short: "b",
     kind: "list",
@@ -52,7 +72,8 @@ export const COMMANDS: CommandSpec[] = [
     name: "build",
     summary: "build the project's development environment with Cloud Native Buildpacks",
     usage: [
-      "locald build [-C DIR] [-b BUILDPACK]... [-e K=V]... [--env-file F] [--dry-run] [--json]",
+      "locald build [-C DIR] [-B BUILDER] [-b BUILDPACK]... [-e K=V]... [--env-file F]",
+      "             [--clear-cache] [--force] [--dry-run] [--json]",
     ],
     description:
       "Runs the CNB lifecycle phases (analyze, detect, restore, build) natively on this host.\n" +
@@ -61,6 +82,7 @@ export const COMMANDS: CommandSpec[] = [
     flags: BUILD_FLAGS,
     examples: [
       "locald build",
+      "locald build -B paketobuildpacks/builder-jammy-base",
       "locald build -b ./buildpacks/node -e NODE_ENV=development",
       "locald build --dry-run --json",
     ],

@@ -20,15 +20,9 @@ import {
 import { LIFECYCLE } from "../tools/pins.ts";
 import { acquireLock } from "../util/lock.ts";
 import { removeIfExists, writeFileAtomic } from "../util/fs.ts";
-import {
-  type Buildpack,
-  escapeId,
-  localBuildpackPath,
-  orderToml,
-  readBuildpack,
-  writeBuildpacksDir,
-} from "./buildpacks.ts";
+import { type Buildpack, escapeId, orderToml, writeBuildpacksDir } from "./buildpacks.ts";
 import { mergeBuildEnv, parseEnvFile, parseEnvFlag } from "./env.ts";
+import { resolveSources, type Sources, treeBuildpacks } from "./sources.ts";
 import { combineDigest, treeDigest } from "./fingerprint.ts";
 import { hostRunImageRef, hostTarget, writeHostRunImage } from "./hostimage.ts";
 import {
@@ -56,6 +50,10 @@ export interface BuildOptions {
   platformApi?: string;
   /** Build even when nothing the build depends on changed. */
   force?: boolean;
+  builder?: string;
+  runImage?: string;
+  pullPolicy?: "always" | "if-not-present" | "never";
+  insecureRegistries?: string[];
   verbose?: boolean;
 }
 
@@ -70,46 +68,6 @@ export interface BuildSummary {
   durationsMs: Record<string, number>;
   /** True when nothing changed since the last build, so the lifecycle did not run. */
   skipped: boolean;
-}
-
-async function resolveBuildpacks(
-  o: BuildOptions,
-  group: { id?: string; version?: string; uri?: string }[],
-) {
-  const bps: Buildpack[] = [];
-  const fromFlags = o.buildpacks.length > 0;
-  const refs = fromFlags
-    ? o.buildpacks.map((ref) => ({ ref, base: o.cwd, id: undefined as string | undefined }))
-    : group.map((g) => ({ ref: g.uri ?? "", base: o.projectDir, id: g.id }));
-  for (const { ref, base, id } of refs) {
-    const local = ref ? localBuildpackPath(ref, base) : undefined;
-    if (!local) {
-      throw new LocaldError(
-        `buildpack "${ref || id}" is not a local directory`,
-        {
-          hint: "give -b (or a project.toml group entry's uri) the path of a buildpack " +
-            "directory, e.g. -b ./buildpacks/mine",
-          exitCode: ExitCode.input,
-        },
-      );
-    }
-    const bp = await readBuildpack(local, ref);
-    if (bp.order) {
-      throw new LocaldError(`${ref} is a composite buildpack; locald builds with its parts`, {
-        hint: "pass each component buildpack's directory with -b",
-        exitCode: ExitCode.input,
-      });
-    }
-    bps.push(bp);
-  }
-  if (!bps.length) {
-    throw new LocaldError(`no buildpacks to build ${o.projectDir} with`, {
-      hint: "pass -b PATH for each buildpack, or list them under [[io.buildpacks.group]] " +
-        "in project.toml",
-      exitCode: ExitCode.input,
-    });
-  }
-  return bps;
 }
 
 async function buildEnvFor(o: BuildOptions, projectEnv: { name: string; value: string }[]) {
@@ -137,6 +95,8 @@ async function buildEnvFor(o: BuildOptions, projectEnv: { name: string; value: s
 export interface Prepared {
   plan: BuildPlan;
   paths: ProjectPaths;
+  sources: Sources;
+  /** The buildpacks the user named (empty when the builder's order decides). */
   buildpacks: Buildpack[];
   buildEnv: Record<string, string>;
   lifecycle?: Lifecycle;
@@ -148,15 +108,33 @@ export interface Prepared {
 export async function prepareBuild(o: BuildOptions, install: boolean): Promise<Prepared> {
   const project = await loadProject(o.projectDir);
   const buildEnv = await buildEnvFor(o, project.env);
-  const buildpacks = await resolveBuildpacks(o, project.group);
+  const sources = await resolveSources(
+    {
+      projectDir: o.projectDir,
+      cwd: o.cwd,
+      env: o.env,
+      out: o.out,
+      buildpacks: o.buildpacks,
+      builder: o.builder,
+      runImage: o.runImage,
+      pullPolicy: o.pullPolicy,
+      insecureRegistries: o.insecureRegistries ?? [],
+      network: install,
+    },
+    project.group,
+    project.builder,
+  );
+  const buildpacks = sources.group;
+  const builder = sources.builder;
   const lifecycle = install ? await ensureLifecycle(o.env, o.out) : await findLifecycle(o.env);
   const platformApi = negotiatePlatformApi(
     lifecycle?.platformApis ?? LOCALD_PLATFORM_APIS,
     o.platformApi,
   );
   const paths = projectPaths(o.env, o.projectDir);
-  const target = await hostTarget();
-  const runImage = hostRunImageRef(target);
+  const runImage = sources.runImage
+    ? await canonicalRef(sources.runImage)
+    : hostRunImageRef(await hostTarget());
   const root = lifecycle?.root ?? o.env.LOCALD_LIFECYCLE_DIR ?? lifecycleInstallDir(o.env);
   const plan = createBuildPlan({
     projectDir: o.projectDir,
@@ -171,12 +149,34 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
     runImage,
     layoutDir: join(paths.state, "layout"),
     appImage: "locald.local/dev/app",
-    buildpackDirs: buildpacks.map((b) => b.dir),
+    buildpackDirs: [
+      ...buildpacks.map((b) => b.dir),
+      ...sources.extraTrees,
+      ...(builder ? [builder.root] : []),
+    ],
+    buildpacksDir: buildpacks.length ? undefined : builder?.buildpacksDir,
+    orderPath: buildpacks.length ? undefined : builder?.orderPath,
+    runPath: sources.runImage ? builder?.runPath : undefined,
+    buildConfigDir: builder?.buildConfigDir,
     hostEnv: o.env,
     logLevel: o.verbose ? "debug" : "info",
     color: o.out.color,
   });
-  return { plan, paths, buildpacks, buildEnv, lifecycle, runImage, exclude: project.exclude };
+  return {
+    plan,
+    paths,
+    sources,
+    buildpacks,
+    buildEnv,
+    lifecycle,
+    runImage,
+    exclude: project.exclude,
+  };
+}
+
+async function canonicalRef(ref: string): Promise<string> {
+  const { formatReference, parseReference } = await import("../oci/reference.ts");
+  return formatReference(parseReference(ref.replace(/^docker:\/\//, "")));
 }
 
 async function writePlatformDir(platformDir: string, env: Record<string, string>) {
@@ -231,6 +231,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
         platformApi: plan.platformApi,
         lifecycle: `${prep.lifecycle!.version}:${prep.lifecycle!.root}`,
         target: prep.runImage,
+        builder: prep.sources.builder?.digest,
       });
     if (
       previous?.fingerprint && !o.force && !o.clearCache &&
@@ -250,13 +251,29 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       await Deno.mkdir(d, { recursive: true });
     }
     await writePlatformDir(paths.platform, prep.buildEnv);
-    await writeBuildpacksDir(paths.buildpacks, buildpacks);
-    await writeFileAtomic(
-      paths.order,
-      orderToml([buildpacks.map((b) => ({ id: b.id, version: b.version }))]),
-    );
-    const runImage = await writeHostRunImage(join(paths.state, "layout"), await hostTarget());
-    await writeFileAtomic(join(paths.state, "run.toml"), `[[images]]\nimage = "${runImage}"\n`);
+    if (buildpacks.length) {
+      // The named group, with every buildpack the builder and buildpack images bring beside
+      // it (composite buildpacks refer to others by id).
+      const trees = [...prep.sources.extraTrees];
+      if (prep.sources.builder) trees.unshift(prep.sources.builder.buildpacksDir);
+      await writeBuildpacksDir(paths.buildpacks, buildpacks, await treeBuildpacks(trees));
+      await writeFileAtomic(
+        paths.order,
+        orderToml([buildpacks.map((b) => ({ id: b.id, version: b.version }))]),
+      );
+    }
+    const layoutDir = join(paths.state, "layout");
+    if (prep.sources.runImage) {
+      const { pullImageToLayout } = await import("../oci/builder.ts");
+      await pullImageToLayout(prep.sources.runImage, layoutDir, {
+        env: o.env,
+        out: o.out,
+        insecureRegistries: o.insecureRegistries ?? [],
+      });
+    } else {
+      const runImage = await writeHostRunImage(layoutDir, await hostTarget());
+      await writeFileAtomic(join(paths.state, "run.toml"), `[[images]]\nimage = "${runImage}"\n`);
+    }
     // Files of the last build that the phases write again must not be mistaken for new ones.
     for (const f of [paths.group, paths.plan, paths.analyzed, paths.report]) {
       await removeIfExists(f);
@@ -284,7 +301,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     }
 
     await restoreReusedLaunchLayers(paths.layers, stash);
-    const bpIds = new Map(buildpacks.map((b) => [escapeId(b.id), b.id]));
+    const bpIds = new Map<string, string>();
     // deno-lint-ignore no-explicit-any
     const group = parseToml(await Deno.readTextFile(paths.group), paths.group) as any;
     const inGroup: { id: string; version: string; api?: string }[] = (group.group ?? []).map(
@@ -292,6 +309,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       (g: any) => ({ id: g.id, version: g.version, api: g.api }),
     );
     const groupDirs = inGroup.map((g) => escapeId(g.id));
+    for (const g of inGroup) bpIds.set(escapeId(g.id), g.id);
     // Layers of buildpacks that are no longer in the group are no longer part of the environment.
     for (const old of previous?.buildpacks ?? []) {
       if (!groupDirs.includes(escapeId(old.id))) {

@@ -77,14 +77,21 @@ export function localBuildpackPath(ref: string, base: string): string | undefine
  * Lay buildpacks out as the lifecycle's buildpacks directory: symlinks
  * `<dir>/<escaped id>/<version>` to each buildpack's own directory. Rebuilt on every build.
  */
-export async function writeBuildpacksDir(dir: string, bps: Buildpack[]) {
+export async function writeBuildpacksDir(
+  dir: string,
+  bps: Buildpack[],
+  more: { rel: string; path: string }[] = [],
+) {
   await Deno.remove(dir, { recursive: true }).catch(() => {});
-  for (const bp of bps) {
-    const parent = join(dir, escapeId(bp.id));
-    await Deno.mkdir(parent, { recursive: true });
-    const link = join(parent, bp.version);
+  const links = [
+    ...more,
+    ...bps.map((bp) => ({ rel: `${escapeId(bp.id)}/${bp.version}`, path: bp.dir })),
+  ];
+  for (const { rel, path } of links) {
+    const link = join(dir, rel);
+    await Deno.mkdir(join(link, ".."), { recursive: true });
     await Deno.remove(link).catch(() => {});
-    await Deno.symlink(bp.dir, link);
+    await Deno.symlink(path, link);
   }
 }
 

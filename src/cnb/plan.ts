@@ -26,6 +26,11 @@ export interface BuildInputs {
   color: boolean;
   /** Extra read-only directories (e.g. a builder's extracted /cnb). */
   extraMounts?: Mount[];
+  /** A builder's own buildpacks dir, order, run.toml and build-config, when it decides. */
+  buildpacksDir?: string;
+  orderPath?: string;
+  runPath?: string;
+  buildConfigDir?: string;
 }
 
 export interface BuildPlan {
@@ -72,16 +77,16 @@ export function platformEnv(i: BuildInputs): Record<string, string> {
     CNB_LAYERS_DIR: p.layers,
     CNB_APP_DIR: i.projectDir,
     CNB_PLATFORM_DIR: p.platform,
-    CNB_BUILDPACKS_DIR: p.buildpacks,
+    CNB_BUILDPACKS_DIR: i.buildpacksDir ?? p.buildpacks,
     CNB_EXTENSIONS_DIR: `${p.state}/extensions`,
-    CNB_ORDER_PATH: p.order,
+    CNB_ORDER_PATH: i.orderPath ?? p.order,
     CNB_GROUP_PATH: p.group,
     CNB_PLAN_PATH: p.plan,
     CNB_ANALYZED_PATH: p.analyzed,
     CNB_CACHE_DIR: p.cache,
-    CNB_RUN_PATH: `${p.state}/run.toml`,
+    CNB_RUN_PATH: i.runPath ?? `${p.state}/run.toml`,
     CNB_STACK_PATH: `${p.state}/stack.toml`,
-    CNB_BUILD_CONFIG_DIR: `${p.state}/build-config`,
+    CNB_BUILD_CONFIG_DIR: i.buildConfigDir ?? `${p.state}/build-config`,
     CNB_GENERATED_DIR: `${p.layers}/generated`,
     CNB_REPORT_PATH: p.report,
     CNB_PROJECT_METADATA_PATH: `${p.layers}/project-metadata.toml`,

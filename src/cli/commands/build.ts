@@ -21,6 +21,10 @@ export async function run({ args, out, env, dir }: CommandContext): Promise<numb
     envFiles: flagList(args, "env-file"),
     clearCache: flagBool(args, "clear-cache"),
     force: flagBool(args, "force"),
+    builder: flagString(args, "builder"),
+    runImage: flagString(args, "run-image"),
+    pullPolicy: pullPolicy(flagString(args, "pull-policy")),
+    insecureRegistries: flagList(args, "insecure-registry"),
     platformApi: flagString(args, "platform-api"),
     verbose: "LOCALD_DEBUG" in env,
   };
@@ -68,6 +72,15 @@ export async function run({ args, out, env, dir }: CommandContext): Promise<numb
     out.info("next: `locald shell`, `locald exec -- CMD`, or `locald run`");
   }
   return 0;
+}
+
+function pullPolicy(v: string | undefined): BuildOptions["pullPolicy"] {
+  if (v === undefined) return undefined;
+  if (v === "always" || v === "if-not-present" || v === "never") return v;
+  throw new UsageError(
+    `--pull-policy must be always, if-not-present or never (got "${v}")`,
+    "build",
+  );
 }
 
 export function shellQuote(s: string): string {
