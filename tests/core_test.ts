@@ -442,7 +442,7 @@ Deno.test("errors users hit: one line, a hint, an exit code", async (t) => {
     await t.step("usage errors exit 2 with the usage", async () => {
       const r = await runLocald(["build", "--nope"], { env: f.env });
       assert.equal(r.code, 2);
-      assert.match(r.stderr, /unknown flag --nope\nUsage:\n  locald build/);
+      assert.match(r.stderr, /unknown flag --nope\nUsage:\n {2}locald build/);
       const u = await runLocald(["frobnicate"], { env: f.env });
       assert.equal(u.code, 2);
       const x = await runLocald(["exec"], { env: f.env });

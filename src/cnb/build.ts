@@ -19,7 +19,7 @@ import {
 } from "../tools/lifecycle.ts";
 import { LIFECYCLE } from "../tools/pins.ts";
 import { acquireLock } from "../util/lock.ts";
-import { removeIfExists, writeFileAtomic } from "../util/fs.ts";
+import { exists, removeIfExists, writeFileAtomic } from "../util/fs.ts";
 import { type Buildpack, escapeId, orderToml, writeBuildpacksDir } from "./buildpacks.ts";
 import { mergeBuildEnv, parseEnvFile, parseEnvFlag } from "./env.ts";
 import { resolveSources, type Sources, treeBuildpacks } from "./sources.ts";
@@ -264,12 +264,17 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     }
     const layoutDir = join(paths.state, "layout");
     if (prep.sources.runImage) {
-      const { pullImageToLayout } = await import("../oci/builder.ts");
-      await pullImageToLayout(prep.sources.runImage, layoutDir, {
-        env: o.env,
-        out: o.out,
-        insecureRegistries: o.insecureRegistries ?? [],
-      });
+      // Like the builder, the run image is fetched again only under --pull-policy always.
+      const { layoutRelativePath, parseReference } = await import("../oci/reference.ts");
+      const have = join(layoutDir, layoutRelativePath(parseReference(prep.runImage)), "index.json");
+      if (o.pullPolicy === "always" || !(await exists(have))) {
+        const { pullImageToLayout } = await import("../oci/builder.ts");
+        await pullImageToLayout(prep.sources.runImage, layoutDir, {
+          env: o.env,
+          out: o.out,
+          insecureRegistries: o.insecureRegistries ?? [],
+        });
+      }
     } else {
       const runImage = await writeHostRunImage(layoutDir, await hostTarget());
       await writeFileAtomic(join(paths.state, "run.toml"), `[[images]]\nimage = "${runImage}"\n`);

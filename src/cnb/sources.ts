@@ -147,10 +147,11 @@ export async function resolveSources(
     }
     const what = e.ref || id;
     throw new LocaldError(
-      local
+      builder
+        ? `builder ${builder.ref} has no buildpack ${what}` +
+          (local ? `, and ${local} is not a directory` : "")
+        : local
         ? `buildpack ${what}: no such directory (${local})`
-        : builder
-        ? `builder ${builder.ref} has no buildpack ${what}`
         : `buildpack "${what}" is neither a directory nor an image reference`,
       {
         hint: "pass a buildpack directory (-b ./path), an id the builder has (-b id@version), " +

@@ -46,7 +46,7 @@ async function buildRelease(root: string, version: string, tamper = false) {
     const text = await Deno.readTextFile(sums);
     await Deno.writeTextFile(
       sums,
-      text.replace(/^[0-9a-f]{64}(  locald-linux-x86_64)/m, `${"0".repeat(64)}$1`),
+      text.replace(/^[0-9a-f]{64}( {2}locald-linux-x86_64)/m, `${"0".repeat(64)}$1`),
     );
   }
   return dir;
