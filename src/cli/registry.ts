@@ -126,19 +126,20 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "env",
     summary: "print the build's environment for direnv, editors and scripts",
-    usage: ["locald env [-C DIR] [--format sh|fish|pwsh|json|dotenv]"],
+    usage: ["locald env [-C DIR] [--format sh|fish|pwsh|json|dotenv|direnv]"],
     flags: [
       {
         name: "format",
         short: "f",
         kind: "string",
         value: "FORMAT",
-        help: "sh (default), fish, pwsh, json or dotenv",
-        choices: ["sh", "fish", "pwsh", "json", "dotenv"],
+        help: "sh (default), fish, pwsh, json, dotenv or direnv (for an .envrc)",
+        choices: ["sh", "fish", "pwsh", "json", "dotenv", "direnv"],
       },
     ],
     examples: [
       'eval "$(locald env)"',
+      "echo 'eval \"$(locald env --format direnv)\"' > .envrc && direnv allow",
       "locald env --format fish | source",
       "locald env --format json",
     ],

@@ -37,7 +37,7 @@ export async function run({ args, env, dir, out }: CommandContext): Promise<numb
     );
   }
   const after = parseEnvZ(new TextDecoder().decode(res.stdout));
-  const text = renderEnv(diffEnv(env, after), format);
+  const text = renderEnv(diffEnv(env, after), format, [d.paths.buildRecord]);
   if (text) console.log(text);
   return 0;
 }

@@ -25,9 +25,14 @@ export async function run({ args, env, dir, out }: CommandContext): Promise<numb
   const d = await loadDevEnv(dir, env);
   await warnIfStale(d, out);
   const shell = env.SHELL || "/bin/bash";
-  const argv = command === undefined ? [shell] : [shell, "-c", command];
-  const base = { ...env, LOCALD_SHELL: "1", LOCALD_PROJECT: d.projectDir };
+  let argv = [shell, "-c", command ?? ""];
+  let base = { ...env, LOCALD_SHELL: "1", LOCALD_PROJECT: d.projectDir };
   if (command === undefined) {
+    // Interactive: the user's shell, its startup files, and a marker in the prompt.
+    const { interactiveShell } = await import("../../devenv/prompt.ts");
+    const launch = await interactiveShell(shell, d.projectDir, d.paths.state, env);
+    argv = launch.argv;
+    base = { ...base, ...launch.env };
     out.info(`locald: entering the environment of ${d.projectDir} (exit to leave)`);
   }
   const cmd = await commandIn(d, argv, workingDir(d.projectDir, dir), base);
