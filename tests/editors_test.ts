@@ -96,8 +96,8 @@ Deno.test("interactive locald shell shows a prompt marker in bash, zsh and fish"
       await w.write(new TextEncoder().encode("fixture-tool in-shell\nexit\n"));
       await w.close();
       const o = await child.output();
-      // deno-lint-ignore no-control-regex
       const out = new TextDecoder().decode(o.stdout).replace(
+        // deno-lint-ignore no-control-regex
         /\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r/g,
         "",
       );

@@ -7,8 +7,8 @@
  * Files count by path, size, mode and modification time (as make does), not by content: a
  * tree of thousands of files is fingerprinted in milliseconds.
  */
-import { createHash } from "node:crypto";
-import { join } from "node:path";
+import { join } from "../util/path.ts";
+import { sha256HexSync } from "../util/sha256.ts";
 
 /** A .gitignore-style pattern list, compiled. Later patterns win; `!` re-includes. */
 export function compileIgnore(patterns: string[]): (rel: string, isDir: boolean) => boolean {
@@ -62,7 +62,9 @@ export interface TreeOptions {
 
 /** Digest of a directory tree's metadata. */
 export async function treeDigest(root: string, opts: TreeOptions = {}): Promise<string> {
-  const hash = createHash("sha256");
+  // Lines are collected and hashed once with Web Crypto (node:crypto's import is slow).
+  const lines: string[] = [];
+  const hash = { update: (s: string) => lines.push(s) };
   const walk = async (dir: string, rel: string, rules: string[]) => {
     let local = rules;
     if (opts.gitignore) {
@@ -94,7 +96,8 @@ export async function treeDigest(root: string, opts: TreeOptions = {}): Promise<
     }
   };
   await walk(root, "", opts.exclude ?? []);
-  return hash.digest("hex");
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(lines.join("")));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** A nested .gitignore's rule, rewritten relative to the project root. */
@@ -120,5 +123,5 @@ export interface BuildInputsDigest {
 
 export function combineDigest(d: BuildInputsDigest): string {
   const env = Object.entries(d.env).sort(([a], [b]) => a.localeCompare(b));
-  return createHash("sha256").update(JSON.stringify({ ...d, env })).digest("hex");
+  return sha256HexSync(JSON.stringify({ ...d, env }));
 }

@@ -3,7 +3,7 @@
  * build produced, in the shape `shell`, `exec`, `run` and `env` need. JSON, so those commands
  * start without a TOML parser.
  */
-import { join } from "node:path";
+import { join } from "../util/path.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import type { ProjectPaths } from "../config/paths.ts";
 

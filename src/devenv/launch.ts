@@ -4,7 +4,7 @@
  * that; it asks the launcher. This module stays light (no TOML, no tar): shell, exec, run and
  * env load only this and the build record.
  */
-import { dirname, join } from "node:path";
+import { dirname, join } from "../util/path.ts";
 import { type ProjectPaths, projectPaths } from "../config/paths.ts";
 import { type BuildRecord, notBuiltError, readBuildRecord } from "../cnb/record.ts";
 import type { HostCommand } from "../hosts/types.ts";

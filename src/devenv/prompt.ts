@@ -4,7 +4,7 @@
  * replaced). bash gets an rc file that sources ~/.bashrc first, zsh a ZDOTDIR whose files
  * source the user's, fish an init command that wraps fish_prompt; other shells get PS1.
  */
-import { basename, join } from "node:path";
+import { basename, join } from "../util/path.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 
 export interface ShellLaunch {

@@ -59,7 +59,7 @@ Deno.test("completions bash: loads cleanly and completes commands, flags and val
 
   const all = await bashComplete(scripts.bash, ["locald", ""]);
   for (const c of COMMANDS) assert.ok(all.includes(c.name), `${c.name} missing from ${all}`);
-  assert.deepEqual(await bashComplete(scripts.bash, ["locald", "bu"]), ["build"]);
+  assert.deepEqual(await bashComplete(scripts.bash, ["locald", "bu"]), ["build", "builder"]);
   assert.deepEqual(await bashComplete(scripts.bash, ["locald", "build", "--d"]), [
     "--dry-run",
     "--dir",
@@ -115,12 +115,13 @@ Deno.test("completions zsh: loads cleanly (sourced and autoloaded) and completes
 
   const all = await zshComplete("source", scripts.zsh, "locald ");
   for (const c of COMMANDS) assert.ok(all.includes(c.name), `${c.name} missing from ${all}`);
-  assert.deepEqual(await zshComplete("source", scripts.zsh, "locald bu"), ["build"]);
+  assert.deepEqual(await zshComplete("source", scripts.zsh, "locald bu"), ["build", "builder"]);
   assert.deepEqual(await zshComplete("source", scripts.zsh, "locald build --d"), [
     "--dir",
     "--dry-run",
   ]);
   assert.deepEqual(await zshComplete("source", scripts.zsh, "locald env --format "), [
+    "direnv",
     "dotenv",
     "fish",
     "json",
@@ -154,9 +155,10 @@ Deno.test("completions fish: loads cleanly and completes commands, flags and val
   assert.equal(load.stderr, "", "sourcing the script printed errors");
   const all = await fishComplete("locald ");
   for (const c of COMMANDS) assert.ok(all.includes(c.name), `${c.name} missing from ${all}`);
-  assert.deepEqual(await fishComplete("locald bu"), ["build"]);
+  assert.deepEqual(await fishComplete("locald bu"), ["build", "builder"]);
   assert.deepEqual((await fishComplete("locald build --d")).sort(), ["--dir", "--dry-run"]);
   assert.deepEqual((await fishComplete("locald env --format ")).sort(), [
+    "direnv",
     "dotenv",
     "fish",
     "json",
