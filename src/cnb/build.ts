@@ -11,6 +11,13 @@ import { parseToml } from "../config/toml.ts";
 import { cnbIds, nativeHost } from "../hosts/native.ts";
 import type { Host } from "../hosts/types.ts";
 import { spawn } from "../hosts/spawn.ts";
+import { type Network, sandboxHost, systemLayout } from "../hosts/sandbox.ts";
+import {
+  checkSandbox,
+  type SandboxAvailability,
+  sandboxUnavailable,
+} from "../hosts/sandbox_check.ts";
+import { decideSandbox, loadSettings, type SandboxDecision } from "../config/settings.ts";
 import {
   ensureLifecycle,
   findLifecycle,
@@ -54,6 +61,8 @@ export interface BuildOptions {
   clearCache: boolean;
   platformApi?: string;
   verbose?: boolean;
+  /** --sandbox (true/false, absent: settings decide), --network, --trust-builder. */
+  isolation?: { sandbox?: boolean; network?: Network; trustBuilder?: boolean };
 }
 
 export interface BuildSummary {
@@ -65,6 +74,7 @@ export interface BuildSummary {
   processes: ProcessRecord[];
   layers: BuildRecord["layers"];
   durationsMs: Record<string, number>;
+  sandbox: SandboxDecision;
 }
 
 async function resolveBuildpacks(
@@ -136,6 +146,10 @@ export interface Prepared {
   buildEnv: Record<string, string>;
   lifecycle?: Lifecycle;
   runImage: string;
+  /** Whether the phases run sandboxed, and why. */
+  isolation: SandboxDecision;
+  /** The probed sandbox, when the build runs sandboxed (only probed when `install`). */
+  sandbox?: SandboxAvailability;
 }
 
 /** Everything up to the plan; nothing written. */
@@ -143,6 +157,23 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
   const project = await loadProject(o.projectDir);
   const buildEnv = await buildEnvFor(o, project.env);
   const buildpacks = await resolveBuildpacks(o, project.group);
+  const settings = await loadSettings(o.env);
+  for (const w of settings.warnings) o.out.warn(w);
+  const isolation = decideSandbox({
+    flag: o.isolation?.sandbox,
+    network: o.isolation?.network,
+    trustBuilder: o.isolation?.trustBuilder ?? false,
+    settings,
+    // Builders are not wired in yet; every buildpack here comes from a local directory.
+    builder: undefined,
+    localBuildpacks: buildpacks.length > 0,
+  });
+  // Asked-for isolation that cannot be had stops the build before anything is written.
+  let sandbox: SandboxAvailability | undefined;
+  if (install && isolation.sandbox) {
+    sandbox = await checkSandbox(o.env);
+    if (!sandbox.available) throw sandboxUnavailable(sandbox, `this build (${isolation.reason})`);
+  }
   const lifecycle = install ? await ensureLifecycle(o.env, o.out) : await findLifecycle(o.env);
   const platformApi = negotiatePlatformApi(
     lifecycle?.platformApis ?? LOCALD_PLATFORM_APIS,
@@ -170,7 +201,7 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
     logLevel: o.verbose ? "debug" : "info",
     color: o.out.color,
   });
-  return { plan, paths, buildpacks, buildEnv, lifecycle, runImage };
+  return { plan, paths, buildpacks, buildEnv, lifecycle, runImage, isolation, sandbox };
 }
 
 async function writePlatformDir(platformDir: string, env: Record<string, string>) {
@@ -210,7 +241,21 @@ function lastErrorLine(output: string): string | undefined {
 export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
   const prep = await prepareBuild(o, true);
   const { plan, paths, buildpacks } = prep;
-  const host = nativeHost({ uid: Deno.uid() ?? 0 });
+  const uid = Deno.uid() ?? 0;
+  const host: Host = prep.sandbox
+    ? sandboxHost({
+      bwrap: prep.sandbox.bwrap!,
+      uid,
+      gid: Deno.gid() ?? 0,
+      network: prep.isolation.network,
+      system: await systemLayout(),
+    })
+    : nativeHost({ uid });
+  if (prep.sandbox) {
+    o.out.info(
+      `sandbox: on (${prep.isolation.reason}); home hidden, network ${prep.isolation.network}`,
+    );
+  }
   const lock = await acquireLock(paths.lock, `another build of ${o.projectDir}`, o.out);
   try {
     const previous = await readBuildRecord(paths);
@@ -250,7 +295,15 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
         });
       }
       if (res.code !== 0) {
-        throw await phaseError(step.name, res.code, res.output, host, plan, o.projectDir);
+        throw await phaseError(
+          step.name,
+          res.code,
+          res.output,
+          host,
+          plan,
+          o.projectDir,
+          prep.sandbox ? prep.isolation : undefined,
+        );
       }
     }
 
@@ -301,6 +354,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       processes,
       layers,
       durationsMs,
+      sandbox: prep.isolation,
     };
   } finally {
     lock.release();
@@ -314,6 +368,7 @@ async function phaseError(
   host: Host,
   plan: BuildPlan,
   projectDir: string,
+  sandboxed?: SandboxDecision,
 ): Promise<LocaldError> {
   if (phase === "detector" && (code === 20 || code === 21)) {
     const verdicts = await detectVerdicts(host, plan);
@@ -328,7 +383,12 @@ async function phaseError(
     `the ${phase} phase failed (exit ${code})${reason ? `: ${reason}` : ""}`,
     {
       hint: phase === "builder"
-        ? "a buildpack failed: its output is above"
+        ? sandboxed
+          ? "a buildpack failed: its output is above. It ran sandboxed (only the project, " +
+            "its build directories and system directories visible, home empty" +
+            (sandboxed.network === "none" ? ", no network" : "") +
+            "); if it needs more, build without --sandbox only if you trust it"
+          : "a buildpack failed: its output is above"
         : "see the lifecycle's output above; rerun with LOCALD_DEBUG=1 for more",
       exitCode: ExitCode.build,
     },

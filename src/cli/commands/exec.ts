@@ -1,14 +1,15 @@
 import type { CommandContext } from "../registry.ts";
 import { UsageError } from "../../errors.ts";
-import { commandIn, loadDevEnv, workingDir } from "../../devenv/launch.ts";
+import { commandIn, loadDevEnv, withSandbox, workingDir } from "../../devenv/launch.ts";
 import { spawn } from "../../hosts/spawn.ts";
 
-export async function run({ args, env, dir }: CommandContext): Promise<number> {
+export async function run(ctx: CommandContext): Promise<number> {
+  const { args, env, dir } = ctx;
   const argv = args.dashdash && !args.positionals.length
     ? args.rest
     : [...args.positionals, ...args.rest];
   if (!argv.length) throw new UsageError("no command given", "exec");
   const d = await loadDevEnv(dir, env);
   const cmd = await commandIn(d, argv, workingDir(d.projectDir, dir), env);
-  return (await spawn(cmd, { mode: "inherit" })).code;
+  return (await spawn(await withSandbox(ctx, d, cmd, "exec"), { mode: "inherit" })).code;
 }
