@@ -213,18 +213,30 @@ export function bwrapArgs(step: Step, o: SandboxOptions, home: string): string[]
   return a;
 }
 
+/**
+ * The step as bwrap runs it: argv starts with bwrap, the environment is cut to the allow-list,
+ * and bwrap itself does the uid mapping (so the wrapper must not drop root again). A VM host
+ * can wrap this step in turn to sandbox inside the VM (with the VM's bwrap and layout).
+ */
+export function sandboxStep(step: Step, o: SandboxOptions): Step {
+  const home = sandboxHome(step.env.HOME);
+  return {
+    ...step,
+    argv: [o.bwrap, ...bwrapArgs(step, o, home), ...step.argv],
+    env: sandboxEnv(step.env, home, o.allowEnv),
+    // bwrap's own working directory does not matter (--chdir sets the step's); a remapped
+    // cwd may not even exist on the host.
+    cwd: "/",
+    dropRoot: false,
+  };
+}
+
 export function sandboxHost(o: SandboxOptions): Host {
   return {
     name: "sandbox",
     wrap(step: Step): HostCommand {
-      const home = sandboxHome(step.env.HOME);
-      return {
-        argv: [o.bwrap, ...bwrapArgs(step, o, home), ...step.argv],
-        env: sandboxEnv(step.env, home, o.allowEnv),
-        // bwrap's own working directory does not matter (--chdir sets the step's); a remapped
-        // cwd may not even exist on the host.
-        cwd: undefined,
-      };
+      const s = sandboxStep(step, o);
+      return { argv: s.argv, env: s.env, cwd: s.cwd };
     },
   };
 }

@@ -8,6 +8,7 @@ import {
   sandboxHome,
   sandboxHost,
   type SandboxOptions,
+  sandboxStep,
   systemLayout,
 } from "./sandbox.ts";
 import type { Step } from "./types.ts";
@@ -153,6 +154,11 @@ Deno.test("sandboxEnv keeps the allow-list and CNB_*, drops secrets, points HOME
   assert.equal(host.env.GITHUB_TOKEN, undefined);
   assert.equal(host.argv[0], "/usr/bin/bwrap");
   assert.deepEqual(host.argv.slice(-1), ["/lc/lifecycle/builder"]);
+  // As a step (for a VM host to wrap in turn): bwrap maps the uid itself.
+  const s = sandboxStep(step(), opts({ uid: 0, gid: 0 }));
+  assert.equal(s.argv[0], "/usr/bin/bwrap");
+  assert.equal(s.dropRoot, false);
+  assert.equal(s.cwd, "/");
 });
 
 Deno.test({
