@@ -84,7 +84,7 @@ const sandbox: Check = {
   title: "sandbox",
   async run(env) {
     const { checkSandbox } = await import("../hosts/sandbox_check.ts");
-    const a = await checkSandbox(env);
+    const a = await checkSandbox(env, { version: true });
     const data = {
       available: a.available,
       bwrap: a.bwrap ?? null,

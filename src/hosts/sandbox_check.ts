@@ -183,8 +183,14 @@ async function run(argv: string[], env: Record<string, string>) {
   }
 }
 
-/** Probe this machine: bwrap on `env.PATH`, then one real sandbox like a build's. */
-export async function checkSandbox(env: Record<string, string>): Promise<SandboxAvailability> {
+/**
+ * Probe this machine: bwrap on `env.PATH`, then one real sandbox like a build's. `version`
+ * asks bwrap for its version too (doctor); commands skip that spawn.
+ */
+export async function checkSandbox(
+  env: Record<string, string>,
+  opts: { version?: boolean } = {},
+): Promise<SandboxAvailability> {
   const uid = Deno.uid() ?? 0;
   const userns = {
     maxUserNamespaces: await readNumber("/proc/sys/user/max_user_namespaces"),
@@ -195,10 +201,12 @@ export async function checkSandbox(env: Record<string, string>): Promise<Sandbox
   let version: string | undefined;
   let trial: { code: number; stderr: string } | undefined;
   const childEnv = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
-  if (bwrap) {
+  if (bwrap && opts.version) {
     version =
       (await run([bwrap, "--version"], childEnv)).stdout.trim().replace(/^bubblewrap\s+/, "") ||
       undefined;
+  }
+  if (bwrap) {
     const inside = uid === 0 ? NAMESPACE_ID : uid;
     trial = await run([
       bwrap,
