@@ -195,6 +195,34 @@ Deno.test("a normal build in the sandbox as root: phases as uid 1000, files root
       "fixture-tool",
     );
     assert.equal((await Deno.stat(tool)).uid, uid, "files written in the sandbox are the caller's");
+    // The cache works in the sandbox: a second build re-uses the cached layer.
+    const again = await runLocald(
+      ["build", "-C", app, "-b", join(BPS, "everything"), "--sandbox"],
+      { env: t.env },
+    );
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /fixture: reusing cached layer \(fingerprint v1\)/);
+    // locald's own records in the state directory are out of a buildpack's reach.
+    const record = join(summary.stateDir, "order.toml");
+    const tamper = await runLocald([
+      "build",
+      "-C",
+      app,
+      "-b",
+      join(BPS, "hostile-write-outside"),
+      "--sandbox",
+      "-e",
+      `HOSTILE_TARGET=${record}`,
+    ], { env: t.env });
+    assert.equal(tamper.code, 6, tamper.stderr);
+    assert.match(tamper.stderr, /hostile: could not write .*order\.toml/);
+    assert.doesNotMatch(await Deno.readTextFile(record), /written by a buildpack/);
+    assert.equal(
+      (await runLocald(["build", "-C", app, "-b", join(BPS, "everything"), "--sandbox"], {
+        env: t.env,
+      })).code,
+      0,
+    );
 
     const env = { ...t.env, SSH_AUTH_SOCK: "/tmp/agent.sock" };
     const e = await runLocald([

@@ -46,8 +46,7 @@ export const BUILD_FLAGS: FlagSpec[] = [
   {
     name: "sandbox",
     kind: "bool",
-    help: "run every phase under bubblewrap: home hidden, only the project and build " +
-      "directories visible (--sandbox=false: never; absent: the trust rules decide)",
+    help: "run every phase under bubblewrap, home hidden (=false: never; absent: trust rules)",
   },
   {
     name: "network",
