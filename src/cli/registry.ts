@@ -64,7 +64,38 @@ export const BUILD_FLAGS: FlagSpec[] = [
   { name: "force", kind: "bool", help: "build even if nothing changed since the last build" },
   { name: "platform-api", kind: "string", value: "X.Y", help: "pin the CNB platform API" },
   { name: "dry-run", kind: "bool", help: "print the plan (phases, argv, env) and stop" },
+  {
+    name: "sandbox",
+    kind: "bool",
+    help: "run every phase under bubblewrap, home hidden (=false: never; absent: trust rules)",
+  },
+  {
+    name: "network",
+    kind: "string",
+    value: "none|default",
+    help: "none: no network for the build (implies --sandbox); default: the host's",
+  },
+  {
+    name: "trust-builder",
+    kind: "bool",
+    help: "trust the builder: its buildpacks run without the sandbox (unless --sandbox)",
+  },
   json,
+];
+
+/** --sandbox and --network for the commands that run project code (shell, exec, run). */
+export const DEV_SANDBOX_FLAGS: FlagSpec[] = [
+  {
+    name: "sandbox",
+    kind: "bool",
+    help: "run it under bubblewrap: home hidden, project writable, layers read-only",
+  },
+  {
+    name: "network",
+    kind: "string",
+    value: "none|default",
+    help: "none: no network (implies --sandbox)",
+  },
 ];
 
 export const COMMANDS: CommandSpec[] = [
@@ -74,6 +105,7 @@ export const COMMANDS: CommandSpec[] = [
     usage: [
       "locald build [-C DIR] [-B BUILDER] [-b BUILDPACK]... [-e K=V]... [--env-file F]",
       "             [--clear-cache] [--force] [--dry-run] [--json]",
+      "             [--sandbox] [--network none|default] [--trust-builder]",
     ],
     description:
       "Runs the CNB lifecycle phases (analyze, detect, restore, build) natively on this host.\n" +
@@ -85,13 +117,14 @@ export const COMMANDS: CommandSpec[] = [
       "locald build -B paketobuildpacks/builder-jammy-base",
       "locald build -b ./buildpacks/node -e NODE_ENV=development",
       "locald build --dry-run --json",
+      "locald build --sandbox --network none",
     ],
     load: () => import("./commands/build.ts"),
   },
   {
     name: "shell",
     summary: "open your $SHELL with the build's environment",
-    usage: ["locald shell [-C DIR] [-c COMMAND]"],
+    usage: ["locald shell [-C DIR] [--sandbox] [-c COMMAND]"],
     flags: [
       {
         name: "command",
@@ -100,25 +133,30 @@ export const COMMANDS: CommandSpec[] = [
         value: "COMMAND",
         help: "run COMMAND in the shell and exit",
       },
+      ...DEV_SANDBOX_FLAGS,
     ],
-    examples: ["locald shell", "locald shell -c 'node -v'"],
+    examples: ["locald shell", "locald shell -c 'node -v'", "locald shell --sandbox"],
     load: () => import("./commands/shell.ts"),
   },
   {
     name: "exec",
     summary: "run one command in the build's environment (no shell)",
-    usage: ["locald exec [-C DIR] -- CMD [ARGS...]"],
-    flags: [],
+    usage: ["locald exec [-C DIR] [--sandbox] -- CMD [ARGS...]"],
+    flags: DEV_SANDBOX_FLAGS,
     stopAtPositional: true,
-    examples: ["locald exec -- node -v", "locald exec -C app -- make test"],
+    examples: [
+      "locald exec -- node -v",
+      "locald exec -C app -- make test",
+      "locald exec --sandbox --network none -- npm test",
+    ],
     load: () => import("./commands/exec.ts"),
   },
   {
     name: "run",
     summary: "start a process type the buildpacks declared",
-    usage: ["locald run [-C DIR] [PROCESS_TYPE] [-- ARGS...]"],
+    usage: ["locald run [-C DIR] [--sandbox] [PROCESS_TYPE] [-- ARGS...]"],
     description: "Without PROCESS_TYPE, runs the default process (web if none is marked default).",
-    flags: [],
+    flags: DEV_SANDBOX_FLAGS,
     stopAtPositional: true,
     examples: ["locald run", "locald run worker", "locald run web -- --port 3000"],
     load: () => import("./commands/run.ts"),
@@ -231,6 +269,16 @@ export const COMMANDS: CommandSpec[] = [
       "locald completions pwsh | Out-String | Invoke-Expression   # in $PROFILE",
     ],
     load: () => import("./commands/completions.ts"),
+  },
+  {
+    name: "doctor",
+    summary: "check this machine: backend, lifecycle, sandbox, disk use",
+    usage: ["locald doctor [--json]"],
+    description: "Each check prints ok, warn, fail or info, and a fix where there is one.\n" +
+      "Exits 1 when a check fails (a warning does not).",
+    flags: [json],
+    examples: ["locald doctor", "locald doctor --json"],
+    load: () => import("./commands/doctor.ts"),
   },
   {
     name: "version",

@@ -11,6 +11,13 @@ import { parseToml } from "../config/toml.ts";
 import { cnbIds, nativeHost } from "../hosts/native.ts";
 import type { Host } from "../hosts/types.ts";
 import { spawn } from "../hosts/spawn.ts";
+import { type Network, sandboxHost, systemLayout } from "../hosts/sandbox.ts";
+import {
+  checkSandbox,
+  type SandboxAvailability,
+  sandboxUnavailable,
+} from "../hosts/sandbox_check.ts";
+import { decideSandbox, loadSettings, type SandboxDecision } from "../config/settings.ts";
 import {
   ensureLifecycle,
   findLifecycle,
@@ -55,6 +62,8 @@ export interface BuildOptions {
   pullPolicy?: "always" | "if-not-present" | "never";
   insecureRegistries?: string[];
   verbose?: boolean;
+  /** --sandbox (true/false, absent: settings decide), --network, --trust-builder. */
+  isolation?: { sandbox?: boolean; network?: Network; trustBuilder?: boolean };
 }
 
 export interface BuildSummary {
@@ -68,6 +77,7 @@ export interface BuildSummary {
   durationsMs: Record<string, number>;
   /** True when nothing changed since the last build, so the lifecycle did not run. */
   skipped: boolean;
+  sandbox: SandboxDecision;
 }
 
 async function buildEnvFor(o: BuildOptions, projectEnv: { name: string; value: string }[]) {
@@ -102,6 +112,10 @@ export interface Prepared {
   lifecycle?: Lifecycle;
   runImage: string;
   exclude: string[];
+  /** Whether the phases run sandboxed, and why. */
+  isolation: SandboxDecision;
+  /** The probed sandbox, when the build runs sandboxed (only probed when `install`). */
+  sandbox?: SandboxAvailability;
 }
 
 /** Everything up to the plan; nothing written. */
@@ -126,6 +140,22 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
   );
   const buildpacks = sources.group;
   const builder = sources.builder;
+  const settings = await loadSettings(o.env);
+  for (const w of settings.warnings) o.out.warn(w);
+  const isolation = decideSandbox({
+    flag: o.isolation?.sandbox,
+    network: o.isolation?.network,
+    trustBuilder: o.isolation?.trustBuilder ?? false,
+    settings,
+    builder: builder?.ref,
+    localBuildpacks: buildpacks.length > 0,
+  });
+  // Asked-for isolation that cannot be had stops the build before anything is written.
+  let sandbox: SandboxAvailability | undefined;
+  if (install && isolation.sandbox) {
+    sandbox = await checkSandbox(o.env);
+    if (!sandbox.available) throw sandboxUnavailable(sandbox, `this build (${isolation.reason})`);
+  }
   const lifecycle = install ? await ensureLifecycle(o.env, o.out) : await findLifecycle(o.env);
   const platformApi = negotiatePlatformApi(
     lifecycle?.platformApis ?? LOCALD_PLATFORM_APIS,
@@ -171,6 +201,8 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
     lifecycle,
     runImage,
     exclude: project.exclude,
+    isolation,
+    sandbox,
   };
 }
 
@@ -216,7 +248,21 @@ function lastErrorLine(output: string): string | undefined {
 export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
   const prep = await prepareBuild(o, true);
   const { plan, paths, buildpacks } = prep;
-  const host = nativeHost({ uid: Deno.uid() ?? 0 });
+  const uid = Deno.uid() ?? 0;
+  const host: Host = prep.sandbox
+    ? sandboxHost({
+      bwrap: prep.sandbox.bwrap!,
+      uid,
+      gid: Deno.gid() ?? 0,
+      network: prep.isolation.network,
+      system: await systemLayout(),
+    })
+    : nativeHost({ uid });
+  if (prep.sandbox) {
+    o.out.info(
+      `sandbox: on (${prep.isolation.reason}); home hidden, network ${prep.isolation.network}`,
+    );
+  }
   const lock = await acquireLock(paths.lock, `another build of ${o.projectDir}`, o.out);
   try {
     const previous = await readBuildRecord(paths);
@@ -232,6 +278,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
         lifecycle: `${prep.lifecycle!.version}:${prep.lifecycle!.root}`,
         target: prep.runImage,
         builder: prep.sources.builder?.digest,
+        // A build asked to run with other walls is another build, even with the same inputs.
+        isolation: `${prep.isolation.sandbox}:${prep.isolation.network}`,
       });
     if (
       previous?.fingerprint && !o.force && !o.clearCache &&
@@ -241,7 +289,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
         `${o.projectDir} is up to date: nothing it depends on changed since the build at ` +
           `${previous.builtAt} (use --force to build anyway)`,
       );
-      return { ...summaryOf(previous, paths.state), skipped: true };
+      return { ...summaryOf(previous, paths.state), skipped: true, sandbox: prep.isolation };
     }
     if (o.clearCache) {
       await removeIfExists(paths.layers);
@@ -301,7 +349,15 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
         });
       }
       if (res.code !== 0) {
-        throw await phaseError(step.name, res.code, res.output, host, plan, o.projectDir);
+        throw await phaseError(
+          step.name,
+          res.code,
+          res.output,
+          host,
+          plan,
+          o.projectDir,
+          prep.sandbox ? prep.isolation : undefined,
+        );
       }
     }
 
@@ -348,13 +404,13 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     };
     await writeFileAtomic(paths.buildRecord, JSON.stringify(record, null, 2));
     await removeIfExists(`${paths.buildRecord}.incomplete`);
-    return { ...summaryOf(record, paths.state), skipped: false };
+    return { ...summaryOf(record, paths.state), skipped: false, sandbox: prep.isolation };
   } finally {
     lock.release();
   }
 }
 
-function summaryOf(r: BuildRecord, stateDir: string): Omit<BuildSummary, "skipped"> {
+function summaryOf(r: BuildRecord, stateDir: string): Omit<BuildSummary, "skipped" | "sandbox"> {
   return {
     projectDir: r.projectDir,
     stateDir,
@@ -374,6 +430,7 @@ async function phaseError(
   host: Host,
   plan: BuildPlan,
   projectDir: string,
+  sandboxed?: SandboxDecision,
 ): Promise<LocaldError> {
   if (phase === "detector" && (code === 20 || code === 21)) {
     const verdicts = await detectVerdicts(host, plan);
@@ -388,7 +445,12 @@ async function phaseError(
     `the ${phase} phase failed (exit ${code})${reason ? `: ${reason}` : ""}`,
     {
       hint: phase === "builder"
-        ? "a buildpack failed: its output is above"
+        ? sandboxed
+          ? "a buildpack failed: its output is above. It ran sandboxed (only the project, " +
+            "its build directories and system directories visible, home empty" +
+            (sandboxed.network === "none" ? ", no network" : "") +
+            "); if it needs more, build without --sandbox only if you trust it"
+          : "a buildpack failed: its output is above"
         : "see the lifecycle's output above; rerun with LOCALD_DEBUG=1 for more",
       exitCode: ExitCode.build,
     },

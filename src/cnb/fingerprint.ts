@@ -119,6 +119,7 @@ export interface BuildInputsDigest {
   lifecycle: string;
   target: string;
   builder?: string;
+  isolation?: string;
 }
 
 export function combineDigest(d: BuildInputsDigest): string {

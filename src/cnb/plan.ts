@@ -104,7 +104,12 @@ export function createBuildPlan(i: BuildInputs): BuildPlan {
   const env = { ...passthroughEnv(i.hostEnv), ...platformEnv(i) };
   const mounts: Mount[] = [
     { path: i.projectDir, writable: true },
-    { path: i.paths.state, writable: true },
+    // The state directory read-only (a sandboxed buildpack cannot touch build.json, the
+    // process links or order.toml), with only what the phases write made writable inside it.
+    { path: i.paths.state, writable: false },
+    { path: i.paths.layers, writable: true },
+    { path: i.paths.cache, writable: true },
+    { path: i.layoutDir, writable: true },
     { path: i.lifecycle.root, writable: false },
     ...i.buildpackDirs.map((path) => ({ path, writable: false })),
     ...(i.extraMounts ?? []),

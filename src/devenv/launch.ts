@@ -9,6 +9,7 @@ import { type ProjectPaths, projectPaths } from "../config/paths.ts";
 import { type BuildRecord, notBuiltError, readBuildRecord } from "../cnb/record.ts";
 import type { HostCommand } from "../hosts/types.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
+import type { CommandContext } from "../cli/registry.ts";
 
 export interface DevEnv {
   projectDir: string;
@@ -111,4 +112,16 @@ export function workingDir(projectDir: string, requested: string): string {
   const cwd = Deno.cwd();
   if (requested !== cwd) return requested; // -C DIR given: run there, like make -C
   return cwd === projectDir || cwd.startsWith(projectDir + "/") ? cwd : projectDir;
+}
+
+/** `cmd` under the sandbox when the command line has --sandbox or --network (loaded lazily). */
+export async function withSandbox(
+  ctx: Pick<CommandContext, "args" | "env">,
+  d: DevEnv,
+  cmd: HostCommand,
+  command: string,
+): Promise<HostCommand> {
+  if (ctx.args.flags.sandbox === undefined && ctx.args.flags.network === undefined) return cmd;
+  const { applySandbox } = await import("./sandboxed.ts");
+  return applySandbox(ctx, d, cmd, command);
 }

@@ -3,6 +3,7 @@ import { flagBool, flagList, flagString } from "../args.ts";
 import { UsageError } from "../../errors.ts";
 import { type BuildOptions, prepareBuild, runBuild } from "../../cnb/build.ts";
 import { formatMs } from "../output.ts";
+import { parseNetwork } from "../../hosts/sandbox.ts";
 
 export async function run({ args, out, env, dir }: CommandContext): Promise<number> {
   if (args.positionals.length || args.rest.length) {
@@ -27,16 +28,25 @@ export async function run({ args, out, env, dir }: CommandContext): Promise<numb
     insecureRegistries: flagList(args, "insecure-registry"),
     platformApi: flagString(args, "platform-api"),
     verbose: "LOCALD_DEBUG" in env,
+    isolation: {
+      sandbox: typeof args.flags.sandbox === "boolean" ? args.flags.sandbox : undefined,
+      network: parseNetwork(flagString(args, "network"), "build"),
+      trustBuilder: flagBool(args, "trust-builder"),
+    },
   };
   if (flagBool(args, "dry-run")) {
-    const { plan, buildEnv } = await prepareBuild(opts, false);
+    const { plan, buildEnv, isolation } = await prepareBuild(opts, false);
     if (flagBool(args, "json")) {
-      out.json({ plan, platformEnv: Object.keys(buildEnv) });
+      out.json({ plan, platformEnv: Object.keys(buildEnv), sandbox: isolation });
     } else {
       console.log(
         `# plan for ${plan.projectDir} (platform API ${plan.platformApi}, lifecycle ${plan.lifecycleVersion})`,
       );
       console.log(`# state: ${plan.stateDir}`);
+      console.log(
+        `# sandbox: ${isolation.sandbox ? `on, network ${isolation.network}` : "off"} ` +
+          `(${isolation.reason})`,
+      );
       for (const s of plan.steps) {
         console.log(`\n[${s.name}]${s.dropRoot ? "  (unprivileged uid when run as root)" : ""}`);
         console.log(`  cwd:  ${s.cwd}`);

@@ -1,10 +1,11 @@
 import type { CommandContext } from "../registry.ts";
 import { UsageError } from "../../errors.ts";
-import { commandIn, loadDevEnv, workingDir } from "../../devenv/launch.ts";
+import { commandIn, loadDevEnv, withSandbox, workingDir } from "../../devenv/launch.ts";
 import { spawn } from "../../hosts/spawn.ts";
 import { warnIfStale } from "../../devenv/stale.ts";
 
-export async function run({ args, env, dir, out }: CommandContext): Promise<number> {
+export async function run(ctx: CommandContext): Promise<number> {
+  const { args, env, dir, out } = ctx;
   const argv = args.dashdash && !args.positionals.length
     ? args.rest
     : [...args.positionals, ...args.rest];
@@ -12,5 +13,5 @@ export async function run({ args, env, dir, out }: CommandContext): Promise<numb
   const d = await loadDevEnv(dir, env);
   await warnIfStale(d, out);
   const cmd = await commandIn(d, argv, workingDir(d.projectDir, dir), env);
-  return (await spawn(cmd, { mode: "inherit" })).code;
+  return (await spawn(await withSandbox(ctx, d, cmd, "exec"), { mode: "inherit" })).code;
 }

@@ -1,11 +1,12 @@
 import type { CommandContext } from "../registry.ts";
 import { ExitCode, LocaldError } from "../../errors.ts";
-import { loadDevEnv, processCommand } from "../../devenv/launch.ts";
+import { loadDevEnv, processCommand, withSandbox } from "../../devenv/launch.ts";
 import { defaultProcess } from "../../cnb/record.ts";
 import { spawn } from "../../hosts/spawn.ts";
 import { warnIfStale } from "../../devenv/stale.ts";
 
-export async function run({ args, env, dir, out }: CommandContext): Promise<number> {
+export async function run(ctx: CommandContext): Promise<number> {
+  const { args, env, dir, out } = ctx;
   // `run TYPE ARGS...`, `run TYPE -- ARGS...` and `run -- ARGS...` (default process).
   const procArgs = args.rest[0] === "--" && args.positionals.length
     ? args.rest.slice(1)
@@ -31,5 +32,6 @@ export async function run({ args, env, dir, out }: CommandContext): Promise<numb
       { hint: `choose one of: ${types.join(", ")}`, exitCode: ExitCode.input },
     );
   }
-  return (await spawn(processCommand(d, proc.type, procArgs, env), { mode: "inherit" })).code;
+  const cmd = await withSandbox(ctx, d, processCommand(d, proc.type, procArgs, env), "run");
+  return (await spawn(cmd, { mode: "inherit" })).code;
 }

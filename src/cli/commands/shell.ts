@@ -1,11 +1,12 @@
 import type { CommandContext } from "../registry.ts";
 import { flagString } from "../args.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
-import { commandIn, loadDevEnv, workingDir } from "../../devenv/launch.ts";
+import { commandIn, loadDevEnv, withSandbox, workingDir } from "../../devenv/launch.ts";
 import { spawn } from "../../hosts/spawn.ts";
 import { warnIfStale } from "../../devenv/stale.ts";
 
-export async function run({ args, env, dir, out }: CommandContext): Promise<number> {
+export async function run(ctx: CommandContext): Promise<number> {
+  const { args, env, dir, out } = ctx;
   if (args.positionals.length || args.rest.length) {
     throw new UsageError(
       `unexpected argument "${[...args.positionals, ...args.rest][0]}"`,
@@ -36,5 +37,5 @@ export async function run({ args, env, dir, out }: CommandContext): Promise<numb
     out.info(`locald: entering the environment of ${d.projectDir} (exit to leave)`);
   }
   const cmd = await commandIn(d, argv, workingDir(d.projectDir, dir), base);
-  return (await spawn(cmd, { mode: "inherit" })).code;
+  return (await spawn(await withSandbox(ctx, d, cmd, "shell"), { mode: "inherit" })).code;
 }
