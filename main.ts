@@ -66,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function resolveDir(dir: string | undefined): Promise<string> {
-  const { resolve } = await import("node:path");
+  const { resolve } = await import("./src/util/path.ts");
   const abs = resolve(dir ?? ".");
   let info: Deno.FileInfo;
   try {

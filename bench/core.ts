@@ -78,7 +78,6 @@ async function copy(src: string, dest: string) {
 
 /** A shell script that runs exactly the phases of locald's plan, with the same environment. */
 async function plainScript(app: string, bp: string, path: string) {
-  // deno-lint-ignore no-explicit-any
   const { plan } = JSON.parse(
     await run([
       DENO,
@@ -94,6 +93,7 @@ async function plainScript(app: string, bp: string, path: string) {
       "--dry-run",
       "--json",
     ]),
+    // deno-lint-ignore no-explicit-any
   ) as any;
   const lines = ["#!/bin/sh", "set -e"];
   for (const s of plan.steps) {
@@ -131,7 +131,6 @@ try {
   }, ["--warmup", "2", "--runs", "15"]);
 
   // The environment commands.
-  // deno-lint-ignore no-explicit-any
   const rec = JSON.parse(
     await Deno.readTextFile(
       join(
@@ -142,7 +141,7 @@ try {
         "build.json",
       ),
     ),
-  ) as any;
+  ) as { platformApi: string; layersDir: string; lifecycle: { launcher: string } };
   await Deno.writeTextFile(join(root, "empty.ts"), "");
   const launcherEnv =
     `CNB_PLATFORM_API=${rec.platformApi} CNB_LAYERS_DIR=${rec.layersDir} CNB_APP_DIR=${small}`;

@@ -165,7 +165,7 @@ Deno.test("a second build re-uses the cached layer and drops the build-only one"
     const first = await f.build("--json");
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stderr, /creating cached layer/);
-    const second = await f.build("--json");
+    const second = await f.build("--json", "--force");
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stderr, /fixture: reusing cached layer \(fingerprint v1\)/);
     // deno-lint-ignore no-explicit-any
@@ -183,6 +183,59 @@ Deno.test("a second build re-uses the cached layer and drops the build-only one"
     // The launch layers still work after all that.
     const e = await runLocald(["exec", "-C", f.app, "--", "fixture-cached-tool"], { env: f.env });
     assert.equal(e.stdout.trim(), "cached tool");
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("a no-op rebuild skips the lifecycle; a one-file change or --force builds; stale envs warn", async () => {
+  const f = await fixture();
+  try {
+    assert.equal((await f.build()).code, 0);
+    const noop = await f.build("--json");
+    assert.equal(noop.code, 0, noop.stderr);
+    assert.doesNotMatch(noop.stderr, /===> ANALYZER/);
+    assert.match(noop.stderr, /is up to date: nothing it depends on changed/);
+    // deno-lint-ignore no-explicit-any
+    assert.equal((noop.json as any).skipped, true);
+    // A changed build-time variable is a changed input.
+    const env = await f.build("-e", "SOMETHING=new");
+    assert.match(env.stderr, /===> BUILDER/);
+    // A source change: the environment is now older than the sources, and says so.
+    await Deno.writeTextFile(join(f.app, "notes.txt"), "new file");
+    const e = await runLocald(["exec", "-C", f.app, "--", "true"], { env: f.env });
+    assert.equal(e.code, 0);
+    assert.match(e.stderr, /changed since its environment was built .*run `locald build`/);
+    const changed = await f.build("-e", "SOMETHING=new");
+    assert.match(changed.stderr, /===> BUILDER/);
+    const fresh = await runLocald(["exec", "-C", f.app, "--", "true"], { env: f.env });
+    assert.doesNotMatch(fresh.stderr, /changed since/);
+    // Ignored files do not count.
+    await Deno.writeTextFile(join(f.app, ".gitignore"), "*.tmp\n");
+    assert.match((await f.build("-e", "SOMETHING=new")).stderr, /===> BUILDER/);
+    await Deno.writeTextFile(join(f.app, "scratch.tmp"), "ignored");
+    assert.match((await f.build("-e", "SOMETHING=new")).stderr, /is up to date/);
+    const forced = await f.build("-e", "SOMETHING=new", "--force");
+    assert.match(forced.stderr, /===> BUILDER/);
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("a failed build leaves no half-built environment behind", async () => {
+  const f = await fixture();
+  try {
+    assert.equal((await f.build()).code, 0);
+    const failed = await f.build("-e", "FIXTURE_FAIL=1");
+    assert.equal(failed.code, 6);
+    const e = await runLocald(["exec", "-C", f.app, "--", "true"], { env: f.env });
+    assert.equal(e.code, 4);
+    assert.match(e.stderr, /the last build of .* did not complete\nhint: run `locald build/);
+    assert.equal((await f.build()).code, 0);
+    assert.equal(
+      (await runLocald(["exec", "-C", f.app, "--", "fixture-tool"], { env: f.env })).code,
+      0,
+    );
   } finally {
     await f.cleanup();
   }
@@ -210,7 +263,7 @@ Deno.test("real third-party buildpacks from the CNB project: layers, processes, 
     assert.equal(b.code, 0, b.stderr);
     assert.match(b.stderr, /making env1 layer/);
     assert.match(b.stderr, /making cached launch layer/);
-    const again = await runLocald(args, { env: t.env });
+    const again = await runLocald([...args, "--force"], { env: t.env });
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /reusing cached launch layer/);
     const cat = await runLocald([
@@ -389,7 +442,7 @@ Deno.test("errors users hit: one line, a hint, an exit code", async (t) => {
     await t.step("usage errors exit 2 with the usage", async () => {
       const r = await runLocald(["build", "--nope"], { env: f.env });
       assert.equal(r.code, 2);
-      assert.match(r.stderr, /unknown flag --nope\nUsage:\n  locald build/);
+      assert.match(r.stderr, /unknown flag --nope\nUsage:\n {2}locald build/);
       const u = await runLocald(["frobnicate"], { env: f.env });
       assert.equal(u.code, 2);
       const x = await runLocald(["exec"], { env: f.env });

@@ -7,47 +7,17 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { lifecycleDir } from "./support/tools.ts";
+import { asUser, sh, UID } from "./support/unprivileged.ts";
 
 const REPO = new URL("../", import.meta.url).pathname;
-const UID = 1000;
-
-async function sh(cmd: string[], env?: Record<string, string>) {
-  const o = await new Deno.Command(cmd[0], { args: cmd.slice(1), env, clearEnv: !!env }).output();
-  return {
-    code: o.code,
-    stdout: new TextDecoder().decode(o.stdout),
-    stderr: new TextDecoder().decode(o.stderr),
-  };
-}
 
 Deno.test({
   name: "as an unprivileged user: build, exec, env and the unreadable-directory error",
   ignore: Deno.uid() !== 0, // the whole suite already runs unprivileged then
   async fn() {
-    const root = await Deno.makeTempDir({ prefix: "locald-unpriv-" });
+    const u = await asUser({ LOCALD_LIFECYCLE_DIR: lifecycleDir() });
+    const root = u.root;
     try {
-      await Deno.chmod(root, 0o755);
-      // A deno the user can execute (root's own copy may sit in a private directory).
-      const deno = join(root, "deno");
-      try {
-        await Deno.link(Deno.execPath(), deno);
-      } catch {
-        await Deno.copyFile(Deno.execPath(), deno);
-      }
-      await Deno.chmod(deno, 0o755);
-      const bundle = join(root, "locald.js");
-      const b = await sh([
-        Deno.execPath(),
-        "bundle",
-        "-q",
-        "--config",
-        join(REPO, "deno.json"),
-        join(REPO, "main.ts"),
-        "-o",
-        bundle,
-      ]);
-      assert.equal(b.code, 0, b.stderr);
-      for (const d of ["home", "locald", "deno-dir"]) await Deno.mkdir(join(root, d));
       assert.equal(
         (await sh(["cp", "-r", join(REPO, "tests/fixtures/apps/everything"), join(root, "app")]))
           .code,
@@ -63,31 +33,8 @@ Deno.test({
         0,
       );
       await Deno.mkdir(join(root, "locked"), { mode: 0o000 });
-      assert.equal((await sh(["chown", "-R", `${UID}:${UID}`, root])).code, 0);
-
-      const env = {
-        PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        HOME: join(root, "home"),
-        LOCALD_HOME: join(root, "locald"),
-        LOCALD_LIFECYCLE_DIR: lifecycleDir(),
-        DENO_DIR: join(root, "deno-dir"),
-        DENO_NO_UPDATE_CHECK: "1",
-        NO_COLOR: "1",
-      };
-      const locald = (...args: string[]) =>
-        sh([
-          "setpriv",
-          `--reuid=${UID}`,
-          `--regid=${UID}`,
-          "--clear-groups",
-          "--",
-          deno,
-          "run",
-          "-A",
-          "--no-config",
-          bundle,
-          ...args,
-        ], env);
+      await u.chownToUser();
+      const locald = (...args: string[]) => u.locald(args);
 
       const whoami = await sh([
         "setpriv",
@@ -96,7 +43,7 @@ Deno.test({
         "--clear-groups",
         "id",
         "-u",
-      ], env);
+      ], u.env);
       assert.equal(whoami.stdout.trim(), String(UID));
 
       const build = await locald(
@@ -127,11 +74,44 @@ Deno.test({
       const envOut = await locald("env", "-C", join(root, "app"), "--format", "json");
       assert.equal(JSON.parse(envOut.stdout).FIXTURE_PROFILE, "from-profile-d");
 
+      // The same build inside the sandbox: same uid, files still the user's, HOME hidden.
+      await Deno.writeTextFile(join(u.env.HOME, "private.txt"), "not for buildpacks");
+      await u.chownToUser();
+      const boxed = await locald(
+        "build",
+        "-C",
+        join(root, "app"),
+        "-b",
+        join(root, "bp"),
+        "--sandbox",
+      );
+      assert.equal(boxed.code, 0, boxed.stderr);
+      assert.match(boxed.stderr, /sandbox: on \(--sandbox\)/);
+      assert.match(boxed.stderr, new RegExp(`fixture: building in .* as uid ${UID}`));
+      assert.equal((await Deno.stat(tool)).uid, UID, "sandboxed layers belong to the user too");
+      const inside = await locald(
+        "exec",
+        "-C",
+        join(root, "app"),
+        "--sandbox",
+        "--",
+        "sh",
+        "-c",
+        'id -u; ls -A "$HOME"; fixture-tool boxed; echo made > made-inside',
+      );
+      assert.equal(inside.code, 0, inside.stderr);
+      assert.match(
+        inside.stdout,
+        new RegExp(`^${UID}\nfixture-tool ran from .*\nargs: \\[boxed\\]`),
+      );
+      assert.doesNotMatch(inside.stdout, /private\.txt/);
+      assert.equal((await Deno.stat(join(root, "app", "made-inside"))).uid, UID);
+
       const locked = await locald("build", "-C", join(root, "locked"));
       assert.equal(locked.code, 3);
       assert.match(locked.stderr, /project directory .*locked cannot be read\nhint: /);
     } finally {
-      await Deno.remove(root, { recursive: true }).catch(() => {});
+      await u.cleanup();
     }
   },
 });

@@ -217,10 +217,18 @@ Deno.test("LOCALD_BACKEND=lima: build, exec, env, run and shell go through `lima
     ]);
     assert.ok(execCall.argv.some((a) => a.includes("'line1\nline2'")), "a newline stays");
     // A second build through the VM re-uses the cached layer.
-    const again = await s.run(["build", "-C", s.app, "-b", FIXTURE_BP]);
+    const again = await s.run(["build", "-C", s.app, "-b", FIXTURE_BP, "--force"]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /fixture: reusing cached layer/);
     assert.doesNotMatch(again.stderr, /creating the locald VM|starting the locald VM/);
+
+    // doctor reports the backend and the VM's state.
+    const doc = await s.run(["doctor", "--json"]);
+    // deno-lint-ignore no-explicit-any
+    const check = (doc.json as any).checks.find((c: { id: string }) => c.id === "backend");
+    assert.equal(check.status, "ok", JSON.stringify(check));
+    assert.equal(check.summary, "lima: the locald VM is Running");
+    assert.deepEqual(check.data.mounts, [s.root, FIXTURES]);
 
     // A dry run now knows the VM (from the last probe) and does not touch it.
     const dry = await s.run(["build", "-C", s.app, "-b", FIXTURE_BP, "--dry-run"]);
@@ -313,6 +321,11 @@ Deno.test("LOCALD_BACKEND=wsl: build, exec, env, run and shell go through `wsl.e
 
     const got = await afterBuild(s);
     assertSameAsNative(got, want);
+    const doc = await s.run(["doctor", "--json"]);
+    // deno-lint-ignore no-explicit-any
+    const check = (doc.json as any).checks.find((c: { id: string }) => c.id === "backend");
+    assert.equal(check.status, "ok");
+    assert.match(check.summary, /^wsl: distribution Ubuntu-24.04 \(the default WSL distribution\)/);
   } finally {
     await mirror.close();
     await s.cleanup();

@@ -11,6 +11,8 @@ export interface FlagSpec {
   /** Placeholder shown in help, e.g. "DIR". */
   value?: string;
   help: string;
+  /** The values the flag accepts, when it is a fixed set (used by shell completion). */
+  choices?: string[];
 }
 
 export interface ParsedArgs {

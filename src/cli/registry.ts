@@ -32,6 +32,26 @@ const json: FlagSpec = { name: "json", kind: "bool", help: "print a JSON result 
 
 export const BUILD_FLAGS: FlagSpec[] = [
   {
+    name: "builder",
+    short: "B",
+    kind: "string",
+    value: "REF",
+    help: "builder image (default: project.toml's, else heroku/builder:24)",
+  },
+  { name: "run-image", kind: "string", value: "REF", help: "run image instead of the builder's" },
+  {
+    name: "pull-policy",
+    kind: "string",
+    value: "POLICY",
+    help: "always, if-not-present (default) or never",
+  },
+  {
+    name: "insecure-registry",
+    kind: "list",
+    value: "HOST",
+    help: "reach this registry over plain HTTP (repeatable)",
+  },
+  {
     name: "buildpack",
     short: "b",
     kind: "list",
@@ -41,9 +61,41 @@ export const BUILD_FLAGS: FlagSpec[] = [
   { name: "env", short: "e", kind: "list", value: "K=V", help: "build-time variable (repeatable)" },
   { name: "env-file", kind: "list", value: "FILE", help: "file of K=V build-time variables" },
   { name: "clear-cache", kind: "bool", help: "drop cached layers before building" },
+  { name: "force", kind: "bool", help: "build even if nothing changed since the last build" },
   { name: "platform-api", kind: "string", value: "X.Y", help: "pin the CNB platform API" },
   { name: "dry-run", kind: "bool", help: "print the plan (phases, argv, env) and stop" },
+  {
+    name: "sandbox",
+    kind: "bool",
+    help: "run every phase under bubblewrap, home hidden (=false: never; absent: trust rules)",
+  },
+  {
+    name: "network",
+    kind: "string",
+    value: "none|default",
+    help: "none: no network for the build (implies --sandbox); default: the host's",
+  },
+  {
+    name: "trust-builder",
+    kind: "bool",
+    help: "trust the builder: its buildpacks run without the sandbox (unless --sandbox)",
+  },
   json,
+];
+
+/** --sandbox and --network for the commands that run project code (shell, exec, run). */
+export const DEV_SANDBOX_FLAGS: FlagSpec[] = [
+  {
+    name: "sandbox",
+    kind: "bool",
+    help: "run it under bubblewrap: home hidden, project writable, layers read-only",
+  },
+  {
+    name: "network",
+    kind: "string",
+    value: "none|default",
+    help: "none: no network (implies --sandbox)",
+  },
 ];
 
 export const COMMANDS: CommandSpec[] = [
@@ -51,7 +103,9 @@ export const COMMANDS: CommandSpec[] = [
     name: "build",
     summary: "build the project's development environment with Cloud Native Buildpacks",
     usage: [
-      "locald build [-C DIR] [-b BUILDPACK]... [-e K=V]... [--env-file F] [--dry-run] [--json]",
+      "locald build [-C DIR] [-B BUILDER] [-b BUILDPACK]... [-e K=V]... [--env-file F]",
+      "             [--clear-cache] [--force] [--dry-run] [--json]",
+      "             [--sandbox] [--network none|default] [--trust-builder]",
     ],
     description:
       "Runs the CNB lifecycle phases (analyze, detect, restore, build) natively on this host.\n" +
@@ -60,15 +114,17 @@ export const COMMANDS: CommandSpec[] = [
     flags: BUILD_FLAGS,
     examples: [
       "locald build",
+      "locald build -B paketobuildpacks/builder-jammy-base",
       "locald build -b ./buildpacks/node -e NODE_ENV=development",
       "locald build --dry-run --json",
+      "locald build --sandbox --network none",
     ],
     load: () => import("./commands/build.ts"),
   },
   {
     name: "shell",
     summary: "open your $SHELL with the build's environment",
-    usage: ["locald shell [-C DIR] [-c COMMAND]"],
+    usage: ["locald shell [-C DIR] [--sandbox] [-c COMMAND]"],
     flags: [
       {
         name: "command",
@@ -77,25 +133,30 @@ export const COMMANDS: CommandSpec[] = [
         value: "COMMAND",
         help: "run COMMAND in the shell and exit",
       },
+      ...DEV_SANDBOX_FLAGS,
     ],
-    examples: ["locald shell", "locald shell -c 'node -v'"],
+    examples: ["locald shell", "locald shell -c 'node -v'", "locald shell --sandbox"],
     load: () => import("./commands/shell.ts"),
   },
   {
     name: "exec",
     summary: "run one command in the build's environment (no shell)",
-    usage: ["locald exec [-C DIR] -- CMD [ARGS...]"],
-    flags: [],
+    usage: ["locald exec [-C DIR] [--sandbox] -- CMD [ARGS...]"],
+    flags: DEV_SANDBOX_FLAGS,
     stopAtPositional: true,
-    examples: ["locald exec -- node -v", "locald exec -C app -- make test"],
+    examples: [
+      "locald exec -- node -v",
+      "locald exec -C app -- make test",
+      "locald exec --sandbox --network none -- npm test",
+    ],
     load: () => import("./commands/exec.ts"),
   },
   {
     name: "run",
     summary: "start a process type the buildpacks declared",
-    usage: ["locald run [-C DIR] [PROCESS_TYPE] [-- ARGS...]"],
+    usage: ["locald run [-C DIR] [--sandbox] [PROCESS_TYPE] [-- ARGS...]"],
     description: "Without PROCESS_TYPE, runs the default process (web if none is marked default).",
-    flags: [],
+    flags: DEV_SANDBOX_FLAGS,
     stopAtPositional: true,
     examples: ["locald run", "locald run worker", "locald run web -- --port 3000"],
     load: () => import("./commands/run.ts"),
@@ -103,22 +164,67 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "env",
     summary: "print the build's environment for direnv, editors and scripts",
-    usage: ["locald env [-C DIR] [--format sh|fish|pwsh|json|dotenv]"],
+    usage: ["locald env [-C DIR] [--format sh|fish|pwsh|json|dotenv|direnv]"],
     flags: [
       {
         name: "format",
         short: "f",
         kind: "string",
         value: "FORMAT",
-        help: "sh (default), fish, pwsh, json or dotenv",
+        help: "sh (default), fish, pwsh, json, dotenv or direnv (for an .envrc)",
+        choices: ["sh", "fish", "pwsh", "json", "dotenv", "direnv"],
       },
     ],
     examples: [
       'eval "$(locald env)"',
+      "echo 'eval \"$(locald env --format direnv)\"' > .envrc && direnv allow",
       "locald env --format fish | source",
       "locald env --format json",
     ],
     load: () => import("./commands/env.ts"),
+  },
+  {
+    name: "builder",
+    summary: "pull, inspect, list and remove CNB builders (from OCI registries, no Docker)",
+    usage: [
+      "locald builder pull [REF] [--platform OS/ARCH] [--insecure-registry HOST]... [--json]",
+      "locald builder inspect [REF] [--pull-policy always|if-not-present|never] [--json]",
+      "locald builder ls [--json]",
+      "locald builder rm REF...",
+    ],
+    description:
+      "REF is an image reference as Docker writes it (heroku/builder:24, ghcr.io/o/b@sha256:...);\n" +
+      "without one, the default builder heroku/builder:24. Credentials come from\n" +
+      "$DOCKER_CONFIG/config.json or ~/.docker/config.json (auths, credHelpers, credsStore).\n" +
+      "Registries on 127.0.0.1/localhost are reached over plain HTTP.",
+    flags: [
+      {
+        name: "platform",
+        kind: "string",
+        value: "OS/ARCH",
+        help: "platform to pick from a multi-arch builder (default: linux/<this CPU>)",
+      },
+      {
+        name: "insecure-registry",
+        kind: "list",
+        value: "HOST",
+        help: "talk plain HTTP to this registry (repeatable)",
+      },
+      {
+        name: "pull-policy",
+        kind: "string",
+        value: "POLICY",
+        help: "always (pull's default), if-not-present (inspect's default) or never",
+      },
+      json,
+    ],
+    examples: [
+      "locald builder pull heroku/builder:24",
+      "locald builder inspect heroku/builder:24",
+      "locald builder ls",
+      "locald builder rm heroku/builder:24",
+    ],
+    load: () => import("./commands/builder.ts"),
   },
   {
     name: "setup",
@@ -148,6 +254,31 @@ export const COMMANDS: CommandSpec[] = [
     ],
     examples: ["locald vm start", "locald vm status --json", "locald vm shell", "locald vm rm"],
     load: () => import("./commands/vm.ts"),
+  },
+  {
+    name: "completions",
+    summary: "print a shell completion script (bash, zsh, fish or pwsh)",
+    usage: ["locald completions bash|zsh|fish|pwsh"],
+    description: "Completes commands, their flags and flag values. The script is generated from\n" +
+      "this binary's command table, so regenerate it after upgrading locald.",
+    flags: [],
+    examples: [
+      "locald completions bash > ~/.local/share/bash-completion/completions/locald",
+      "locald completions zsh > ~/.zfunc/_locald   # with fpath+=(~/.zfunc) before compinit",
+      "locald completions fish > ~/.config/fish/completions/locald.fish",
+      "locald completions pwsh | Out-String | Invoke-Expression   # in $PROFILE",
+    ],
+    load: () => import("./commands/completions.ts"),
+  },
+  {
+    name: "doctor",
+    summary: "check this machine: backend, lifecycle, sandbox, disk use",
+    usage: ["locald doctor [--json]"],
+    description: "Each check prints ok, warn, fail or info, and a fix where there is one.\n" +
+      "Exits 1 when a check fails (a warning does not).",
+    flags: [json],
+    examples: ["locald doctor", "locald doctor --json"],
+    load: () => import("./commands/doctor.ts"),
   },
   {
     name: "version",

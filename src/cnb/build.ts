@@ -8,23 +8,25 @@ import { ExitCode, LocaldError } from "../errors.ts";
 import type { ProjectPaths } from "../config/paths.ts";
 import { loadProject } from "../config/project.ts";
 import { parseToml } from "../config/toml.ts";
-import { cnbIds } from "../hosts/native.ts";
+import { cnbIds, nativeHost } from "../hosts/native.ts";
 import type { Host } from "../hosts/types.ts";
 import type { Backend } from "../hosts/select.ts";
 import { spawn } from "../hosts/spawn.ts";
+import { type Network, sandboxHost, systemLayout } from "../hosts/sandbox.ts";
+import {
+  checkSandbox,
+  type SandboxAvailability,
+  sandboxUnavailable,
+} from "../hosts/sandbox_check.ts";
+import { decideSandbox, loadSettings, type SandboxDecision } from "../config/settings.ts";
 import type { Lifecycle } from "../tools/lifecycle.ts";
 import { LIFECYCLE } from "../tools/pins.ts";
 import { acquireLock } from "../util/lock.ts";
-import { removeIfExists, writeFileAtomic } from "../util/fs.ts";
-import {
-  type Buildpack,
-  escapeId,
-  localBuildpackPath,
-  orderToml,
-  readBuildpack,
-  writeBuildpacksDir,
-} from "./buildpacks.ts";
+import { exists, removeIfExists, writeFileAtomic } from "../util/fs.ts";
+import { type Buildpack, escapeId, orderToml, writeBuildpacksDir } from "./buildpacks.ts";
 import { mergeBuildEnv, parseEnvFile, parseEnvFlag } from "./env.ts";
+import { resolveSources, type Sources, treeBuildpacks } from "./sources.ts";
+import { combineDigest, treeDigest } from "./fingerprint.ts";
 import { hostRunImageRef, type Target, writeHostRunImage } from "./hostimage.ts";
 import {
   hideNonLaunchLayers,
@@ -49,7 +51,15 @@ export interface BuildOptions {
   envFiles: string[];
   clearCache: boolean;
   platformApi?: string;
+  /** Build even when nothing the build depends on changed. */
+  force?: boolean;
+  builder?: string;
+  runImage?: string;
+  pullPolicy?: "always" | "if-not-present" | "never";
+  insecureRegistries?: string[];
   verbose?: boolean;
+  /** --sandbox (true/false, absent: settings decide), --network, --trust-builder. */
+  isolation?: { sandbox?: boolean; network?: Network; trustBuilder?: boolean };
   /** Where the phases run (native, Lima, WSL): openBackend(env). */
   backend: Backend;
 }
@@ -63,46 +73,9 @@ export interface BuildSummary {
   processes: ProcessRecord[];
   layers: BuildRecord["layers"];
   durationsMs: Record<string, number>;
-}
-
-async function resolveBuildpacks(
-  o: BuildOptions,
-  group: { id?: string; version?: string; uri?: string }[],
-) {
-  const bps: Buildpack[] = [];
-  const fromFlags = o.buildpacks.length > 0;
-  const refs = fromFlags
-    ? o.buildpacks.map((ref) => ({ ref, base: o.cwd, id: undefined as string | undefined }))
-    : group.map((g) => ({ ref: g.uri ?? "", base: o.projectDir, id: g.id }));
-  for (const { ref, base, id } of refs) {
-    const local = ref ? localBuildpackPath(ref, base) : undefined;
-    if (!local) {
-      throw new LocaldError(
-        `buildpack "${ref || id}" is not a local directory`,
-        {
-          hint: "give -b (or a project.toml group entry's uri) the path of a buildpack " +
-            "directory, e.g. -b ./buildpacks/mine",
-          exitCode: ExitCode.input,
-        },
-      );
-    }
-    const bp = await readBuildpack(local, ref);
-    if (bp.order) {
-      throw new LocaldError(`${ref} is a composite buildpack; locald builds with its parts`, {
-        hint: "pass each component buildpack's directory with -b",
-        exitCode: ExitCode.input,
-      });
-    }
-    bps.push(bp);
-  }
-  if (!bps.length) {
-    throw new LocaldError(`no buildpacks to build ${o.projectDir} with`, {
-      hint: "pass -b PATH for each buildpack, or list them under [[io.buildpacks.group]] " +
-        "in project.toml",
-      exitCode: ExitCode.input,
-    });
-  }
-  return bps;
+  /** True when nothing changed since the last build, so the lifecycle did not run. */
+  skipped: boolean;
+  sandbox: SandboxDecision;
 }
 
 async function buildEnvFor(o: BuildOptions, projectEnv: { name: string; value: string }[]) {
@@ -130,23 +103,68 @@ async function buildEnvFor(o: BuildOptions, projectEnv: { name: string; value: s
 export interface Prepared {
   plan: BuildPlan;
   paths: ProjectPaths;
+  sources: Sources;
+  /** The buildpacks the user named (empty when the builder's order decides). */
   buildpacks: Buildpack[];
   buildEnv: Record<string, string>;
   lifecycle?: Lifecycle;
   runImage: string;
-  /** What the run image describes: the system the phases run on (the VM's, not the Mac's). */
+  exclude: string[];
+  /** Whether the phases run sandboxed, and why. */
+  isolation: SandboxDecision;
+  /** The probed sandbox, when the build runs sandboxed (only probed when `install`). */
+  sandbox?: SandboxAvailability;
+  /** What the host run image describes: the system the phases run on (the VM's, not the Mac's). */
   target: Target;
 }
 
 /**
- * Everything up to the plan; nothing written (a dry run does not start a VM either: it needs
- * `install` false).
+ * Everything up to the plan; nothing written (with `install` false, no VM is started either).
  */
 export async function prepareBuild(o: BuildOptions, install: boolean): Promise<Prepared> {
   const b = o.backend;
   const project = await loadProject(o.projectDir);
   const buildEnv = await buildEnvFor(o, project.env);
-  const buildpacks = await resolveBuildpacks(o, project.group);
+  const sources = await resolveSources(
+    {
+      projectDir: o.projectDir,
+      cwd: o.cwd,
+      env: o.env,
+      out: o.out,
+      buildpacks: o.buildpacks,
+      builder: o.builder,
+      runImage: o.runImage,
+      pullPolicy: o.pullPolicy,
+      insecureRegistries: o.insecureRegistries ?? [],
+      network: install,
+    },
+    project.group,
+    project.builder,
+  );
+  const buildpacks = sources.group;
+  const builder = sources.builder;
+  const settings = await loadSettings(o.env);
+  for (const w of settings.warnings) o.out.warn(w);
+  const isolation = decideSandbox({
+    flag: o.isolation?.sandbox,
+    network: o.isolation?.network,
+    trustBuilder: o.isolation?.trustBuilder ?? false,
+    settings,
+    builder: builder?.ref,
+    localBuildpacks: buildpacks.length > 0,
+  });
+  // Asked-for isolation that cannot be had stops the build before anything is written.
+  let sandbox: SandboxAvailability | undefined;
+  if (install && isolation.sandbox) {
+    if (b.name !== "native") {
+      throw new LocaldError(`the sandbox is not available with the ${b.name} backend yet`, {
+        hint: "build without --sandbox (and --trust-builder for a builder) on this backend",
+        exitCode: ExitCode.unsupported,
+      });
+    }
+    sandbox = await checkSandbox(o.env);
+    if (!sandbox.available) throw sandboxUnavailable(sandbox, `this build (${isolation.reason})`);
+  }
   const guest = await b.guest();
   const { lifecycle, root } = await b.lifecycle(o.env, o.out, install);
   const platformApi = negotiatePlatformApi(
@@ -159,7 +177,9 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
   // Buildpacks are linked where the phases can follow the link, copied where they cannot.
   if (b.symlinks) { for (const bp of buildpacks) b.assertVisible(bp.dir, "the buildpack"); }
   const target = guest.target;
-  const runImage = hostRunImageRef(target);
+  const runImage = sources.runImage
+    ? await canonicalRef(sources.runImage)
+    : hostRunImageRef(target);
   const plan = createBuildPlan({
     projectDir: o.projectDir,
     paths,
@@ -173,13 +193,38 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
     runImage,
     layoutDir: join(paths.state, "layout"),
     appImage: "locald.local/dev/app",
-    buildpackDirs: buildpacks.map((b) => b.dir),
+    buildpackDirs: [
+      ...buildpacks.map((b) => b.dir),
+      ...sources.extraTrees,
+      ...(builder ? [builder.root] : []),
+    ],
+    buildpacksDir: buildpacks.length ? undefined : builder?.buildpacksDir,
+    orderPath: buildpacks.length ? undefined : builder?.orderPath,
+    runPath: sources.runImage ? builder?.runPath : undefined,
+    buildConfigDir: builder?.buildConfigDir,
     hostEnv: await b.commandEnv(o.env),
     logLevel: o.verbose ? "debug" : "info",
     color: o.out.color,
     guestPath: b.guestPath,
   });
-  return { plan, paths, buildpacks, buildEnv, lifecycle, runImage, target };
+  return {
+    plan,
+    paths,
+    sources,
+    buildpacks,
+    buildEnv,
+    lifecycle,
+    runImage,
+    exclude: project.exclude,
+    isolation,
+    sandbox,
+    target,
+  };
+}
+
+async function canonicalRef(ref: string): Promise<string> {
+  const { formatReference, parseReference } = await import("../oci/reference.ts");
+  return formatReference(parseReference(ref.replace(/^docker:\/\//, "")));
 }
 
 async function writePlatformDir(platformDir: string, env: Record<string, string>) {
@@ -217,14 +262,54 @@ function lastErrorLine(output: string): string | undefined {
 }
 
 export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
-  const b = o.backend;
-  await b.ready(o.out);
+  await o.backend.ready(o.out);
   const prep = await prepareBuild(o, true);
   const { plan, paths, buildpacks } = prep;
-  const host = b.host;
+  const uid = Deno.uid() ?? 0;
+  const host: Host = prep.sandbox
+    ? sandboxHost({
+      bwrap: prep.sandbox.bwrap!,
+      uid,
+      gid: Deno.gid() ?? 0,
+      network: prep.isolation.network,
+      system: await systemLayout(),
+    })
+    : o.backend.name === "native"
+    ? nativeHost({ uid })
+    : o.backend.host;
+  if (prep.sandbox) {
+    o.out.info(
+      `sandbox: on (${prep.isolation.reason}); home hidden, network ${prep.isolation.network}`,
+    );
+  }
   const lock = await acquireLock(paths.lock, `another build of ${o.projectDir}`, o.out);
   try {
     const previous = await readBuildRecord(paths);
+    const sourceOptions = { gitignore: true, exclude: prep.exclude };
+    const inputsDigest = async () =>
+      combineDigest({
+        sources: await treeDigest(o.projectDir, sourceOptions),
+        buildpacks: await Promise.all(
+          buildpacks.map(async (b) => `${b.id}@${b.version}:${await treeDigest(b.dir)}`),
+        ),
+        env: prep.buildEnv,
+        platformApi: plan.platformApi,
+        lifecycle: `${prep.lifecycle!.version}:${prep.lifecycle!.root}`,
+        target: prep.runImage,
+        builder: prep.sources.builder?.digest,
+        // A build asked to run with other walls is another build, even with the same inputs.
+        isolation: `${prep.isolation.sandbox}:${prep.isolation.network}`,
+      });
+    if (
+      previous?.fingerprint && !o.force && !o.clearCache &&
+      previous.fingerprint === (await inputsDigest())
+    ) {
+      o.out.info(
+        `${o.projectDir} is up to date: nothing it depends on changed since the build at ` +
+          `${previous.builtAt} (use --force to build anyway)`,
+      );
+      return { ...summaryOf(previous, paths.state), skipped: true, sandbox: prep.isolation };
+    }
     if (o.clearCache) {
       await removeIfExists(paths.layers);
       await removeIfExists(paths.cache);
@@ -233,18 +318,42 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       await Deno.mkdir(d, { recursive: true });
     }
     await writePlatformDir(paths.platform, prep.buildEnv);
-    await writeBuildpacksDir(paths.buildpacks, buildpacks, { copy: !b.symlinks });
-    await writeFileAtomic(
-      paths.order,
-      orderToml([buildpacks.map((b) => ({ id: b.id, version: b.version }))]),
-    );
-    const runImage = await writeHostRunImage(join(paths.state, "layout"), prep.target);
-    await writeFileAtomic(join(paths.state, "run.toml"), `[[images]]\nimage = "${runImage}"\n`);
+    if (buildpacks.length) {
+      // The named group, with every buildpack the builder and buildpack images bring beside
+      // it (composite buildpacks refer to others by id).
+      const trees = [...prep.sources.extraTrees];
+      if (prep.sources.builder) trees.unshift(prep.sources.builder.buildpacksDir);
+      await writeBuildpacksDir(paths.buildpacks, buildpacks, await treeBuildpacks(trees), {
+        copy: !o.backend.symlinks,
+      });
+      await writeFileAtomic(
+        paths.order,
+        orderToml([buildpacks.map((b) => ({ id: b.id, version: b.version }))]),
+      );
+    }
+    const layoutDir = join(paths.state, "layout");
+    if (prep.sources.runImage) {
+      // Like the builder, the run image is fetched again only under --pull-policy always.
+      const { layoutRelativePath, parseReference } = await import("../oci/reference.ts");
+      const have = join(layoutDir, layoutRelativePath(parseReference(prep.runImage)), "index.json");
+      if (o.pullPolicy === "always" || !(await exists(have))) {
+        const { pullImageToLayout } = await import("../oci/builder.ts");
+        await pullImageToLayout(prep.sources.runImage, layoutDir, {
+          env: o.env,
+          out: o.out,
+          insecureRegistries: o.insecureRegistries ?? [],
+        });
+      }
+    } else {
+      const runImage = await writeHostRunImage(layoutDir, prep.target);
+      await writeFileAtomic(join(paths.state, "run.toml"), `[[images]]\nimage = "${runImage}"\n`);
+    }
     // Files of the last build that the phases write again must not be mistaken for new ones.
     for (const f of [paths.group, paths.plan, paths.analyzed, paths.report]) {
       await removeIfExists(f);
     }
-    await removeIfExists(paths.buildRecord);
+    // Until this build succeeds, the environment is not a finished build's.
+    await Deno.rename(paths.buildRecord, `${paths.buildRecord}.incomplete`).catch(() => {});
     const stash = join(paths.state, "previous-launch-layers");
     const held = join(paths.state, "cached-build-layers");
     const before = await pruneForRebuild(paths.layers, stash, held);
@@ -261,12 +370,20 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
         });
       }
       if (res.code !== 0) {
-        throw await phaseError(step.name, res.code, res.output, host, plan, o.projectDir);
+        throw await phaseError(
+          step.name,
+          res.code,
+          res.output,
+          host,
+          plan,
+          o.projectDir,
+          prep.sandbox ? prep.isolation : undefined,
+        );
       }
     }
 
     await restoreReusedLaunchLayers(paths.layers, stash);
-    const bpIds = new Map(buildpacks.map((b) => [escapeId(b.id), b.id]));
+    const bpIds = new Map<string, string>();
     // deno-lint-ignore no-explicit-any
     const group = parseToml(await Deno.readTextFile(paths.group), paths.group) as any;
     const inGroup: { id: string; version: string; api?: string }[] = (group.group ?? []).map(
@@ -274,6 +391,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       (g: any) => ({ id: g.id, version: g.version, api: g.api }),
     );
     const groupDirs = inGroup.map((g) => escapeId(g.id));
+    for (const g of inGroup) bpIds.set(escapeId(g.id), g.id);
     // Layers of buildpacks that are no longer in the group are no longer part of the environment.
     for (const old of previous?.buildpacks ?? []) {
       if (!groupDirs.includes(escapeId(old.id))) {
@@ -284,9 +402,10 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     const after = await scanLayers(paths.layers, groupDirs);
     const layers = layerRecords(after, before, (d) => bpIds.get(d) ?? d);
     await hideNonLaunchLayers(paths.layers, groupDirs, held);
-    // The launcher and layers as the phases (and later the launcher) see them.
-    const launcher = b.guestPath(prep.lifecycle!.launcher);
-    if (b.symlinks) await writeProcessLinks(paths, processes.map((p) => p.type), launcher);
+    // The launcher and the layers as the phases (and later the launcher) see them.
+    const g = o.backend.guestPath;
+    const launcher = g(prep.lifecycle!.launcher);
+    if (o.backend.symlinks) await writeProcessLinks(paths, processes.map((p) => p.type), launcher);
     else await removeIfExists(paths.processes);
     const record: BuildRecord = {
       recordVersion: 1,
@@ -294,31 +413,39 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       builtAt: new Date().toISOString(),
       platformApi: plan.platformApi,
       lifecycle: {
-        root: b.guestPath(prep.lifecycle!.root),
+        root: g(prep.lifecycle!.root),
         version: prep.lifecycle!.version,
         launcher,
       },
-      layersDir: b.guestPath(paths.layers),
+      layersDir: g(paths.layers),
       buildpacks: inGroup,
       processes,
       layers,
       profiles: await profileScripts(paths.layers, groupDirs),
       durationsMs,
+      // Taken after the build: buildpacks may write into the source tree (node_modules, ...).
+      fingerprint: await inputsDigest(),
+      sources: { digest: await treeDigest(o.projectDir, sourceOptions), ...sourceOptions },
     };
     await writeFileAtomic(paths.buildRecord, JSON.stringify(record, null, 2));
-    return {
-      projectDir: o.projectDir,
-      stateDir: paths.state,
-      platformApi: plan.platformApi,
-      lifecycle: prep.lifecycle!.version,
-      buildpacks: inGroup.map(({ id, version }) => ({ id, version })),
-      processes,
-      layers,
-      durationsMs,
-    };
+    await removeIfExists(`${paths.buildRecord}.incomplete`);
+    return { ...summaryOf(record, paths.state), skipped: false, sandbox: prep.isolation };
   } finally {
     lock.release();
   }
+}
+
+function summaryOf(r: BuildRecord, stateDir: string): Omit<BuildSummary, "skipped" | "sandbox"> {
+  return {
+    projectDir: r.projectDir,
+    stateDir,
+    platformApi: r.platformApi,
+    lifecycle: r.lifecycle.version,
+    buildpacks: r.buildpacks.map(({ id, version }) => ({ id, version })),
+    processes: r.processes,
+    layers: r.layers,
+    durationsMs: r.durationsMs,
+  };
 }
 
 async function phaseError(
@@ -328,6 +455,7 @@ async function phaseError(
   host: Host,
   plan: BuildPlan,
   projectDir: string,
+  sandboxed?: SandboxDecision,
 ): Promise<LocaldError> {
   if (phase === "detector" && (code === 20 || code === 21)) {
     const verdicts = await detectVerdicts(host, plan);
@@ -342,7 +470,12 @@ async function phaseError(
     `the ${phase} phase failed (exit ${code})${reason ? `: ${reason}` : ""}`,
     {
       hint: phase === "builder"
-        ? "a buildpack failed: its output is above"
+        ? sandboxed
+          ? "a buildpack failed: its output is above. It ran sandboxed (only the project, " +
+            "its build directories and system directories visible, home empty" +
+            (sandboxed.network === "none" ? ", no network" : "") +
+            "); if it needs more, build without --sandbox only if you trust it"
+          : "a buildpack failed: its output is above"
         : "see the lifecycle's output above; rerun with LOCALD_DEBUG=1 for more",
       exitCode: ExitCode.build,
     },

@@ -75,23 +75,26 @@ export function localBuildpackPath(ref: string, base: string): string | undefine
 
 /**
  * Lay buildpacks out as the lifecycle's buildpacks directory: symlinks
- * `<dir>/<escaped id>/<version>` to each buildpack's own directory, or copies of them where
- * the phases could not follow a link locald creates (WSL, written from Windows). Rebuilt on
- * every build.
+ * `<dir>/<escaped id>/<version>` to each buildpack's own directory. Rebuilt on every build.
  */
 export async function writeBuildpacksDir(
   dir: string,
   bps: Buildpack[],
+  more: { rel: string; path: string }[] = [],
   opts: { copy?: boolean } = {},
 ) {
   await Deno.remove(dir, { recursive: true }).catch(() => {});
-  for (const bp of bps) {
-    const parent = join(dir, escapeId(bp.id));
-    await Deno.mkdir(parent, { recursive: true });
-    const link = join(parent, bp.version);
+  const links = [
+    ...more,
+    ...bps.map((bp) => ({ rel: `${escapeId(bp.id)}/${bp.version}`, path: bp.dir })),
+  ];
+  for (const { rel, path } of links) {
+    const link = join(dir, rel);
+    await Deno.mkdir(join(link, ".."), { recursive: true });
     await Deno.remove(link, { recursive: true }).catch(() => {});
-    if (opts.copy) await copyTree(bp.dir, link);
-    else await Deno.symlink(bp.dir, link);
+    // Where the phases cannot follow a link locald creates (WSL, written from Windows): a copy.
+    if (opts.copy) await copyTree(path, link);
+    else await Deno.symlink(path, link);
   }
 }
 

@@ -26,6 +26,11 @@ export interface BuildInputs {
   color: boolean;
   /** Extra read-only directories (e.g. a builder's extracted /cnb). */
   extraMounts?: Mount[];
+  /** A builder's own buildpacks dir, order, run.toml and build-config, when it decides. */
+  buildpacksDir?: string;
+  orderPath?: string;
+  runPath?: string;
+  buildConfigDir?: string;
   /**
    * Every path above is as locald sees it (host view); this gives the path the steps see.
    * Identity natively and on Lima; on WSL `C:\x` -> `/mnt/c/x`. Applied here and only here.
@@ -77,16 +82,16 @@ export function platformEnv(i: BuildInputs): Record<string, string> {
     CNB_LAYERS_DIR: p.layers,
     CNB_APP_DIR: i.projectDir,
     CNB_PLATFORM_DIR: p.platform,
-    CNB_BUILDPACKS_DIR: p.buildpacks,
+    CNB_BUILDPACKS_DIR: i.buildpacksDir ?? p.buildpacks,
     CNB_EXTENSIONS_DIR: `${p.state}/extensions`,
-    CNB_ORDER_PATH: p.order,
+    CNB_ORDER_PATH: i.orderPath ?? p.order,
     CNB_GROUP_PATH: p.group,
     CNB_PLAN_PATH: p.plan,
     CNB_ANALYZED_PATH: p.analyzed,
     CNB_CACHE_DIR: p.cache,
-    CNB_RUN_PATH: `${p.state}/run.toml`,
+    CNB_RUN_PATH: i.runPath ?? `${p.state}/run.toml`,
     CNB_STACK_PATH: `${p.state}/stack.toml`,
-    CNB_BUILD_CONFIG_DIR: `${p.state}/build-config`,
+    CNB_BUILD_CONFIG_DIR: i.buildConfigDir ?? `${p.state}/build-config`,
     CNB_GENERATED_DIR: `${p.layers}/generated`,
     CNB_REPORT_PATH: p.report,
     CNB_PROJECT_METADATA_PATH: `${p.layers}/project-metadata.toml`,
@@ -104,6 +109,7 @@ export function platformEnv(i: BuildInputs): Record<string, string> {
 export function guestInputs(i: BuildInputs): BuildInputs {
   const g = i.guestPath;
   if (!g) return i;
+  const opt = (p: string | undefined) => (p === undefined ? undefined : g(p));
   const paths = Object.fromEntries(
     Object.entries(i.paths).map(([k, v]) => [k, g(v)]),
   ) as unknown as ProjectPaths;
@@ -119,6 +125,10 @@ export function guestInputs(i: BuildInputs): BuildInputs {
     layoutDir: g(i.layoutDir),
     buildpackDirs: i.buildpackDirs.map(g),
     extraMounts: i.extraMounts?.map((m) => ({ ...m, path: g(m.path) })),
+    buildpacksDir: opt(i.buildpacksDir),
+    orderPath: opt(i.orderPath),
+    runPath: opt(i.runPath),
+    buildConfigDir: opt(i.buildConfigDir),
     guestPath: undefined,
   };
 }
@@ -128,7 +138,12 @@ export function createBuildPlan(input: BuildInputs): BuildPlan {
   const env = { ...passthroughEnv(i.hostEnv), ...platformEnv(i) };
   const mounts: Mount[] = [
     { path: i.projectDir, writable: true },
-    { path: i.paths.state, writable: true },
+    // The state directory read-only (a sandboxed buildpack cannot touch build.json, the
+    // process links or order.toml), with only what the phases write made writable inside it.
+    { path: i.paths.state, writable: false },
+    { path: i.paths.layers, writable: true },
+    { path: i.paths.cache, writable: true },
+    { path: i.layoutDir, writable: true },
     { path: i.lifecycle.root, writable: false },
     ...i.buildpackDirs.map((path) => ({ path, writable: false })),
     ...(i.extraMounts ?? []),

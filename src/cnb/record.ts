@@ -3,7 +3,7 @@
  * build produced, in the shape `shell`, `exec`, `run` and `env` need. JSON, so those commands
  * start without a TOML parser.
  */
-import { join } from "node:path";
+import { join } from "../util/path.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import type { ProjectPaths } from "../config/paths.ts";
 
@@ -39,6 +39,10 @@ export interface BuildRecord {
   /** profile.d scripts found in launch layers (the launcher sources these). */
   profiles: string[];
   durationsMs: Record<string, number>;
+  /** Digest of everything the build depended on (see fingerprint.ts). */
+  fingerprint?: string;
+  /** The source tree's digest after the build, and how it was taken (for staleness checks). */
+  sources?: { digest: string; gitignore: boolean; exclude: string[] };
 }
 
 export async function readBuildRecord(paths: ProjectPaths): Promise<BuildRecord | undefined> {

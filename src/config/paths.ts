@@ -1,6 +1,6 @@
 /** Where locald keeps its tools and per-project state. Pure: takes the environment. */
-import { basename, join } from "node:path";
-import { createHash } from "node:crypto";
+import { basename, join } from "../util/path.ts";
+import { sha256HexSync } from "../util/sha256.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 
 export function localdHome(env: Record<string, string>): string {
@@ -15,7 +15,7 @@ export function localdHome(env: Record<string, string>): string {
 
 /** The per-project state directory: outside the source tree, keyed by the project's path. */
 export function projectStateDir(env: Record<string, string>, projectDir: string): string {
-  const id = createHash("sha256").update(projectDir).digest("hex").slice(0, 12);
+  const id = sha256HexSync(projectDir).slice(0, 12);
   const name = basename(projectDir).replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 40) || "root";
   return join(localdHome(env), "projects", `${name}-${id}`);
 }

@@ -26,11 +26,17 @@ export function parseEnvZ(text: string): Record<string, string> {
 
 const sq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
-export const FORMATS = ["sh", "fish", "pwsh", "json", "dotenv"] as const;
+export const FORMATS = ["sh", "fish", "pwsh", "json", "dotenv", "direnv"] as const;
 export type Format = (typeof FORMATS)[number];
 
-export function renderEnv(d: EnvDiff, format: Format): string {
+/**
+ * `watch` files are for direnv: its .envrc re-runs when they change (after a rebuild).
+ */
+export function renderEnv(d: EnvDiff, format: Format, watch: string[] = []): string {
   switch (format) {
+    case "direnv":
+      return [renderEnv(d, "sh"), ...watch.map((f) => `watch_file ${sq(f)}`)]
+        .filter(Boolean).join("\n");
     case "sh":
       return [
         ...d.set.map(([k, v]) => `export ${k}=${sq(v)}`),

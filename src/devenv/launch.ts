@@ -4,16 +4,19 @@
  * that; it asks the launcher. This module stays light (no TOML, no tar): shell, exec, run and
  * env load only this and the build record.
  */
-import { dirname, join } from "node:path";
+import { dirname, join } from "../util/path.ts";
 import { type ProjectPaths, projectPaths } from "../config/paths.ts";
 import { type BuildRecord, notBuiltError, readBuildRecord } from "../cnb/record.ts";
 import type { HostCommand } from "../hosts/types.ts";
+import { ExitCode, LocaldError } from "../errors.ts";
+import type { CommandContext } from "../cli/registry.ts";
 
 /**
  * Where the build's state is and how the launcher's side sees it: natively (and on Lima) the
  * same paths; on WSL the distro's view of them (see src/hosts/select.ts). A Backend is one.
  */
 export interface StateView {
+  name: string;
   projectPaths(userDir: string): ProjectPaths;
   guestPath(hostPath: string): string;
   /** Whether per-type symlinks to the launcher exist (`<state>/process/<type>`). */
@@ -39,9 +42,24 @@ export async function loadDevEnv(
     const paths = view ? view.projectPaths(cur) : projectPaths(env, cur);
     const rec = await readBuildRecord(paths);
     if (rec) return { projectDir: cur, paths, rec, view };
+    if (await incomplete(paths)) {
+      throw new LocaldError(`the last build of ${cur} did not complete`, {
+        hint: `run \`locald build${cur === Deno.cwd() ? "" : ` -C ${cur}`}\` again`,
+        exitCode: ExitCode.notBuilt,
+      });
+    }
     const parent = dirname(cur);
     if (parent === cur) throw notBuiltError(dir);
     cur = parent;
+  }
+}
+
+async function incomplete(paths: ProjectPaths): Promise<boolean> {
+  try {
+    await Deno.stat(`${paths.buildRecord}.incomplete`);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -129,4 +147,22 @@ export function workingDir(projectDir: string, requested: string): string {
   const cwd = Deno.cwd();
   if (requested !== cwd) return requested; // -C DIR given: run there, like make -C
   return cwd === projectDir || cwd.startsWith(projectDir + "/") ? cwd : projectDir;
+}
+
+/** `cmd` under the sandbox when the command line has --sandbox or --network (loaded lazily). */
+export async function withSandbox(
+  ctx: Pick<CommandContext, "args" | "env">,
+  d: DevEnv,
+  cmd: HostCommand,
+  command: string,
+): Promise<HostCommand> {
+  if (ctx.args.flags.sandbox === undefined && ctx.args.flags.network === undefined) return cmd;
+  if (d.view && d.view.name !== "native") {
+    throw new LocaldError(`the sandbox is not available with the ${d.view.name} backend yet`, {
+      hint: `run \`locald ${command}\` without --sandbox and --network on this backend`,
+      exitCode: ExitCode.unsupported,
+    });
+  }
+  const { applySandbox } = await import("./sandboxed.ts");
+  return applySandbox(ctx, d, cmd, command);
 }

@@ -9,6 +9,12 @@ export interface Mount {
   /** Path as the step sees it (on the native host this is also the real path). */
   path: string;
   writable: boolean;
+  /**
+   * The host path that appears at `path` inside a mount namespace (the sandbox), when the two
+   * differ: e.g. `{ source: "<state>/layers", path: "/layers" }`. Unset: the same path.
+   * Only a host with a mount namespace (sandbox) honours it; the native host runs argv as is.
+   */
+  source?: string;
 }
 
 export interface Step {
@@ -23,6 +29,8 @@ export interface Step {
   dropRoot: boolean;
   /** What the step needs to see; a sandbox exposes exactly these. */
   mounts: Mount[];
+  /** The step owns the terminal (shell, exec, run): a sandbox keeps the TTY usable. */
+  interactive?: boolean;
 }
 
 /** The concrete process a host runs for a step. */

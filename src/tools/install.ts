@@ -8,6 +8,7 @@ import { basename, dirname, join } from "node:path";
 import type { Output } from "../cli/output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { exists, removeIfExists } from "../util/fs.ts";
+import { acquireLock } from "../util/lock.ts";
 import { extractTar } from "../archive/extract.ts";
 import { parseChecksums } from "./checksums.ts";
 import { downloadVerified, fetchText } from "./download.ts";
@@ -77,14 +78,18 @@ export async function installRelease(o: InstallOptions): Promise<string> {
   const parent = dirname(o.dest);
   await Deno.mkdir(parent, { recursive: true });
   // One installer at a time per destination: a second locald waits, then finds it installed.
-  const lock = await Deno.open(`${o.dest}.lock`, { read: true, write: true, create: true });
+  // The lock file lives apart from the tools, so nothing but finished installs sits there.
+  const lock = await acquireLock(
+    join(dirname(o.downloads), "locks", `${o.pin.name}-${basename(o.dest)}.lock`),
+    `another locald installing ${o.pin.name} ${o.pin.version}`,
+    o.out,
+  );
   try {
-    await lock.lock(true);
     if (await exists(o.dest)) return o.dest;
     await removeStaleInstalls(parent, o.dest);
     return await install(o, a.file, parent);
   } finally {
-    lock.close();
+    lock.release();
   }
 }
 
@@ -124,8 +129,4 @@ async function install(o: InstallOptions, file: string, parent: string): Promise
   }
   await removeIfExists(archive);
   return o.dest;
-}
-
-export function hostAsset(os = Deno.build.os, arch = Deno.build.arch): string {
-  return `${os}-${arch}`;
 }

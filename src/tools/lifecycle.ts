@@ -4,7 +4,6 @@ import { parse as parseToml } from "smol-toml";
 import type { Output } from "../cli/output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { localdHome } from "../config/paths.ts";
-import { hostAsset, installRelease } from "./install.ts";
 import { LIFECYCLE } from "./pins.ts";
 
 export const PHASES = ["analyzer", "detector", "restorer", "builder", "exporter"] as const;
@@ -22,13 +21,13 @@ export interface Lifecycle {
   source: string;
 }
 
+export function hostAsset(os = Deno.build.os, arch = Deno.build.arch): string {
+  return `${os}-${arch}`;
+}
+
 export function lifecycleInstallDir(env: Record<string, string>, asset?: string): string {
-  return join(
-    localdHome(env),
-    "tools",
-    "lifecycle",
-    `${LIFECYCLE.version}-${asset ?? hostAsset()}`,
-  );
+  asset ??= hostAsset();
+  return join(localdHome(env), "tools", "lifecycle", `${LIFECYCLE.version}-${asset}`);
 }
 
 async function validateLayout(root: string) {
@@ -124,6 +123,12 @@ export async function ensureLifecycle(
     });
   }
   const dest = lifecycleInstallDir(env, asset);
+  try {
+    await Deno.stat(join(dest, "lifecycle", "launcher"));
+    return make(dest, "pinned release", await readDescriptor(dest));
+  } catch { /* not installed yet */ }
+  // The installer (tar, gzip, hashing) loads only when something must be installed.
+  const { installRelease } = await import("./install.ts");
   await installRelease({
     pin: LIFECYCLE,
     asset: asset ?? hostAsset(),

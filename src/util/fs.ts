@@ -1,5 +1,5 @@
 /** Small filesystem helpers shared by the impure edges. */
-import { dirname } from "node:path";
+import { dirname } from "./path.ts";
 
 /** Write a file atomically: a temporary sibling, then rename over the target. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode?: number) {

@@ -2,10 +2,11 @@ import type { CommandContext } from "../registry.ts";
 import { flagString } from "../args.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
 import { commandIn, loadDevEnv, workingDir } from "../../devenv/launch.ts";
+import { warnIfStale } from "../../devenv/stale.ts";
 import { openBackend } from "../../hosts/select.ts";
 import { diffEnv, type Format, FORMATS, parseEnvZ, renderEnv } from "../../devenv/format.ts";
 
-export async function run({ args, env, dir, out: output }: CommandContext): Promise<number> {
+export async function run({ args, env, dir, out }: CommandContext): Promise<number> {
   if (args.positionals.length || args.rest.length) {
     throw new UsageError(`unexpected argument "${[...args.positionals, ...args.rest][0]}"`, "env");
   }
@@ -15,7 +16,8 @@ export async function run({ args, env, dir, out: output }: CommandContext): Prom
   }
   const b = await openBackend(env);
   const d = await loadDevEnv(dir, env, b);
-  await b.ready(output);
+  await warnIfStale(d, out);
+  await b.ready(out);
   const base = await b.commandEnv(env);
   const cmd = b.command(
     await commandIn(d, ["env", "-0"], workingDir(d.projectDir, dir), base),
@@ -43,7 +45,7 @@ export async function run({ args, env, dir, out: output }: CommandContext): Prom
   }
   const after = parseEnvZ(new TextDecoder().decode(res.stdout));
   // What the environment adds to what the command started from (natively: your own).
-  const out = renderEnv(diffEnv(base, after), format);
-  if (out) console.log(out);
+  const text = renderEnv(diffEnv(base, after), format, [d.paths.buildRecord]);
+  if (text) console.log(text);
   return 0;
 }

@@ -1,17 +1,20 @@
 import type { CommandContext } from "../registry.ts";
 import { ExitCode, LocaldError } from "../../errors.ts";
-import { loadDevEnv, processCommand } from "../../devenv/launch.ts";
+import { loadDevEnv, processCommand, withSandbox } from "../../devenv/launch.ts";
 import { defaultProcess } from "../../cnb/record.ts";
 import { spawn } from "../../hosts/spawn.ts";
+import { warnIfStale } from "../../devenv/stale.ts";
 import { openBackend } from "../../hosts/select.ts";
 
-export async function run({ args, env, dir, out }: CommandContext): Promise<number> {
+export async function run(ctx: CommandContext): Promise<number> {
+  const { args, env, dir, out } = ctx;
   // `run TYPE ARGS...`, `run TYPE -- ARGS...` and `run -- ARGS...` (default process).
   const procArgs = args.rest[0] === "--" && args.positionals.length
     ? args.rest.slice(1)
     : args.rest;
   const b = await openBackend(env);
   const d = await loadDevEnv(dir, env, b);
+  await warnIfStale(d, out);
   const types = d.rec.processes.map((p) => p.type);
   const requested = args.positionals[0];
   const proc = requested === undefined
@@ -32,6 +35,7 @@ export async function run({ args, env, dir, out }: CommandContext): Promise<numb
     );
   }
   await b.ready(out);
-  const cmd = processCommand(d, proc.type, procArgs, await b.commandEnv(env));
+  const base = await b.commandEnv(env);
+  const cmd = await withSandbox(ctx, d, processCommand(d, proc.type, procArgs, base), "run");
   return (await spawn(b.command(cmd, "run"), { mode: "inherit" })).code;
 }

@@ -1,0 +1,291 @@
+/**
+ * Benchmark: pull and extract a generated builder (>= 300 MB of layers) from a loopback
+ * docker-registry with `locald builder pull`, against `skopeo copy docker://... oci:...` plus
+ * `umoci raw unpack`, in the same run. Also: a warm pull against the cold one, and the peak
+ * memory (max RSS) for builders whose layers differ in size.
+ *
+ *   deno run -A bench/oci_pull.ts [--runs N] [--out bench/results/oci_pull.md]
+ */
+import { join } from "node:path";
+import { startRegistry } from "../tests/support/registry.ts";
+import { type BuiltLayer, type Entry, layer, pushImage } from "../tests/support/images.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const args = Deno.args;
+const runs = Number(args[args.indexOf("--runs") + 1] || 3) || 3;
+const outFile = args.includes("--out")
+  ? args[args.indexOf("--out") + 1]
+  : new URL("./results/oci_pull.md", import.meta.url).pathname;
+
+const MiB = 1024 * 1024;
+
+/** Bytes that compress a little, like binaries do (random with runs of repeats). */
+function payload(size: number, seed: number): Uint8Array {
+  const b = new Uint8Array(size);
+  for (let i = 0; i < size; i += 65536) {
+    crypto.getRandomValues(b.subarray(i, Math.min(size, i + 65536)));
+  }
+  for (let i = seed % 97; i < size; i += 1024) b.fill(0, i, Math.min(size, i + 128));
+  return b;
+}
+
+/** A builder layer under /cnb/buildpacks: `big` files of `bigSize` plus `small` small files. */
+async function bpLayer(
+  n: number,
+  big: number,
+  bigSize: number,
+  small: number,
+): Promise<BuiltLayer> {
+  const dir = `cnb/buildpacks/bench_bp${n}/1.0.${n}`;
+  const entries: Entry[] = [
+    { name: `cnb/`, type: "directory" },
+    { name: `cnb/buildpacks/`, type: "directory" },
+    { name: `cnb/buildpacks/bench_bp${n}/`, type: "directory" },
+    { name: `${dir}/`, type: "directory" },
+    {
+      name: `${dir}/buildpack.toml`,
+      content: `api = "0.10"\n[buildpack]\nid = "bench/bp${n}"\nversion = "1.0.${n}"\n`,
+    },
+    { name: `${dir}/bin/`, type: "directory" },
+    { name: `${dir}/lib/`, type: "directory" },
+  ];
+  for (let i = 0; i < big; i++) {
+    entries.push({
+      name: `${dir}/bin/tool${i}`,
+      content: payload(bigSize, n * 1000 + i),
+      mode: 0o755,
+    });
+  }
+  for (let i = 0; i < small; i++) {
+    entries.push({
+      name: `${dir}/lib/f${i}.rb`,
+      content: `# file ${i}\n`.repeat(200) + payload(2048, i),
+    });
+  }
+  return await layer(entries, "gzip");
+}
+
+async function baseLayer(size: number): Promise<BuiltLayer> {
+  const entries: Entry[] = [{ name: "usr/", type: "directory" }, {
+    name: "usr/lib/",
+    type: "directory",
+  }];
+  const n = Math.floor(size / (1 * MiB));
+  for (let i = 0; i < n; i++) {
+    entries.push({ name: `usr/lib/lib${i}.so`, content: payload(MiB, i) });
+  }
+  return await layer(entries, "gzip");
+}
+
+function builderConfigLayer() {
+  return layer([
+    { name: "cnb/", type: "directory" },
+    { name: "cnb/order.toml", content: '[[order]]\n[[order.group]]\nid = "bench/bp0"\n' },
+    { name: "cnb/run.toml", content: '[[images]]\nimage = "example.org/run:1"\n' },
+  ]);
+}
+
+interface Measure {
+  seconds: number;
+  maxRssMiB: number;
+}
+
+async function timed(cmd: string[], env: Record<string, string>): Promise<Measure> {
+  const res = await new Deno.Command("/usr/bin/time", {
+    args: ["-f", "%e %M", ...cmd],
+    env,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(res.stderr).trim().split("\n");
+  if (!res.success) throw new Error(`${cmd.join(" ")} failed:\n${err.join("\n")}`);
+  const [sec, kb] = err[err.length - 1].split(" ").map(Number);
+  return { seconds: sec, maxRssMiB: kb / 1024 };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main() {
+  const reg = await startRegistry();
+  const work = await Deno.makeTempDir({ prefix: "locald-bench-oci-" });
+  const baseEnv: Record<string, string> = {
+    ...Deno.env.toObject(),
+    DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.env.get("HOME") ?? "/root", ".cache/deno"),
+    NO_COLOR: "1",
+  };
+  try {
+    console.error("generating builders...");
+    // A: 1 base layer (outside /cnb) + 6 buildpack layers: ~330 MB of layers.
+    const layersA = [await baseLayer(60 * MiB)];
+    for (let n = 0; n < 6; n++) layersA.push(await bpLayer(n, 24, 2 * MiB, 400));
+    layersA.push(await builderConfigLayer());
+    const sizeA = layersA.reduce((s, l) => s + l.blob.length, 0);
+    await pushImage(reg, "bench/builder", "a", { layers: layersA });
+    // B: the same total in fewer, bigger layers and bigger files (memory must not follow).
+    const layersB = [
+      await baseLayer(60 * MiB),
+      await bpLayer(0, 45, 6 * MiB, 100),
+      await builderConfigLayer(),
+    ];
+    const sizeB = layersB.reduce((s, l) => s + l.blob.length, 0);
+    await pushImage(reg, "bench/builder", "b", { layers: layersB });
+    // C: a small builder, for the memory comparison.
+    const layersC = [
+      await baseLayer(8 * MiB),
+      await bpLayer(0, 4, 2 * MiB, 100),
+      await builderConfigLayer(),
+    ];
+    const sizeC = layersC.reduce((s, l) => s + l.blob.length, 0);
+    await pushImage(reg, "bench/builder", "c", { layers: layersC });
+
+    // D: one 300 MiB layer of 10 MiB files, pulled with V8's heap capped at 32 MiB.
+    const big: Entry[] = [{ name: "cnb/", type: "directory" }, {
+      name: "cnb/order.toml",
+      content: "",
+    }];
+    for (let i = 0; i < 30; i++) big.push({ name: `cnb/blob${i}`, content: payload(10 * MiB, i) });
+    const layersD = [await layer(big, "gzip")];
+    const sizeD = layersD[0].blob.length;
+    await pushImage(reg, "bench/builder", "d", { layers: layersD });
+
+    const rows: string[] = [];
+    const cold: Measure[] = [];
+    const warm: Measure[] = [];
+    const skopeo: Measure[] = [];
+    const umoci: Measure[] = [];
+    const refA = `${reg.host}/bench/builder:a`;
+    for (let r = 0; r < runs; r++) {
+      const home = join(work, `home-${r}`);
+      const env = { ...baseEnv, LOCALD_HOME: home };
+      cold.push(await timed([Deno.execPath(), "run", "-A", MAIN, "builder", "pull", refA], env));
+      warm.push(await timed([Deno.execPath(), "run", "-A", MAIN, "builder", "pull", refA], env));
+      const oci = join(work, `oci-${r}`);
+      skopeo.push(
+        await timed([
+          "skopeo",
+          "copy",
+          "--quiet",
+          "--src-tls-verify=false",
+          `docker://${refA}`,
+          `oci:${oci}:a`,
+        ], baseEnv),
+      );
+      umoci.push(
+        await timed(
+          ["umoci", "raw", "unpack", "--image", `${oci}:a`, join(work, `rootfs-${r}`)],
+          baseEnv,
+        ),
+      );
+      await Deno.remove(home, { recursive: true });
+      await Deno.remove(oci, { recursive: true });
+      await Deno.remove(join(work, `rootfs-${r}`), { recursive: true });
+      console.error(
+        `run ${r + 1}/${runs}: locald ${cold[r].seconds}s, skopeo+umoci ${
+          skopeo[r].seconds + umoci[r].seconds
+        }s`,
+      );
+    }
+    const mem: [string, number, Measure][] = [];
+    for (const [tag, size] of [["c", sizeC], ["a", sizeA], ["b", sizeB]] as const) {
+      const env = { ...baseEnv, LOCALD_HOME: join(work, `mem-${tag}`) };
+      mem.push([
+        tag,
+        size,
+        await timed([
+          Deno.execPath(),
+          "run",
+          "-A",
+          MAIN,
+          "builder",
+          "pull",
+          `${reg.host}/bench/builder:${tag}`,
+        ], env),
+      ]);
+    }
+    const capped = await timed([
+      Deno.execPath(),
+      "run",
+      "--v8-flags=--max-old-space-size=32",
+      "-A",
+      MAIN,
+      "builder",
+      "pull",
+      `${reg.host}/bench/builder:d`,
+    ], { ...baseEnv, LOCALD_HOME: join(work, "mem-d") });
+    const c = median(cold.map((m) => m.seconds));
+    const w = median(warm.map((m) => m.seconds));
+    const theirs = median(skopeo.map((m, i) => m.seconds + umoci[i].seconds));
+    const mb = (n: number) => `${(n / MiB).toFixed(0)} MiB`;
+    rows.push(
+      `# locald builder pull vs skopeo copy + umoci raw unpack`,
+      "",
+      `Generated ${
+        new Date().toISOString().slice(0, 10)
+      } by \`deno run -A bench/oci_pull.ts --runs ${runs}\` ` +
+        `on ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}.`,
+      `Registry: Debian docker-registry on 127.0.0.1 (plain HTTP). Medians of ${runs} runs; wall time and`,
+      "max RSS from /usr/bin/time. locald's times include Deno start-up and the CLI.",
+      "",
+      `Builder A: ${layersA.length} gzip layers, ${mb(sizeA)} compressed (a ${
+        mb(layersA[0].blob.length)
+      } base layer`,
+      `outside /cnb, six buildpack layers of 24 x 2 MiB files and 400 small files each, order/run.toml).`,
+      "locald downloads and verifies every layer, decompresses all of them and writes /cnb only;",
+      "umoci writes the whole root filesystem (the base layer too): skopeo+umoci do a little more writing.",
+      "",
+      "| step | median s | per run (s) | max RSS MiB (median) |",
+      "|---|---|---|---|",
+      `| locald builder pull, cold (empty LOCALD_HOME) | ${c.toFixed(2)} | ${
+        cold.map((m) => m.seconds.toFixed(2)).join(", ")
+      } | ${median(cold.map((m) => m.maxRssMiB)).toFixed(0)} |`,
+      `| locald builder pull, warm (same image again) | ${w.toFixed(2)} | ${
+        warm.map((m) => m.seconds.toFixed(2)).join(", ")
+      } | ${median(warm.map((m) => m.maxRssMiB)).toFixed(0)} |`,
+      `| skopeo copy docker:// oci: | ${median(skopeo.map((m) => m.seconds)).toFixed(2)} | ${
+        skopeo.map((m) => m.seconds.toFixed(2)).join(", ")
+      } | ${median(skopeo.map((m) => m.maxRssMiB)).toFixed(0)} |`,
+      `| umoci raw unpack | ${median(umoci.map((m) => m.seconds)).toFixed(2)} | ${
+        umoci.map((m) => m.seconds.toFixed(2)).join(", ")
+      } | ${median(umoci.map((m) => m.maxRssMiB)).toFixed(0)} |`,
+      `| skopeo + umoci | ${theirs.toFixed(2)} | ${
+        skopeo.map((m, i) => (m.seconds + umoci[i].seconds).toFixed(2)).join(", ")
+      } | |`,
+      "",
+      `**Ratio locald cold / (skopeo + umoci): ${(c / theirs).toFixed(2)}** (target <= 1.0).`,
+      `**Warm / cold: ${
+        ((w / c) * 100).toFixed(1)
+      } %** (target <= 5 %). A warm pull fetches the manifest, finds`,
+      "the digest unchanged and the extracted builder in place, and downloads no blob.",
+      "",
+      "Peak memory against layer size (cold pulls):",
+      "",
+      "| builder | layers | compressed | largest layer | largest file | max RSS MiB |",
+      "|---|---|---|---|---|---|",
+      ...mem.map(([tag, size, m]) => {
+        const ls = tag === "a" ? layersA : tag === "b" ? layersB : layersC;
+        const largest = Math.max(...ls.map((l) => l.blob.length));
+        const file = tag === "b" ? "6 MiB" : "2 MiB";
+        return `| ${tag} | ${ls.length} | ${mb(size)} | ${mb(largest)} | ${file} | ${
+          m.maxRssMiB.toFixed(0)
+        } |`;
+      }),
+      `| d (V8 heap capped at 32 MiB) | 1 | ${mb(sizeD)} | ${mb(sizeD)} | 10 MiB | ${
+        capped.maxRssMiB.toFixed(0)
+      } |`,
+      "",
+      "Builder d succeeds with `--v8-flags=--max-old-space-size=32`: the JavaScript heap stays bounded",
+      "whatever the layer or file size (layers stream from disk through gunzip/zstd and tar-stream to",
+      "files; downloads stream to disk while hashing). The resident size is mostly Deno itself (an",
+      "idle `deno run` is about 50 MiB, see the warm pull) plus up to four downloads' buffers.",
+      "",
+    );
+    await Deno.mkdir(join(outFile, ".."), { recursive: true });
+    await Deno.writeTextFile(outFile, rows.join("\n"));
+    console.log(rows.join("\n"));
+  } finally {
+    await reg.stop();
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
+
+await main();

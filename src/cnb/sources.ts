@@ -1,0 +1,217 @@
+/**
+ * Where a build's buildpacks, order and run image come from: local directories (-b PATH,
+ * project.toml `uri`), a builder image (-B, project.toml `builder`, or the default builder),
+ * buildpack images (`-b docker://REF`), and ids that name a builder's buildpacks. The result
+ * always has one shape: a buildpacks directory (`<escaped id>/<version>/`), an order, and the
+ * run image the detector's target comes from.
+ */
+import { join } from "node:path";
+import type { Output } from "../cli/output.ts";
+import { ExitCode, LocaldError } from "../errors.ts";
+import type { GroupEntry } from "../config/project.ts";
+import { type Buildpack, escapeId, localBuildpackPath, readBuildpack } from "./buildpacks.ts";
+
+/** The builder's part, as the build needs it (src/oci/builder.ts BuilderInfo, narrowed). */
+export interface BuilderSource {
+  ref: string;
+  digest: string;
+  root: string;
+  buildpacksDir: string;
+  orderPath: string;
+  runPath?: string;
+  runImage?: { image: string; mirrors: string[] };
+  buildConfigDir?: string;
+  imageEnv: Record<string, string>;
+}
+
+export interface Sources {
+  builder?: BuilderSource;
+  /** The buildpacks the user named, in order; empty: the builder's order decides. */
+  group: Buildpack[];
+  /** Extra buildpack trees (buildpack images) to lay out next to the group's. */
+  extraTrees: string[];
+  /** Registry reference of the run image, when a builder (or --run-image) names one. */
+  runImage?: string;
+}
+
+export interface SourceOptions {
+  projectDir: string;
+  cwd: string;
+  env: Record<string, string>;
+  out: Output;
+  buildpacks: string[];
+  builder?: string;
+  runImage?: string;
+  pullPolicy?: "always" | "if-not-present" | "never";
+  insecureRegistries: string[];
+  /** False for --dry-run: use what is cached, download nothing. */
+  network: boolean;
+}
+
+const IMAGE_REF = /^(docker:\/\/)|^[a-z0-9.-]+(:\d+)?\/.+[:@]|^[^/]+:[^/]+$/i;
+
+async function isDir(p: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(p)).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** The builder to use: -B, then project.toml, then the default when nothing names buildpacks. */
+export function chooseBuilder(
+  flag: string | undefined,
+  projectBuilder: string | undefined,
+  namesBuildpacks: boolean,
+  defaultBuilder: string,
+): string | undefined {
+  return flag ?? projectBuilder ?? (namesBuildpacks ? undefined : defaultBuilder);
+}
+
+export async function resolveSources(
+  o: SourceOptions,
+  projectGroup: GroupEntry[],
+  projectBuilder: string | undefined,
+): Promise<Sources> {
+  const oci = await import("../oci/builder.ts");
+  const named = o.buildpacks.length > 0 || projectGroup.length > 0;
+  const builderRef = chooseBuilder(o.builder, projectBuilder, named, oci.DEFAULT_BUILDER);
+  const pullOpts = { env: o.env, out: o.out, insecureRegistries: o.insecureRegistries };
+  let builder: BuilderSource | undefined;
+  if (builderRef) {
+    if (!o.network) {
+      const found = await oci.findBuilder(builderRef, o.env);
+      if (!found) {
+        throw new LocaldError(`builder ${builderRef} has not been pulled yet`, {
+          hint: `--dry-run downloads nothing: run \`locald builder pull ${builderRef}\` first`,
+          exitCode: ExitCode.input,
+        });
+      }
+      builder = found;
+    } else {
+      builder = await oci.pullBuilder(builderRef, { ...pullOpts, pullPolicy: o.pullPolicy });
+    }
+  }
+
+  const entries = o.buildpacks.length
+    ? o.buildpacks.map((ref) => ({ ref, base: o.cwd, id: undefined, version: undefined }))
+    : projectGroup.map((g) => ({
+      ref: g.uri ?? "",
+      base: o.projectDir,
+      id: g.id,
+      version: g.version,
+    }));
+  const group: Buildpack[] = [];
+  const extraTrees: string[] = [];
+  for (const e of entries) {
+    const local = e.ref ? localBuildpackPath(e.ref, e.base) : undefined;
+    if (local && (await isDir(local))) {
+      const bp = await readBuildpack(local, e.ref);
+      if (bp.order && !builder) {
+        throw new LocaldError(`${e.ref} is a composite buildpack; locald builds with its parts`, {
+          hint: "pass each component buildpack's directory with -b, or use a builder with -B",
+          exitCode: ExitCode.input,
+        });
+      }
+      group.push(bp);
+      continue;
+    }
+    const [idPart, verPart] = (e.ref || `${e.id}${e.version ? `@${e.version}` : ""}`).split("@");
+    const id = e.id ?? idPart;
+    const version = e.version ?? verPart;
+    if (builder && !e.ref.startsWith("docker://")) {
+      const fromBuilder = await builderBuildpack(builder, id, version);
+      if (fromBuilder) {
+        group.push(fromBuilder);
+        continue;
+      }
+    }
+    if (e.ref && IMAGE_REF.test(e.ref)) {
+      if (!o.network) {
+        throw new LocaldError(`--dry-run cannot pull the buildpack image ${e.ref}`, {
+          hint: "run the build once without --dry-run",
+          exitCode: ExitCode.input,
+        });
+      }
+      const img = await oci.pullBuildpack(e.ref.replace(/^docker:\/\//, ""), pullOpts);
+      extraTrees.push(img.buildpacksDir);
+      const top = img.buildpacks.find((b) => b.id === img.id) ?? img.buildpacks[0];
+      if (!top) {
+        throw new LocaldError(`${e.ref} holds no buildpack`, {
+          hint: "pass a buildpack image or buildpackage",
+          exitCode: ExitCode.input,
+        });
+      }
+      group.push(await readBuildpack(top.path, e.ref));
+      continue;
+    }
+    const what = e.ref || id;
+    throw new LocaldError(
+      builder
+        ? `builder ${builder.ref} has no buildpack ${what}` +
+          (local ? `, and ${local} is not a directory` : "")
+        : local
+        ? `buildpack ${what}: no such directory (${local})`
+        : `buildpack "${what}" is neither a directory nor an image reference`,
+      {
+        hint: "pass a buildpack directory (-b ./path), an id the builder has (-b id@version), " +
+          "or an image (-b docker://REF)",
+        exitCode: ExitCode.input,
+      },
+    );
+  }
+  if (!group.length && !builder) {
+    throw new LocaldError(`no buildpacks to build ${o.projectDir} with`, {
+      hint: "pass -B BUILDER or -b PATH, or name them in project.toml",
+      exitCode: ExitCode.input,
+    });
+  }
+  const runImage = o.runImage ?? builder?.runImage?.image;
+  return { builder, group, extraTrees, runImage };
+}
+
+async function builderBuildpack(
+  b: BuilderSource,
+  id: string,
+  version: string | undefined,
+): Promise<Buildpack | undefined> {
+  const dir = join(b.buildpacksDir, escapeId(id));
+  let versions: string[];
+  try {
+    versions = (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+  } catch {
+    return undefined;
+  }
+  const v = version ?? (versions.length === 1 ? versions[0] : undefined);
+  if (!v) {
+    throw new LocaldError(
+      `builder ${b.ref} has several versions of ${id}: ${versions.join(", ")}`,
+      {
+        hint: `pick one with -b ${id}@VERSION`,
+        exitCode: ExitCode.input,
+      },
+    );
+  }
+  if (!versions.includes(v)) return undefined;
+  return await readBuildpack(join(dir, v), `${id}@${v}`);
+}
+
+/** Every `<escaped id>/<version>` directory under the given trees. */
+export async function treeBuildpacks(trees: string[]): Promise<{ rel: string; path: string }[]> {
+  const out: { rel: string; path: string }[] = [];
+  for (const t of trees) {
+    let ids: Deno.DirEntry[];
+    try {
+      ids = await Array.fromAsync(Deno.readDir(t));
+    } catch {
+      continue;
+    }
+    for (const id of ids) {
+      if (!id.isDirectory) continue;
+      for await (const v of Deno.readDir(join(t, id.name))) {
+        out.push({ rel: `${id.name}/${v.name}`, path: join(t, id.name, v.name) });
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,276 @@
+/**
+ * The sandbox host: every step runs under bubblewrap (bwrap) in fresh namespaces, seeing only
+ * the system directories, a chosen part of /etc, private /proc, /dev and /tmp, an empty HOME,
+ * and exactly the step's mounts (writable ones read-write, the rest read-only). The
+ * environment is cut to an allow-list, capabilities are dropped, and the sandbox dies with
+ * locald. As root, a step that must not run as root runs as uid 1000 inside a user namespace
+ * that maps it to root outside, so what it writes stays root's on disk.
+ *
+ * The same runner shows host paths elsewhere inside (Mount.source): an image build can see
+ * the project at /workspace and its layers at /layers.
+ *
+ * `sandboxHost()` and `bwrapArgs()` are pure: facts about this machine (where bwrap is, which
+ * system paths exist) come in as options, gathered once by `systemLayout()` and
+ * src/hosts/sandbox_check.ts.
+ */
+import { dirname, isAbsolute, normalize, resolve } from "node:path";
+import type { Host, HostCommand, Mount, Step } from "./types.ts";
+import { PASSTHROUGH_ENV } from "../cnb/plan.ts";
+import { NAMESPACE_ID } from "./native.ts";
+import { UsageError } from "../errors.ts";
+
+export type Network = "default" | "none";
+
+/** --network's value. */
+export function parseNetwork(value: string | undefined, command: string): Network | undefined {
+  if (value === undefined || value === "none" || value === "default") return value;
+  throw new UsageError(`--network takes "none" or "default" (got "${value}")`, command);
+}
+
+/** A system path shown read-only: bound as is, or recreated as the same symlink. */
+export interface SystemEntry {
+  path: string;
+  /** Recreate as a symlink with this target instead of binding (merged-/usr layouts). */
+  symlink?: string;
+}
+
+export interface SandboxOptions {
+  /** Absolute path of bwrap (from checkSandbox()). */
+  bwrap: string;
+  /** locald's own uid and gid. */
+  uid: number;
+  gid: number;
+  /** "none": a private network namespace with only loopback. Default: the host's network. */
+  network?: Network;
+  /** System paths that exist here (systemLayout()). */
+  system: SystemEntry[];
+  /** Extra environment variable names a step may keep (beyond SANDBOX_ENV and CNB_*). */
+  allowEnv?: string[];
+}
+
+/** Top-level system directories shown read-only (when they exist). */
+export const SYSTEM_DIRS = [
+  "/usr",
+  "/bin",
+  "/sbin",
+  "/lib",
+  "/lib32",
+  "/lib64",
+  "/libx32",
+  "/nix/store",
+];
+
+/**
+ * The parts of /etc a build needs: name resolution, CA certificates, users and groups (names
+ * for ids), the dynamic linker's cache, time zone, OS identity, shells' system profiles,
+ * Debian's alternatives symlinks. Not shown: shadow files, sudoers, ssh host keys, machine-id,
+ * and package managers' configuration (npmrc, pip.conf), which can carry credentials.
+ */
+export const ETC_ENTRIES = [
+  "/etc/alternatives",
+  "/etc/ssl",
+  "/etc/ca-certificates",
+  "/etc/ca-certificates.conf",
+  "/etc/pki",
+  "/etc/crypto-policies",
+  "/etc/resolv.conf",
+  "/etc/hosts",
+  "/etc/host.conf",
+  "/etc/nsswitch.conf",
+  "/etc/gai.conf",
+  "/etc/services",
+  "/etc/protocols",
+  "/etc/passwd",
+  "/etc/group",
+  "/etc/ld.so.cache",
+  "/etc/ld.so.conf",
+  "/etc/ld.so.conf.d",
+  "/etc/localtime",
+  "/etc/timezone",
+  "/etc/os-release",
+  "/etc/lsb-release",
+  "/etc/debian_version",
+  "/etc/alpine-release",
+  "/etc/redhat-release",
+  "/etc/fedora-release",
+  "/etc/locale.alias",
+  "/etc/locale.conf",
+  "/etc/mime.types",
+  "/etc/shells",
+  "/etc/profile",
+  "/etc/profile.d",
+  "/etc/bash.bashrc",
+  "/etc/bashrc",
+  "/etc/inputrc",
+  "/etc/zsh",
+  "/etc/zshenv",
+  "/etc/zshrc",
+  "/etc/fish",
+  "/etc/gitconfig",
+];
+
+/** Variables a sandboxed step may keep besides the build allow-list and CNB_*. */
+export const SANDBOX_ENV = [
+  ...PASSTHROUGH_ENV,
+  "COLORTERM",
+  "SHELL",
+  "LOCALD_SHELL",
+  "LOCALD_PROJECT",
+];
+
+/** Inside the sandbox, HOME is an empty tmpfs at this path unless the host's HOME can be used. */
+export const FALLBACK_HOME = "/home/locald";
+
+const RESERVED = ["/", "/proc", "/dev", "/etc", ...SYSTEM_DIRS];
+
+function within(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir === "/" ? "/" : dir + "/");
+}
+
+/** Where the empty HOME goes: the host's HOME path (so paths look alike), when usable. */
+export function sandboxHome(hostHome: string | undefined): string {
+  if (!hostHome || !isAbsolute(hostHome)) return FALLBACK_HOME;
+  const h = normalize(hostHome).replace(/\/+$/, "") || "/";
+  if (h === "/" || RESERVED.some((r) => r !== "/" && within(h, r))) return FALLBACK_HOME;
+  return h;
+}
+
+/** The step's environment cut to the allow-list, with HOME and TMPDIR pointing inside. */
+export function sandboxEnv(
+  env: Record<string, string>,
+  home: string,
+  allow: string[] = [],
+): Record<string, string> {
+  const keep = new Set([...SANDBOX_ENV, ...allow]);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (keep.has(k) || k.startsWith("CNB_")) out[k] = v;
+  }
+  out.HOME = home;
+  if (out.TMPDIR !== undefined) out.TMPDIR = "/tmp";
+  out.PATH ??= "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  return out;
+}
+
+const depth = (p: string) => p.split("/").filter(Boolean).length;
+
+/** Mounts in the order bwrap must make them: parents before children; duplicates dropped. */
+export function orderMounts(mounts: Mount[]): Mount[] {
+  const seen = new Set<string>();
+  const out: Mount[] = [];
+  for (const m of mounts) {
+    const path = resolve(m.path);
+    const source = resolve(m.source ?? m.path);
+    const key = `${path}\0${source}\0${m.writable}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ path, writable: m.writable, ...(source !== path ? { source } : {}) });
+  }
+  return out
+    .map((m, i) => ({ m, i }))
+    .sort((a, b) => depth(a.m.path) - depth(b.m.path) || a.i - b.i)
+    .map(({ m }) => m);
+}
+
+/** The uid/gid a step runs as inside: root drops to NAMESPACE_ID when the step asks. */
+export function insideIds(step: Step, o: SandboxOptions): { uid: number; gid: number } {
+  if (o.uid === 0) {
+    return step.dropRoot ? { uid: NAMESPACE_ID, gid: NAMESPACE_ID } : { uid: 0, gid: 0 };
+  }
+  return { uid: o.uid, gid: o.gid };
+}
+
+/** bwrap's arguments for a step, up to and including `--` (the step's argv follows). */
+export function bwrapArgs(step: Step, o: SandboxOptions, home: string): string[] {
+  const { uid, gid } = insideIds(step, o);
+  const a = ["--unshare-all"];
+  if ((o.network ?? "default") === "default") a.push("--share-net");
+  a.push("--die-with-parent");
+  // A new session stops a step from pushing input into the terminal (TIOCSTI); a shell keeps
+  // the terminal's session so job control and Ctrl-C work.
+  if (!step.interactive) a.push("--new-session");
+  a.push("--cap-drop", "ALL");
+  a.push("--unshare-user", "--uid", String(uid), "--gid", String(gid));
+  for (const s of o.system) {
+    if (s.symlink !== undefined) a.push("--symlink", s.symlink, s.path);
+    else a.push("--ro-bind", s.path, s.path);
+  }
+  a.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp");
+  const mounts = orderMounts(step.mounts);
+  // HOME is hidden: an empty tmpfs, placed among the mounts by depth so a project inside the
+  // home still shows through it. A HOME that is itself a mount was asked for and stays.
+  const homeIsMount = mounts.some((m) => m.path === home);
+  const items: ({ tmpfs: string } | Mount)[] = homeIsMount ? mounts : [
+    ...mounts.filter((m) => depth(m.path) < depth(home)),
+    { tmpfs: home },
+    ...mounts.filter((m) => depth(m.path) >= depth(home)),
+  ];
+  for (const it of items) {
+    if ("tmpfs" in it) a.push("--tmpfs", it.tmpfs);
+    else a.push(it.writable ? "--bind" : "--ro-bind", it.source ?? it.path, it.path);
+  }
+  a.push("--chdir", step.cwd, "--");
+  return a;
+}
+
+/**
+ * The step as bwrap runs it: argv starts with bwrap, the environment is cut to the allow-list,
+ * and bwrap itself does the uid mapping (so the wrapper must not drop root again). A VM host
+ * can wrap this step in turn to sandbox inside the VM (with the VM's bwrap and layout).
+ */
+export function sandboxStep(step: Step, o: SandboxOptions): Step {
+  const home = sandboxHome(step.env.HOME);
+  return {
+    ...step,
+    argv: [o.bwrap, ...bwrapArgs(step, o, home), ...step.argv],
+    env: sandboxEnv(step.env, home, o.allowEnv),
+    // bwrap's own working directory does not matter (--chdir sets the step's); a remapped
+    // cwd may not even exist on the host.
+    cwd: "/",
+    dropRoot: false,
+  };
+}
+
+export function sandboxHost(o: SandboxOptions): Host {
+  return {
+    name: "sandbox",
+    wrap(step: Step): HostCommand {
+      const s = sandboxStep(step, o);
+      return { argv: s.argv, env: s.env, cwd: s.cwd };
+    },
+  };
+}
+
+/**
+ * Which SYSTEM_DIRS and ETC_ENTRIES exist here (impure: lstat only). A top-level symlink
+ * (/bin -> usr/bin) is recreated as a symlink; an /etc symlink into /usr likewise (so
+ * readlink(/etc/localtime) still names the zone); other symlinks are bound through to their
+ * target, and dangling ones are left out.
+ */
+export async function systemLayout(): Promise<SystemEntry[]> {
+  const out: SystemEntry[] = [];
+  for (const path of [...SYSTEM_DIRS, ...ETC_ENTRIES]) {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(path);
+    } catch {
+      continue;
+    }
+    if (!info.isSymlink) {
+      out.push({ path });
+      continue;
+    }
+    let target: string;
+    let real: string;
+    try {
+      target = await Deno.readLink(path);
+      real = await Deno.realPath(path);
+    } catch {
+      continue; // dangling
+    }
+    const topLevel = depth(path) === 1;
+    const intoUsr = within(resolve(dirname(path), target), "/usr") && within(real, "/usr");
+    out.push(topLevel || intoUsr ? { path, symlink: target } : { path });
+  }
+  return out;
+}

@@ -1,0 +1,564 @@
+/**
+ * Builders, run images and buildpack images from registries, without Docker.
+ *
+ *   pullBuilder(ref, opts)                 -> BuilderInfo   (/cnb extracted, labels read)
+ *   pullImageToLayout(ref, layoutRoot, o)  -> path          (OCI layout for the analyzer)
+ *   pullBuildpack(ref, opts)               -> BuildpackImage (<escaped-id>/<version>/ trees)
+ *   listBuilders(env), removeBuilder(ref, env)
+ *
+ * A builder's /cnb is extracted once per manifest digest into
+ * `$LOCALD_HOME/oci/builders/<hex>/cnb`, built in a temporary directory and renamed into place,
+ * so a cache directory that exists is complete. `refs/` maps references to digests.
+ */
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { parse as parseToml } from "smol-toml";
+import { ExitCode, LocaldError } from "../errors.ts";
+import { exists, readTextIfExists, removeIfExists, writeFileAtomic } from "../util/fs.ts";
+import { onlyCnb } from "./apply.ts";
+import {
+  applyLayers,
+  clientFor,
+  fetchLayers,
+  type PullOptions,
+  resolveImage,
+  storeFor,
+} from "./image.ts";
+import { formatPlatform, hostPlatform, type Platform } from "./manifest.ts";
+import { formatReference, type ImageRef, layoutRelativePath, parseReference } from "./reference.ts";
+import { ociRoot } from "./store.ts";
+
+export type { PullOptions } from "./image.ts";
+
+/** The default builder: public, multi-arch (amd64 and arm64), Ubuntu 24.04 based. */
+export const DEFAULT_BUILDER = "heroku/builder:24";
+
+export type PullPolicy = "always" | "if-not-present" | "never";
+
+export interface BuilderPullOptions extends PullOptions {
+  /** Default "if-not-present": a builder already extracted for this reference is used as is. */
+  pullPolicy?: PullPolicy;
+}
+
+export interface RunImageRef {
+  image: string;
+  mirrors: string[];
+}
+
+export interface BuilderInfo {
+  /** Canonical reference as given (index.docker.io/heroku/builder:24). */
+  ref: string;
+  /** Digest of the platform's image manifest (the cache key). */
+  digest: string;
+  /** Digest of the multi-arch index, when the reference named one. */
+  indexDigest?: string;
+  platform: string;
+  /** The cache directory for this builder. */
+  root: string;
+  /** The extracted /cnb. */
+  cnbDir: string;
+  /** <cnbDir>/buildpacks: <escaped-id>/<version>/ trees (CNB_BUILDPACKS_DIR). */
+  buildpacksDir: string;
+  /** <cnbDir>/order.toml (CNB_ORDER_PATH). */
+  orderPath: string;
+  /** <cnbDir>/run.toml, or a run.toml written from a legacy stack.toml (CNB_RUN_PATH). */
+  runPath?: string;
+  /** The first run image of run.toml (mirrors included); undefined if the builder has none. */
+  runImage?: RunImageRef;
+  runImages: RunImageRef[];
+  /** <cnbDir>/build-config when present: pass as CNB_BUILD_CONFIG_DIR, the lifecycle applies it. */
+  buildConfigDir?: string;
+  /** Variables of build-config/env (file name -> content; suffixes such as .default kept). */
+  buildConfigEnv: Record<string, string>;
+  /** CNB_* variables from the builder image's config Env (CNB_USER_ID, CNB_STACK_ID...). */
+  imageEnv: Record<string, string>;
+  /** A directory holding lifecycle/ (as LOCALD_LIFECYCLE_DIR expects), if the builder ships one. */
+  lifecycleDir?: string;
+  /** Parsed io.buildpacks.builder.metadata label (description, buildpacks, lifecycle, stack). */
+  metadata: BuilderMetadata | null;
+  /** Parsed io.buildpacks.buildpack.layers label. */
+  buildpackLayers: Record<string, Record<string, unknown>> | null;
+  /** Parsed order.toml ([[order]] groups). */
+  order: { group: { id: string; version?: string; optional?: boolean }[] }[];
+  /** Sum of the compressed layer sizes. */
+  size: number;
+  /** Blobs this builder uses (manifest, config, layers), for `builder rm`. */
+  blobs: string[];
+  pulledAt: string;
+}
+
+export interface BuilderMetadata {
+  description?: string;
+  buildpacks?: { id: string; version?: string; homepage?: string }[];
+  lifecycle?: { version?: string; apis?: Record<string, { supported?: string[] }> };
+  stack?: { runImage?: { image?: string; mirrors?: string[] } };
+  createdBy?: { name?: string; version?: string };
+  [k: string]: unknown;
+}
+
+interface RefRecord {
+  ref: string;
+  platform: string;
+  digest: string;
+  indexDigest?: string;
+  pulledAt: string;
+}
+
+function buildersDir(env: Record<string, string>) {
+  return join(ociRoot(env), "builders");
+}
+
+function refsDir(env: Record<string, string>) {
+  return join(ociRoot(env), "refs");
+}
+
+function refRecordPath(env: Record<string, string>, canonical: string, platform: string) {
+  const id = createHash("sha256").update(`${canonical} ${platform}`).digest("hex").slice(0, 32);
+  return join(refsDir(env), `${id}.json`);
+}
+
+function parseJsonLabel<T>(labels: Record<string, string> | undefined, name: string): T | null {
+  const v = labels?.[name];
+  if (!v) return null;
+  try {
+    return JSON.parse(v) as T;
+  } catch {
+    return null;
+  }
+}
+
+async function readRef(path: string): Promise<RefRecord | undefined> {
+  const t = await readTextIfExists(path);
+  if (!t) return undefined;
+  try {
+    return JSON.parse(t) as RefRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readBuilderJson(dir: string): Promise<BuilderInfo | undefined> {
+  const t = await readTextIfExists(join(dir, "builder.json"));
+  if (!t) return undefined;
+  try {
+    return JSON.parse(t) as BuilderInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Pull a builder and extract its /cnb (idempotent: an unchanged builder downloads nothing and
+ * extracts nothing). Throws LocaldError with a hint for every failure a user can meet.
+ */
+export async function pullBuilder(
+  refInput: string,
+  opts: BuilderPullOptions,
+): Promise<BuilderInfo> {
+  const ref = parseReference(refInput);
+  const canonical = formatReference(ref);
+  const platform = opts.platform ?? hostPlatform();
+  const pf = formatPlatform(platform);
+  const recordPath = refRecordPath(opts.env, canonical, pf);
+  const policy = opts.pullPolicy ?? "if-not-present";
+  if (policy !== "always") {
+    const rec = await readRef(recordPath);
+    const info = rec && await readBuilderJson(join(buildersDir(opts.env), rec.digest.slice(7)));
+    if (info) return { ...info, ref: canonical, indexDigest: rec!.indexDigest };
+    if (policy === "never") {
+      throw new LocaldError(`builder ${canonical} has not been pulled (pull policy "never")`, {
+        hint: `run \`locald builder pull ${refInput}\`, or use --pull-policy if-not-present`,
+        exitCode: ExitCode.input,
+      });
+    }
+  }
+  const o: PullOptions = { ...opts, platform, client: clientFor(opts) };
+  opts.out?.info(`pulling builder ${canonical} (${pf})`);
+  const img = await resolveImage(ref, o);
+  const hex = img.digest.slice(7);
+  const dest = join(buildersDir(opts.env), hex);
+  let info = await readBuilderJson(dest);
+  if (!info) {
+    const layers = await fetchLayers(img, o);
+    await Deno.mkdir(buildersDir(opts.env), { recursive: true });
+    await removeStaleTemps(buildersDir(opts.env));
+    const tmp = await Deno.makeTempDir({
+      dir: buildersDir(opts.env),
+      prefix: `.tmp-${hex.slice(0, 12)}-`,
+    });
+    try {
+      await applyLayers(img, layers, tmp, onlyCnb);
+      info = await describeBuilder(tmp, dest, img, canonical);
+      await Deno.writeTextFile(join(tmp, "builder.json"), JSON.stringify(info, null, 2));
+      try {
+        await Deno.rename(tmp, dest);
+      } catch (e) {
+        // Another locald extracted the same builder first; theirs is identical.
+        if (!(await exists(join(dest, "builder.json")))) throw e;
+        await removeIfExists(tmp);
+      }
+    } catch (e) {
+      await removeIfExists(tmp);
+      throw e;
+    }
+  }
+  const rec: RefRecord = {
+    ref: canonical,
+    platform: pf,
+    digest: img.digest,
+    indexDigest: img.indexDigest,
+    pulledAt: new Date().toISOString(),
+  };
+  await writeFileAtomic(recordPath, JSON.stringify(rec, null, 2));
+  return { ...info, ref: canonical, indexDigest: img.indexDigest };
+}
+
+/** Temporary directories left by a locald that was killed mid-extraction (over an hour old). */
+async function removeStaleTemps(dir: string) {
+  for await (const e of Deno.readDir(dir)) {
+    if (!e.name.startsWith(".tmp-")) continue;
+    const st = await Deno.lstat(join(dir, e.name)).catch(() => undefined);
+    if (st?.mtime && Date.now() - st.mtime.getTime() > 3600_000) {
+      await removeIfExists(join(dir, e.name));
+    }
+  }
+}
+
+async function describeBuilder(
+  tmp: string,
+  dest: string,
+  img: Awaited<ReturnType<typeof resolveImage>>,
+  canonical: string,
+): Promise<BuilderInfo> {
+  const cnbTmp = join(tmp, "cnb");
+  if (!(await exists(join(cnbTmp, "buildpacks"))) && !(await exists(join(cnbTmp, "order.toml")))) {
+    throw new LocaldError(
+      `${canonical} is not a CNB builder: it has no /cnb/buildpacks or /cnb/order.toml`,
+      {
+        hint:
+          "pass a builder image (e.g. heroku/builder:24); run images and app images cannot build",
+        exitCode: ExitCode.input,
+      },
+    );
+  }
+  const cnbDir = join(dest, "cnb");
+  const labels = img.config.config?.Labels ?? {};
+  const metadata = parseJsonLabel<BuilderMetadata>(labels, "io.buildpacks.builder.metadata");
+  const runImages = await readRunImages(cnbTmp, metadata);
+  let runPath: string | undefined;
+  if (await exists(join(cnbTmp, "run.toml"))) runPath = join(cnbDir, "run.toml");
+  else if (runImages.length) {
+    // Legacy builders (stack.toml only): write the run.toml the lifecycle reads today.
+    const toml = runImages.map((r) =>
+      `[[images]]\nimage = ${JSON.stringify(r.image)}\nmirrors = ${JSON.stringify(r.mirrors)}\n`
+    ).join("\n");
+    await Deno.writeTextFile(join(cnbTmp, "run.toml"), toml);
+    runPath = join(cnbDir, "run.toml");
+  }
+  const imageEnv: Record<string, string> = {};
+  for (const kv of img.config.config?.Env ?? []) {
+    const i = kv.indexOf("=");
+    const k = i === -1 ? kv : kv.slice(0, i);
+    if (k.startsWith("CNB_")) imageEnv[k] = i === -1 ? "" : kv.slice(i + 1);
+  }
+  const buildConfigEnv: Record<string, string> = {};
+  const envDir = join(cnbTmp, "build-config", "env");
+  if (await exists(envDir)) {
+    for await (const e of Deno.readDir(envDir)) {
+      if (e.isFile) buildConfigEnv[e.name] = await Deno.readTextFile(join(envDir, e.name));
+    }
+  }
+  let order: BuilderInfo["order"] = [];
+  const orderText = await readTextIfExists(join(cnbTmp, "order.toml"));
+  if (orderText) {
+    try {
+      // deno-lint-ignore no-explicit-any
+      order = ((parseToml(orderText) as any).order ?? []) as BuilderInfo["order"];
+    } catch {
+      throw new LocaldError(`the order.toml of ${canonical} is not valid TOML`, {
+        hint: "the builder is broken; use another builder or rebuild it",
+        exitCode: ExitCode.input,
+      });
+    }
+  }
+  const hasLifecycle = await exists(join(cnbTmp, "lifecycle", "lifecycle"));
+  const m = img.manifest;
+  return {
+    ref: canonical,
+    digest: img.digest,
+    indexDigest: img.indexDigest,
+    platform: formatPlatform(img.platform),
+    root: dest,
+    cnbDir,
+    buildpacksDir: join(cnbDir, "buildpacks"),
+    orderPath: join(cnbDir, "order.toml"),
+    runPath,
+    runImage: runImages[0],
+    runImages,
+    buildConfigDir: (await exists(join(cnbTmp, "build-config")))
+      ? join(cnbDir, "build-config")
+      : undefined,
+    buildConfigEnv,
+    imageEnv,
+    lifecycleDir: hasLifecycle ? cnbDir : undefined,
+    metadata,
+    buildpackLayers: parseJsonLabel(labels, "io.buildpacks.buildpack.layers"),
+    order,
+    size: m.layers.reduce((n, l) => n + l.size, 0),
+    blobs: [img.digest, m.config.digest, ...m.layers.map((l) => l.digest)],
+    pulledAt: new Date().toISOString(),
+  };
+}
+
+async function readRunImages(cnb: string, md: BuilderMetadata | null): Promise<RunImageRef[]> {
+  const norm = (x: { image?: unknown; mirrors?: unknown }) => ({
+    image: String(x.image ?? ""),
+    mirrors: Array.isArray(x.mirrors) ? x.mirrors.map(String) : [],
+  });
+  const run = await readTextIfExists(join(cnb, "run.toml"));
+  if (run) {
+    // deno-lint-ignore no-explicit-any
+    const doc = parseToml(run) as any;
+    const images = (doc.images ?? []).map(norm).filter((r: RunImageRef) => r.image);
+    if (images.length) return images;
+  }
+  const stack = await readTextIfExists(join(cnb, "stack.toml"));
+  if (stack) {
+    // deno-lint-ignore no-explicit-any
+    const doc = parseToml(stack) as any;
+    if (doc["run-image"]?.image) return [norm(doc["run-image"])];
+  }
+  if (md?.stack?.runImage?.image) return [norm(md.stack.runImage)];
+  return [];
+}
+
+export interface LayoutOptions extends PullOptions {
+  /** Also fetch and link every layer (exporting needs them; analysis needs only the config). */
+  full?: boolean;
+}
+
+/**
+ * Write `ref` as an OCI image layout at `<layoutRoot>/<registry>/<repository>/<tag>` (or
+ * `.../sha256/<hex>` for a digest reference): the path the lifecycle's analyzer reads in layout
+ * mode. Holds one manifest (this platform's), its config, and the layers when `full`. Blobs are
+ * hard links into the store where possible. Returns the layout's path.
+ */
+export async function pullImageToLayout(
+  refInput: string,
+  layoutRoot: string,
+  opts: LayoutOptions,
+): Promise<string> {
+  const ref = parseReference(refInput);
+  const o: PullOptions = { ...opts, client: clientFor(opts) };
+  const img = await resolveImage(ref, o);
+  const store = storeFor(opts.env);
+  const blobs = [img.digest, img.manifest.config.digest];
+  if (opts.full) {
+    await fetchLayers(img, o);
+    blobs.push(...img.manifest.layers.map((l) => l.digest));
+  }
+  const dest = join(layoutRoot, layoutRelativePath(ref));
+  const indexJson = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.index.v1+json",
+    manifests: [{
+      mediaType: img.manifestMediaType,
+      digest: img.digest,
+      size: img.manifestSize,
+      platform: img.platform,
+      annotations: ref.tag ? { "org.opencontainers.image.ref.name": ref.tag } : undefined,
+    }],
+  });
+  if ((await readTextIfExists(join(dest, "index.json"))) === indexJson) {
+    let complete = true;
+    for (const b of blobs) {
+      if (!(await exists(join(dest, "blobs", "sha256", b.slice(7))))) complete = false;
+    }
+    if (complete) return dest;
+  }
+  const parent = join(dest, "..");
+  await Deno.mkdir(parent, { recursive: true });
+  const tmp = await Deno.makeTempDir({ dir: parent, prefix: ".tmp-layout-" });
+  try {
+    await Deno.mkdir(join(tmp, "blobs", "sha256"), { recursive: true });
+    for (const b of blobs) {
+      const to = join(tmp, "blobs", "sha256", b.slice(7));
+      try {
+        await Deno.link(store.path(b), to);
+      } catch {
+        await Deno.copyFile(store.path(b), to);
+      }
+    }
+    await Deno.writeTextFile(join(tmp, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
+    await Deno.writeTextFile(join(tmp, "index.json"), indexJson);
+    const old = `${dest}.old-${Deno.pid}`;
+    const had = await exists(dest);
+    if (had) await Deno.rename(dest, old);
+    await Deno.rename(tmp, dest);
+    if (had) await removeIfExists(old);
+  } catch (e) {
+    await removeIfExists(tmp);
+    throw e;
+  }
+  return dest;
+}
+
+export interface BuildpackImage {
+  ref: string;
+  digest: string;
+  /** Holds <escaped-id>/<version>/ trees: the buildpack and any it depends on. */
+  buildpacksDir: string;
+  /** The top-level buildpack (from io.buildpacks.buildpackage.metadata). */
+  id?: string;
+  version?: string;
+  /** Every buildpack found: id, version and its directory. */
+  buildpacks: { id: string; version: string; path: string }[];
+}
+
+/** Pull a buildpack image or buildpackage (`-b docker://REF`) and extract its /cnb/buildpacks. */
+export async function pullBuildpack(refInput: string, opts: PullOptions): Promise<BuildpackImage> {
+  const ref = parseReference(refInput);
+  const canonical = formatReference(ref);
+  const o: PullOptions = { ...opts, client: clientFor(opts) };
+  opts.out?.info(`pulling buildpack ${canonical}`);
+  const img = await resolveImage(ref, o);
+  const dir = join(ociRoot(opts.env), "buildpacks", img.digest.slice(7));
+  if (!(await exists(dir))) {
+    const layers = await fetchLayers(img, o);
+    await Deno.mkdir(join(dir, ".."), { recursive: true });
+    const tmp = await Deno.makeTempDir({ dir: join(dir, ".."), prefix: ".tmp-" });
+    try {
+      await applyLayers(
+        img,
+        layers,
+        tmp,
+        (rel) => rel === "cnb" || rel === "cnb/buildpacks" || rel.startsWith("cnb/buildpacks/"),
+      );
+      if (!(await exists(join(tmp, "cnb", "buildpacks")))) {
+        throw new LocaldError(`${canonical} holds no buildpack (no /cnb/buildpacks)`, {
+          hint: "-b docker://REF takes a buildpack image or buildpackage",
+          exitCode: ExitCode.input,
+        });
+      }
+      try {
+        await Deno.rename(tmp, dir);
+      } catch (e) {
+        if (!(await exists(dir))) throw e;
+        await removeIfExists(tmp);
+      }
+    } catch (e) {
+      await removeIfExists(tmp);
+      throw e;
+    }
+  }
+  const buildpacksDir = join(dir, "cnb", "buildpacks");
+  const buildpacks: BuildpackImage["buildpacks"] = [];
+  for await (const idDir of Deno.readDir(buildpacksDir)) {
+    if (!idDir.isDirectory) continue;
+    for await (const v of Deno.readDir(join(buildpacksDir, idDir.name))) {
+      const path = join(buildpacksDir, idDir.name, v.name);
+      const toml = await readTextIfExists(join(path, "buildpack.toml"));
+      let id = idDir.name.replaceAll("_", "/");
+      if (toml) {
+        try {
+          // deno-lint-ignore no-explicit-any
+          id = String((parseToml(toml) as any).buildpack?.id ?? id);
+        } catch { /* keep the directory's name */ }
+      }
+      buildpacks.push({ id, version: v.name, path });
+    }
+  }
+  const md = parseJsonLabel<{ id?: string; version?: string }>(
+    img.config.config?.Labels,
+    "io.buildpacks.buildpackage.metadata",
+  );
+  return {
+    ref: canonical,
+    digest: img.digest,
+    buildpacksDir,
+    id: md?.id,
+    version: md?.version,
+    buildpacks,
+  };
+}
+
+export interface BuilderListing {
+  ref: string;
+  platform: string;
+  digest: string;
+  size: number;
+  pulledAt: string;
+  description?: string;
+}
+
+/** The builders pulled so far (one line per reference and platform). */
+export async function listBuilders(env: Record<string, string>): Promise<BuilderListing[]> {
+  const out: BuilderListing[] = [];
+  try {
+    for await (const e of Deno.readDir(refsDir(env))) {
+      if (!e.name.endsWith(".json")) continue;
+      const rec = await readRef(join(refsDir(env), e.name));
+      if (!rec) continue;
+      const info = await readBuilderJson(join(buildersDir(env), rec.digest.slice(7)));
+      if (!info) continue;
+      out.push({
+        ref: rec.ref,
+        platform: rec.platform,
+        digest: rec.digest,
+        size: info.size,
+        pulledAt: rec.pulledAt,
+        description: info.metadata?.description,
+      });
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return out.sort((a, b) => a.ref.localeCompare(b.ref));
+}
+
+/** A builder already pulled, without the network; undefined if there is none. */
+export async function findBuilder(
+  refInput: string,
+  env: Record<string, string>,
+  platform: Platform = hostPlatform(),
+): Promise<BuilderInfo | undefined> {
+  const canonical = formatReference(parseReference(refInput));
+  const rec = await readRef(refRecordPath(env, canonical, formatPlatform(platform)));
+  if (!rec) return undefined;
+  return await readBuilderJson(join(buildersDir(env), rec.digest.slice(7)));
+}
+
+/**
+ * Forget a builder: its reference, its extracted /cnb (unless another reference uses the same
+ * digest) and the blobs no other builder uses. Returns false when it was not pulled.
+ */
+export async function removeBuilder(
+  refInput: string,
+  env: Record<string, string>,
+): Promise<boolean> {
+  const ref: ImageRef = parseReference(refInput);
+  const canonical = formatReference(ref);
+  const all = await listBuilders(env);
+  const mine = all.filter((b) => b.ref === canonical);
+  if (!mine.length) return false;
+  const keepDigests = new Set(all.filter((b) => b.ref !== canonical).map((b) => b.digest));
+  const keepBlobs = new Set<string>();
+  for (const d of keepDigests) {
+    const info = await readBuilderJson(join(buildersDir(env), d.slice(7)));
+    for (const b of info?.blobs ?? []) keepBlobs.add(b);
+  }
+  const store = storeFor(env);
+  for (const b of mine) {
+    await removeIfExists(refRecordPath(env, b.ref, b.platform));
+    if (keepDigests.has(b.digest)) continue;
+    const dir = join(buildersDir(env), b.digest.slice(7));
+    const info = await readBuilderJson(dir);
+    // Remove builder.json first: a half-removed directory is then never trusted.
+    await removeIfExists(join(dir, "builder.json"));
+    await removeIfExists(dir);
+    for (const blob of info?.blobs ?? []) {
+      if (!keepBlobs.has(blob)) await removeIfExists(store.path(blob));
+    }
+  }
+  return true;
+}

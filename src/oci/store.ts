@@ -1,0 +1,231 @@
+/**
+ * The content-addressed blob store shared by every image: `$LOCALD_HOME/oci/blobs/sha256/<hex>`.
+ * A blob is downloaded to `tmp/<hex>.part` under an exclusive file lock (so concurrent locald
+ * processes fetch it once), resumed with a Range request after a dropped connection, hashed as
+ * it streams, and renamed into place only when its sha256 matches. So whatever sits under
+ * blobs/ is verified, and a failed pull leaves at most a `.part` file that is never trusted.
+ */
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { ExitCode, LocaldError } from "../errors.ts";
+import { localdHome } from "../config/paths.ts";
+import { exists, removeIfExists } from "../util/fs.ts";
+import type { Descriptor } from "./manifest.ts";
+import { formatReference, type ImageRef } from "./reference.ts";
+import { digestMismatch, type RegistryClient, TransientError, unreachable } from "./registry.ts";
+
+export function ociRoot(env: Record<string, string>): string {
+  return join(localdHome(env), "oci");
+}
+
+function hexOf(digest: string): string {
+  const m = digest.match(/^sha256:([a-f0-9]{64})$/);
+  if (!m) {
+    throw new LocaldError(`unsupported digest "${digest}"`, {
+      hint: "locald verifies sha256 digests only",
+      exitCode: ExitCode.unsupported,
+    });
+  }
+  return m[1];
+}
+
+/** Called with the number of bytes received since the last call. */
+export type OnBytes = (n: number) => void;
+
+export class BlobStore {
+  readonly root: string;
+  #inflight = new Map<string, Promise<string>>();
+
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  path(digest: string): string {
+    return join(this.root, "blobs", "sha256", hexOf(digest));
+  }
+
+  async has(digest: string): Promise<boolean> {
+    return await exists(this.path(digest));
+  }
+
+  /** Store bytes already in memory (manifests, configs) after checking their digest. */
+  async putVerified(digest: string, bytes: Uint8Array): Promise<string> {
+    const dest = this.path(digest);
+    if (await exists(dest)) return dest;
+    const got = createHash("sha256").update(bytes).digest("hex");
+    if (`sha256:${got}` !== digest) throw digestMismatch(digest, digest, got);
+    await Deno.mkdir(join(this.root, "blobs", "sha256"), { recursive: true });
+    const tmp = join(this.root, "blobs", "sha256", `.${got}.${Deno.pid}.${crypto.randomUUID()}`);
+    await Deno.writeFile(tmp, bytes);
+    await Deno.rename(tmp, dest);
+    return dest;
+  }
+
+  /** Read a stored blob (small ones: manifests and configs). */
+  async read(digest: string): Promise<Uint8Array> {
+    return await Deno.readFile(this.path(digest));
+  }
+
+  /** Make sure the blob is in the store, downloading it if needed. Returns its path. */
+  ensure(client: RegistryClient, ref: ImageRef, desc: Descriptor, onBytes?: OnBytes) {
+    let p = this.#inflight.get(desc.digest);
+    if (!p) {
+      p = this.#ensure(client, ref, desc, onBytes).finally(() =>
+        this.#inflight.delete(desc.digest)
+      );
+      this.#inflight.set(desc.digest, p);
+    }
+    return p;
+  }
+
+  async #ensure(client: RegistryClient, ref: ImageRef, desc: Descriptor, onBytes?: OnBytes) {
+    const hex = hexOf(desc.digest);
+    const dest = this.path(desc.digest);
+    if (await exists(dest)) return dest;
+    const tmpDir = join(this.root, "tmp");
+    await Deno.mkdir(tmpDir, { recursive: true });
+    await Deno.mkdir(join(this.root, "blobs", "sha256"), { recursive: true });
+    const lock = await Deno.open(join(tmpDir, `${hex}.lock`), { write: true, create: true });
+    try {
+      await lock.lock(true);
+      // Another process may have finished it while we waited for the lock.
+      if (await exists(dest)) return dest;
+      const part = join(tmpDir, `${hex}.part`);
+      await this.#download(client, ref, desc, part, onBytes);
+      await Deno.rename(part, dest);
+      return dest;
+    } finally {
+      await lock.unlock().catch(() => {});
+      lock.close();
+    }
+  }
+
+  async #download(
+    client: RegistryClient,
+    ref: ImageRef,
+    desc: Descriptor,
+    part: string,
+    onBytes?: OnBytes,
+  ) {
+    const what = `layer ${desc.digest.slice(7, 19)} of ${formatReference(ref)}`;
+    let lastError: unknown;
+    const attempts = 5;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        const got = await this.#attempt(client, ref, desc, part, onBytes);
+        if (`sha256:${got}` !== desc.digest) {
+          await removeIfExists(part);
+          throw digestMismatch(what, desc.digest, got);
+        }
+        return;
+      } catch (e) {
+        if (!(e instanceof TransientError)) throw e;
+        lastError = e;
+        if (attempt < attempts) await client.sleep(attempt);
+      }
+    }
+    throw unreachable(ref.registry, lastError);
+  }
+
+  /**
+   * One GET (or ranged GET) into `part`; returns the sha256 hex of the whole file. Throws
+   * TransientError when the stream breaks (the part file stays for the next attempt).
+   */
+  async #attempt(
+    client: RegistryClient,
+    ref: ImageRef,
+    desc: Descriptor,
+    part: string,
+    onBytes?: OnBytes,
+  ): Promise<string> {
+    let have = 0;
+    try {
+      have = (await Deno.stat(part)).size;
+    } catch { /* nothing yet */ }
+    if (have > desc.size) {
+      await removeIfExists(part);
+      have = 0;
+    }
+    if (have === desc.size && have > 0) return (await hashFile(part)).hex;
+    const res = await client.openBlob(ref, desc.digest, have);
+    if (res.status === 416) {
+      await res.body?.cancel();
+      await removeIfExists(part);
+      throw new TransientError("range not satisfiable");
+    }
+    const append = res.status === 206 && have > 0;
+    if (!append && have > 0) {
+      onBytes?.(-have); // the registry ignored the range: start over
+      have = 0;
+    }
+    const hash = createHash("sha256");
+    if (append) {
+      const f = await Deno.open(part, { read: true });
+      for await (const chunk of f.readable) hash.update(chunk);
+    }
+    const file = await Deno.open(part, { write: true, create: true, append, truncate: !append });
+    let done = have;
+    try {
+      for await (const chunk of res.body!) {
+        done += chunk.length;
+        if (done > desc.size) {
+          throw digestMismatch(
+            `blob ${desc.digest}`,
+            desc.digest,
+            "(more bytes than the manifest says)",
+          );
+        }
+        hash.update(chunk);
+        let off = 0;
+        while (off < chunk.length) off += await file.write(chunk.subarray(off));
+        onBytes?.(chunk.length);
+      }
+    } catch (e) {
+      if (e instanceof LocaldError) {
+        file.close();
+        await removeIfExists(part);
+        throw e;
+      }
+      throw new TransientError(`connection dropped: ${(e as Error).message}`);
+    } finally {
+      try {
+        file.close();
+      } catch { /* closed above */ }
+    }
+    if (done < desc.size) {
+      throw new TransientError(`connection closed after ${done} of ${desc.size} bytes`);
+    }
+    return hash.digest("hex");
+  }
+}
+
+export async function hashFile(path: string): Promise<{ hex: string; size: number }> {
+  const hash = createHash("sha256");
+  let size = 0;
+  const f = await Deno.open(path, { read: true });
+  for await (const chunk of f.readable) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  return { hex: hash.digest("hex"), size };
+}
+
+/** Run `fn` over `items` with at most `limit` at a time. */
+export async function parallel<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>) {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  let failed: unknown;
+  const worker = async () => {
+    while (next < items.length && failed === undefined) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]);
+      } catch (e) {
+        failed ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed !== undefined) throw failed;
+  return out;
+}
