@@ -6,36 +6,15 @@
  * `locald exec`/`run` use the result.
  */
 import assert from "node:assert/strict";
-import { join, relative } from "node:path";
-import { type Entry, layer, pushImage } from "./support/images.ts";
+import { join } from "node:path";
+import { layer, pushImage } from "./support/images.ts";
+import { dirs, entriesOf } from "./support/tree.ts";
 import { runLocald, testEnv } from "./support/locald.ts";
 import { startRegistry } from "./support/registry.ts";
 import { buildpack, lifecycleDir } from "./support/tools.ts";
 import { hostPlatform } from "../src/oci/manifest.ts";
 
 const REPO = new URL("../", import.meta.url).pathname;
-
-/** A directory as tar entries under `prefix` (modes and symlinks kept). */
-async function entriesOf(dir: string, prefix: string): Promise<Entry[]> {
-  const out: Entry[] = [{ name: `${prefix}/`, type: "directory" }];
-  const walk = async (d: string) => {
-    for await (const e of Deno.readDir(d)) {
-      const p = join(d, e.name);
-      const name = `${prefix}/${relative(dir, p)}`;
-      const st = await Deno.lstat(p);
-      if (st.isSymlink) out.push({ name, type: "symlink", linkname: await Deno.readLink(p) });
-      else if (st.isDirectory) {
-        out.push({ name: `${name}/`, type: "directory" });
-        await walk(p);
-      } else out.push({ name, content: await Deno.readFile(p), mode: (st.mode ?? 0o644) & 0o777 });
-    }
-  };
-  await walk(dir);
-  return out;
-}
-
-const dirs = (...names: string[]): Entry[] =>
-  names.map((n) => ({ name: `${n}/`, type: "directory" }));
 
 Deno.test("build -B with a builder and run image from a registry, then exec and run", async () => {
   const reg = await startRegistry();

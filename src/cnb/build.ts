@@ -5,7 +5,7 @@
 import { join, resolve } from "node:path";
 import type { Output } from "../cli/output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
-import type { ProjectPaths } from "../config/paths.ts";
+import { pathsUnder, type ProjectPaths } from "../config/paths.ts";
 import { loadProject } from "../config/project.ts";
 import { parseToml } from "../config/toml.ts";
 import { cnbIds, nativeHost } from "../hosts/native.ts";
@@ -26,6 +26,16 @@ import { exists, removeIfExists, writeFileAtomic } from "../util/fs.ts";
 import { type Buildpack, escapeId, orderToml, writeBuildpacksDir } from "./buildpacks.ts";
 import { mergeBuildEnv, parseEnvFile, parseEnvFlag } from "./env.ts";
 import { resolveSources, type Sources, treeBuildpacks } from "./sources.ts";
+import {
+  type ExportedImage,
+  exportedImage,
+  imageMounts,
+  type ImageOptions,
+  imageView,
+  layoutRunImageRef,
+  linkLayoutAlias,
+  registryAuthEnv,
+} from "./image.ts";
 import { combineDigest, treeDigest } from "./fingerprint.ts";
 import { hostRunImageRef, type Target, writeHostRunImage } from "./hostimage.ts";
 import {
@@ -58,6 +68,8 @@ export interface BuildOptions {
   pullPolicy?: "always" | "if-not-present" | "never";
   insecureRegistries?: string[];
   verbose?: boolean;
+  /** --export / --publish: an image build (see src/cnb/image.ts). */
+  image?: ImageOptions;
   /** --sandbox (true/false, absent: settings decide), --network, --trust-builder. */
   isolation?: { sandbox?: boolean; network?: Network; trustBuilder?: boolean };
   /** Where the phases run (native, Lima, WSL): openBackend(env). */
@@ -76,6 +88,8 @@ export interface BuildSummary {
   /** True when nothing changed since the last build, so the lifecycle did not run. */
   skipped: boolean;
   sandbox: SandboxDecision;
+  /** Image builds: what was exported, with the digest from the lifecycle's report.toml. */
+  image?: ExportedImage;
 }
 
 async function buildEnvFor(o: BuildOptions, projectEnv: { name: string; value: string }[]) {
@@ -155,7 +169,20 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
   });
   // Asked-for isolation that cannot be had stops the build before anything is written.
   let sandbox: SandboxAvailability | undefined;
-  if (install && isolation.sandbox) {
+  if (o.image && b.name !== "native") {
+    throw new LocaldError(`image builds are not available with the ${b.name} backend yet`, {
+      hint: "build images on Linux (or inside the VM: `locald vm shell`)",
+      exitCode: ExitCode.unsupported,
+    });
+  }
+  if (o.image && !sources.runImage) {
+    throw new LocaldError("an image needs a run image, and this build has none", {
+      hint: "build with a builder (-B REF, whose run.toml names one) or pass --run-image REF",
+      exitCode: ExitCode.input,
+    });
+  }
+  // Image builds need a mount namespace (/workspace, /layers): the sandbox's runner.
+  if (install && (isolation.sandbox || o.image)) {
     if (b.name !== "native") {
       throw new LocaldError(`the sandbox is not available with the ${b.name} backend yet`, {
         hint: "build without --sandbox (and --trust-builder for a builder) on this backend",
@@ -163,7 +190,14 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
       });
     }
     sandbox = await checkSandbox(o.env);
-    if (!sandbox.available) throw sandboxUnavailable(sandbox, `this build (${isolation.reason})`);
+    if (!sandbox.available) {
+      throw sandboxUnavailable(
+        sandbox,
+        o.image
+          ? "an image build (it runs in a mount namespace)"
+          : `this build (${isolation.reason})`,
+      );
+    }
   }
   const guest = await b.guest();
   const { lifecycle, root } = await b.lifecycle(o.env, o.out, install);
@@ -171,14 +205,19 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
     lifecycle?.platformApis ?? LOCALD_PLATFORM_APIS,
     o.platformApi,
   );
-  const paths = b.projectPaths(o.projectDir);
+  const devPaths = b.projectPaths(o.projectDir);
+  // Image builds keep their own layers and cache: their paths (/workspace, /layers) differ,
+  // and the lifecycle's volume cache records absolute paths.
+  const paths = o.image ? pathsUnder(join(devPaths.state, "image")) : devPaths;
   b.assertVisible(o.projectDir, "the project");
   b.assertVisible(paths.state, "locald's state in");
   // Buildpacks are linked where the phases can follow the link, copied where they cannot.
   if (b.symlinks) { for (const bp of buildpacks) b.assertVisible(bp.dir, "the buildpack"); }
   const target = guest.target;
   const runImage = sources.runImage
-    ? await canonicalRef(sources.runImage)
+    ? (o.image?.mode === "layout"
+      ? await layoutRunImageRef(sources.runImage)
+      : await canonicalRef(sources.runImage))
     : hostRunImageRef(target);
   const plan = createBuildPlan({
     projectDir: o.projectDir,
@@ -192,7 +231,7 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
     ids: cnbIds(guest.uid, guest.gid),
     runImage,
     layoutDir: join(paths.state, "layout"),
-    appImage: "locald.local/dev/app",
+    appImage: o.image?.ref ?? "locald.local/dev/app",
     buildpackDirs: [
       ...buildpacks.map((b) => b.dir),
       ...sources.extraTrees,
@@ -205,8 +244,19 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
     hostEnv: await b.commandEnv(o.env),
     logLevel: o.verbose ? "debug" : "info",
     color: o.out.color,
-    guestPath: b.guestPath,
+    guestPath: o.image ? imageView(o.projectDir, paths) : b.guestPath,
+    exporter: o.image && {
+      launcher: join(root, "lifecycle", "launcher"),
+      layout: o.image.mode === "layout",
+      insecureRegistries: o.insecureRegistries,
+    },
   });
+  if (o.image) {
+    plan.steps = plan.steps.map((s) => ({
+      ...s,
+      mounts: imageMounts(s.mounts, o.projectDir, paths),
+    }));
+  }
   return {
     plan,
     paths,
@@ -301,7 +351,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
         isolation: `${prep.isolation.sandbox}:${prep.isolation.network}`,
       });
     if (
-      previous?.fingerprint && !o.force && !o.clearCache &&
+      !o.image && previous?.fingerprint && !o.force && !o.clearCache &&
       previous.fingerprint === (await inputsDigest())
     ) {
       o.out.info(
@@ -332,7 +382,21 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       );
     }
     const layoutDir = join(paths.state, "layout");
-    if (prep.sources.runImage) {
+    await Deno.mkdir(layoutDir, { recursive: true });
+    if (o.image) {
+      // The exporter builds on the run image's layers: in layout mode all of them must be
+      // in the layout; in registry mode the lifecycle reads them from the registry.
+      if (o.image.mode === "layout") {
+        const { pullImageToLayout } = await import("../oci/builder.ts");
+        const pulled = await pullImageToLayout(prep.sources.runImage!, layoutDir, {
+          env: o.env,
+          out: o.out,
+          insecureRegistries: o.insecureRegistries ?? [],
+          full: true,
+        });
+        await linkLayoutAlias(layoutDir, prep.runImage, pulled);
+      }
+    } else if (prep.sources.runImage) {
       // Like the builder, the run image is fetched again only under --pull-policy always.
       const { layoutRelativePath, parseReference } = await import("../oci/reference.ts");
       const have = join(layoutDir, layoutRelativePath(parseReference(prep.runImage)), "index.json");
@@ -356,12 +420,26 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     await Deno.rename(paths.buildRecord, `${paths.buildRecord}.incomplete`).catch(() => {});
     const stash = join(paths.state, "previous-launch-layers");
     const held = join(paths.state, "cached-build-layers");
-    const before = await pruneForRebuild(paths.layers, stash, held);
+    let before: Awaited<ReturnType<typeof pruneForRebuild>> = [];
+    if (o.image) {
+      // An image build starts from an empty /layers, as in a container; the lifecycle's
+      // volume cache (restorer in, exporter out) carries what buildpacks cache.
+      await removeIfExists(paths.layers);
+      await Deno.mkdir(paths.layers, { recursive: true });
+    } else {
+      before = await pruneForRebuild(paths.layers, stash, held);
+    }
+    // Registry credentials reach the lifecycle only in its environment, never in the plan.
+    const secretEnv = o.image?.mode === "registry"
+      ? await registryAuthEnv([o.image.ref, prep.sources.runImage!], o.env)
+      : {};
 
     const durationsMs: Record<string, number> = {};
     for (const step of plan.steps) {
       const end = o.out.phase(step.name);
-      const res = await spawn(host.wrap(step), { mode: "capture" });
+      const res = await spawn(host.wrap({ ...step, env: { ...step.env, ...secretEnv } }), {
+        mode: "capture",
+      });
       durationsMs[step.name] = Math.round(end(res.code === 0));
       if (res.interrupted) {
         throw new LocaldError(`build interrupted during the ${step.name} phase`, {
@@ -382,7 +460,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       }
     }
 
-    await restoreReusedLaunchLayers(paths.layers, stash);
+    if (!o.image) await restoreReusedLaunchLayers(paths.layers, stash);
     const bpIds = new Map<string, string>();
     // deno-lint-ignore no-explicit-any
     const group = parseToml(await Deno.readTextFile(paths.group), paths.group) as any;
@@ -401,7 +479,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     const processes = await readProcesses(join(paths.layers, "config", "metadata.toml"));
     const after = await scanLayers(paths.layers, groupDirs);
     const layers = layerRecords(after, before, (d) => bpIds.get(d) ?? d);
-    await hideNonLaunchLayers(paths.layers, groupDirs, held);
+    if (!o.image) await hideNonLaunchLayers(paths.layers, groupDirs, held);
     // The launcher and the layers as the phases (and later the launcher) see them.
     const g = o.backend.guestPath;
     const launcher = g(prep.lifecycle!.launcher);
@@ -429,7 +507,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     };
     await writeFileAtomic(paths.buildRecord, JSON.stringify(record, null, 2));
     await removeIfExists(`${paths.buildRecord}.incomplete`);
-    return { ...summaryOf(record, paths.state), skipped: false, sandbox: prep.isolation };
+    const image = o.image ? await exportedImage(o.image, paths, layoutDir) : undefined;
+    return { ...summaryOf(record, paths.state), skipped: false, sandbox: prep.isolation, image };
   } finally {
     lock.release();
   }
@@ -466,6 +545,16 @@ async function phaseError(
     });
   }
   const reason = lastErrorLine(output);
+  if (/\b401 Unauthorized|\bUNAUTHORIZED\b|\bDENIED\b|403 Forbidden/.test(output)) {
+    return new LocaldError(
+      `the registry refused access during the ${phase} phase${reason ? `: ${reason}` : ""}`,
+      {
+        hint: "log in to it (`docker login REGISTRY`) or add credentials to " +
+          "$DOCKER_CONFIG/config.json (else ~/.docker/config.json); locald passes them on",
+        exitCode: ExitCode.input,
+      },
+    );
+  }
   return new LocaldError(
     `the ${phase} phase failed (exit ${code})${reason ? `: ${reason}` : ""}`,
     {

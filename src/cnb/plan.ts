@@ -36,6 +36,13 @@ export interface BuildInputs {
    * Identity natively and on Lima; on WSL `C:\x` -> `/mnt/c/x`. Applied here and only here.
    */
   guestPath?: (hostPath: string) => string;
+  /** Image builds: the exporter runs last (layout or registry), with this launcher. */
+  exporter?: {
+    launcher: string;
+    /** OCI layout mode (CNB_USE_LAYOUT); false: the registry. */
+    layout: boolean;
+    insecureRegistries?: string[];
+  };
 }
 
 export interface BuildPlan {
@@ -99,8 +106,14 @@ export function platformEnv(i: BuildInputs): Record<string, string> {
     CNB_GROUP_ID: String(i.ids.gid),
     CNB_LOG_LEVEL: i.logLevel,
     CNB_NO_COLOR: i.color ? "false" : "true",
-    CNB_USE_LAYOUT: "true",
-    CNB_LAYOUT_DIR: i.layoutDir,
+    ...(i.exporter && !i.exporter.layout
+      ? {
+        CNB_USE_LAYOUT: "false",
+        ...(i.exporter.insecureRegistries?.length
+          ? { CNB_INSECURE_REGISTRIES: i.exporter.insecureRegistries.join(",") }
+          : {}),
+      }
+      : { CNB_USE_LAYOUT: "true", CNB_LAYOUT_DIR: i.layoutDir }),
     CNB_EXPERIMENTAL_MODE: "quiet",
   };
 }
@@ -129,6 +142,7 @@ export function guestInputs(i: BuildInputs): BuildInputs {
     orderPath: opt(i.orderPath),
     runPath: opt(i.runPath),
     buildConfigDir: opt(i.buildConfigDir),
+    exporter: i.exporter && { ...i.exporter, launcher: g(i.exporter.launcher) },
     guestPath: undefined,
   };
 }
@@ -143,6 +157,7 @@ export function createBuildPlan(input: BuildInputs): BuildPlan {
     { path: i.paths.state, writable: false },
     { path: i.paths.layers, writable: true },
     { path: i.paths.cache, writable: true },
+    { path: i.paths.platform, writable: false },
     { path: i.layoutDir, writable: true },
     { path: i.lifecycle.root, writable: false },
     ...i.buildpackDirs.map((path) => ({ path, writable: false })),
@@ -167,6 +182,7 @@ export function createBuildPlan(input: BuildInputs): BuildPlan {
       step("detector"),
       step("restorer"),
       step("builder"),
+      ...(i.exporter ? [step("exporter", ["-launcher", i.exporter.launcher, i.appImage])] : []),
     ],
   };
 }

@@ -37,7 +37,11 @@ export interface ProjectPaths {
 }
 
 export function projectPaths(env: Record<string, string>, projectDir: string): ProjectPaths {
-  const state = projectStateDir(env, projectDir);
+  return pathsUnder(projectStateDir(env, projectDir));
+}
+
+/** The layout of a state directory (a project's, or its image builds' under `image/`). */
+export function pathsUnder(state: string): ProjectPaths {
   const layers = join(state, "layers");
   return {
     state,

@@ -1,6 +1,7 @@
 import type { CommandContext } from "../registry.ts";
 import { flagBool, flagList, flagString } from "../args.ts";
-import { UsageError } from "../../errors.ts";
+import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
+import type { ImageOptions } from "../../cnb/image.ts";
 import { type BuildOptions, prepareBuild, runBuild } from "../../cnb/build.ts";
 import { formatMs } from "../output.ts";
 import { parseNetwork } from "../../hosts/sandbox.ts";
@@ -13,6 +14,7 @@ export async function run({ args, out, env, dir }: CommandContext): Promise<numb
       "build",
     );
   }
+  const image = await imageOptions(args, env, dir);
   const opts: BuildOptions = {
     projectDir: dir,
     cwd: Deno.cwd(),
@@ -27,6 +29,7 @@ export async function run({ args, out, env, dir }: CommandContext): Promise<numb
     runImage: flagString(args, "run-image"),
     pullPolicy: pullPolicy(flagString(args, "pull-policy")),
     insecureRegistries: flagList(args, "insecure-registry"),
+    image,
     platformApi: flagString(args, "platform-api"),
     verbose: "LOCALD_DEBUG" in env,
     isolation: {
@@ -88,9 +91,59 @@ export async function run({ args, out, env, dir }: CommandContext): Promise<numb
         }`,
       );
     }
-    out.info("next: `locald shell`, `locald exec -- CMD`, or `locald run`");
+    if (summary.image) {
+      const img = summary.image;
+      out.info(`image ${img.ref}${img.digest ? ` (${img.digest})` : ""}`);
+      if (img.layout) {
+        out.info(`written to ${img.layout}: try \`skopeo inspect oci:${img.layout}\``);
+      } else out.info(`pushed: try \`skopeo inspect docker://${img.ref}\``);
+    } else {
+      out.info("next: `locald shell`, `locald exec -- CMD`, or `locald run`");
+    }
   }
   return 0;
+}
+
+/** --export [--layout-dir DIR] [-t NAME] and --publish REF, checked before anything runs. */
+async function imageOptions(
+  args: CommandContext["args"],
+  env: Record<string, string>,
+  dir: string,
+): Promise<ImageOptions | undefined> {
+  const publish = flagString(args, "publish");
+  const exportLayout = flagBool(args, "export");
+  const tag = flagString(args, "tag");
+  const layoutDir = flagString(args, "layout-dir");
+  if (publish && exportLayout) {
+    throw new UsageError("--export and --publish are two ways to export: pick one", "build");
+  }
+  if (!exportLayout && !publish) {
+    if (tag || layoutDir) {
+      throw new UsageError(`${tag ? "-t" : "--layout-dir"} goes with --export`, "build");
+    }
+    return undefined;
+  }
+  if (publish) return { ref: publish, mode: "registry", layoutDir: "" };
+  const { basename, join, resolve } = await import("../../util/path.ts");
+  const { localdHome } = await import("../../config/paths.ts");
+  const name = tag ?? (basename(dir).toLowerCase().replace(/[^a-z0-9._-]+/g, "-") || "app");
+  const ref = name.includes(":") || name.includes("@") ? name : `${name}:latest`;
+  const out = layoutDir
+    ? resolve(layoutDir)
+    : join(localdHome(env), "images", ref.replace(/[/:@]+/g, "_"));
+  // An unwritable destination fails now, not after the whole build.
+  try {
+    await Deno.mkdir(join(out, ".."), { recursive: true });
+    const probe = join(out, "..", `.locald-probe-${Deno.pid}`);
+    await Deno.writeTextFile(probe, "");
+    await Deno.remove(probe);
+  } catch (e) {
+    throw new LocaldError(`cannot write the image layout to ${out}: ${(e as Error).message}`, {
+      hint: "choose a writable directory with --layout-dir",
+      exitCode: ExitCode.input,
+    });
+  }
+  return { ref, mode: "layout", layoutDir: out };
 }
 
 function pullPolicy(v: string | undefined): BuildOptions["pullPolicy"] {

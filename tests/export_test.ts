@@ -1,0 +1,262 @@
+/**
+ * Image builds with the real lifecycle: `--export` to an OCI layout (read by skopeo, unpacked
+ * by umoci, its entrypoint run under bwrap) and `--publish` to a loopback registry, with and
+ * without auth. The run image is a busybox root filesystem the test builds.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { layer, pushImage } from "./support/images.ts";
+import { runLocald, testEnv } from "./support/locald.ts";
+import { startRegistry, type TestRegistry } from "./support/registry.ts";
+import { dirs, entriesOf } from "./support/tree.ts";
+import { lifecycleDir } from "./support/tools.ts";
+import { hostPlatform } from "../src/oci/manifest.ts";
+
+const REPO = new URL("../", import.meta.url).pathname;
+const dec = new TextDecoder();
+
+async function run(cmd: string[], env?: Record<string, string>) {
+  const o = await new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
+}
+
+/** A run image (busybox) and a builder (real lifecycle, the image-app buildpack) in `reg`. */
+async function pushImages(reg: TestRegistry) {
+  const target = { host: reg.host, user: reg.user, password: reg.password };
+  const arch = hostPlatform().architecture;
+  const busybox = await Deno.readFile("/bin/busybox");
+  const rootfs = await layer([
+    ...dirs("bin", "etc", "tmp"),
+    { name: "bin/busybox", content: busybox, mode: 0o755 },
+    ...["sh", "echo", "cat", "ls"].map((n) => ({
+      name: `bin/${n}`,
+      type: "symlink" as const,
+      linkname: "busybox",
+    })),
+    { name: "etc/os-release", content: 'ID=busybox\nVERSION_ID="1.35"\n' },
+    {
+      name: "etc/passwd",
+      content: "root:x:0:0:root:/root:/bin/sh\ncnb:x:1000:1000::/home/cnb:/bin/sh\n",
+    },
+  ]);
+  await pushImage(target, "test/run", "1", {
+    layers: [rootfs],
+    architecture: arch,
+    env: ["PATH=/bin"],
+    labels: {
+      "io.buildpacks.base.distro.name": "busybox",
+      "io.buildpacks.base.distro.version": "1.35",
+    },
+  });
+  const cnb = await layer([
+    ...dirs("cnb", "cnb/buildpacks", "cnb/buildpacks/locald-fixtures_image-app"),
+    ...await entriesOf(
+      join(REPO, "tests/fixtures/buildpacks/image-app"),
+      "cnb/buildpacks/locald-fixtures_image-app/1.0.0",
+    ),
+    {
+      name: "cnb/order.toml",
+      content: '[[order]]\n[[order.group]]\nid = "locald-fixtures/image-app"\nversion = "1.0.0"\n',
+    },
+    { name: "cnb/run.toml", content: `[[images]]\nimage = "${reg.host}/test/run:1"\n` },
+  ]);
+  await pushImage(target, "test/builder", "1", { layers: [cnb], architecture: arch });
+  return `${reg.host}/test/builder:1`;
+}
+
+async function appDir(root: string) {
+  const app = join(root, "app");
+  await Deno.mkdir(app);
+  await Deno.writeTextFile(join(app, "hello.txt"), "hello from the workspace");
+  return app;
+}
+
+Deno.test("--export writes an OCI layout with /workspace and /layers that runs under bwrap", async () => {
+  const reg = await startRegistry();
+  const t = await testEnv({ LOCALD_LIFECYCLE_DIR: lifecycleDir() });
+  try {
+    const builder = await pushImages(reg);
+    const app = await appDir(t.root);
+    const out = join(t.root, "image");
+    const b = await runLocald(
+      ["build", "-C", app, "-B", builder, "--export", "-t", "myapp", "--layout-dir", out, "--json"],
+      { env: t.env },
+    );
+    assert.equal(b.code, 0, b.stderr);
+    assert.match(b.stderr, /===> EXPORTER/);
+    // The phases saw the standard paths.
+    assert.match(b.stderr, /image-app: building in \/workspace with layers in \/layers\//);
+    // deno-lint-ignore no-explicit-any
+    const img = (b.json as any).image;
+    assert.match(img.digest, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(img.layout, out);
+
+    const inspect = await run(["skopeo", "inspect", `oci:${out}`]);
+    assert.equal(inspect.code, 0, inspect.stderr);
+    const info = JSON.parse(inspect.stdout);
+    assert.ok(info.Env.includes("CNB_LAYERS_DIR=/layers"), info.Env.join(" "));
+    assert.ok(info.Env.includes("CNB_APP_DIR=/workspace"), info.Env.join(" "));
+    assert.equal(info.Digest, img.digest);
+
+    const bundle = join(t.root, "bundle");
+    const unpack = await run(["umoci", "unpack", "--rootless", "--image", out, bundle]);
+    assert.equal(unpack.code, 0, unpack.stderr);
+    const rootfs = join(bundle, "rootfs");
+    for (
+      const p of [
+        "cnb/lifecycle/launcher",
+        "cnb/process/web",
+        "workspace/hello.txt",
+        "layers/locald-fixtures_image-app/tool/bin/imgtool",
+      ]
+    ) {
+      await Deno.lstat(join(rootfs, p));
+    }
+    // Run the image's entrypoint (the default process) the way a runtime would: its config's
+    // argv, env and working directory, inside the unpacked root filesystem.
+    const cfg = JSON.parse(await Deno.readTextFile(join(bundle, "config.json")));
+    const env = (cfg.process.env as string[]).flatMap((kv) => {
+      const i = kv.indexOf("=");
+      return ["--setenv", kv.slice(0, i), kv.slice(i + 1)];
+    });
+    const r = await run([
+      "bwrap",
+      "--bind",
+      rootfs,
+      "/",
+      "--proc",
+      "/proc",
+      "--dev",
+      "/dev",
+      "--tmpfs",
+      "/tmp",
+      "--unshare-all",
+      "--die-with-parent",
+      "--clearenv",
+      ...env,
+      "--chdir",
+      cfg.process.cwd,
+      "--",
+      ...cfg.process.args,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /imgtool ran from \/layers\/locald-fixtures_image-app\/tool\/bin\/imgtool/,
+    );
+    assert.match(r.stdout, /app says: hello from the workspace in \/workspace/);
+
+    // A second export re-uses the lifecycle's volume cache (restorer in, exporter out).
+    const again = await runLocald(
+      ["build", "-C", app, "-B", builder, "--export", "-t", "myapp", "--layout-dir", out],
+      { env: t.env },
+    );
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /Restoring data for "locald-fixtures\/image-app:tool" from cache/);
+    assert.match(again.stderr, /Reusing cache layer 'locald-fixtures\/image-app:tool'/);
+
+    // The dev environment is untouched by an image build (separate state).
+    const e = await runLocald(["exec", "-C", app, "--", "true"], { env: t.env });
+    assert.equal(e.code, 4);
+  } finally {
+    await reg.stop();
+    await t.cleanup();
+  }
+});
+
+Deno.test("--publish pushes to a registry, with and without credentials", async () => {
+  const open = await startRegistry();
+  const locked = await startRegistry({ auth: { user: "pat", password: "s3cret-pw" } });
+  const t = await testEnv({ LOCALD_LIFECYCLE_DIR: lifecycleDir() });
+  try {
+    const builder = await pushImages(open);
+    const app = await appDir(t.root);
+    const ref = `${open.host}/test/app:1`;
+    const p = await runLocald(["build", "-C", app, "-B", builder, "--publish", ref, "--json"], {
+      env: t.env,
+    });
+    assert.equal(p.code, 0, p.stderr);
+    // deno-lint-ignore no-explicit-any
+    const digest = (p.json as any).image.digest;
+    const back = await run(["skopeo", "inspect", "--tls-verify=false", `docker://${ref}`]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(JSON.parse(back.stdout).Digest, digest);
+
+    // A registry that wants credentials: refused without, accepted with config.json auths.
+    const target = `${locked.host}/test/app:1`;
+    const denied = await runLocald(["build", "-C", app, "-B", builder, "--publish", target], {
+      env: t.env,
+    });
+    assert.equal(denied.code, 3);
+    assert.match(denied.stderr, /locald: the registry refused access .*\nhint: log in to it/);
+    const dockerDir = join(t.root, "docker");
+    await Deno.mkdir(dockerDir);
+    await Deno.writeTextFile(
+      join(dockerDir, "config.json"),
+      JSON.stringify({ auths: { [locked.host]: { auth: btoa("pat:s3cret-pw") } } }),
+    );
+    const env = { ...t.env, DOCKER_CONFIG: dockerDir };
+    const ok = await runLocald(["build", "-C", app, "-B", builder, "--publish", target, "--json"], {
+      env,
+    });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.doesNotMatch(ok.stderr + ok.stdout, /s3cret-pw|cGF0OnMzY3JldC1wdw/); // never printed
+    const dry = await runLocald([
+      "build",
+      "-C",
+      app,
+      "-B",
+      builder,
+      "--publish",
+      target,
+      "--dry-run",
+      "--json",
+    ], { env });
+    assert.doesNotMatch(dry.stdout, /s3cret-pw|cGF0OnMzY3JldC1wdw|CNB_REGISTRY_AUTH/);
+    const check = await run([
+      "skopeo",
+      "inspect",
+      "--tls-verify=false",
+      "--creds",
+      "pat:s3cret-pw",
+      `docker://${target}`,
+    ]);
+    // deno-lint-ignore no-explicit-any
+    assert.equal(JSON.parse(check.stdout).Digest, (ok.json as any).image.digest);
+  } finally {
+    await open.stop();
+    await locked.stop();
+    await t.cleanup();
+  }
+});
+
+Deno.test("image build errors: no run image, unwritable layout dir, -t without --export", async () => {
+  const t = await testEnv({ LOCALD_LIFECYCLE_DIR: lifecycleDir() });
+  try {
+    const app = await appDir(t.root);
+    const bp = join(REPO, "tests/fixtures/buildpacks/image-app");
+    const none = await runLocald(["build", "-C", app, "-b", bp, "--export"], { env: t.env });
+    assert.equal(none.code, 3);
+    assert.match(none.stderr, /an image needs a run image.*\nhint: build with a builder/);
+    await Deno.writeTextFile(join(t.root, "file"), "");
+    const bad = await runLocald(
+      ["build", "-C", app, "-b", bp, "--export", "--layout-dir", join(t.root, "file", "sub")],
+      { env: t.env },
+    );
+    assert.equal(bad.code, 3);
+    assert.match(
+      bad.stderr,
+      /cannot write the image layout to .*\nhint: choose a writable directory/,
+    );
+    const t2 = await runLocald(["build", "-C", app, "-b", bp, "-t", "x"], { env: t.env });
+    assert.equal(t2.code, 2);
+  } finally {
+    await t.cleanup();
+  }
+});
