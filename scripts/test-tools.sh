@@ -274,6 +274,22 @@ as_nobody() {
   fi
 }
 
+# The devcontainers CLI (npm), whose read-configuration checks generated devcontainer files.
+DEVCONTAINERS_CLI_VERSION=0.89.0
+install_devcontainers_cli() {
+  local key="devcontainers-cli-$DEVCONTAINERS_CLI_VERSION"
+  if stamp_ok devcontainers "$key" && [[ -x "$CACHE/devcontainers/node_modules/.bin/devcontainer" ]]; then
+    return
+  fi
+  log "installing @devcontainers/cli $DEVCONTAINERS_CLI_VERSION"
+  rm -rf "$CACHE/build/devcontainers.tmp"
+  mkdir -p "$CACHE/build/devcontainers.tmp"
+  npm install --no-audit --no-fund --silent --prefix "$CACHE/build/devcontainers.tmp" \
+    "@devcontainers/cli@$DEVCONTAINERS_CLI_VERSION" </dev/null >&2
+  swap_in "$CACHE/build/devcontainers.tmp" "$CACHE/devcontainers"
+  stamp_set devcontainers "$key"
+}
+
 # `--only lifecycle` builds just the lifecycle release (what scripts/demo.sh needs).
 if [[ "${1:-}" == "--only" && "${2:-}" == "lifecycle" ]]; then
   build_lifecycle
@@ -283,6 +299,7 @@ build_lifecycle
 copy_buildpacks
 build_limactl
 check_limactl
+install_devcontainers_cli
 rm -rf "$CACHE/build/buildpacks.tmp" "$CACHE/build/lima.tmp"
 
 cat <<EOF

@@ -5,12 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { layer, pushImage } from "./support/images.ts";
 import { runLocald, testEnv } from "./support/locald.ts";
-import { startRegistry, type TestRegistry } from "./support/registry.ts";
-import { dirs, entriesOf } from "./support/tree.ts";
+import { startRegistry } from "./support/registry.ts";
+import { appDir, pushImages } from "./support/image_fixture.ts";
 import { lifecycleDir } from "./support/tools.ts";
-import { hostPlatform } from "../src/oci/manifest.ts";
 
 const REPO = new URL("../", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -24,57 +22,6 @@ async function run(cmd: string[], env?: Record<string, string>) {
   })
     .output();
   return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
-}
-
-/** A run image (busybox) and a builder (real lifecycle, the image-app buildpack) in `reg`. */
-async function pushImages(reg: TestRegistry) {
-  const target = { host: reg.host, user: reg.user, password: reg.password };
-  const arch = hostPlatform().architecture;
-  const busybox = await Deno.readFile("/bin/busybox");
-  const rootfs = await layer([
-    ...dirs("bin", "etc", "tmp"),
-    { name: "bin/busybox", content: busybox, mode: 0o755 },
-    ...["sh", "echo", "cat", "ls"].map((n) => ({
-      name: `bin/${n}`,
-      type: "symlink" as const,
-      linkname: "busybox",
-    })),
-    { name: "etc/os-release", content: 'ID=busybox\nVERSION_ID="1.35"\n' },
-    {
-      name: "etc/passwd",
-      content: "root:x:0:0:root:/root:/bin/sh\ncnb:x:1000:1000::/home/cnb:/bin/sh\n",
-    },
-  ]);
-  await pushImage(target, "test/run", "1", {
-    layers: [rootfs],
-    architecture: arch,
-    env: ["PATH=/bin"],
-    labels: {
-      "io.buildpacks.base.distro.name": "busybox",
-      "io.buildpacks.base.distro.version": "1.35",
-    },
-  });
-  const cnb = await layer([
-    ...dirs("cnb", "cnb/buildpacks", "cnb/buildpacks/locald-fixtures_image-app"),
-    ...await entriesOf(
-      join(REPO, "tests/fixtures/buildpacks/image-app"),
-      "cnb/buildpacks/locald-fixtures_image-app/1.0.0",
-    ),
-    {
-      name: "cnb/order.toml",
-      content: '[[order]]\n[[order.group]]\nid = "locald-fixtures/image-app"\nversion = "1.0.0"\n',
-    },
-    { name: "cnb/run.toml", content: `[[images]]\nimage = "${reg.host}/test/run:1"\n` },
-  ]);
-  await pushImage(target, "test/builder", "1", { layers: [cnb], architecture: arch });
-  return `${reg.host}/test/builder:1`;
-}
-
-async function appDir(root: string) {
-  const app = join(root, "app");
-  await Deno.mkdir(app);
-  await Deno.writeTextFile(join(app, "hello.txt"), "hello from the workspace");
-  return app;
 }
 
 Deno.test("--export writes an OCI layout with /workspace and /layers that runs under bwrap", async () => {

@@ -238,6 +238,18 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import("./commands/builder.ts"),
   },
   {
+    name: "devcontainer",
+    summary: "write .devcontainer/ that reuses the image build's layers",
+    usage: ["locald devcontainer [-C DIR] [--force] [--json]"],
+    description:
+      "The container starts from the build's run image, with the image build's layers at\n" +
+      "/layers, the project at /workspace and the launcher's environment as remoteEnv. Run\n" +
+      "`locald build --export` first. Edits you make are kept unless you pass --force.",
+    flags: [{ name: "force", kind: "bool", help: "replace a file you edited" }, json],
+    examples: ["locald build -B heroku/builder:24 --export && locald devcontainer"],
+    load: () => import("./commands/devcontainer.ts"),
+  },
+  {
     name: "setup",
     summary: "download and verify the tools locald needs (the CNB lifecycle)",
     usage: ["locald setup [--json]"],

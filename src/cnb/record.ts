@@ -39,6 +39,10 @@ export interface BuildRecord {
   /** profile.d scripts found in launch layers (the launcher sources these). */
   profiles: string[];
   durationsMs: Record<string, number>;
+  /** The run image's registry reference, when the build had one (a builder's). */
+  runImage?: string;
+  /** Image builds: the paths the phases saw (`/workspace`, `/layers`). */
+  imageMode?: boolean;
   /** Digest of everything the build depended on (see fingerprint.ts). */
   fingerprint?: string;
   /** The source tree's digest after the build, and how it was taken (for staleness checks). */

@@ -66,3 +66,11 @@ export function limactl(): string {
 export function limaTemplatesDir(): string {
   return need(join(testCache(), "share", "lima", "templates"), "Lima's templates");
 }
+
+/** The devcontainers CLI (npm @devcontainers/cli), installed by scripts/test-tools.sh. */
+export function devcontainersCli(): string {
+  return need(
+    join(testCache(), "devcontainers", "node_modules", ".bin", "devcontainer"),
+    "the devcontainers CLI",
+  );
+}

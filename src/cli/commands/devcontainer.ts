@@ -1,0 +1,33 @@
+import type { CommandContext } from "../registry.ts";
+import { flagBool } from "../args.ts";
+import { UsageError } from "../../errors.ts";
+import { writeDevcontainer } from "../../devenv/devcontainer.ts";
+
+export async function run({ args, env, dir, out }: CommandContext): Promise<number> {
+  if (args.positionals.length || args.rest.length) {
+    throw new UsageError(
+      `unexpected argument "${[...args.positionals, ...args.rest][0]}"`,
+      "devcontainer",
+    );
+  }
+  const r = await writeDevcontainer({ projectDir: dir, env, out, force: flagBool(args, "force") });
+  if (flagBool(args, "json")) out.json(r);
+  switch (r.status) {
+    case "created":
+      out.info(`wrote ${r.path}`);
+      break;
+    case "updated":
+      out.info(`updated ${r.path}`);
+      break;
+    case "unchanged":
+      out.info(`${r.path} is up to date`);
+      break;
+    case "kept":
+      out.warn(
+        `${r.path} was edited since locald wrote it; left as it is. ` +
+          `Would change: ${r.changes.join(", ") || "nothing but its digest"}. ` +
+          "Pass --force to replace it.",
+      );
+  }
+  return 0;
+}
