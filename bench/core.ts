@@ -124,9 +124,9 @@ try {
   await plainScript(goApp, goBp, join(root, "plain-go.sh"));
 
   const build = await hyperfine("build", {
-    "locald build (small fixture)": `${locald} build -C ${small} -b ${smallBp}`,
+    "locald build (small fixture)": `${locald} build -C ${small} -b ${smallBp} --force`,
     "plain phases (small fixture)": `${join(root, "plain-small.sh")}`,
-    "locald build (Go app)": `${locald} build -C ${goApp} -b ${goBp}`,
+    "locald build (Go app)": `${locald} build -C ${goApp} -b ${goBp} --force`,
     "plain phases (Go app)": `${join(root, "plain-go.sh")}`,
   }, ["--warmup", "2", "--runs", "15"]);
 

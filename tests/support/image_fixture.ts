@@ -10,8 +10,20 @@ import { hostPlatform } from "../../src/oci/manifest.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 
-/** A run image (busybox) and a builder (the image-app buildpack) in `reg`; the builder ref. */
-export async function pushImages(reg: TestRegistry) {
+export interface BuilderBuildpack {
+  dir: string;
+  id: string;
+  version: string;
+}
+
+const IMAGE_APP: BuilderBuildpack = {
+  dir: join(REPO, "tests/fixtures/buildpacks/image-app"),
+  id: "locald-fixtures/image-app",
+  version: "1.0.0",
+};
+
+/** A run image (busybox) and a builder with one buildpack (default: image-app) in `reg`. */
+export async function pushImages(reg: TestRegistry, bp: BuilderBuildpack = IMAGE_APP) {
   const target = { host: reg.host, user: reg.user, password: reg.password };
   const arch = hostPlatform().architecture;
   const busybox = await Deno.readFile("/bin/busybox");
@@ -38,15 +50,13 @@ export async function pushImages(reg: TestRegistry) {
       "io.buildpacks.base.distro.version": "1.35",
     },
   });
+  const escaped = bp.id.replaceAll("/", "_");
   const cnb = await layer([
-    ...dirs("cnb", "cnb/buildpacks", "cnb/buildpacks/locald-fixtures_image-app"),
-    ...await entriesOf(
-      join(REPO, "tests/fixtures/buildpacks/image-app"),
-      "cnb/buildpacks/locald-fixtures_image-app/1.0.0",
-    ),
+    ...dirs("cnb", "cnb/buildpacks", `cnb/buildpacks/${escaped}`),
+    ...await entriesOf(bp.dir, `cnb/buildpacks/${escaped}/${bp.version}`),
     {
       name: "cnb/order.toml",
-      content: '[[order]]\n[[order.group]]\nid = "locald-fixtures/image-app"\nversion = "1.0.0"\n',
+      content: `[[order]]\n[[order.group]]\nid = "${bp.id}"\nversion = "${bp.version}"\n`,
     },
     { name: "cnb/run.toml", content: `[[images]]\nimage = "${reg.host}/test/run:1"\n` },
   ]);
