@@ -42,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const dir = await resolveDir(args.flags.dir as string | undefined);
     const mod = await spec.load();
+    (await import("./src/util/trace.ts")).trace(`loaded ${spec.name}`);
     return await mod.run({ args, out, env, dir });
   } catch (e) {
     if (e instanceof UsageError) {

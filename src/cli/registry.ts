@@ -250,6 +250,21 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import("./commands/devcontainer.ts"),
   },
   {
+    name: "cache",
+    summary: "see and reclaim the disk locald uses (project states, builders, tools)",
+    usage: ["locald cache ls [--json]", "locald cache prune [--all] [--dry-run] [--json]"],
+    description: "prune removes the state of projects whose directory no longer exists and the\n" +
+      "leftovers of interrupted downloads and installs; --all removes every project's state\n" +
+      "(environments and caches; tools and builders stay: `locald builder rm` for those).",
+    flags: [
+      { name: "all", kind: "bool", help: "prune every project's state" },
+      { name: "dry-run", kind: "bool", help: "say what would be removed" },
+      json,
+    ],
+    examples: ["locald cache ls", "locald cache prune --dry-run", "locald cache prune --all"],
+    load: () => import("./commands/cache.ts"),
+  },
+  {
     name: "setup",
     summary: "download and verify the tools locald needs (the CNB lifecycle)",
     usage: ["locald setup [--json]"],

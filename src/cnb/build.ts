@@ -22,6 +22,7 @@ import { decideSandbox, loadSettings, type SandboxDecision } from "../config/set
 import type { Lifecycle } from "../tools/lifecycle.ts";
 import { LIFECYCLE } from "../tools/pins.ts";
 import { acquireLock } from "../util/lock.ts";
+import { trace } from "../util/trace.ts";
 import { exists, removeIfExists, writeFileAtomic } from "../util/fs.ts";
 import { type Buildpack, escapeId, orderToml, writeBuildpacksDir } from "./buildpacks.ts";
 import { mergeBuildEnv, parseEnvFile, parseEnvFlag } from "./env.ts";
@@ -137,6 +138,7 @@ export interface Prepared {
  */
 export async function prepareBuild(o: BuildOptions, install: boolean): Promise<Prepared> {
   const b = o.backend;
+  trace("build: start prepare");
   const project = await loadProject(o.projectDir);
   const buildEnv = await buildEnvFor(o, project.env);
   const sources = await resolveSources(
@@ -155,6 +157,7 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
     project.group,
     project.builder,
   );
+  trace("build: sources resolved");
   const buildpacks = sources.group;
   const builder = sources.builder;
   const settings = await loadSettings(o.env);
@@ -199,8 +202,10 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
       );
     }
   }
+  trace("build: sandbox decided");
   const guest = await b.guest();
   const { lifecycle, root } = await b.lifecycle(o.env, o.out, install);
+  trace("build: lifecycle found");
   const platformApi = negotiatePlatformApi(
     lifecycle?.platformApis ?? LOCALD_PLATFORM_APIS,
     o.platformApi,
@@ -219,6 +224,7 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
       ? await layoutRunImageRef(sources.runImage)
       : await canonicalRef(sources.runImage))
     : hostRunImageRef(target);
+  trace("build: paths and target");
   const plan = createBuildPlan({
     projectDir: o.projectDir,
     paths,
@@ -332,14 +338,17 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       `sandbox: on (${prep.isolation.reason}); home hidden, network ${prep.isolation.network}`,
     );
   }
+  trace("build: prepared");
   const lock = await acquireLock(paths.lock, `another build of ${o.projectDir}`, o.out);
   try {
     const previous = await readBuildRecord(paths);
     const sourceOptions = { gitignore: true, exclude: prep.exclude };
-    const inputsDigest = async () =>
+    // The buildpacks' files cannot change during the build: walked once.
+    let bpDigests: string[] | undefined;
+    const inputsDigest = async (sources: string) =>
       combineDigest({
-        sources: await treeDigest(o.projectDir, sourceOptions),
-        buildpacks: await Promise.all(
+        sources,
+        buildpacks: bpDigests ??= await Promise.all(
           buildpacks.map(async (b) => `${b.id}@${b.version}:${await treeDigest(b.dir)}`),
         ),
         env: prep.buildEnv,
@@ -352,7 +361,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       });
     if (
       !o.image && previous?.fingerprint && !o.force && !o.clearCache &&
-      previous.fingerprint === (await inputsDigest())
+      previous.fingerprint === (await inputsDigest(await treeDigest(o.projectDir, sourceOptions)))
     ) {
       o.out.info(
         `${o.projectDir} is up to date: nothing it depends on changed since the build at ` +
@@ -360,6 +369,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       );
       return { ...summaryOf(previous, paths.state), skipped: true, sandbox: prep.isolation };
     }
+    trace("build: fingerprint checked");
     if (o.clearCache) {
       await removeIfExists(paths.layers);
       await removeIfExists(paths.cache);
@@ -368,6 +378,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       await Deno.mkdir(d, { recursive: true });
     }
     await writePlatformDir(paths.platform, prep.buildEnv);
+    // Which project this state belongs to, even before a build succeeds (`locald cache`).
+    await Deno.writeTextFile(join(paths.state, "project-dir"), o.projectDir);
     if (buildpacks.length) {
       // The named group, with every buildpack the builder and buildpack images bring beside
       // it (composite buildpacks refer to others by id).
@@ -434,6 +446,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       ? await registryAuthEnv([o.image.ref, prep.sources.runImage!], o.env)
       : {};
 
+    trace("build: state prepared");
     const durationsMs: Record<string, number> = {};
     for (const step of plan.steps) {
       const end = o.out.phase(step.name);
@@ -460,6 +473,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       }
     }
 
+    trace("build: phases done");
     if (!o.image) await restoreReusedLaunchLayers(paths.layers, stash);
     const bpIds = new Map<string, string>();
     // deno-lint-ignore no-explicit-any
@@ -485,6 +499,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     const launcher = g(prep.lifecycle!.launcher);
     if (o.backend.symlinks) await writeProcessLinks(paths, processes.map((p) => p.type), launcher);
     else await removeIfExists(paths.processes);
+    // Taken after the build: buildpacks may write into the source tree (node_modules, ...).
+    const sourcesAfter = await treeDigest(o.projectDir, sourceOptions);
     const record: BuildRecord = {
       recordVersion: 1,
       projectDir: o.projectDir,
@@ -503,10 +519,10 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       layers,
       profiles: await profileScripts(paths.layers, groupDirs),
       durationsMs,
-      // Taken after the build: buildpacks may write into the source tree (node_modules, ...).
-      fingerprint: await inputsDigest(),
-      sources: { digest: await treeDigest(o.projectDir, sourceOptions), ...sourceOptions },
+      fingerprint: await inputsDigest(sourcesAfter),
+      sources: { digest: sourcesAfter, ...sourceOptions },
     };
+    trace("build: record ready");
     await writeFileAtomic(paths.buildRecord, JSON.stringify(record, null, 2));
     await removeIfExists(`${paths.buildRecord}.incomplete`);
     const image = o.image ? await exportedImage(o.image, paths, layoutDir) : undefined;

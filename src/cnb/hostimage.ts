@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { sha256Hex } from "../tools/download.ts";
-import { writeFileAtomic } from "../util/fs.ts";
+import { readTextIfExists, writeFileAtomic } from "../util/fs.ts";
 
 export interface Target {
   os: string;
@@ -72,22 +72,24 @@ export async function writeConfigOnlyImage(
     layers: [],
   });
   const manifestDigest = sha256Hex(manifest);
+  const index = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.index.v1+json",
+    manifests: [{
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      digest: `sha256:${manifestDigest}`,
+      size: new TextEncoder().encode(manifest).length,
+    }],
+  });
+  // Unchanged since the last build (the usual case): nothing to write.
+  if ((await readTextIfExists(join(dir, "index.json"))) === index) {
+    return { manifestDigest: `sha256:${manifestDigest}` };
+  }
   const blobs = join(dir, "blobs", "sha256");
   await writeFileAtomic(join(blobs, configDigest), configBytes);
   await writeFileAtomic(join(blobs, manifestDigest), manifest);
   await writeFileAtomic(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-  await writeFileAtomic(
-    join(dir, "index.json"),
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.index.v1+json",
-      manifests: [{
-        mediaType: "application/vnd.oci.image.manifest.v1+json",
-        digest: `sha256:${manifestDigest}`,
-        size: new TextEncoder().encode(manifest).length,
-      }],
-    }),
-  );
+  await writeFileAtomic(join(dir, "index.json"), index);
   return { manifestDigest: `sha256:${manifestDigest}` };
 }
 

@@ -24,6 +24,9 @@ export interface BuilderSource {
   imageEnv: Record<string, string>;
 }
 
+/** The default builder: public, multi-arch (amd64 and arm64), Ubuntu 24.04 based. */
+export const DEFAULT_BUILDER = "heroku/builder:24";
+
 export interface Sources {
   builder?: BuilderSource;
   /** The buildpacks the user named, in order; empty: the builder's order decides. */
@@ -73,14 +76,15 @@ export async function resolveSources(
   projectGroup: GroupEntry[],
   projectBuilder: string | undefined,
 ): Promise<Sources> {
-  const oci = await import("../oci/builder.ts");
+  // The OCI stack loads only when a builder or an image is involved.
+  const oci = () => import("../oci/builder.ts");
   const named = o.buildpacks.length > 0 || projectGroup.length > 0;
-  const builderRef = chooseBuilder(o.builder, projectBuilder, named, oci.DEFAULT_BUILDER);
+  const builderRef = chooseBuilder(o.builder, projectBuilder, named, DEFAULT_BUILDER);
   const pullOpts = { env: o.env, out: o.out, insecureRegistries: o.insecureRegistries };
   let builder: BuilderSource | undefined;
   if (builderRef) {
     if (!o.network) {
-      const found = await oci.findBuilder(builderRef, o.env);
+      const found = await (await oci()).findBuilder(builderRef, o.env);
       if (!found) {
         throw new LocaldError(`builder ${builderRef} has not been pulled yet`, {
           hint: `--dry-run downloads nothing: run \`locald builder pull ${builderRef}\` first`,
@@ -89,7 +93,10 @@ export async function resolveSources(
       }
       builder = found;
     } else {
-      builder = await oci.pullBuilder(builderRef, { ...pullOpts, pullPolicy: o.pullPolicy });
+      builder = await (await oci()).pullBuilder(builderRef, {
+        ...pullOpts,
+        pullPolicy: o.pullPolicy,
+      });
     }
   }
 
@@ -133,7 +140,7 @@ export async function resolveSources(
           exitCode: ExitCode.input,
         });
       }
-      const img = await oci.pullBuildpack(e.ref.replace(/^docker:\/\//, ""), pullOpts);
+      const img = await (await oci()).pullBuildpack(e.ref.replace(/^docker:\/\//, ""), pullOpts);
       extraTrees.push(img.buildpacksDir);
       const top = img.buildpacks.find((b) => b.id === img.id) ?? img.buildpacks[0];
       if (!top) {

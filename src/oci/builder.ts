@@ -30,8 +30,7 @@ import { ociRoot } from "./store.ts";
 
 export type { PullOptions } from "./image.ts";
 
-/** The default builder: public, multi-arch (amd64 and arm64), Ubuntu 24.04 based. */
-export const DEFAULT_BUILDER = "heroku/builder:24";
+export { DEFAULT_BUILDER } from "../cnb/sources.ts";
 
 export type PullPolicy = "always" | "if-not-present" | "never";
 
