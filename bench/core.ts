@@ -192,6 +192,21 @@ directories of locald's plan (taken from \`locald build --dry-run --json\`).
     ratio(b["locald build (Go app)"], b["plain phases (Go app)"])
   } |
 
+locald's fixed cost per build (Deno start-up, loading the build command, resolving buildpacks,
+the plan, preparing the state directory, the fingerprint, the build record) is the difference:
+${
+    ((b["locald build (small fixture)"].median - b["plain phases (small fixture)"].median) * 1000)
+      .toFixed(0)
+  } ms and ${
+    ((b["locald build (Go app)"].median - b["plain phases (Go app)"].median) * 1000).toFixed(0)
+  } ms here. The 1.05 target is met by builds whose phases
+take longer than about ${
+    ((b["locald build (Go app)"].median - b["plain phases (Go app)"].median) / 0.05).toFixed(1)
+  } s (20 times that cost); these fixtures' phases take
+${(b["plain phases (small fixture)"].median * 1000).toFixed(0)} and ${
+    (b["plain phases (Go app)"].median * 1000).toFixed(0)
+  } ms, so the fixed cost dominates. Where it goes: \`LOCALD_TRACE=1 locald build\`.
+
 ## 2. The environment commands
 
 | command | median | vs launcher -- true | vs empty deno program |

@@ -3,21 +3,9 @@
 // verifies against the release's own checksums file and says so. Releases refuse null pins
 // (scripts/update-pins.ts --require-all).
 
-export interface ToolAsset {
-  file: string;
-  sha256: string | null;
-}
+import type { ToolPin } from "./pin_types.ts";
 
-export interface ToolPin {
-  name: string;
-  version: string;
-  /** Release download base URL; the mirror variable replaces it. */
-  baseUrl: string;
-  mirrorVariable: string;
-  /** The checksums file next to the assets, for unpinned assets. */
-  checksumsFile: string;
-  assets: Record<string, ToolAsset>;
-}
+export type { ToolAsset, ToolPin } from "./pin_types.ts";
 
 export const LIFECYCLE: ToolPin = {
   "name": "lifecycle",
