@@ -144,18 +144,27 @@ const lifecycle: Check = {
     const { findLifecycle } = await import("../tools/lifecycle.ts");
     const { LIFECYCLE } = await import("../tools/pins.ts");
     const lc = await findLifecycle(env);
+    // Which release assets this binary carries a sha256 for (the rest are verified against
+    // the release's checksums file on first use).
+    const checksums = Object.fromEntries(
+      Object.entries(LIFECYCLE.assets).map(([k, v]) => [k, v.sha256 ?? "not pinned"]),
+    );
+    const pinNote = Object.values(checksums).every((v) => v !== "not pinned")
+      ? "sha256 pinned for every platform"
+      : "sha256 not pinned in this build: verified against the release's checksums file";
     if (!lc) {
       return {
         status: "warn",
-        summary: `not installed (pinned: ${LIFECYCLE.version})`,
+        summary: `not installed (pinned: ${LIFECYCLE.version}; ${pinNote})`,
         hint: "run `locald setup` (the first `locald build` also downloads it)",
-        data: { installed: false, pinned: LIFECYCLE.version },
+        data: { installed: false, pinned: LIFECYCLE.version, checksums },
       };
     }
     return {
       status: "ok",
-      summary: `${lc.version} at ${lc.root} (${lc.source})`,
+      summary: `${lc.version} at ${lc.root} (${lc.source}; ${pinNote})`,
       data: {
+        checksums,
         installed: true,
         version: lc.version,
         path: lc.root,
