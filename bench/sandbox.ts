@@ -53,7 +53,8 @@ async function hyperfine(name: string, commands: Record<string, string>) {
 }
 
 try {
-  const build = `${locald} build -C ${app} -b ${bp}`;
+  // --force: a build with nothing changed would otherwise skip the lifecycle (fingerprint).
+  const build = `${locald} build -C ${app} -b ${bp} --force`;
   const b = await hyperfine("build", { native: build, sandbox: `${build} --sandbox` });
   const exec = `${locald} exec -C ${app}`;
   const e = await hyperfine("exec", {
