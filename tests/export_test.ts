@@ -9,20 +9,11 @@ import { runLocald, testEnv } from "./support/locald.ts";
 import { startRegistry } from "./support/registry.ts";
 import { appDir, pushImages } from "./support/image_fixture.ts";
 import { lifecycleDir } from "./support/tools.ts";
+import { runProcess } from "./support/proc.ts";
 
 const REPO = new URL("../", import.meta.url).pathname;
-const dec = new TextDecoder();
 
-async function run(cmd: string[], env?: Record<string, string>) {
-  const o = await new Deno.Command(cmd[0], {
-    args: cmd.slice(1),
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
-}
+const run = (cmd: string[]) => runProcess(cmd);
 
 Deno.test("--export writes an OCI layout with /workspace and /layers that runs under bwrap", async () => {
   const reg = await startRegistry();

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join, resolve } from "node:path";
+import { runProcess } from "./support/proc.ts";
 
 const ROOT = resolve(import.meta.dirname!, "..");
 const STANDINS = join(ROOT, "tests", "standins");
@@ -28,8 +29,7 @@ function baseEnv(): Record<string, string> {
 }
 
 async function locald(args: string[], env: Record<string, string>, stdin?: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(ROOT, "main.ts"), ...args],
+  return await runProcess([Deno.execPath(), "run", "-A", join(ROOT, "main.ts"), ...args], {
     env: {
       ...baseEnv(),
       DENO_DIR,
@@ -37,23 +37,9 @@ async function locald(args: string[], env: Record<string, string>, stdin?: strin
       NO_COLOR: "1",
       ...env,
     },
-    clearEnv: true,
     cwd: env.HOME,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const r = await child.output();
-  return {
-    code: r.code,
-    stdout: new TextDecoder().decode(r.stdout),
-    stderr: new TextDecoder().decode(r.stderr),
-  };
+    stdin,
+  });
 }
 
 /** The last call of one limactl subcommand. */

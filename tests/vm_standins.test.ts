@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { LIMA_INSTANCE, limaHost } from "../src/hosts/lima.ts";
 import { wslHost } from "../src/hosts/wsl.ts";
 import type { HostCommand, Step } from "../src/hosts/types.ts";
+import { runProcess } from "./support/proc.ts";
 
 const ROOT = resolve(import.meta.dirname!, "..");
 const STANDINS = join(ROOT, "tests", "standins");
@@ -101,26 +102,7 @@ async function tempDir(): Promise<string> {
 }
 
 async function spawn(cmd: HostCommand, stdin?: string) {
-  const child = new Deno.Command(cmd.argv[0], {
-    args: cmd.argv.slice(1),
-    env: cmd.env,
-    clearEnv: true,
-    cwd: cmd.cwd,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const r = await child.output();
-  return {
-    code: r.code,
-    stdout: new TextDecoder().decode(r.stdout),
-    stderr: new TextDecoder().decode(r.stderr),
-  };
+  return await runProcess(cmd.argv, { env: cmd.env, cwd: cmd.cwd, stdin });
 }
 
 function step(dir: string, cwd: string, argv: string[]): Step {

@@ -7,16 +7,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO } from "./locald.ts";
+import { runProcess } from "./proc.ts";
 
 export const UID = 1000;
 
 export async function sh(cmd: string[], env?: Record<string, string>) {
-  const o = await new Deno.Command(cmd[0], { args: cmd.slice(1), env, clearEnv: !!env }).output();
-  return {
-    code: o.code,
-    stdout: new TextDecoder().decode(o.stdout),
-    stderr: new TextDecoder().decode(o.stderr),
-  };
+  return await runProcess(cmd, { env });
 }
 
 export interface AsUser {
