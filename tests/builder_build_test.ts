@@ -66,7 +66,7 @@ Deno.test("build -B with a builder and run image from a registry, then exec and 
     await pushImage(target, "test/builder", "1", {
       layers: [base, cnb, lifecycle],
       architecture: arch,
-      env: ["CNB_USER_ID=1000", "CNB_GROUP_ID=1000"],
+      env: ["CNB_USER_ID=1002", "CNB_GROUP_ID=1000", "CNB_STACK_ID=locald.test.stack"],
       labels: {
         "io.buildpacks.builder.metadata": JSON.stringify({
           description: "locald test builder",
@@ -105,6 +105,16 @@ Deno.test("build -B with a builder and run image from a registry, then exec and 
     assert.equal(e.stdout.trim(), "Cached Dep Contents");
     const run = await runLocald(["run", "-C", app, "greet"], { env: t.env });
     assert.equal(run.stdout.trim(), "hi there");
+
+    // The builder image's own CNB_* settings reach the phases; the ids stay locald's.
+    const plan = await runLocald(["build", "-C", app, "-B", builderRef, "--dry-run", "--json"], {
+      env: t.env,
+    });
+    // deno-lint-ignore no-explicit-any
+    const detector = (plan.json as any).plan.steps[1].env;
+    assert.equal(detector.CNB_STACK_ID, "locald.test.stack");
+    assert.notEqual(detector.CNB_USER_ID, "1002");
+    assert.match(detector.CNB_BUILD_CONFIG_DIR, /\/cnb\/build-config$/);
 
     // project.toml names the builder; -b picks one of its buildpacks by id.
     await Deno.writeTextFile(

@@ -247,6 +247,14 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
     orderPath: buildpacks.length ? undefined : builder?.orderPath,
     runPath: sources.runImage ? builder?.runPath : undefined,
     buildConfigDir: builder?.buildConfigDir,
+    // The builder's CNB_* settings (stack id, target, ...), except the ids locald must choose.
+    builderEnv: builder
+      ? Object.fromEntries(
+        Object.entries(builder.imageEnv).filter(([k]) =>
+          k.startsWith("CNB_") && k !== "CNB_USER_ID" && k !== "CNB_GROUP_ID"
+        ),
+      )
+      : undefined,
     hostEnv: await b.commandEnv(o.env),
     logLevel: o.verbose ? "debug" : "info",
     color: o.out.color,

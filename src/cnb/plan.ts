@@ -36,6 +36,8 @@ export interface BuildInputs {
    * Identity natively and on Lima; on WSL `C:\x` -> `/mnt/c/x`. Applied here and only here.
    */
   guestPath?: (hostPath: string) => string;
+  /** A builder image's own CNB_* environment (its config's Env); locald's settings win. */
+  builderEnv?: Record<string, string>;
   /** Image builds: the exporter runs last (layout or registry), with this launcher. */
   exporter?: {
     launcher: string;
@@ -149,7 +151,7 @@ export function guestInputs(i: BuildInputs): BuildInputs {
 
 export function createBuildPlan(input: BuildInputs): BuildPlan {
   const i = guestInputs(input);
-  const env = { ...passthroughEnv(i.hostEnv), ...platformEnv(i) };
+  const env = { ...passthroughEnv(i.hostEnv), ...(i.builderEnv ?? {}), ...platformEnv(i) };
   const mounts: Mount[] = [
     { path: i.projectDir, writable: true },
     // The state directory read-only (a sandboxed buildpack cannot touch build.json, the

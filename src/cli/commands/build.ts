@@ -59,11 +59,20 @@ export async function run({ args, out, env, dir }: CommandContext): Promise<numb
         `# sandbox: ${isolation.sandbox ? `on, network ${isolation.network}` : "off"} ` +
           `(${isolation.reason})`,
       );
+      // The platform variables every phase shares, once; then what each phase adds.
+      const cnb = (env: Record<string, string>) =>
+        Object.entries(env).filter(([k]) => k.startsWith("CNB_"));
+      const common = cnb(plan.steps[0].env).filter(([k, v]) =>
+        plan.steps.every((s) => s.env[k] === v)
+      );
+      const shared = new Set(common.map(([k]) => k));
+      console.log("\n[every phase]");
+      for (const [k, v] of common) console.log(`  env:  ${k}=${v}`);
       for (const s of plan.steps) {
         console.log(`\n[${s.name}]${s.dropRoot ? "  (unprivileged uid when run as root)" : ""}`);
         console.log(`  cwd:  ${s.cwd}`);
         console.log(`  argv: ${s.argv.map(shellQuote).join(" ")}`);
-        for (const [k, v] of Object.entries(s.env).filter(([k]) => k.startsWith("CNB_"))) {
+        for (const [k, v] of cnb(s.env).filter(([k]) => !shared.has(k))) {
           console.log(`  env:  ${k}=${v}`);
         }
       }
