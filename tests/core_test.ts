@@ -322,33 +322,37 @@ Deno.test("exit codes and signals pass through exec", async () => {
     assert.equal(r.code, 42);
     const missing = await runLocald(["exec", "-C", f.app, "--", "no-such-tool"], { env: f.env });
     assert.notEqual(missing.code, 0);
-    // SIGTERM to locald reaches the command, which exits on its own terms; no orphan remains.
-    const marker = join(f.root, "child.pid");
-    const child = spawnLocald(
-      [
-        "exec",
-        "-C",
-        f.app,
-        "--",
-        "bash",
-        "-c",
-        `echo $$ > ${marker}; trap 'echo got-term; exit 42' TERM; while :; do sleep 0.05; done`,
-      ],
-      { env: f.env },
-    );
-    for (let i = 0; i < 200; i++) {
-      try {
-        if ((await Deno.readTextFile(marker)).trim()) break;
-      } catch { /* not yet */ }
-      await new Promise((r) => setTimeout(r, 25));
+    // SIGTERM and SIGINT sent to locald reach the command, which exits on its own terms; no
+    // orphan remains. (A terminal's Ctrl-C reaches the command directly, as its process group's.)
+    for (const [sig, code] of [["SIGTERM", 42], ["SIGINT", 43]] as const) {
+      const marker = join(f.root, `child-${sig}.pid`);
+      const child = spawnLocald(
+        [
+          "exec",
+          "-C",
+          f.app,
+          "--",
+          "bash",
+          "-c",
+          `echo $$ > ${marker}; trap 'echo got-${sig}; exit ${code}' ${sig.slice(3)}; ` +
+          "while :; do sleep 0.05; done",
+        ],
+        { env: f.env },
+      );
+      for (let i = 0; i < 200; i++) {
+        try {
+          if ((await Deno.readTextFile(marker)).trim()) break;
+        } catch { /* not yet */ }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      const pid = Number((await Deno.readTextFile(marker)).trim());
+      child.kill(sig);
+      const out = await child.output();
+      assert.equal(out.code, code, sig);
+      assert.match(new TextDecoder().decode(out.stdout), new RegExp(`got-${sig}`));
+      const alive = await new Deno.Command("kill", { args: ["-0", String(pid)] }).output();
+      assert.notEqual(alive.code, 0, `the command outlived locald (${sig})`);
     }
-    const pid = Number((await Deno.readTextFile(marker)).trim());
-    child.kill("SIGTERM");
-    const out = await child.output();
-    assert.equal(out.code, 42);
-    assert.match(new TextDecoder().decode(out.stdout), /got-term/);
-    const alive = await new Deno.Command("kill", { args: ["-0", String(pid)] }).output();
-    assert.notEqual(alive.code, 0, "the command outlived locald");
   } finally {
     await f.cleanup();
   }
