@@ -241,6 +241,46 @@ Deno.test("a failed build leaves no half-built environment behind", async () => 
   }
 });
 
+Deno.test("Ctrl-C during a build: exit 130, the environment marked incomplete, the next build works", async () => {
+  const f = await fixture();
+  try {
+    assert.equal((await f.build()).code, 0);
+    const child = spawnLocald(
+      ["build", "-C", f.app, "-b", FIXTURE_BP, "-e", "FIXTURE_SLEEP=5", "--force"],
+      { env: f.env },
+    );
+    // Wait until the builder phase runs, then interrupt locald as a terminal's Ctrl-C would.
+    const reader = child.stderr.getReader();
+    let seen = "";
+    while (!seen.includes("fixture: building")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += new TextDecoder().decode(value);
+    }
+    child.kill("SIGINT");
+    let rest = "";
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      rest += new TextDecoder().decode(value);
+    }
+    const status = await child.status;
+    await child.stdout.cancel();
+    assert.equal(status.code, 130, seen + rest);
+    assert.match(rest, /locald: build interrupted during the builder phase\nhint: /);
+    const e = await runLocald(["exec", "-C", f.app, "--", "true"], { env: f.env });
+    assert.equal(e.code, 4);
+    const again = await f.build();
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(
+      (await runLocald(["exec", "-C", f.app, "--", "fixture-tool"], { env: f.env })).code,
+      0,
+    );
+  } finally {
+    await f.cleanup();
+  }
+});
+
 Deno.test("real third-party buildpacks from the CNB project: layers, processes, platform env", async () => {
   const t = await testEnv({ LOCALD_LIFECYCLE_DIR: lifecycleDir() });
   try {
