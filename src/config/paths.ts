@@ -3,10 +3,16 @@ import { basename, join } from "../util/path.ts";
 import { sha256HexSync } from "../util/sha256.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 
-export function localdHome(env: Record<string, string>): string {
+export function localdHome(
+  env: Record<string, string>,
+  os: string = Deno.build.os,
+): string {
   if (env.LOCALD_HOME) return env.LOCALD_HOME;
   if (env.XDG_DATA_HOME) return join(env.XDG_DATA_HOME, "locald");
+  // Windows has no HOME by default: its per-user data directory.
+  if (os === "windows" && env.LOCALAPPDATA) return join(env.LOCALAPPDATA, "locald");
   if (env.HOME) return join(env.HOME, ".local", "share", "locald");
+  if (os === "windows" && env.USERPROFILE) return join(env.USERPROFILE, ".locald");
   throw new LocaldError("cannot tell where to keep locald's data: HOME is not set", {
     hint: "set LOCALD_HOME (or HOME, or XDG_DATA_HOME) to a writable directory",
     exitCode: ExitCode.input,

@@ -5,7 +5,10 @@
 import type { HostCommand } from "./types.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 
-const SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
+/** Signals passed on to the child. Windows knows only Ctrl-C and Ctrl-Break. */
+export function forwardedSignals(os: string = Deno.build.os): Deno.Signal[] {
+  return os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
+}
 const SIGNUM: Record<string, number> = {
   SIGHUP: 1,
   SIGINT: 2,
@@ -60,7 +63,7 @@ export async function spawn(cmd: HostCommand, opts: SpawnOptions): Promise<Spawn
   // when they cannot have come from the terminal, so the child does not get them twice.
   const fromTerminal = opts.mode === "inherit" && Deno.stdin.isTerminal();
   let interrupted: Deno.Signal | undefined;
-  const handlers = SIGNALS.map((sig) => {
+  const handlers = forwardedSignals().map((sig) => {
     const h = () => {
       interrupted = sig;
       if (fromTerminal && (sig === "SIGINT" || sig === "SIGQUIT")) return;
