@@ -10,6 +10,7 @@ import type { Output } from "../cli/output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import type { GroupEntry } from "../config/project.ts";
 import { type Buildpack, escapeId, localBuildpackPath, readBuildpack } from "./buildpacks.ts";
+import { isDir } from "../util/fs.ts";
 
 /** The builder's part, as the build needs it (src/oci/builder.ts BuilderInfo, narrowed). */
 export interface BuilderSource {
@@ -52,14 +53,6 @@ export interface SourceOptions {
 }
 
 const IMAGE_REF = /^(docker:\/\/)|^[a-z0-9.-]+(:\d+)?\/.+[:@]|^[^/]+:[^/]+$/i;
-
-async function isDir(p: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(p)).isDirectory;
-  } catch {
-    return false;
-  }
-}
 
 /** The builder to use: -B, then project.toml, then the default when nothing names buildpacks. */
 export function chooseBuilder(

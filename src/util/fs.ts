@@ -25,6 +25,15 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** True for an existing directory (following symlinks); false for anything else or nothing. */
+export async function isDir(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
 export async function removeIfExists(path: string) {
   await Deno.remove(path, { recursive: true }).catch((e) => {
     if (!(e instanceof Deno.errors.NotFound)) throw e;

@@ -16,6 +16,7 @@ import { localdHome } from "../../config/paths.ts";
 import { formatBytes } from "../output.ts";
 import { diskUse } from "../../doctor/checks.ts";
 import { acquireLock } from "../../util/lock.ts";
+import { isDir } from "../../util/fs.ts";
 
 interface ProjectEntry {
   state: string;
@@ -36,14 +37,6 @@ async function projectDirOf(state: string): Promise<{ dir?: string; builtAt?: st
     return { dir: (await Deno.readTextFile(join(state, "project-dir"))).trim() };
   } catch {
     return {};
-  }
-}
-
-async function isDir(p: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(p)).isDirectory;
-  } catch {
-    return false;
   }
 }
 
