@@ -478,6 +478,22 @@ Deno.test("errors users hit: one line, a hint, an exit code", async (t) => {
         assert.match(r.stderr, /has not been built yet\nhint: run `locald build -C .*fresh` first/);
       }
     });
+    await t.step("the lifecycle an environment was built with has gone", async () => {
+      const copy = join(f.root, "lifecycle-copy");
+      await new Deno.Command("cp", { args: ["-a", lifecycleDir(), copy] }).output();
+      const env = { ...f.env, LOCALD_LIFECYCLE_DIR: copy };
+      assert.equal(
+        (await runLocald(["build", "-C", f.app, "-b", FIXTURE_BP, "--force"], { env })).code,
+        0,
+      );
+      await Deno.remove(copy, { recursive: true });
+      const r = await runLocald(["exec", "-C", f.app, "--", "true"], { env: f.env });
+      assert.equal(r.code, 4);
+      assert.match(
+        r.stderr,
+        /the lifecycle .* was built with is gone .*\nhint: run `locald build --force/,
+      );
+    });
     await t.step("a failing buildpack names the phase", async () => {
       const r = await f.build("-e", "FIXTURE_FAIL=1");
       assert.equal(r.code, 6);

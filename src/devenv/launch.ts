@@ -41,7 +41,11 @@ export async function loadDevEnv(
   while (true) {
     const paths = view ? view.projectPaths(cur) : projectPaths(env, cur);
     const rec = await readBuildRecord(paths);
-    if (rec) return { projectDir: cur, paths, rec, view };
+    if (rec) {
+      // Natively and on Lima the launcher's path is the same on this side; on WSL it is not.
+      if (!view || view.name !== "wsl") await assertLauncher(rec.lifecycle.launcher, cur);
+      return { projectDir: cur, paths, rec, view };
+    }
     if (await incomplete(paths)) {
       throw new LocaldError(`the last build of ${cur} did not complete`, {
         hint: `run \`locald build${cur === Deno.cwd() ? "" : ` -C ${cur}`}\` again`,
@@ -51,6 +55,23 @@ export async function loadDevEnv(
     const parent = dirname(cur);
     if (parent === cur) throw notBuiltError(dir);
     cur = parent;
+  }
+}
+
+/** The environment needs the lifecycle it was built with; say so if that is gone. */
+async function assertLauncher(launcher: string, projectDir: string) {
+  try {
+    await Deno.stat(launcher);
+  } catch {
+    throw new LocaldError(
+      `the lifecycle ${projectDir} was built with is gone (${launcher})`,
+      {
+        hint:
+          `run \`locald build --force${projectDir === Deno.cwd() ? "" : ` -C ${projectDir}`}\` ` +
+          "to build it with the lifecycle locald has now",
+        exitCode: ExitCode.notBuilt,
+      },
+    );
   }
 }
 
