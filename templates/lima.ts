@@ -8,8 +8,11 @@
  * buildpacks that check the build host's distribution find what they expect.
  *
  * The provision script runs as root at every boot and must be idempotent: it installs only
- * what is missing and creates locald's state directory on the VM's own disk, owned by the VM's
- * user (Lima expands {{.User}} in provision scripts).
+ * what is missing (bubblewrap among it, for sandboxed and image builds, which run bwrap inside
+ * the VM), creates locald's state directory on the VM's own disk, owned by the VM's user (Lima
+ * expands {{.User}} in provision scripts), and installs an AppArmor profile that lets only
+ * /usr/bin/bwrap create user namespaces (Ubuntu 24.04 restricts them), loading it when it
+ * changed or is not loaded.
  */
 
 export const LIMA_TEMPLATE = `# locald's VM. Written by locald; \`locald vm rm\` removes it.
@@ -42,7 +45,7 @@ provision:
       # locald provision: runs at every boot, changes nothing when all is in place.
       set -eu
       missing=""
-      for pkg in ca-certificates tar gzip; do
+      for pkg in ca-certificates tar gzip bubblewrap; do
         dpkg-query -W -f='\${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" ||
           missing="$missing $pkg"
       done
@@ -53,6 +56,25 @@ provision:
       fi
       install -d -m 0755 @STATE_DIR@
       chown "{{.User}}:" @STATE_DIR@
+      # \`locald build --sandbox\` and image builds run bwrap as the VM's user. Ubuntu 24.04's
+      # AppArmor forbids unprivileged user namespaces except to profiled programs: this
+      # profile allows them to bwrap only. Skipped on a guest without AppArmor.
+      profile=/etc/apparmor.d/locald-bwrap
+      want='abi <abi/4.0>,
+      include <tunables/global>
+      profile locald-bwrap /usr/bin/bwrap flags=(unconfined) {
+        userns,
+      }'
+      if [ -d /etc/apparmor.d ] && command -v apparmor_parser >/dev/null 2>&1; then
+        if [ "$(cat "$profile" 2>/dev/null)" != "$want" ]; then
+          printf '%s\\n' "$want" > "$profile.tmp" && mv "$profile.tmp" "$profile"
+          apparmor_parser -r "$profile" ||
+            echo "locald: could not load $profile; sandboxed builds may fail" >&2
+        elif ! grep -qs '^locald-bwrap ' /sys/kernel/security/apparmor/profiles; then
+          apparmor_parser -r "$profile" ||
+            echo "locald: could not load $profile; sandboxed builds may fail" >&2
+        fi
+      fi
 `;
 
 export type LimaArch = "aarch64" | "x86_64";

@@ -8,16 +8,11 @@ import { ExitCode, LocaldError } from "../errors.ts";
 import { pathsUnder, type ProjectPaths } from "../config/paths.ts";
 import { loadProject } from "../config/project.ts";
 import { parseToml } from "../config/toml.ts";
-import { cnbIds, nativeHost } from "../hosts/native.ts";
+import { cnbIds } from "../hosts/native.ts";
 import type { Host } from "../hosts/types.ts";
 import type { Backend } from "../hosts/select.ts";
 import { spawn } from "../hosts/spawn.ts";
-import { type Network, sandboxHost, systemLayout } from "../hosts/sandbox.ts";
-import {
-  checkSandbox,
-  type SandboxAvailability,
-  sandboxUnavailable,
-} from "../hosts/sandbox_check.ts";
+import { type Network, sandboxHost, type SandboxOptions, sandboxStep } from "../hosts/sandbox.ts";
 import { decideSandbox, loadSettings, type SandboxDecision } from "../config/settings.ts";
 import type { Lifecycle } from "../tools/lifecycle.ts";
 import { LIFECYCLE } from "../tools/pins.ts";
@@ -127,8 +122,11 @@ export interface Prepared {
   exclude: string[];
   /** Whether the phases run sandboxed, and why. */
   isolation: SandboxDecision;
-  /** The probed sandbox, when the build runs sandboxed (only probed when `install`). */
-  sandbox?: SandboxAvailability;
+  /**
+   * How the backend sandboxes a step, when the build runs sandboxed or builds an image (only
+   * probed when `install`).
+   */
+  sandbox?: SandboxOptions;
   /** What the host run image describes: the system the phases run on (the VM's, not the Mac's). */
   target: Target;
 }
@@ -171,36 +169,22 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
     localBuildpacks: buildpacks.length > 0,
   });
   // Asked-for isolation that cannot be had stops the build before anything is written.
-  let sandbox: SandboxAvailability | undefined;
-  if (o.image && b.name !== "native") {
-    throw new LocaldError(`image builds are not available with the ${b.name} backend yet`, {
-      hint: "build images on Linux (or inside the VM: `locald vm shell`)",
-      exitCode: ExitCode.unsupported,
-    });
-  }
+  let sandbox: SandboxOptions | undefined;
   if (o.image && !sources.runImage) {
     throw new LocaldError("an image needs a run image, and this build has none", {
       hint: "build with a builder (-B REF, whose run.toml names one) or pass --run-image REF",
       exitCode: ExitCode.input,
     });
   }
-  // Image builds need a mount namespace (/workspace, /layers): the sandbox's runner.
+  // Image builds need a mount namespace (/workspace, /layers): the sandbox's runner, where the
+  // phases run (natively this machine's bwrap; on Lima the VM's).
   if (install && (isolation.sandbox || o.image)) {
-    if (b.name !== "native") {
-      throw new LocaldError(`the sandbox is not available with the ${b.name} backend yet`, {
-        hint: "build without --sandbox (and --trust-builder for a builder) on this backend",
-        exitCode: ExitCode.unsupported,
-      });
-    }
-    sandbox = await checkSandbox(o.env);
-    if (!sandbox.available) {
-      throw sandboxUnavailable(
-        sandbox,
-        o.image
-          ? "an image build (it runs in a mount namespace)"
-          : `this build (${isolation.reason})`,
-      );
-    }
+    sandbox = await b.sandboxOptions(
+      isolation.network,
+      o.image
+        ? "an image build (it runs in a mount namespace)"
+        : `this build (${isolation.reason})`,
+    );
   }
   trace("build: sandbox decided");
   const guest = await b.guest();
@@ -329,18 +313,14 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
   await o.backend.ready(o.out);
   const prep = await prepareBuild(o, true);
   const { plan, paths, buildpacks } = prep;
-  const uid = Deno.uid() ?? 0;
-  const host: Host = prep.sandbox
-    ? sandboxHost({
-      bwrap: prep.sandbox.bwrap!,
-      uid,
-      gid: Deno.gid() ?? 0,
-      network: prep.isolation.network,
-      system: await systemLayout(),
-    })
+  const sandbox = prep.sandbox;
+  // Natively the sandbox host is the whole host; elsewhere the backend's host wraps the
+  // sandboxed step (bwrap runs inside the VM).
+  const host: Host = !sandbox
+    ? o.backend.host
     : o.backend.name === "native"
-    ? nativeHost({ uid })
-    : o.backend.host;
+    ? sandboxHost(sandbox)
+    : { name: o.backend.host.name, wrap: (s) => o.backend.host.wrap(sandboxStep(s, sandbox)) };
   if (prep.sandbox) {
     o.out.info(
       `sandbox: on (${prep.isolation.reason}); home hidden, network ${prep.isolation.network}`,

@@ -8,6 +8,7 @@ import { dirname, join } from "../util/path.ts";
 import { type ProjectPaths, projectPaths } from "../config/paths.ts";
 import { type BuildRecord, notBuiltError, readBuildRecord } from "../cnb/record.ts";
 import type { HostCommand } from "../hosts/types.ts";
+import type { Network, SandboxOptions } from "../hosts/sandbox.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import type { CommandContext } from "../cli/registry.ts";
 
@@ -21,6 +22,8 @@ export interface StateView {
   guestPath(hostPath: string): string;
   /** Whether per-type symlinks to the launcher exist (`<state>/process/<type>`). */
   symlinks: boolean;
+  /** How to sandbox a command where commands run (see Backend.sandboxOptions). */
+  sandboxOptions?(network: Network | undefined, why: string): Promise<SandboxOptions>;
 }
 
 export interface DevEnv {
@@ -170,7 +173,10 @@ export function workingDir(projectDir: string, requested: string): string {
   return cwd === projectDir || cwd.startsWith(projectDir + "/") ? cwd : projectDir;
 }
 
-/** `cmd` under the sandbox when the command line has --sandbox or --network (loaded lazily). */
+/**
+ * `cmd` under the sandbox when the command line has --sandbox or --network (loaded lazily),
+ * still in the guest view: the backend's `command()` wraps it (on Lima, bwrap runs in the VM).
+ */
 export async function withSandbox(
   ctx: Pick<CommandContext, "args" | "env">,
   d: DevEnv,
@@ -178,12 +184,6 @@ export async function withSandbox(
   command: string,
 ): Promise<HostCommand> {
   if (ctx.args.flags.sandbox === undefined && ctx.args.flags.network === undefined) return cmd;
-  if (d.view && d.view.name !== "native") {
-    throw new LocaldError(`the sandbox is not available with the ${d.view.name} backend yet`, {
-      hint: `run \`locald ${command}\` without --sandbox and --network on this backend`,
-      exitCode: ExitCode.unsupported,
-    });
-  }
   const { applySandbox } = await import("./sandboxed.ts");
   return applySandbox(ctx, d, cmd, command);
 }

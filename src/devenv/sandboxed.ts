@@ -6,9 +6,9 @@
  */
 import type { CommandContext } from "../cli/registry.ts";
 import type { HostCommand, Step } from "../hosts/types.ts";
-import { type Network, parseNetwork, sandboxHost, systemLayout } from "../hosts/sandbox.ts";
-import { checkSandbox, sandboxUnavailable } from "../hosts/sandbox_check.ts";
+import { type Network, parseNetwork, sandboxHost } from "../hosts/sandbox.ts";
 import type { DevEnv } from "./launch.ts";
+import { ExitCode, LocaldError } from "../errors.ts";
 
 /** The --sandbox/--network request of a dev command; undefined when it runs unsandboxed. */
 export function devSandboxRequest(
@@ -38,8 +38,15 @@ export async function applySandbox(
 ): Promise<HostCommand> {
   const req = devSandboxRequest(ctx, command);
   if (!req) return cmd;
-  const a = await checkSandbox(ctx.env);
-  if (!a.available) throw sandboxUnavailable(a, `locald ${command}`);
+  const why = `locald ${command}`;
+  if (!d.view?.sandboxOptions) {
+    throw new LocaldError(`${why}: no backend to sandbox the command with`, {
+      hint: "this is a bug in locald; please report it",
+      exitCode: ExitCode.failure,
+    });
+  }
+  // Where the command runs: this machine's bwrap natively, the VM's on Lima.
+  const opts = await d.view.sandboxOptions(req.network, why);
   const step: Step = {
     name: command,
     argv: cmd.argv,
@@ -54,11 +61,5 @@ export async function applySandbox(
       { path: d.paths.processes, writable: false },
     ],
   };
-  return sandboxHost({
-    bwrap: a.bwrap!,
-    uid: Deno.uid() ?? 0,
-    gid: Deno.gid() ?? 0,
-    network: req.network,
-    system: await systemLayout(),
-  }).wrap(step);
+  return sandboxHost(opts).wrap(step);
 }

@@ -6,6 +6,13 @@
  */
 import { ExitCode, LocaldError } from "../errors.ts";
 import type { Step } from "./types.ts";
+import {
+  ETC_ENTRIES,
+  layoutFromFacts,
+  type PathFact,
+  SYSTEM_DIRS,
+  type SystemEntry,
+} from "./sandbox.ts";
 
 /** GNU coreutils env, present in every Ubuntu guest. */
 export const GUEST_ENV = "/usr/bin/env";
@@ -51,15 +58,44 @@ export function exactEnvArgv(env: Record<string, string>, argv: string[]): strin
   return [GUEST_ENV, "-i", "--", ...assignments, ...programArgv(argv)];
 }
 
+/** The line that starts the sandbox part of the probe's answer (after os-release). */
+export const SANDBOX_MARKER = "@locald-sandbox";
+
 /**
  * One probe of the guest, run through its login shell: ids, machine, the login's own basics,
- * then os-release. Everything the plan needs to describe the guest rather than this machine.
+ * then os-release, then what a sandbox inside the guest needs: where bwrap is (an empty line
+ * when it is missing), whether it can create the namespaces a build uses (exit code and its
+ * last line of complaint, e.g. AppArmor's), and how each system path exists (`p` plain,
+ * `l` symlink with its target and real path; absent and dangling ones are not listed).
  */
 export const GUEST_PROBE_SCRIPT = [
   'printf "%s\\n" "$(id -u)" "$(id -g)" "$(uname -m)" "$HOME" "$PATH" "$SHELL" ' +
   '"${USER:-$(id -un 2>/dev/null)}"',
   "cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null || true",
+  `printf "\\n%s\\n" ${SANDBOX_MARKER}`,
+  "b=$(command -v bwrap 2>/dev/null || true)",
+  'printf "%s\\n" "$b"',
+  'if [ -n "$b" ]; then e=$("$b" --unshare-all --die-with-parent --unshare-user ' +
+  "--ro-bind / / --proc /proc --dev /dev -- true 2>&1 >/dev/null); rc=$?; " +
+  'printf "%s\\n" "$rc" "$(printf "%s" "$e" | tail -n 1)"; else printf "\\n\\n"; fi',
+  `for p in ${[...SYSTEM_DIRS, ...ETC_ENTRIES].join(" ")}; do ` +
+  'if [ -L "$p" ]; then if [ -e "$p" ]; then ' +
+  'printf "l\\t%s\\t%s\\t%s\\n" "$p" "$(readlink "$p")" "$(readlink -f "$p")"; fi; ' +
+  'elif [ -e "$p" ]; then printf "p\\t%s\\n" "$p"; fi; done',
+  "true",
 ].join("; ");
+
+/** What a sandbox inside the guest needs to know (absent in facts an older locald cached). */
+export interface GuestSandbox {
+  /** Absolute path of the guest's bwrap; empty when it has none. */
+  bwrap: string;
+  /** Whether a trial sandbox started (user namespaces allowed, e.g. by AppArmor). */
+  works: boolean;
+  /** What bwrap said when it did not start. */
+  error?: string;
+  /** The guest's system paths, as systemLayout() would find them there. */
+  system: SystemEntry[];
+}
 
 export interface GuestProbe {
   uid: number;
@@ -67,6 +103,29 @@ export interface GuestProbe {
   machine: string;
   login: Record<string, string>;
   osRelease: string;
+  /** Absent when the answer has no sandbox part (a probe script without one). */
+  sandbox?: GuestSandbox;
+}
+
+function parseSandboxPart(lines: string[]): GuestSandbox | undefined {
+  if (lines.length < 3) return undefined;
+  const [bwrap, rc, error] = lines;
+  if (bwrap !== "" && !bwrap.startsWith("/")) return undefined;
+  const facts: PathFact[] = [];
+  for (const line of lines.slice(3)) {
+    const f = line.split("\t");
+    if (f[0] === "p" && f.length === 2) facts.push({ path: f[1], kind: "plain" });
+    else if (f[0] === "l" && f.length === 4) {
+      facts.push({ path: f[1], kind: "symlink", target: f[2], real: f[3] });
+    }
+  }
+  const works = bwrap !== "" && rc === "0";
+  return {
+    bwrap,
+    works,
+    ...(bwrap && !works ? { error: error.replace(/^bwrap:\s*/, "") || `exit ${rc}` } : {}),
+    system: layoutFromFacts(facts),
+  };
 }
 
 /** GUEST_PROBE_SCRIPT's output, or undefined when it is not what the script prints. */
@@ -82,12 +141,15 @@ export function parseGuestProbe(text: string): GuestProbe | undefined {
     login.USER = user;
     login.LOGNAME = user;
   }
+  const marker = lines.indexOf(SANDBOX_MARKER, 7);
+  const sandbox = marker === -1 ? undefined : parseSandboxPart(lines.slice(marker + 1));
   return {
     uid: Number(uid),
     gid: Number(gid),
     machine: machine.trim(),
     login,
-    osRelease: lines.slice(7).join("\n"),
+    osRelease: lines.slice(7, marker === -1 ? undefined : marker).join("\n"),
+    ...(sandbox ? { sandbox } : {}),
   };
 }
 

@@ -9,7 +9,9 @@ import {
 } from "./lima.ts";
 import { chooseDistro, decodeWslOutput, parseWslList, windowsToWsl, wslToWindows } from "./wsl.ts";
 import { LocaldError } from "../errors.ts";
-import { guestCommandEnv, parseGuestProbe } from "./guest.ts";
+import { GUEST_PROBE_SCRIPT, guestCommandEnv, parseGuestProbe, SANDBOX_MARKER } from "./guest.ts";
+import { systemLayout } from "./sandbox.ts";
+import { findOnPath } from "./sandbox_check.ts";
 import { createBuildPlan } from "../cnb/plan.ts";
 import type { ProjectPaths } from "../config/paths.ts";
 
@@ -111,7 +113,54 @@ Deno.test("the guest probe's answer parses; garbage does not", () => {
     LOGNAME: "ann",
   });
   assert.match(p!.osRelease, /^ID=ubuntu$/m);
+  // An answer without the sandbox part (an older probe): the sandbox is unknown, not absent.
+  assert.equal(p?.sandbox, undefined);
   assert.equal(parseGuestProbe("Welcome to Ubuntu\n"), undefined);
+});
+
+Deno.test("the guest probe says where the guest's bwrap is, whether it works, and its system layout", () => {
+  const head = "501\n1000\naarch64\n/home/ann.linux\n/usr/bin:/bin\n/bin/bash\nann\nID=ubuntu\n\n";
+  const p = parseGuestProbe(
+    head + `${SANDBOX_MARKER}\n/usr/bin/bwrap\n0\n\n` +
+      "p\t/usr\nl\t/bin\tusr/bin\t/usr/bin\nl\t/lib64\tusr/lib64\t/usr/lib64\np\t/etc/passwd\n" +
+      "l\t/etc/localtime\t/usr/share/zoneinfo/Europe/Paris\t/usr/share/zoneinfo/Europe/Paris\n" +
+      "l\t/etc/resolv.conf\t../run/systemd/resolve/stub-resolv.conf\t/run/systemd/resolve/stub-resolv.conf\n",
+  );
+  assert.equal(p?.osRelease, "ID=ubuntu\n");
+  assert.deepEqual(p?.sandbox, {
+    bwrap: "/usr/bin/bwrap",
+    works: true,
+    system: [
+      { path: "/usr" },
+      { path: "/bin", symlink: "usr/bin" },
+      { path: "/lib64", symlink: "usr/lib64" },
+      { path: "/etc/passwd" },
+      { path: "/etc/localtime", symlink: "/usr/share/zoneinfo/Europe/Paris" },
+      // Not into /usr: bound through to its target, like systemLayout() does here.
+      { path: "/etc/resolv.conf" },
+    ],
+  });
+  // AppArmor's refusal comes back as bwrap said it; no bwrap at all is an empty path.
+  const blocked = parseGuestProbe(
+    head + `${SANDBOX_MARKER}\n/usr/bin/bwrap\n1\nbwrap: setting up uid map: Permission denied\n`,
+  );
+  assert.equal(blocked?.sandbox?.works, false);
+  assert.equal(blocked?.sandbox?.error, "setting up uid map: Permission denied");
+  const none = parseGuestProbe(head + `${SANDBOX_MARKER}\n\n\n\np\t/usr\n`);
+  assert.deepEqual(none?.sandbox, { bwrap: "", works: false, system: [{ path: "/usr" }] });
+});
+
+Deno.test("the guest probe script, run here, finds what systemLayout() finds here", async () => {
+  const r = await new Deno.Command("sh", {
+    args: ["-c", GUEST_PROBE_SCRIPT],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  assert.equal(r.code, 0);
+  const p = parseGuestProbe(new TextDecoder().decode(r.stdout));
+  assert.deepEqual(p?.sandbox?.system, await systemLayout());
+  const bwrap = await findOnPath("bwrap", Deno.env.get("PATH"));
+  assert.equal(p?.sandbox?.bwrap, bwrap ?? "");
 });
 
 Deno.test("the plan maps every path to the guest's view in one place (WSL: C:\\ -> /mnt/c)", () => {

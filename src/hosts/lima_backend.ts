@@ -63,6 +63,7 @@ export async function probeLimaGuest(l: Limactl): Promise<GuestFacts> {
     machine: p.machine,
     target: { os: "linux", arch: goArch(p.machine), distro: parseOsRelease(p.osRelease) },
     login: p.login,
+    ...(p.sandbox ? { sandbox: p.sandbox } : {}),
   };
 }
 
@@ -127,7 +128,8 @@ export async function openLimaBackend(
         const text = await readTextIfExists(file);
         if (text) facts = JSON.parse(text) as GuestFacts;
       }
-      facts ??= await recordGuestFacts(context.limactl);
+      // Facts an older locald cached say nothing about the sandbox: ask the VM again, once.
+      if (!facts?.sandbox) facts = await recordGuestFacts(context.limactl);
     },
     guest,
     // State on the shared mount at the same path: exactly the native layout.
@@ -152,6 +154,34 @@ export async function openLimaBackend(
     },
     command(cmd, name) {
       return b.host.wrap(commandStep(cmd, name));
+    },
+    // bwrap runs inside the VM, with the VM's bwrap, ids and system directories; paths are
+    // the same on both sides (shared mount), so the plan's mounts need no translation.
+    async sandboxOptions(network, why) {
+      const f = await guest();
+      const s = f.sandbox;
+      const reprovision = "`locald vm rm && locald vm start` re-creates the VM, whose " +
+        "provisioning installs bubblewrap and an AppArmor profile that lets bwrap create " +
+        "user namespaces";
+      if (!s) {
+        throw new LocaldError(`cannot sandbox ${why}: locald does not know the VM's sandbox yet`, {
+          hint: "run `locald vm stop` and `locald vm start`, which asks the VM again",
+          exitCode: ExitCode.unsupported,
+        });
+      }
+      if (!s.bwrap) {
+        throw new LocaldError(
+          `cannot sandbox ${why}: the locald VM has no bwrap (bubblewrap)`,
+          { hint: reprovision, exitCode: ExitCode.unsupported },
+        );
+      }
+      if (!s.works) {
+        throw new LocaldError(
+          `cannot sandbox ${why}: bwrap in the locald VM cannot create a sandbox: ${s.error}`,
+          { hint: reprovision, exitCode: ExitCode.unsupported },
+        );
+      }
+      return { bwrap: s.bwrap, uid: f.uid, gid: f.gid, network, system: s.system };
     },
   };
   return b;

@@ -241,14 +241,29 @@ export function sandboxHost(o: SandboxOptions): Host {
   };
 }
 
+/** What lstat says about one SYSTEM_DIRS/ETC_ENTRIES path (gathered here or in a guest). */
+export type PathFact =
+  | { path: string; kind: "plain" }
+  | { path: string; kind: "symlink"; target: string; real: string };
+
 /**
- * Which SYSTEM_DIRS and ETC_ENTRIES exist here (impure: lstat only). A top-level symlink
- * (/bin -> usr/bin) is recreated as a symlink; an /etc symlink into /usr likewise (so
+ * The system entries a sandbox shows, from the facts about each path. Pure. A top-level
+ * symlink (/bin -> usr/bin) is recreated as a symlink; an /etc symlink into /usr likewise (so
  * readlink(/etc/localtime) still names the zone); other symlinks are bound through to their
- * target, and dangling ones are left out.
+ * target. Paths missing from `facts` (absent or dangling) are left out.
  */
+export function layoutFromFacts(facts: PathFact[]): SystemEntry[] {
+  return facts.map((f) => {
+    if (f.kind === "plain") return { path: f.path };
+    const topLevel = depth(f.path) === 1;
+    const intoUsr = within(resolve(dirname(f.path), f.target), "/usr") && within(f.real, "/usr");
+    return topLevel || intoUsr ? { path: f.path, symlink: f.target } : { path: f.path };
+  });
+}
+
+/** Which SYSTEM_DIRS and ETC_ENTRIES exist here, and how (impure: lstat only). */
 export async function systemLayout(): Promise<SystemEntry[]> {
-  const out: SystemEntry[] = [];
+  const facts: PathFact[] = [];
   for (const path of [...SYSTEM_DIRS, ...ETC_ENTRIES]) {
     let info: Deno.FileInfo;
     try {
@@ -257,20 +272,19 @@ export async function systemLayout(): Promise<SystemEntry[]> {
       continue;
     }
     if (!info.isSymlink) {
-      out.push({ path });
+      facts.push({ path, kind: "plain" });
       continue;
     }
-    let target: string;
-    let real: string;
     try {
-      target = await Deno.readLink(path);
-      real = await Deno.realPath(path);
+      facts.push({
+        path,
+        kind: "symlink",
+        target: await Deno.readLink(path),
+        real: await Deno.realPath(path),
+      });
     } catch {
       continue; // dangling
     }
-    const topLevel = depth(path) === 1;
-    const intoUsr = within(resolve(dirname(path), target), "/usr") && within(real, "/usr");
-    out.push(topLevel || intoUsr ? { path, symlink: target } : { path });
   }
-  return out;
+  return layoutFromFacts(facts);
 }

@@ -17,6 +17,8 @@ import { type ProjectPaths, projectPaths } from "../config/paths.ts";
 import type { Lifecycle } from "../tools/lifecycle.ts";
 import type { Target } from "../cnb/hostimage.ts";
 import type { Host, HostCommand, Step } from "./types.ts";
+import type { Network, SandboxOptions } from "./sandbox.ts";
+import type { GuestSandbox } from "./guest.ts";
 
 export const BACKENDS = ["native", "lima", "wsl"] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -62,6 +64,11 @@ export interface GuestFacts {
   target: Target;
   /** The guest login's HOME, PATH, SHELL, USER, LOGNAME (empty natively: the user's are it). */
   login: Record<string, string>;
+  /**
+   * What a sandbox in the guest needs (its bwrap and system layout). Natively never set (this
+   * machine is probed when needed); absent in facts an older locald cached: unknown.
+   */
+  sandbox?: GuestSandbox;
 }
 
 /** Everything a command needs to run a plan somewhere. */
@@ -96,6 +103,12 @@ export interface Backend {
   commandEnv(userEnv: Record<string, string>): Promise<Record<string, string>>;
   /** The process that runs a dev-env command (guest view in, the host's wrapping out). */
   command(cmd: HostCommand, name: string): HostCommand;
+  /**
+   * How to sandbox a step where steps run (after ready()): the bwrap, ids and system layout of
+   * that system, for sandboxStep(); the host then wraps the sandboxed step as any other. Fails
+   * with a one-line error and the fix when no sandbox can run there (`why`: "this build (...)").
+   */
+  sandboxOptions(network: Network | undefined, why: string): Promise<SandboxOptions>;
 }
 
 export async function openBackend(
@@ -145,6 +158,19 @@ async function openNative(env: Record<string, string>, reason: string): Promise<
     commandEnv: (e) => Promise.resolve(e),
     // Natively a dev-env command runs as it is (as root too: it is the user's own command).
     command: (cmd) => cmd,
+    async sandboxOptions(network, why) {
+      const { checkSandbox, sandboxUnavailable } = await import("./sandbox_check.ts");
+      const a = await checkSandbox(env);
+      if (!a.available) throw sandboxUnavailable(a, why);
+      const { systemLayout } = await import("./sandbox.ts");
+      return {
+        bwrap: a.bwrap!,
+        uid: Deno.uid() ?? 0,
+        gid: Deno.gid() ?? 0,
+        network,
+        system: await systemLayout(),
+      };
+    },
   };
 }
 

@@ -98,6 +98,16 @@ export async function openWslBackend(
     },
     commandEnv: (userEnv) => Promise.resolve(guestCommandEnv(userEnv, facts.login)),
     command: (cmd, name) => host.wrap(commandStep(cmd, name)),
+    sandboxOptions(_network, why) {
+      // Paths differ on WSL (/mnt/c, \\wsl.localhost): the sandbox's mounts are not mapped yet.
+      return Promise.reject(
+        new LocaldError(`cannot sandbox ${why}: the sandbox is not available with WSL yet`, {
+          hint: "build without --sandbox (and --trust-builder for a builder), or inside the " +
+            "distribution itself, where locald runs natively",
+          exitCode: ExitCode.unsupported,
+        }),
+      );
+    },
   };
   return b;
 }
