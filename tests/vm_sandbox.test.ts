@@ -93,6 +93,13 @@ Deno.test("LOCALD_BACKEND=lima --sandbox: bwrap runs inside the VM and hides the
     assert.equal(facts.sandbox.works, true);
     assert.ok(facts.sandbox.system.some((e: { path: string }) => e.path === "/usr"));
 
+    // doctor reports the VM's sandbox, not this machine's.
+    const doc = await s.run(["doctor", "--json"]);
+    // deno-lint-ignore no-explicit-any
+    const check = (doc.json as any).checks.find((c: { id: string }) => c.id === "sandbox");
+    assert.equal(check.status, "ok", JSON.stringify(check));
+    assert.equal(check.summary, "available in the locald VM: bwrap at /usr/bin/bwrap");
+
     // exec and shell -c with --sandbox: bwrap in the VM, the home empty.
     const cat = ["sh", "-c", 'cat "$HOME/.ssh/id_ed25519"'];
     const plain = await s.run(["exec", "-C", app, "--", ...cat]);
@@ -179,6 +186,12 @@ Deno.test("LOCALD_BACKEND=lima --sandbox: a VM without bwrap is a one-line error
       !after.slice(before).some((c) => c.argv.some((a) => a.includes("/lifecycle/"))),
       "no phase ran",
     );
+    const doc = await s.run(["doctor", "--json"]);
+    // deno-lint-ignore no-explicit-any
+    const check = (doc.json as any).checks.find((c: { id: string }) => c.id === "sandbox");
+    assert.equal(check.status, "warn");
+    assert.match(check.summary, /^not available in the locald VM: no bwrap in the VM/);
+    assert.match(check.hint, /locald vm rm && locald vm start/);
 
     // Facts without the sandbox part (cached by an older locald): asked again, then it works.
     const { sandbox: _, ...old } = facts;

@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { localdHome } from "../config/paths.ts";
 import { formatBytes } from "../cli/output.ts";
+import type { GuestFacts } from "../hosts/select.ts";
 
 export type CheckStatus = "ok" | "warn" | "fail" | "info";
 
@@ -180,6 +181,12 @@ const sandbox: Check = {
   id: "sandbox",
   title: "sandbox",
   async run(env) {
+    const { chooseBackend } = await import("../hosts/select.ts");
+    let inVm = false;
+    try {
+      inVm = chooseBackend(env).name === "lima";
+    } catch { /* the backend check says why */ }
+    if (inVm) return await limaSandbox(env);
     const { checkSandbox } = await import("../hosts/sandbox_check.ts");
     const a = await checkSandbox(env, { version: true });
     const data = {
@@ -206,6 +213,47 @@ const sandbox: Check = {
     };
   },
 };
+
+/** On Lima, builds sandbox inside the VM: what the VM said when it was last asked. */
+async function limaSandbox(env: Record<string, string>): Promise<CheckResult> {
+  const { limaHome } = await import("../hosts/lima.ts");
+  const { guestFactsFile } = await import("../hosts/lima_backend.ts");
+  const { readTextIfExists } = await import("../util/fs.ts");
+  let s: GuestFacts["sandbox"];
+  let known = false;
+  try {
+    const text = await readTextIfExists(guestFactsFile(limaHome(env)));
+    if (text) {
+      s = (JSON.parse(text) as GuestFacts).sandbox;
+      known = s !== undefined;
+    }
+  } catch { /* unknown */ }
+  const data = {
+    where: "lima VM",
+    available: known ? s!.works : null,
+    bwrap: s?.bwrap || null,
+    reason: s && !s.works ? (s.bwrap ? s.error ?? null : "no bwrap in the VM") : null,
+  };
+  const hint = "`locald vm rm && locald vm start` re-creates the VM, whose provisioning " +
+    "installs bubblewrap and lets it create user namespaces";
+  if (!known) {
+    return {
+      status: "info",
+      summary: "in the locald VM: not known until the VM runs a command",
+      hint: "`locald vm start` asks the VM",
+      data,
+    };
+  }
+  if (s!.works) {
+    return { status: "ok", summary: `available in the locald VM: bwrap at ${s!.bwrap}`, data };
+  }
+  return {
+    status: "warn",
+    summary: `not available in the locald VM: ${data.reason} (sandboxed and image builds stop)`,
+    hint,
+    data,
+  };
+}
 
 /** Disk use of a tree as du counts it (allocated blocks), without following symlinks. */
 export async function diskUse(path: string): Promise<number> {
