@@ -145,6 +145,9 @@ Deno.test("--publish pushes to a registry, with and without credentials", async 
     });
     assert.equal(ok.code, 0, ok.stderr);
     assert.doesNotMatch(ok.stderr + ok.stdout, /s3cret-pw|cGF0OnMzY3JldC1wdw/); // never printed
+    // The private Docker config the lifecycle read them from is gone after the build.
+    const leftover = await runProcess(["grep", "-rl", "cGF0OnMzY3JldC1wdw", t.localdHome]);
+    assert.equal(leftover.stdout, "", "credentials left on disk");
     const dry = await runLocald([
       "build",
       "-C",

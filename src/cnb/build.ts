@@ -30,7 +30,7 @@ import {
   imageView,
   layoutRunImageRef,
   linkLayoutAlias,
-  registryAuthEnv,
+  registryAuthConfig,
 } from "./image.ts";
 import { combineDigest, treeDigest } from "./fingerprint.ts";
 import { hostRunImageRef, type Target, writeHostRunImage } from "./hostimage.ts";
@@ -185,6 +185,9 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
         ? "an image build (it runs in a mount namespace)"
         : `this build (${isolation.reason})`,
     );
+    // The private Docker config with registry credentials (image builds) is the one variable
+    // beyond the allow-list a phase may keep; locald sets it, the user's own never passes.
+    if (o.image) sandbox = { ...sandbox, allowEnv: [...(sandbox.allowEnv ?? []), "DOCKER_CONFIG"] };
   }
   trace("build: sandbox decided");
   const guest = await b.guest();
@@ -430,8 +433,9 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       before = await pruneForRebuild(paths.layers, stash, held);
     }
     // Registry credentials reach the lifecycle only in its environment, never in the plan.
+    const authDir = join(paths.state, "registry-auth");
     const secretEnv = o.image?.mode === "registry"
-      ? await registryAuthEnv([o.image.ref, prep.sources.runImage!], o.env)
+      ? await registryAuthConfig([o.image.ref, prep.sources.runImage!], o.env, authDir)
       : {};
 
     trace("build: state prepared");
@@ -516,6 +520,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     const image = o.image ? await exportedImage(o.image, paths, layoutDir) : undefined;
     return { ...summaryOf(record, paths.state), skipped: false, sandbox: prep.isolation, image };
   } finally {
+    // Credentials written for the lifecycle live only as long as the build.
+    await removeIfExists(join(paths.state, "registry-auth"));
     lock.release();
   }
 }

@@ -61,24 +61,37 @@ export function imageMounts(mounts: Mount[], projectDir: string, paths: ProjectP
 }
 
 /**
- * CNB_REGISTRY_AUTH for the lifecycle: `{"registry": "Basic ..."}` from the same credential
- * sources locald uses (Docker's config.json and its helpers). Kept out of plans and output.
+ * Registry credentials for the lifecycle, from the same sources locald uses (Docker's
+ * config.json and its helpers), written to a private Docker config (`dir`, mode 0700, removed
+ * after the build) that the lifecycle reads through DOCKER_CONFIG. Never in a process's
+ * environment or command line (where `ps` or /proc would show them, and where a VM backend
+ * would carry them on limactl's argv), never in plans, output or --json.
  */
-export async function registryAuthEnv(
+export async function registryAuthConfig(
   refs: string[],
   env: Record<string, string>,
+  dir: string,
 ): Promise<Record<string, string>> {
   const { parseReference } = await import("../oci/reference.ts");
   const { basicHeader, findCredential } = await import("../oci/auth.ts");
-  const auth: Record<string, string> = {};
+  const auths: Record<string, { auth: string }> = {};
   for (const r of refs) {
     const registry = parseReference(r.replace(/^docker:\/\//, "")).registry;
-    if (auth[registry]) continue;
+    const key = registry === "index.docker.io" ? "https://index.docker.io/v1/" : registry;
+    if (auths[key]) continue;
     const cred = await findCredential(registry, env);
     const header = cred && basicHeader(cred);
-    if (header) auth[registry] = header;
+    if (header) auths[key] = { auth: header.replace(/^Basic /, "") };
   }
-  return Object.keys(auth).length ? { CNB_REGISTRY_AUTH: JSON.stringify(auth) } : {};
+  if (!Object.keys(auths).length) return {};
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  await Deno.chmod(dir, 0o700);
+  await Deno.writeTextFile(join(dir, "config.json"), JSON.stringify({ auths }), {
+    mode: 0o600,
+    createNew: true,
+  });
+  return { DOCKER_CONFIG: dir };
 }
 
 /**
