@@ -1,22 +1,20 @@
 /** `locald cache ls|prune` on real builds. */
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { copyApp, FIXTURE_APP, FIXTURE_BP } from "./support/fixture.ts";
 import { runLocald, testEnv } from "./support/locald.ts";
 import { lifecycleDir } from "./support/tools.ts";
-
-const REPO = new URL("../", import.meta.url).pathname;
-const BP = join(REPO, "tests/fixtures/buildpacks/everything");
 
 Deno.test("cache ls shows projects and sizes; prune removes gone projects and leftovers only", async () => {
   const t = await testEnv({ LOCALD_LIFECYCLE_DIR: lifecycleDir() });
   try {
     const apps = [join(t.root, "kept"), join(t.root, "gone")];
     for (const app of apps) {
-      await new Deno.Command("cp", {
-        args: ["-r", join(REPO, "tests/fixtures/apps/everything"), app],
-      })
-        .output();
-      assert.equal((await runLocald(["build", "-C", app, "-b", BP], { env: t.env })).code, 0);
+      await copyApp(FIXTURE_APP, t.root, basename(app));
+      assert.equal(
+        (await runLocald(["build", "-C", app, "-b", FIXTURE_BP], { env: t.env })).code,
+        0,
+      );
     }
     await Deno.remove(apps[1], { recursive: true });
     await Deno.mkdir(join(t.localdHome, "downloads"), { recursive: true });

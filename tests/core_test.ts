@@ -8,26 +8,7 @@ import { join } from "node:path";
 import { runLocald, spawnLocald, testEnv } from "./support/locald.ts";
 import { startMirror } from "./support/mirror.ts";
 import { buildpack, lifecycleDir, lifecycleMirrorDir } from "./support/tools.ts";
-
-const REPO = new URL("../", import.meta.url).pathname;
-const FIXTURE_BP = join(REPO, "tests/fixtures/buildpacks/everything");
-const FIXTURE_APP = join(REPO, "tests/fixtures/apps/everything");
-
-async function copyApp(src: string, into: string): Promise<string> {
-  const dest = join(into, "app");
-  const p = await new Deno.Command("cp", { args: ["-r", src, dest] }).output();
-  assert.equal(p.code, 0);
-  return dest;
-}
-
-/** A fresh environment with the unpacked test lifecycle and a copy of the fixture app. */
-async function fixture(extra: Record<string, string> = {}) {
-  const t = await testEnv({ LOCALD_LIFECYCLE_DIR: lifecycleDir(), ...extra });
-  const app = await copyApp(FIXTURE_APP, t.root);
-  const build = (...args: string[]) =>
-    runLocald(["build", "-C", app, "-b", FIXTURE_BP, ...args], { env: t.env });
-  return { ...t, app, build };
-}
+import { copyApp, fixture, FIXTURE_APP, FIXTURE_BP } from "./support/fixture.ts";
 
 Deno.test("build with the real lifecycle downloaded from a mirror, then exec a tool from a layer", async () => {
   const mirror = await startMirror(lifecycleMirrorDir());

@@ -4,27 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { MAIN, testEnv } from "./support/locald.ts";
-import { runLocald } from "./support/locald.ts";
-import { lifecycleDir } from "./support/tools.ts";
+import { MAIN } from "./support/locald.ts";
+import { builtFixture } from "./support/fixture.ts";
+import { runProcess } from "./support/proc.ts";
 
-const REPO = new URL("../", import.meta.url).pathname;
-
-async function builtFixture() {
-  const t = await testEnv({ LOCALD_LIFECYCLE_DIR: lifecycleDir() });
-  const app = join(t.root, "app");
-  await new Deno.Command("cp", { args: ["-r", join(REPO, "tests/fixtures/apps/everything"), app] })
-    .output();
-  const b = await runLocald([
-    "build",
-    "-C",
-    app,
-    "-b",
-    join(REPO, "tests/fixtures/buildpacks/everything"),
-  ], {
-    env: t.env,
-  });
-  assert.equal(b.code, 0, b.stderr);
+async function builtFixtureOnPath() {
+  const t = await builtFixture();
   // `locald` on PATH, as a user has it.
   const bin = join(t.root, "bin");
   await Deno.mkdir(bin);
@@ -34,21 +19,14 @@ async function builtFixture() {
     { mode: 0o755 },
   );
   const env = { ...t.env, PATH: `${bin}:${t.env.PATH}` };
-  return { ...t, app, env };
+  return { ...t, env };
 }
 
-async function bash(script: string, env: Record<string, string>, cwd?: string) {
-  const o = await new Deno.Command("bash", { args: ["-c", script], env, clearEnv: true, cwd })
-    .output();
-  return {
-    code: o.code,
-    stdout: new TextDecoder().decode(o.stdout),
-    stderr: new TextDecoder().decode(o.stderr),
-  };
-}
+const bash = (script: string, env: Record<string, string>) =>
+  runProcess(["bash", "-c", script], { env });
 
 Deno.test("direnv: entering the project puts the layer's tool on PATH, leaving removes it", async () => {
-  const f = await builtFixture();
+  const f = await builtFixtureOnPath();
   try {
     await Deno.writeTextFile(join(f.app, ".envrc"), 'eval "$(locald env --format direnv)"\n');
     const r = await bash(
@@ -81,7 +59,7 @@ Deno.test("direnv: entering the project puts the layer's tool on PATH, leaving r
 });
 
 Deno.test("interactive locald shell shows a prompt marker in bash, zsh and fish", async () => {
-  const f = await builtFixture();
+  const f = await builtFixtureOnPath();
   try {
     for (const sh of ["/bin/bash", "/usr/bin/zsh", "/usr/bin/fish"]) {
       const child = new Deno.Command("script", {

@@ -120,21 +120,12 @@ Deno.test({
   name: "as root: phases run as an unprivileged uid in a user namespace, results stay root's",
   ignore: Deno.uid() !== 0,
   async fn() {
-    const { runLocald, testEnv } = await import("./support/locald.ts");
-    const t = await testEnv({ LOCALD_LIFECYCLE_DIR: lifecycleDir() });
+    const { runLocald } = await import("./support/locald.ts");
+    const { fixture } = await import("./support/fixture.ts");
+    const t = await fixture();
     try {
-      const app = join(t.root, "app");
-      await sh(["cp", "-r", join(REPO, "tests/fixtures/apps/everything"), app]);
-      const b = await runLocald([
-        "build",
-        "-C",
-        app,
-        "-b",
-        join(REPO, "tests/fixtures/buildpacks/everything"),
-        "--json",
-      ], {
-        env: t.env,
-      });
+      const app = t.app;
+      const b = await t.build("--json");
       assert.equal(b.code, 0, b.stderr);
       assert.match(b.stderr, /fixture: building in .* as uid 1000/); // detector/builder refuse root
       // deno-lint-ignore no-explicit-any

@@ -5,7 +5,7 @@
  * runs in layout mode exactly as it does for a builder's run image.
  */
 import { join } from "node:path";
-import { sha256Hex } from "../tools/download.ts";
+import { sha256HexSync as sha256Hex } from "../util/sha256.ts";
 import { readTextIfExists, writeFileAtomic } from "../util/fs.ts";
 
 export interface Target {

@@ -1,5 +1,7 @@
 /** The environment a build adds, rendered for shells and tools. Pure. */
 
+import { shellQuote } from "../util/shell.ts";
+
 export type EnvDiff = { set: [string, string][]; unset: string[] };
 
 /** Variables a shell sets for itself; not part of what the build adds. */
@@ -24,8 +26,6 @@ export function parseEnvZ(text: string): Record<string, string> {
   return env;
 }
 
-const sq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-
 export const FORMATS = ["sh", "fish", "pwsh", "json", "dotenv", "direnv"] as const;
 export type Format = (typeof FORMATS)[number];
 
@@ -35,11 +35,11 @@ export type Format = (typeof FORMATS)[number];
 export function renderEnv(d: EnvDiff, format: Format, watch: string[] = []): string {
   switch (format) {
     case "direnv":
-      return [renderEnv(d, "sh"), ...watch.map((f) => `watch_file ${sq(f)}`)]
+      return [renderEnv(d, "sh"), ...watch.map((f) => `watch_file ${shellQuote(f)}`)]
         .filter(Boolean).join("\n");
     case "sh":
       return [
-        ...d.set.map(([k, v]) => `export ${k}=${sq(v)}`),
+        ...d.set.map(([k, v]) => `export ${k}=${shellQuote(v)}`),
         ...d.unset.map((k) => `unset ${k}`),
       ].join("\n");
     case "fish":

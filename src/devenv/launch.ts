@@ -11,6 +11,7 @@ import type { HostCommand } from "../hosts/types.ts";
 import type { Network, SandboxOptions } from "../hosts/sandbox.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import type { CommandContext } from "../cli/registry.ts";
+import { shellQuote } from "../util/shell.ts";
 
 /**
  * Where the build's state is and how the launcher's side sees it: natively (and on Lima) the
@@ -87,10 +88,6 @@ async function incomplete(paths: ProjectPaths): Promise<boolean> {
   }
 }
 
-export function quote(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
-}
-
 /** Variables the launcher reads; it drops CNB_* before starting the command. */
 export function launcherVars(rec: BuildRecord, appDir: string): Record<string, string> {
   return {
@@ -130,7 +127,7 @@ export async function commandIn(
       cwd,
     };
   }
-  const script = `cd -- ${quote(cwd)} && exec ${argv.map(quote).join(" ")}`;
+  const script = `cd -- ${shellQuote(cwd)} && exec ${argv.map(shellQuote).join(" ")}`;
   return {
     argv: [launcher, script],
     env: { ...baseEnv, ...launcherVars(d.rec, g(d.projectDir)) },
@@ -154,7 +151,7 @@ export function processCommand(
     ? [
       "/bin/bash",
       "-c",
-      `exec -a ${quote(type)} ${quote(d.rec.lifecycle.launcher)} "$@"`,
+      `exec -a ${shellQuote(type)} ${shellQuote(d.rec.lifecycle.launcher)} "$@"`,
       "locald-run",
       ...args,
     ]

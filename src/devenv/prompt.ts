@@ -6,6 +6,7 @@
  */
 import { basename, join } from "../util/path.ts";
 import { writeFileAtomic } from "../util/fs.ts";
+import { shellQuote } from "../util/shell.ts";
 
 export interface ShellLaunch {
   argv: string[];
@@ -15,8 +16,6 @@ export interface ShellLaunch {
 export function marker(projectDir: string): string {
   return `(locald:${basename(projectDir)})`;
 }
-
-const sq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
 export async function interactiveShell(
   shell: string,
@@ -33,7 +32,7 @@ export async function interactiveShell(
         rc,
         `# Written by locald shell: your own bashrc, then the locald prompt marker.\n` +
           `[ -f ~/.bashrc ] && . ~/.bashrc\n` +
-          `PS1=${sq(mark + " ")}"\${PS1-\\\\s-\\\\v\\\\$ }"\n`,
+          `PS1=${shellQuote(mark + " ")}"\${PS1-\\\\s-\\\\v\\\\$ }"\n`,
       );
       return { argv: [shell, "--rcfile", rc, "-i"], env: {} };
     }
@@ -41,12 +40,15 @@ export async function interactiveShell(
       const zdot = join(dir, "zsh");
       const user = env.ZDOTDIR || env.HOME || "";
       const src = (f: string) =>
-        `[ -f ${sq(join(user, f))} ] && ZDOTDIR=${sq(user)} . ${sq(join(user, f))}\n`;
+        `[ -f ${shellQuote(join(user, f))} ] && ZDOTDIR=${shellQuote(user)} . ${
+          shellQuote(join(user, f))
+        }\n`;
       await writeFileAtomic(join(zdot, ".zshenv"), src(".zshenv"));
       await writeFileAtomic(join(zdot, ".zprofile"), src(".zprofile"));
       await writeFileAtomic(
         join(zdot, ".zshrc"),
-        src(".zshrc") + `PROMPT=${sq(mark + " ")}"\${PROMPT:-%m%# }"\nZDOTDIR=${sq(user)}\n`,
+        src(".zshrc") +
+          `PROMPT=${shellQuote(mark + " ")}"\${PROMPT:-%m%# }"\nZDOTDIR=${shellQuote(user)}\n`,
       );
       await writeFileAtomic(join(zdot, ".zlogin"), src(".zlogin"));
       return { argv: [shell, "-i"], env: { ZDOTDIR: zdot } };
@@ -58,7 +60,7 @@ export async function interactiveShell(
           "-i",
           "-C",
           `functions -c fish_prompt __locald_prompt; function fish_prompt; printf '%s ' ${
-            sq(mark)
+            shellQuote(mark)
           }; __locald_prompt; end`,
         ],
         env: {},

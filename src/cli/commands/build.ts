@@ -6,6 +6,7 @@ import { type BuildOptions, prepareBuild, runBuild } from "../../cnb/build.ts";
 import { formatMs } from "../output.ts";
 import { parseNetwork } from "../../hosts/sandbox.ts";
 import { openBackend } from "../../hosts/select.ts";
+import { shellWord } from "../../util/shell.ts";
 
 export async function run({ args, out, env, dir }: CommandContext): Promise<number> {
   if (args.positionals.length || args.rest.length) {
@@ -71,7 +72,7 @@ export async function run({ args, out, env, dir }: CommandContext): Promise<numb
       for (const s of plan.steps) {
         console.log(`\n[${s.name}]${s.dropRoot ? "  (unprivileged uid when run as root)" : ""}`);
         console.log(`  cwd:  ${s.cwd}`);
-        console.log(`  argv: ${s.argv.map(shellQuote).join(" ")}`);
+        console.log(`  argv: ${s.argv.map(shellWord).join(" ")}`);
         for (const [k, v] of cnb(s.env).filter(([k]) => !shared.has(k))) {
           console.log(`  env:  ${k}=${v}`);
         }
@@ -162,8 +163,4 @@ function pullPolicy(v: string | undefined): BuildOptions["pullPolicy"] {
     `--pull-policy must be always, if-not-present or never (got "${v}")`,
     "build",
   );
-}
-
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
 }

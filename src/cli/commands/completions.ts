@@ -9,6 +9,7 @@ import { COMMANDS } from "../registry.ts";
 import { type FlagSpec, GLOBAL_FLAGS } from "../args.ts";
 import { UsageError } from "../../errors.ts";
 import { VERSION } from "../../version.ts";
+import { shellQuote } from "../../util/shell.ts";
 
 export const SHELLS = ["bash", "zsh", "fish", "pwsh"] as const;
 export type Shell = (typeof SHELLS)[number];
@@ -164,7 +165,6 @@ export function bashScript(model: CompletionCommand[]): string {
 // ----------------------------------------------------------------------------------------- zsh
 
 /** A zsh single-quoted word. */
-const zq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 /** Text inside an _arguments `[...]` description or a `:message:` field. */
 const zdesc = (s: string) => s.replace(/\\/g, "\\\\").replace(/([\[\]:])/g, "\\$1");
 
@@ -186,8 +186,8 @@ function zshFlagSpec(f: CompletionFlag): string {
   const longName = `--${f.long}${f.value ? "=" : ""}`;
   const shortName = f.short ? `-${f.short}${f.value ? "+" : ""}` : undefined;
   const names = shortName ? `{${shortName},${longName}}` : longName;
-  const prefix = f.repeatable ? "'*'" : shortName ? zq(`(-${f.short} --${f.long})`) : "";
-  return `${prefix}${shortName ? names : zq(names)}${zq(desc + value)}`;
+  const prefix = f.repeatable ? "'*'" : shortName ? shellQuote(`(-${f.short} --${f.long})`) : "";
+  return `${prefix}${shortName ? names : shellQuote(names)}${shellQuote(desc + value)}`;
 }
 
 export function zshScript(model: CompletionCommand[]): string {
@@ -198,7 +198,7 @@ export function zshScript(model: CompletionCommand[]): string {
   L.push("_locald() {");
   L.push("  local -a _locald_commands");
   L.push("  _locald_commands=(");
-  for (const c of model) L.push(`    ${zq(`${c.name}:${c.summary}`)}`);
+  for (const c of model) L.push(`    ${shellQuote(`${c.name}:${c.summary}`)}`);
   L.push("  )");
   L.push("  if (( CURRENT == 2 )); then");
   L.push("    _describe -t commands 'locald command' _locald_commands");
@@ -212,9 +212,12 @@ export function zshScript(model: CompletionCommand[]): string {
   for (const c of model) {
     L.push(`    (${c.name})`);
     const specs = c.flags.map(zshFlagSpec);
-    if (c.positional) specs.push(zq(`1:argument:(${c.positional.join(" ")})`));
+    if (c.positional) specs.push(shellQuote(`1:argument:(${c.positional.join(" ")})`));
     if (c.passthrough) {
-      specs.push(zq("(-)1:command: _command_names -e"), zq("*::arguments: _normal"));
+      specs.push(
+        shellQuote("(-)1:command: _command_names -e"),
+        shellQuote("*::arguments: _normal"),
+      );
     }
     L.push(`      _arguments -s -S \\\n        ${specs.join(" \\\n        ")}`);
     L.push("      ;;");
