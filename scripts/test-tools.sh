@@ -112,7 +112,9 @@ import (
 )
 EOF
   local lcdir
-  lcdir=$(cd "$mod" && go list -m -f '{{.Dir}}' github.com/buildpacks/lifecycle)
+  # `go list -m` prints nothing while the module is not in the module cache yet (a new machine):
+  # ask `go mod download`, which fetches it and names its directory.
+  lcdir=$(module_dir "github.com/buildpacks/lifecycle@v$LC_VERSION")
   [[ -f "$lcdir/lifecycle.toml" ]] || die "no lifecycle.toml in $lcdir"
 
   local ldflags="-s -w -X 'github.com/buildpacks/lifecycle/cmd.Version=$LC_VERSION'"

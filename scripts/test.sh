@@ -33,6 +33,9 @@ fi
 
 DENO=$(bash scripts/ensure-deno.sh </dev/null)
 log "deno: $DENO ($("$DENO" --version | head -1))"
+# The stand-ins for limactl and wsl.exe (tests/standins/) run on deno found on PATH: put the one
+# this script found or installed there, wherever it lives.
+export PATH="$(dirname "$DENO"):$PATH"
 
 bash scripts/test-tools.sh </dev/null >/dev/null
 
