@@ -37,6 +37,10 @@ command -v go >/dev/null || die "go is not installed (expected /usr/local/go/bin
 umask 022
 mkdir -p "$CACHE" "$CACHE/.stamps" "$CACHE/build"
 chmod 0755 "$CACHE"
+# One builder at a time: two test runs started together on one machine would otherwise build
+# into the same temporary directories.
+exec 9>"$CACHE/.lock"
+flock 9
 
 # stamp NAME KEY: true when the stamp holds KEY.
 stamp_ok() { [[ -f "$CACHE/.stamps/$1" && "$(cat "$CACHE/.stamps/$1")" == "$2" ]]; }
