@@ -19,6 +19,7 @@ import { LIFECYCLE } from "../tools/pins.ts";
 import { acquireLock } from "../util/lock.ts";
 import { trace } from "../util/trace.ts";
 import { exists, removeIfExists, writeFileAtomic } from "../util/fs.ts";
+import { childPath } from "../util/names.ts";
 import { type Buildpack, escapeId, orderToml, writeBuildpacksDir } from "./buildpacks.ts";
 import { mergeBuildEnv, parseEnvFile, parseEnvFlag } from "./env.ts";
 import { resolveSources, type Sources, treeBuildpacks } from "./sources.ts";
@@ -282,7 +283,9 @@ async function writePlatformDir(platformDir: string, env: Record<string, string>
   const envDir = join(platformDir, "env");
   await removeIfExists(envDir);
   await Deno.mkdir(envDir, { recursive: true });
-  for (const [k, v] of Object.entries(env)) await Deno.writeTextFile(join(envDir, k), v);
+  for (const [k, v] of Object.entries(env)) {
+    await Deno.writeTextFile(childPath(envDir, k, "build-time variable name"), v);
+  }
 }
 
 async function detectVerdicts(host: Host, plan: BuildPlan): Promise<string[]> {
@@ -479,7 +482,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     // Layers of buildpacks that are no longer in the group are no longer part of the environment.
     for (const old of previous?.buildpacks ?? []) {
       if (!groupDirs.includes(escapeId(old.id))) {
-        await removeIfExists(join(paths.layers, escapeId(old.id)));
+        await removeIfExists(childPath(paths.layers, escapeId(old.id), "buildpack id"));
       }
     }
     const processes = await readProcesses(join(paths.layers, "config", "metadata.toml"));
@@ -611,5 +614,6 @@ async function readProcesses(file: string): Promise<ProcessRecord[]> {
 async function writeProcessLinks(paths: ProjectPaths, types: string[], launcher: string) {
   await removeIfExists(paths.processes);
   await Deno.mkdir(paths.processes, { recursive: true });
+  // processLink refuses a type that is not a plain name (types come from the buildpacks).
   for (const t of types) await Deno.symlink(launcher, processLink(paths, t));
 }

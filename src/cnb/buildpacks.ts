@@ -6,6 +6,7 @@
 import { isAbsolute, join, resolve } from "node:path";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { parseToml, toToml } from "../config/toml.ts";
+import { childPath } from "../util/names.ts";
 
 export interface Buildpack {
   id: string;
@@ -89,7 +90,10 @@ export async function writeBuildpacksDir(
     ...bps.map((bp) => ({ rel: `${escapeId(bp.id)}/${bp.version}`, path: bp.dir })),
   ];
   for (const { rel, path } of links) {
-    const link = join(dir, rel);
+    // `<escaped id>/<version>`: both parts come from buildpack.toml files or image trees.
+    const cut = rel.indexOf("/");
+    const idDir = childPath(dir, rel.slice(0, cut), "buildpack id");
+    const link = childPath(idDir, rel.slice(cut + 1), "buildpack version");
     await Deno.mkdir(join(link, ".."), { recursive: true });
     await Deno.remove(link, { recursive: true }).catch(() => {});
     // Where the phases cannot follow a link locald creates (WSL, written from Windows): a copy.

@@ -3,27 +3,43 @@
  * files, then -e flags (later wins), the order pack uses. Pure.
  */
 import { ExitCode, LocaldError } from "../errors.ts";
-
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+import { envValueProblem, isEnvName } from "../util/names.ts";
 
 /** `-e K=V` sets K; `-e K` copies K from locald's own environment, as pack does. */
 export function parseEnvFlag(flag: string, hostEnv: Record<string, string>): [string, string] {
   const eq = flag.indexOf("=");
   const name = eq === -1 ? flag : flag.slice(0, eq);
-  if (!NAME.test(name)) {
+  if (!isEnvName(name)) {
     throw new LocaldError(`bad -e "${flag}": "${name}" is not a variable name`, {
       hint: "use -e NAME=VALUE (letters, digits and _; not starting with a digit)",
       exitCode: ExitCode.usage,
     });
   }
-  if (eq !== -1) return [name, flag.slice(eq + 1)];
+  if (eq !== -1) return [name, checkedValue(name, flag.slice(eq + 1), `-e ${name}`)];
   if (!(name in hostEnv)) {
     throw new LocaldError(`bad -e "${flag}": ${name} is not set in your environment`, {
       hint: `use -e ${name}=VALUE, or export ${name} first`,
       exitCode: ExitCode.usage,
     });
   }
-  return [name, hostEnv[name]];
+  return [name, checkedValue(name, hostEnv[name], `-e ${name}`)];
+}
+
+function checkedValue(
+  name: string,
+  value: string,
+  where: string,
+  exitCode: number = ExitCode.usage,
+) {
+  const problem = envValueProblem(name, value);
+  if (problem) {
+    throw new LocaldError(`${where}: the value of ${name} ${problem}`, {
+      hint: "pass a shorter value without NUL bytes (a large value belongs in a file the " +
+        "buildpack reads)",
+      exitCode,
+    });
+  }
+  return value;
 }
 
 /** Lines of NAME=VALUE; blank lines and # comments ignored; `export ` prefix allowed. */
@@ -35,8 +51,9 @@ export function parseEnvFile(text: string, file: string): [string, string][] {
     const body = line.replace(/^export\s+/, "");
     const eq = body.indexOf("=");
     const name = eq === -1 ? body : body.slice(0, eq);
-    if (eq === -1 || !NAME.test(name)) {
-      throw new LocaldError(`${file}:${i + 1}:1: expected NAME=VALUE, got "${raw.trim()}"`, {
+    if (eq === -1 || !isEnvName(name)) {
+      const got = JSON.stringify(line.length > 60 ? `${line.slice(0, 60)}...` : line);
+      throw new LocaldError(`${file}:${i + 1}:1: expected NAME=VALUE, got ${got}`, {
         hint: "each line of an env file is NAME=VALUE (or a # comment)",
         exitCode: ExitCode.input,
       });
@@ -47,7 +64,7 @@ export function parseEnvFile(text: string, file: string): [string, string][] {
       value = value.slice(1, -1);
       if (q === '"') value = value.replace(/\\n/g, "\n").replace(/\\(["\\])/g, "$1");
     }
-    out.push([name, value]);
+    out.push([name, checkedValue(name, value, `${file}:${i + 1}`, ExitCode.input)]);
   });
   return out;
 }

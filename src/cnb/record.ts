@@ -3,8 +3,8 @@
  * build produced, in the shape `shell`, `exec`, `run` and `env` need. JSON, so those commands
  * start without a TOML parser.
  */
-import { join } from "../util/path.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
+import { childPath } from "../util/names.ts";
 import type { ProjectPaths } from "../config/paths.ts";
 
 export interface ProcessRecord {
@@ -73,7 +73,7 @@ export function notBuiltError(projectDir: string): LocaldError {
 }
 
 export function processLink(paths: ProjectPaths, type: string): string {
-  return join(paths.processes, type);
+  return childPath(paths.processes, type, "process type");
 }
 
 /** The default process: the one marked default, else "web", else the only one. */

@@ -11,6 +11,7 @@ import { ExitCode, LocaldError } from "../errors.ts";
 import type { GroupEntry } from "../config/project.ts";
 import { type Buildpack, escapeId, localBuildpackPath, readBuildpack } from "./buildpacks.ts";
 import { isDir } from "../util/fs.ts";
+import { childPath } from "../util/names.ts";
 
 /** The builder's part, as the build needs it (src/oci/builder.ts BuilderInfo, narrowed). */
 export interface BuilderSource {
@@ -175,7 +176,7 @@ async function builderBuildpack(
   id: string,
   version: string | undefined,
 ): Promise<Buildpack | undefined> {
-  const dir = join(b.buildpacksDir, escapeId(id));
+  const dir = childPath(b.buildpacksDir, escapeId(id), "buildpack id");
   let versions: string[];
   try {
     versions = (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();

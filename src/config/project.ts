@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { readTextIfExists } from "../util/fs.ts";
+import { envValueProblem, isEnvName } from "../util/names.ts";
 import { locate, parseToml, type TomlTable } from "./toml.ts";
 
 export interface GroupEntry {
@@ -94,7 +95,14 @@ export function parseProject(text: string, file: string): ProjectDescriptor {
     const t = table(g, k)!;
     const name = str(t.name, `${k}.name`);
     if (!name) bad(k, "needs a name");
-    out.env.push({ name: name!, value: str(t.value, `${k}.value`) ?? "" });
+    // The name becomes a file under platform/env: the same rule as -e, whatever the source.
+    if (!isEnvName(name!)) {
+      bad(`${k}.name`, `${JSON.stringify(name)} is not a variable name (letters, digits, _)`);
+    }
+    const value = str(t.value, `${k}.value`) ?? "";
+    const problem = envValueProblem(name!, value);
+    if (problem) bad(`${k}.value`, problem);
+    out.env.push({ name: name!, value });
   });
   return out;
 }

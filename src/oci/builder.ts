@@ -223,6 +223,68 @@ async function removeStaleTemps(dir: string) {
   }
 }
 
+/**
+ * What sits at `rel` inside an extracted image tree, found without following links: a
+ * symlink anywhere between `root` and it (the image may point one at the host's files) is an
+ * error naming the image. Undefined when it is absent.
+ */
+export async function lstatExtracted(
+  root: string,
+  rel: string,
+  image: string,
+): Promise<Deno.FileInfo | undefined> {
+  const parts = rel.split("/").filter(Boolean);
+  let path = root;
+  let st: Deno.FileInfo | undefined;
+  for (const [i, part] of parts.entries()) {
+    path = join(path, part);
+    try {
+      st = await Deno.lstat(path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
+    }
+    if (st.isSymlink) {
+      const shown = `/${parts.slice(0, i + 1).join("/")}`;
+      throw new LocaldError(
+        `${image} is refused: ${shown} is a symbolic link (to ${await Deno.readLink(path)}), ` +
+          `and locald reads ${`/${parts.join("/")}`} only as a file inside the image`,
+        {
+          hint: "the image is broken or hostile; use another image, or rebuild it with " +
+            "regular files under /cnb",
+          exitCode: ExitCode.input,
+        },
+      );
+    }
+    if (i < parts.length - 1 && !st.isDirectory) return undefined;
+  }
+  return st;
+}
+
+/** A metadata file of an extracted image (lstatExtracted's rules), or undefined if absent. */
+export async function readExtracted(
+  root: string,
+  rel: string,
+  image: string,
+): Promise<string | undefined> {
+  const st = await lstatExtracted(root, rel, image);
+  if (!st?.isFile) return undefined;
+  return await Deno.readTextFile(join(root, rel));
+}
+
+/** Every buildpack.toml of a `cnb/buildpacks/<id>/<version>/` tree, checked for links. */
+async function checkBuildpackTrees(root: string, image: string) {
+  const rel = "cnb/buildpacks";
+  if (!(await lstatExtracted(root, rel, image))?.isDirectory) return;
+  for await (const id of Deno.readDir(join(root, rel))) {
+    await lstatExtracted(root, `${rel}/${id.name}`, image);
+    if (!id.isDirectory) continue;
+    for await (const v of Deno.readDir(join(root, rel, id.name))) {
+      await lstatExtracted(root, `${rel}/${id.name}/${v.name}/buildpack.toml`, image);
+    }
+  }
+}
+
 async function describeBuilder(
   tmp: string,
   dest: string,
@@ -230,6 +292,11 @@ async function describeBuilder(
   canonical: string,
 ): Promise<BuilderInfo> {
   const cnbTmp = join(tmp, "cnb");
+  // Metadata is read (here, and by the lifecycle later) only as files inside the extraction.
+  for (const f of ["run.toml", "stack.toml", "order.toml", "build-config", "lifecycle"]) {
+    await lstatExtracted(tmp, `cnb/${f}`, canonical);
+  }
+  await checkBuildpackTrees(tmp, canonical);
   if (!(await exists(join(cnbTmp, "buildpacks"))) && !(await exists(join(cnbTmp, "order.toml")))) {
     throw new LocaldError(
       `${canonical} is not a CNB builder: it has no /cnb/buildpacks or /cnb/order.toml`,
@@ -243,7 +310,7 @@ async function describeBuilder(
   const cnbDir = join(dest, "cnb");
   const labels = img.config.config?.Labels ?? {};
   const metadata = parseJsonLabel<BuilderMetadata>(labels, "io.buildpacks.builder.metadata");
-  const runImages = await readRunImages(cnbTmp, metadata);
+  const runImages = await readRunImages(tmp, canonical, metadata);
   let runPath: string | undefined;
   if (await exists(join(cnbTmp, "run.toml"))) runPath = join(cnbDir, "run.toml");
   else if (runImages.length) {
@@ -264,11 +331,12 @@ async function describeBuilder(
   const envDir = join(cnbTmp, "build-config", "env");
   if (await exists(envDir)) {
     for await (const e of Deno.readDir(envDir)) {
-      if (e.isFile) buildConfigEnv[e.name] = await Deno.readTextFile(join(envDir, e.name));
+      const text = await readExtracted(tmp, `cnb/build-config/env/${e.name}`, canonical);
+      if (text !== undefined) buildConfigEnv[e.name] = text;
     }
   }
   let order: BuilderInfo["order"] = [];
-  const orderText = await readTextIfExists(join(cnbTmp, "order.toml"));
+  const orderText = await readExtracted(tmp, "cnb/order.toml", canonical);
   if (orderText) {
     try {
       // deno-lint-ignore no-explicit-any
@@ -309,24 +377,35 @@ async function describeBuilder(
   };
 }
 
-async function readRunImages(cnb: string, md: BuilderMetadata | null): Promise<RunImageRef[]> {
+async function readRunImages(
+  root: string,
+  image: string,
+  md: BuilderMetadata | null,
+): Promise<RunImageRef[]> {
   const norm = (x: { image?: unknown; mirrors?: unknown }) => ({
     image: String(x.image ?? ""),
     mirrors: Array.isArray(x.mirrors) ? x.mirrors.map(String) : [],
   });
-  const run = await readTextIfExists(join(cnb, "run.toml"));
+  // deno-lint-ignore no-explicit-any
+  const read = async (file: string): Promise<any> => {
+    const text = await readExtracted(root, `cnb/${file}`, image);
+    if (!text) return undefined;
+    try {
+      return parseToml(text);
+    } catch {
+      throw new LocaldError(`the ${file} of ${image} is not valid TOML`, {
+        hint: "the builder is broken; use another builder or rebuild it",
+        exitCode: ExitCode.input,
+      });
+    }
+  };
+  const run = await read("run.toml");
   if (run) {
-    // deno-lint-ignore no-explicit-any
-    const doc = parseToml(run) as any;
-    const images = (doc.images ?? []).map(norm).filter((r: RunImageRef) => r.image);
+    const images = (run.images ?? []).map(norm).filter((r: RunImageRef) => r.image);
     if (images.length) return images;
   }
-  const stack = await readTextIfExists(join(cnb, "stack.toml"));
-  if (stack) {
-    // deno-lint-ignore no-explicit-any
-    const doc = parseToml(stack) as any;
-    if (doc["run-image"]?.image) return [norm(doc["run-image"])];
-  }
+  const stack = await read("stack.toml");
+  if (stack?.["run-image"]?.image) return [norm(stack["run-image"])];
   if (md?.stack?.runImage?.image) return [norm(md.stack.runImage)];
   return [];
 }
@@ -433,6 +512,7 @@ export async function pullBuildpack(refInput: string, opts: PullOptions): Promis
         tmp,
         (rel) => rel === "cnb" || rel === "cnb/buildpacks" || rel.startsWith("cnb/buildpacks/"),
       );
+      await checkBuildpackTrees(tmp, canonical);
       if (!(await exists(join(tmp, "cnb", "buildpacks")))) {
         throw new LocaldError(`${canonical} holds no buildpack (no /cnb/buildpacks)`, {
           hint: "-b docker://REF takes a buildpack image or buildpackage",

@@ -1,0 +1,123 @@
+/**
+ * Safety against hostile files and bad input (issue 12): names from files never leave their
+ * directory, hostile builders cannot make locald read host files, project paths never reach
+ * the launcher's bash as code, --layout-dir never deletes what was there.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fixture } from "./support/fixture.ts";
+import { runLocald, testEnv } from "./support/locald.ts";
+import { startRegistry } from "./support/registry.ts";
+import { layer, pushImage } from "./support/images.ts";
+import { dirs } from "./support/tree.ts";
+import { hostPlatform } from "../src/oci/manifest.ts";
+
+const exists = (p: string) => Deno.lstat(p).then(() => true, () => false);
+
+/** One error line, a hint line, no stack trace and no "internal error". */
+function oneLineError(stderr: string, message: RegExp) {
+  assert.match(stderr, message);
+  assert.match(stderr, /\nhint: /);
+  assert.doesNotMatch(stderr, /internal error|\n\s+at /);
+}
+
+Deno.test("project.toml env names cannot write outside platform/env (traversal, a/b)", async () => {
+  const f = await fixture();
+  try {
+    // platform/env is <LOCALD_HOME>/projects/<name>/platform/env: five levels below f.root.
+    const victim = join(f.root, "victim");
+    for (const name of ["../../../../../victim", "a/b"]) {
+      await Deno.writeTextFile(
+        join(f.app, "project.toml"),
+        `[_]\nschema-version = "0.2"\n\n[[io.buildpacks.build.env]]\nname = "${name}"\nvalue = "owned"\n`,
+      );
+      const b = await f.build();
+      assert.equal(b.code, 3, b.stderr);
+      oneLineError(
+        b.stderr,
+        /project\.toml:\d+:\d+: io\.buildpacks\.build\.env\[0\]\.name .* is not a variable name/,
+      );
+      assert.equal(await exists(victim), false, "a file outside platform/env was written");
+    }
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("env values: a NUL byte or 128 KiB are refused with the file and line", async () => {
+  const f = await fixture();
+  try {
+    const file = join(f.root, "build.env");
+    await Deno.writeTextFile(file, "GOOD=1\nBAD=a\0b\n");
+    const nul = await f.build("--env-file", file);
+    assert.equal(nul.code, 3, nul.stderr);
+    oneLineError(nul.stderr, /build\.env:2: the value of BAD contains a NUL byte/);
+    await Deno.writeTextFile(file, `BIG=${"x".repeat(130 * 1024)}\n`);
+    const big = await f.build("--env-file", file);
+    assert.equal(big.code, 3, big.stderr);
+    oneLineError(big.stderr, /build\.env:1: the value of BIG is \d+ bytes long/);
+    assert.ok(big.stderr.length < 2000, "the value itself is not printed");
+    await Deno.writeTextFile(
+      join(f.app, "project.toml"),
+      `[[io.buildpacks.build.env]]\nname = "NUL"\nvalue = "a\\u0000b"\n`,
+    );
+    const toml = await f.build();
+    assert.equal(toml.code, 3, toml.stderr);
+    oneLineError(
+      toml.stderr,
+      /project\.toml:\d+:\d+: io\.buildpacks\.build\.env\[0\]\.value contains a NUL byte/,
+    );
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("a builder whose metadata files are symlinks is refused without reading the targets", async () => {
+  const reg = await startRegistry();
+  const t = await testEnv();
+  try {
+    // A host file the hostile builder points at (think /etc/shadow).
+    const secret = join(t.root, "shadow");
+    await Deno.writeTextFile(secret, "root:$6$SECRET-HASH:19000:0:99999:7:::\nSECRET-LINE-2\n");
+    const arch = hostPlatform().architecture;
+    const cases: [string, string][] = [
+      ["run", "cnb/run.toml"],
+      ["order", "cnb/order.toml"],
+      ["stack", "cnb/stack.toml"],
+      ["bptoml", "cnb/buildpacks/x_y/1.0.0/buildpack.toml"],
+    ];
+    for (const [tag, linked] of cases) {
+      const files = [
+        { name: "cnb/order.toml", content: '[[order]]\n[[order.group]]\nid = "x/y"\n' },
+        { name: "cnb/run.toml", content: '[[images]]\nimage = "example.com/run:1"\n' },
+        { name: "cnb/buildpacks/x_y/1.0.0/buildpack.toml", content: 'api = "0.10"\n' },
+      ].filter((e) => e.name !== linked);
+      const cnb = await layer([
+        ...dirs("cnb", "cnb/buildpacks", "cnb/buildpacks/x_y", "cnb/buildpacks/x_y/1.0.0"),
+        ...files,
+        { name: linked, type: "symlink" as const, linkname: secret },
+      ]);
+      await pushImage({ host: reg.host }, "hostile/builder", tag, {
+        layers: [cnb],
+        architecture: arch,
+      });
+      const ref = `${reg.host}/hostile/builder:${tag}`;
+      const p = await runLocald(["builder", "pull", ref], { env: t.env });
+      assert.equal(p.code, 3, `${linked}: ${p.stderr}`);
+      oneLineError(
+        p.stderr,
+        new RegExp(`hostile/builder:${tag} is refused: /${linked} is a symbolic link`),
+      );
+      assert.doesNotMatch(
+        p.stderr + p.stdout,
+        /SECRET/,
+        `${linked}: a host file's lines were printed`,
+      );
+      const ls = await runLocald(["builder", "ls"], { env: t.env });
+      assert.doesNotMatch(ls.stdout, new RegExp(`builder:${tag}`), "a refused builder is not kept");
+    }
+  } finally {
+    await reg.stop();
+    await t.cleanup();
+  }
+});
