@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fixture } from "./support/fixture.ts";
+import { fixture, FIXTURE_BP } from "./support/fixture.ts";
 import { runLocald, testEnv } from "./support/locald.ts";
 import { startRegistry } from "./support/registry.ts";
 import { layer, pushImage } from "./support/images.ts";
@@ -119,5 +119,45 @@ Deno.test("a builder whose metadata files are symlinks is refused without readin
   } finally {
     await reg.stop();
     await t.cleanup();
+  }
+});
+
+Deno.test("a project path with bash syntax never runs as code in the launcher", async () => {
+  const f = await fixture();
+  try {
+    const evil = join(f.root, 'x";echo INJECTED-$((6*7));"');
+    await Deno.rename(f.app, evil);
+    const b = await runLocald(["build", "-C", evil, "-b", FIXTURE_BP], { env: f.env });
+    assert.equal(b.code, 3, b.stderr);
+    oneLineError(
+      b.stderr,
+      /the project directory .* contains "\\"", which the launcher's bash would run as code/,
+    );
+    // Built through a symlink without those characters (as the hint says), it works.
+    const link = join(f.root, "app-link");
+    await Deno.symlink(evil, link);
+    const ok = await runLocald(["build", "-C", link, "-b", FIXTURE_BP], { env: f.env });
+    assert.equal(ok.code, 0, ok.stderr);
+    const viaLink = await runLocald(["exec", "-C", link, "--", "printenv", "FIXTURE_PROFILE"], {
+      env: f.env,
+    });
+    assert.equal(viaLink.code, 0, viaLink.stderr);
+    assert.equal(viaLink.stdout.trim(), "from-profile-d");
+    assert.doesNotMatch(viaLink.stdout + viaLink.stderr, /INJECTED-42/);
+    // A build made before the check (a build record naming the path): exec refuses it.
+    const { projectPaths } = await import("../src/config/paths.ts");
+    const from = projectPaths(f.env, link);
+    const to = projectPaths(f.env, evil);
+    await Deno.rename(from.state, to.state);
+    const rec = JSON.parse(await Deno.readTextFile(to.buildRecord));
+    rec.projectDir = evil;
+    rec.layersDir = to.layers;
+    await Deno.writeTextFile(to.buildRecord, JSON.stringify(rec));
+    const e = await runLocald(["exec", "-C", evil, "--", "true"], { env: f.env });
+    assert.equal(e.code, 3, e.stderr);
+    oneLineError(e.stderr, /contains "\\"", which the launcher's bash would run as code/);
+    assert.doesNotMatch(e.stdout + e.stderr, /INJECTED-42/);
+  } finally {
+    await f.cleanup();
   }
 });

@@ -20,6 +20,7 @@ import { acquireLock } from "../util/lock.ts";
 import { trace } from "../util/trace.ts";
 import { exists, removeIfExists, writeFileAtomic } from "../util/fs.ts";
 import { childPath } from "../util/names.ts";
+import { assertLauncherSafePath } from "../util/shell.ts";
 import { type Buildpack, escapeId, orderToml, writeBuildpacksDir } from "./buildpacks.ts";
 import { mergeBuildEnv, parseEnvFile, parseEnvFlag } from "./env.ts";
 import { resolveSources, type Sources, treeBuildpacks } from "./sources.ts";
@@ -138,6 +139,9 @@ export interface Prepared {
 export async function prepareBuild(o: BuildOptions, install: boolean): Promise<Prepared> {
   const b = o.backend;
   trace("build: start prepare");
+  // The environment's launcher would meet these paths inside double quotes in bash (an
+  // image's are /workspace and /layers).
+  if (!o.image) assertLauncherSafePath(o.projectDir, "project");
   const project = await loadProject(o.projectDir);
   const buildEnv = await buildEnvFor(o, project.env);
   const sources = await resolveSources(
@@ -199,6 +203,7 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
     o.platformApi,
   );
   const devPaths = b.projectPaths(o.projectDir);
+  if (!o.image) assertLauncherSafePath(devPaths.layers, "state");
   // Image builds keep their own layers and cache: their paths (/workspace, /layers) differ,
   // and the lifecycle's volume cache records absolute paths.
   const paths = o.image ? pathsUnder(join(devPaths.state, "image")) : devPaths;

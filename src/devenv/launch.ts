@@ -11,7 +11,7 @@ import type { HostCommand } from "../hosts/types.ts";
 import type { Network, SandboxOptions } from "../hosts/sandbox.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import type { CommandContext } from "../cli/registry.ts";
-import { shellQuote } from "../util/shell.ts";
+import { assertLauncherSafePath, shellQuote } from "../util/shell.ts";
 
 /**
  * Where the build's state is and how the launcher's side sees it: natively (and on Lima) the
@@ -46,6 +46,9 @@ export async function loadDevEnv(
     const paths = view ? view.projectPaths(cur) : projectPaths(env, cur);
     const rec = await readBuildRecord(paths);
     if (rec) {
+      // The launcher's bash sees these paths inside double quotes.
+      assertLauncherSafePath(cur, "project");
+      assertLauncherSafePath(rec.layersDir, "state");
       // Natively and on Lima the launcher's path is the same on this side; on WSL it is not.
       if (!view || view.name !== "wsl") await assertLauncher(rec.lifecycle.launcher, cur);
       return { projectDir: cur, paths, rec, view };
