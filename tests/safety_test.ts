@@ -5,8 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fixture, FIXTURE_BP } from "./support/fixture.ts";
-import { runLocald, testEnv } from "./support/locald.ts";
+import { fixture, FIXTURE_APP, FIXTURE_BP } from "./support/fixture.ts";
+import { REPO, runLocald, testEnv } from "./support/locald.ts";
+import { appDir, pushImages } from "./support/image_fixture.ts";
+import { lifecycleDir } from "./support/tools.ts";
+import { runProcess } from "./support/proc.ts";
 import { startRegistry } from "./support/registry.ts";
 import { layer, pushImage } from "./support/images.ts";
 import { dirs } from "./support/tree.ts";
@@ -159,5 +162,97 @@ Deno.test("a project path with bash syntax never runs as code in the launcher", 
     assert.doesNotMatch(e.stdout + e.stderr, /INJECTED-42/);
   } finally {
     await f.cleanup();
+  }
+});
+
+Deno.test("--layout-dir never replaces the user's files, the project or its parents", async () => {
+  const f = await fixture();
+  try {
+    const mine = join(f.root, "mine");
+    await Deno.mkdir(mine);
+    await Deno.writeTextFile(join(mine, "notes.txt"), "keep me");
+    const exp = (dir: string, cwd?: string) =>
+      runLocald(["build", "-C", f.app, "-b", FIXTURE_BP, "--export", "--layout-dir", dir], {
+        env: f.env,
+        cwd,
+      });
+    const full = await exp(mine);
+    assert.equal(full.code, 3, full.stderr);
+    oneLineError(
+      full.stderr,
+      /--layout-dir .*mine holds files \(notes\.txt\) and is not an image layout locald wrote/,
+    );
+    assert.equal(await Deno.readTextFile(join(mine, "notes.txt")), "keep me");
+    for (const [dir, cwd] of [[".", f.app], [f.app, undefined], [f.root, undefined]]) {
+      const r = await exp(dir!, cwd);
+      assert.equal(r.code, 3, r.stderr);
+      oneLineError(r.stderr, /is the project directory or one of its parents/);
+    }
+    assert.equal(
+      await Deno.readTextFile(join(f.app, "fixture.txt")),
+      await Deno.readTextFile(join(FIXTURE_APP, "fixture.txt")),
+    );
+    // An OCI layout someone else wrote is theirs too.
+    const other = join(f.root, "other");
+    await Deno.mkdir(join(other, "blobs"), { recursive: true });
+    await Deno.writeTextFile(join(other, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
+    await Deno.writeTextFile(join(other, "index.json"), '{"schemaVersion":2,"manifests":[]}');
+    const o = await exp(other);
+    assert.equal(o.code, 3, o.stderr);
+    assert.match(o.stderr, /is not an image layout locald wrote/);
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("--publish: buildpacks hunting for credentials find none, with or without --sandbox", async () => {
+  const open = await startRegistry();
+  const locked = await startRegistry({ auth: { user: "pat", password: "s3cret-pw" } });
+  const t = await testEnv({ LOCALD_LIFECYCLE_DIR: lifecycleDir(), LOCALD_DEBUG: "1" });
+  try {
+    const builder = await pushImages(open, {
+      dir: join(REPO, "tests/fixtures/buildpacks/hostile-find-credentials"),
+      id: "locald-fixtures/hostile-find-credentials",
+      version: "1.0.0",
+    });
+    const app = await appDir(t.root);
+    const dockerDir = join(t.root, "docker");
+    await Deno.mkdir(dockerDir);
+    await Deno.writeTextFile(
+      join(dockerDir, "config.json"),
+      JSON.stringify({ auths: { [locked.host]: { auth: btoa("pat:s3cret-pw") } } }),
+    );
+    const env = { ...t.env, DOCKER_CONFIG: dockerDir };
+    for (const extra of [[], ["--sandbox"]]) {
+      const target = `${locked.host}/test/hunted:${extra.length}`;
+      const p = await runLocald(
+        ["build", "-C", app, "-B", builder, "--publish", target, "--json", ...extra],
+        { env },
+      );
+      assert.equal(p.code, 0, p.stderr);
+      // The hunt ran in both phases that run buildpack code, and found nothing.
+      assert.match(p.stderr, /hostile: detect hunted for credentials \(found: 0\)/);
+      assert.match(p.stderr, /hostile: build hunted for credentials \(found: 0\)/);
+      assert.doesNotMatch(p.stderr, /found credentials/);
+      assert.doesNotMatch(p.stderr + p.stdout, /s3cret-pw|cGF0OnMzY3JldC1wdw/);
+      // ... and the push, which needed them, went through.
+      const check = await runProcess([
+        "skopeo",
+        "inspect",
+        "--tls-verify=false",
+        "--creds",
+        "pat:s3cret-pw",
+        `docker://${target}`,
+      ]);
+      assert.equal(check.code, 0, check.stderr);
+      // deno-lint-ignore no-explicit-any
+      assert.equal(JSON.parse(check.stdout).Digest, (p.json as any).image.digest);
+    }
+    const leftover = await runProcess(["grep", "-rl", "cGF0OnMzY3JldC1wdw", t.localdHome]);
+    assert.equal(leftover.stdout, "", "credentials left on disk");
+  } finally {
+    await open.stop();
+    await locked.stop();
+    await t.cleanup();
   }
 });

@@ -5,7 +5,7 @@
 import { join, resolve } from "node:path";
 import type { Output } from "../cli/output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
-import { pathsUnder, type ProjectPaths } from "../config/paths.ts";
+import { localdHome, pathsUnder, type ProjectPaths } from "../config/paths.ts";
 import { loadProject } from "../config/project.ts";
 import { parseToml } from "../config/toml.ts";
 import { cnbIds } from "../hosts/native.ts";
@@ -32,7 +32,8 @@ import {
   imageView,
   layoutRunImageRef,
   linkLayoutAlias,
-  registryAuthConfig,
+  registryAuths,
+  withRegistryAuth,
 } from "./image.ts";
 import { combineDigest, treeDigest } from "./fingerprint.ts";
 import { hostRunImageRef, type Target, writeHostRunImage } from "./hostimage.ts";
@@ -440,19 +441,25 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     } else {
       before = await pruneForRebuild(paths.layers, stash, held);
     }
-    // Registry credentials reach the lifecycle only in its environment, never in the plan.
-    const authDir = join(paths.state, "registry-auth");
-    const secretEnv = o.image?.mode === "registry"
-      ? await registryAuthConfig([o.image.ref, prep.sources.runImage!], o.env, authDir)
-      : {};
+    // Registry credentials reach only the phases that talk to registries, never the plan.
+    const authRoot = join(localdHome(o.env), "registry-auth");
+    const auths = o.image?.mode === "registry"
+      ? await registryAuths([o.image.ref, prep.sources.runImage!], o.env)
+      : undefined;
 
     trace("build: state prepared");
     const durationsMs: Record<string, number> = {};
     for (const step of plan.steps) {
       const end = o.out.phase(step.name);
-      const res = await spawn(host.wrap({ ...step, env: { ...step.env, ...secretEnv } }), {
-        mode: "capture",
-      });
+      const res = await withRegistryAuth(step.name, auths, authRoot, (secret) =>
+        spawn(
+          host.wrap({
+            ...step,
+            env: { ...step.env, ...secret.env },
+            mounts: [...step.mounts, ...secret.mounts],
+          }),
+          { mode: "capture" },
+        ));
       durationsMs[step.name] = Math.round(end(res.code === 0));
       if (res.interrupted) {
         throw new LocaldError(`build interrupted during the ${step.name} phase`, {
@@ -525,11 +532,11 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     trace("build: record ready");
     await writeFileAtomic(paths.buildRecord, JSON.stringify(record, null, 2));
     await removeIfExists(`${paths.buildRecord}.incomplete`);
-    const image = o.image ? await exportedImage(o.image, paths, layoutDir) : undefined;
+    const image = o.image
+      ? await exportedImage(o.image, o.projectDir, paths, layoutDir)
+      : undefined;
     return { ...summaryOf(record, paths.state), skipped: false, sandbox: prep.isolation, image };
   } finally {
-    // Credentials written for the lifecycle live only as long as the build.
-    await removeIfExists(join(paths.state, "registry-auth"));
     lock.release();
   }
 }

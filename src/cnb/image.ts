@@ -16,6 +16,8 @@ export interface ImageOptions {
   mode: "layout" | "registry";
   /** Layout mode: where the exported OCI image layout is written. */
   layoutDir: string;
+  /** locald's own images directory, when layoutDir is under it (the default). */
+  ownedDir?: string;
 }
 
 export interface ExportedImage {
@@ -60,18 +62,18 @@ export function imageMounts(mounts: Mount[], projectDir: string, paths: ProjectP
   return mounts.map((m) => (back.has(m.path) ? { ...m, source: back.get(m.path) } : m));
 }
 
+/** The lifecycle phases that talk to registries; only they ever see credentials. */
+export const REGISTRY_PHASES: ReadonlySet<string> = new Set(["analyzer", "restorer", "exporter"]);
+
 /**
  * Registry credentials for the lifecycle, from the same sources locald uses (Docker's
- * config.json and its helpers), written to a private Docker config (`dir`, mode 0700, removed
- * after the build) that the lifecycle reads through DOCKER_CONFIG. Never in a process's
- * environment or command line (where `ps` or /proc would show them, and where a VM backend
- * would carry them on limactl's argv), never in plans, output or --json.
+ * config.json and its helpers): the content of a Docker config, kept in locald's memory,
+ * or undefined when there are none. withRegistryAuth() hands it to one phase.
  */
-export async function registryAuthConfig(
+export async function registryAuths(
   refs: string[],
   env: Record<string, string>,
-  dir: string,
-): Promise<Record<string, string>> {
+): Promise<string | undefined> {
   const { parseReference } = await import("../oci/reference.ts");
   const { basicHeader, findCredential } = await import("../oci/auth.ts");
   const auths: Record<string, { auth: string }> = {};
@@ -83,15 +85,35 @@ export async function registryAuthConfig(
     const header = cred && basicHeader(cred);
     if (header) auths[key] = { auth: header.replace(/^Basic /, "") };
   }
-  if (!Object.keys(auths).length) return {};
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
-  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-  await Deno.chmod(dir, 0o700);
-  await Deno.writeTextFile(join(dir, "config.json"), JSON.stringify({ auths }), {
-    mode: 0o600,
-    createNew: true,
-  });
-  return { DOCKER_CONFIG: dir };
+  return Object.keys(auths).length ? JSON.stringify({ auths }) : undefined;
+}
+
+/**
+ * Run one phase with the credentials in a private Docker config that the lifecycle reads
+ * through DOCKER_CONFIG: a fresh directory (mode 0700) under `authRoot` (locald's home, which
+ * no build step sees), written just before a phase that talks to registries (REGISTRY_PHASES),
+ * shown to that phase alone as a read-only mount, and removed as soon as it ends. So while
+ * detect and build run, buildpacks find no credentials anywhere: not on disk, not in their
+ * environment. Never in a process's environment or command line (where `ps` or /proc would show
+ * them, and where a VM backend would carry them on limactl's argv), never in plans, output or
+ * --json.
+ */
+export async function withRegistryAuth<T>(
+  phase: string,
+  config: string | undefined,
+  authRoot: string,
+  run: (extra: { env: Record<string, string>; mounts: Mount[] }) => Promise<T>,
+): Promise<T> {
+  if (!config || !REGISTRY_PHASES.has(phase)) return await run({ env: {}, mounts: [] });
+  await Deno.mkdir(authRoot, { recursive: true, mode: 0o700 });
+  const dir = await Deno.makeTempDir({ dir: authRoot, prefix: `${phase}-` });
+  try {
+    await Deno.chmod(dir, 0o700);
+    await Deno.writeTextFile(join(dir, "config.json"), config, { mode: 0o600, createNew: true });
+    return await run({ env: { DOCKER_CONFIG: dir }, mounts: [{ path: dir, writable: false }] });
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 }
 
 /**
@@ -128,6 +150,7 @@ export async function linkLayoutAlias(layoutRoot: string, ref: string, pulled: s
  */
 export async function exportedImage(
   o: ImageOptions,
+  projectDir: string,
   paths: ProjectPaths,
   layoutRoot: string,
 ): Promise<ExportedImage> {
@@ -150,7 +173,7 @@ export async function exportedImage(
   }
   // In layout mode report.toml has no digest; the (normalised) layout's index names it.
   digest = await normaliseLayout(written) ?? digest;
-  await copyLayout(written, o.layoutDir);
+  await copyLayout(written, o.layoutDir, projectDir, o.ownedDir);
   return { ref: o.ref, digest, layout: o.layoutDir };
 }
 
@@ -199,8 +222,50 @@ export async function normaliseLayout(layout: string): Promise<string | undefine
   return index.manifests?.[0]?.digest;
 }
 
+/** The index.json annotation that marks an OCI layout as written by locald. */
+const LAYOUT_MARK = "dev.locald.layout";
+const LAYOUT_ENTRIES = new Set(["blobs", "index.json", "oci-layout"]);
+
+/**
+ * Whether an export may write its layout at `dir`: a new or empty directory, or an OCI layout
+ * locald wrote (marked in its index.json; anywhere under `owned`, locald's own images
+ * directory, any OCI layout). Never the project directory or one of its parents: the export
+ * replaces what is there. Throws a LocaldError (exit 3) otherwise.
+ */
+export async function checkLayoutDestination(dir: string, projectDir: string, owned?: string) {
+  const refuse = (why: string) =>
+    new LocaldError(`--layout-dir ${dir} ${why}`, {
+      hint: "export into a new or empty directory (locald replaces only image layouts it wrote)",
+      exitCode: ExitCode.input,
+    });
+  if (projectDir === dir || projectDir.startsWith(dir.endsWith("/") ? dir : `${dir}/`)) {
+    throw refuse("is the project directory or one of its parents");
+  }
+  let names: string[];
+  try {
+    names = (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    if (e instanceof Deno.errors.NotADirectory) throw refuse("is a file, not a directory");
+    throw e;
+  }
+  if (!names.length) return;
+  const layoutOnly = names.every((n) => LAYOUT_ENTRIES.has(n)) && names.includes("index.json");
+  if (layoutOnly && owned && dir.startsWith(`${owned}/`)) return;
+  if (layoutOnly) {
+    try {
+      const index = JSON.parse(await Deno.readTextFile(join(dir, "index.json")));
+      if (index?.annotations?.[LAYOUT_MARK]) return;
+    } catch { /* not a layout locald wrote */ }
+  }
+  throw refuse(
+    `holds files (${names.slice(0, 3).join(", ")}${names.length > 3 ? ", ..." : ""}) ` +
+      "and is not an image layout locald wrote",
+  );
+}
+
 /** Copy an OCI layout into place: a temporary sibling, then a rename (nothing half-written). */
-async function copyLayout(from: string, to: string) {
+async function copyLayout(from: string, to: string, projectDir: string, owned?: string) {
   const parent = join(to, "..");
   try {
     await Deno.mkdir(parent, { recursive: true });
@@ -218,6 +283,18 @@ async function copyLayout(from: string, to: string) {
       `cannot write the image layout to ${to}: ${new TextDecoder().decode(cp.stderr).trim()}`,
       { hint: "choose a writable --layout-dir with room for the image", exitCode: ExitCode.input },
     );
+  }
+  // Marked as locald's, so a later export may replace it.
+  const indexPath = join(tmp, "index.json");
+  const index = JSON.parse(await Deno.readTextFile(indexPath));
+  index.annotations = { ...index.annotations, [LAYOUT_MARK]: "1" };
+  await Deno.writeTextFile(indexPath, JSON.stringify(index));
+  // Checked again: the directory may have changed during the build.
+  try {
+    await checkLayoutDestination(to, projectDir, owned);
+  } catch (e) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
   }
   await Deno.remove(to, { recursive: true }).catch(() => {});
   await Deno.rename(tmp, to);

@@ -138,9 +138,11 @@ async function imageOptions(
   const { localdHome } = await import("../../config/paths.ts");
   const name = tag ?? (basename(dir).toLowerCase().replace(/[^a-z0-9._-]+/g, "-") || "app");
   const ref = name.includes(":") || name.includes("@") ? name : `${name}:latest`;
-  const out = layoutDir
-    ? resolve(layoutDir)
-    : join(localdHome(env), "images", ref.replace(/[/:@]+/g, "_"));
+  const owned = join(localdHome(env), "images");
+  const out = layoutDir ? resolve(layoutDir) : join(owned, ref.replace(/[/:@]+/g, "_"));
+  // What is there now is the user's unless locald wrote it: checked before anything runs.
+  const { checkLayoutDestination } = await import("../../cnb/image.ts");
+  await checkLayoutDestination(out, dir, owned);
   // An unwritable destination fails now, not after the whole build.
   try {
     await Deno.mkdir(join(out, ".."), { recursive: true });
@@ -153,7 +155,7 @@ async function imageOptions(
       exitCode: ExitCode.input,
     });
   }
-  return { ref, mode: "layout", layoutDir: out };
+  return { ref, mode: "layout", layoutDir: out, ownedDir: owned };
 }
 
 function pullPolicy(v: string | undefined): BuildOptions["pullPolicy"] {
