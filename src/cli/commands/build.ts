@@ -140,9 +140,6 @@ async function imageOptions(
   const ref = name.includes(":") || name.includes("@") ? name : `${name}:latest`;
   const owned = join(localdHome(env), "images");
   const out = layoutDir ? resolve(layoutDir) : join(owned, ref.replace(/[/:@]+/g, "_"));
-  // What is there now is the user's unless locald wrote it: checked before anything runs.
-  const { checkLayoutDestination } = await import("../../cnb/image.ts");
-  await checkLayoutDestination(out, dir, owned);
   // An unwritable destination fails now, not after the whole build.
   try {
     await Deno.mkdir(join(out, ".."), { recursive: true });
@@ -155,6 +152,9 @@ async function imageOptions(
       exitCode: ExitCode.input,
     });
   }
+  // What is there now is the user's unless locald wrote it: checked before anything runs.
+  const { checkLayoutDestination } = await import("../../cnb/image.ts");
+  await checkLayoutDestination(out, dir, owned);
   return { ref, mode: "layout", layoutDir: out, ownedDir: owned };
 }
 
