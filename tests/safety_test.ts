@@ -5,10 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fixture, FIXTURE_APP, FIXTURE_BP } from "./support/fixture.ts";
-import { REPO, runLocald, testEnv } from "./support/locald.ts";
+import { builtFixture, fixture, FIXTURE_APP, FIXTURE_BP } from "./support/fixture.ts";
+import { REPO, runLocald, spawnLocald, testEnv } from "./support/locald.ts";
+import { startMirror } from "./support/mirror.ts";
 import { appDir, pushImages } from "./support/image_fixture.ts";
-import { lifecycleDir } from "./support/tools.ts";
+import { lifecycleAsset, lifecycleDir, lifecycleMirrorDir } from "./support/tools.ts";
 import { runProcess } from "./support/proc.ts";
 import { startRegistry } from "./support/registry.ts";
 import { layer, pushImage } from "./support/images.ts";
@@ -254,5 +255,78 @@ Deno.test("--publish: buildpacks hunting for credentials find none, with or with
     await open.stop();
     await locked.stop();
     await t.cleanup();
+  }
+});
+
+async function until(what: string, check: () => Promise<boolean>, ms = 60_000) {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+Deno.test("cache prune leaves a download in progress alone", async () => {
+  const asset = `/${lifecycleAsset()}`;
+  // The mirror sends part of the lifecycle tarball, then stalls: a download in progress.
+  const m = await startMirror(lifecycleMirrorDir(), { [asset]: { stallAfter: 65536, times: 1 } });
+  const t = await testEnv({ LOCALD_LIFECYCLE_MIRROR: m.url });
+  const part = join(t.localdHome, "downloads", `${lifecycleAsset()}.part`);
+  const setup = spawnLocald(["setup"], { env: t.env });
+  try {
+    await until(
+      "the partial download",
+      async () => ((await Deno.stat(part).catch(() => undefined))?.size ?? 0) > 0,
+    );
+    const p = await runLocald(["cache", "prune", "--json"], { env: t.env });
+    assert.equal(p.code, 0, p.stderr);
+    assert.match(p.stderr, /left .*\.part alone: another locald is using it/);
+    // deno-lint-ignore no-explicit-any
+    assert.deepEqual((p.json as any).inUse, [part]);
+    assert.ok(await exists(part), "prune removed a download in progress");
+  } finally {
+    setup.kill("SIGKILL");
+    await setup.output();
+  }
+  try {
+    // The killed download is a leftover now; the next setup resumes it and installs.
+    const again = await runLocald(["setup"], { env: t.env });
+    assert.equal(again.code, 0, again.stderr);
+    assert.ok(m.requestsFor(asset).some((r) => r.range), "the download resumed");
+  } finally {
+    await m.close();
+    await t.cleanup();
+  }
+});
+
+Deno.test("cache prune --all leaves a project being built alone, and its build finishes", async () => {
+  const f = await builtFixture();
+  try {
+    const { projectPaths } = await import("../src/config/paths.ts");
+    const paths = projectPaths(f.env, f.app);
+    const build = spawnLocald(
+      ["build", "-C", f.app, "-b", FIXTURE_BP, "--force", "-e", "FIXTURE_SLEEP=3"],
+      { env: f.env },
+    );
+    // The build holds its lock from before it sets the last record aside until it ends.
+    await until("the build to start", () => exists(`${paths.buildRecord}.incomplete`));
+    const p = await runLocald(["cache", "prune", "--all", "--json"], {
+      env: f.env,
+      signal: AbortSignal.timeout(20_000),
+    });
+    assert.equal(p.code, 0, p.stderr);
+    assert.match(p.stderr, /left .* alone: another locald is using it/);
+    // deno-lint-ignore no-explicit-any
+    assert.deepEqual((p.json as any).inUse, [paths.state]);
+    const b = await build.output();
+    assert.equal(b.code, 0, new TextDecoder().decode(b.stderr));
+    const e = await runLocald(["exec", "-C", f.app, "--", "fixture-tool"], { env: f.env });
+    assert.equal(e.code, 0, e.stderr);
+    // Once nobody builds it, prune --all removes it.
+    const later = await runLocald(["cache", "prune", "--all"], { env: f.env });
+    assert.equal(later.code, 0, later.stderr);
+    assert.equal(await exists(paths.state), false);
+  } finally {
+    await f.cleanup();
   }
 });

@@ -26,7 +26,8 @@ import {
 } from "./image.ts";
 import { formatPlatform, hostPlatform, type Platform } from "./manifest.ts";
 import { formatReference, type ImageRef, layoutRelativePath, parseReference } from "./reference.ts";
-import { ociRoot } from "./store.ts";
+import { extractionLock, ociRoot } from "./store.ts";
+import { acquireLock } from "../util/lock.ts";
 
 export type { PullOptions } from "./image.ts";
 
@@ -180,25 +181,32 @@ export async function pullBuilder(
   if (!info) {
     const layers = await fetchLayers(img, o);
     await Deno.mkdir(buildersDir(opts.env), { recursive: true });
-    await removeStaleTemps(buildersDir(opts.env));
-    const tmp = await Deno.makeTempDir({
-      dir: buildersDir(opts.env),
-      prefix: `.tmp-${hex.slice(0, 12)}-`,
+    const extracting = await acquireLock(extractionLock(opts.env), "locald cache prune", opts.out, {
+      shared: true,
     });
     try {
-      await applyLayers(img, layers, tmp, onlyCnb);
-      info = await describeBuilder(tmp, dest, img, canonical);
-      await Deno.writeTextFile(join(tmp, "builder.json"), JSON.stringify(info, null, 2));
+      await removeStaleTemps(buildersDir(opts.env));
+      const tmp = await Deno.makeTempDir({
+        dir: buildersDir(opts.env),
+        prefix: `.tmp-${hex.slice(0, 12)}-`,
+      });
       try {
-        await Deno.rename(tmp, dest);
+        await applyLayers(img, layers, tmp, onlyCnb);
+        info = await describeBuilder(tmp, dest, img, canonical);
+        await Deno.writeTextFile(join(tmp, "builder.json"), JSON.stringify(info, null, 2));
+        try {
+          await Deno.rename(tmp, dest);
+        } catch (e) {
+          // Another locald extracted the same builder first; theirs is identical.
+          if (!(await exists(join(dest, "builder.json")))) throw e;
+          await removeIfExists(tmp);
+        }
       } catch (e) {
-        // Another locald extracted the same builder first; theirs is identical.
-        if (!(await exists(join(dest, "builder.json")))) throw e;
         await removeIfExists(tmp);
+        throw e;
       }
-    } catch (e) {
-      await removeIfExists(tmp);
-      throw e;
+    } finally {
+      extracting.release();
     }
   }
   const rec: RefRecord = {
@@ -504,6 +512,9 @@ export async function pullBuildpack(refInput: string, opts: PullOptions): Promis
   if (!(await exists(dir))) {
     const layers = await fetchLayers(img, o);
     await Deno.mkdir(join(dir, ".."), { recursive: true });
+    const extracting = await acquireLock(extractionLock(opts.env), "locald cache prune", opts.out, {
+      shared: true,
+    });
     const tmp = await Deno.makeTempDir({ dir: join(dir, ".."), prefix: ".tmp-" });
     try {
       await applyLayers(
@@ -528,6 +539,8 @@ export async function pullBuildpack(refInput: string, opts: PullOptions): Promis
     } catch (e) {
       await removeIfExists(tmp);
       throw e;
+    } finally {
+      extracting.release();
     }
   }
   const buildpacksDir = join(dir, "cnb", "buildpacks");

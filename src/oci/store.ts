@@ -18,6 +18,20 @@ export function ociRoot(env: Record<string, string>): string {
   return join(localdHome(env), "oci");
 }
 
+/**
+ * Held (shared) by every locald extracting an image under oci/ (`.tmp-*` directories), taken
+ * exclusively by `cache prune` before it removes such leftovers: an extraction in progress is
+ * never a leftover.
+ */
+export function extractionLock(env: Record<string, string>): string {
+  return join(ociRoot(env), "extract.lock");
+}
+
+/** The lock a blob's download holds while it writes `tmp/<hex>.part`. */
+export function blobLockPath(root: string, hex: string): string {
+  return join(root, "tmp", `${hex}.lock`);
+}
+
 function hexOf(digest: string): string {
   const m = digest.match(/^sha256:([a-f0-9]{64})$/);
   if (!m) {
@@ -85,7 +99,7 @@ export class BlobStore {
     const tmpDir = join(this.root, "tmp");
     await Deno.mkdir(tmpDir, { recursive: true });
     await Deno.mkdir(join(this.root, "blobs", "sha256"), { recursive: true });
-    const lock = await Deno.open(join(tmpDir, `${hex}.lock`), { write: true, create: true });
+    const lock = await Deno.open(blobLockPath(this.root, hex), { write: true, create: true });
     try {
       await lock.lock(true);
       // Another process may have finished it while we waited for the lock.

@@ -1,6 +1,11 @@
 /**
  * An advisory lock (flock) on a file. If another process holds it, say so and wait; the lock
  * goes away with the process that held it, so a crash never leaves a stale lock behind.
+ *
+ * A lock file may be removed while someone waits on it (`cache prune` removes a project's
+ * state, lock file included, while holding its lock): whoever then gets the lock on the removed
+ * file would share nothing with the next process, which creates a new one. So a lock counts
+ * only while its file is still the one at `path`; otherwise it is taken again.
  */
 import { dirname } from "node:path";
 import type { Output } from "../cli/output.ts";
@@ -9,33 +14,85 @@ export interface Lock {
   release(): void;
 }
 
-export async function acquireLock(path: string, what: string, out?: Output): Promise<Lock> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const file = await Deno.open(path, { read: true, write: true, create: true });
-  const locked = file.lock(true);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const waiting = await Promise.race([
-    locked.then(() => false),
-    new Promise<boolean>((r) => timer = setTimeout(() => r(true), 150)),
-  ]);
-  clearTimeout(timer);
-  if (waiting) {
-    let holder = "";
-    try {
-      holder = (await Deno.readTextFile(path)).trim();
-    } catch { /* unknown */ }
-    out?.info(`waiting for ${what}${holder ? ` (process ${holder})` : ""} to finish...`);
-    await locked;
+/** Whether the open file is (still) the file at `path`. */
+async function stillAt(file: Deno.FsFile, path: string): Promise<boolean> {
+  try {
+    const [open, now] = await Promise.all([file.stat(), Deno.lstat(path)]);
+    return open.ino === now.ino && open.dev === now.dev;
+  } catch {
+    return false;
   }
-  await file.truncate(0);
-  await file.write(new TextEncoder().encode(String(Deno.pid)));
+}
+
+function held(file: Deno.FsFile, exclusive: boolean): Lock {
   return {
     release() {
       try {
-        file.truncateSync(0);
+        if (exclusive) file.truncateSync(0);
         file.unlockSync();
         file.close();
       } catch { /* already closed */ }
     },
   };
+}
+
+async function open(path: string): Promise<Deno.FsFile> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  return await Deno.open(path, { read: true, write: true, create: true });
+}
+
+export async function acquireLock(
+  path: string,
+  what: string,
+  out?: Output,
+  opts: { shared?: boolean } = {},
+): Promise<Lock> {
+  const exclusive = !opts.shared;
+  let told = false;
+  while (true) {
+    const file = await open(path);
+    const locked = file.lock(exclusive);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waiting = await Promise.race([
+      locked.then(() => false),
+      new Promise<boolean>((r) => timer = setTimeout(() => r(true), 150)),
+    ]);
+    clearTimeout(timer);
+    if (waiting) {
+      if (!told) {
+        let holder = "";
+        try {
+          holder = (await Deno.readTextFile(path)).trim();
+        } catch { /* unknown */ }
+        out?.info(`waiting for ${what}${holder ? ` (process ${holder})` : ""} to finish...`);
+        told = true;
+      }
+      await locked;
+    }
+    if (!(await stillAt(file, path))) {
+      held(file, false).release();
+      continue;
+    }
+    if (exclusive) {
+      await file.truncate(0);
+      await file.write(new TextEncoder().encode(String(Deno.pid)));
+    }
+    return held(file, exclusive);
+  }
+}
+
+/**
+ * The lock if nobody holds it now, else undefined (never waits). For work that must leave
+ * alone what another process is using (`cache prune`).
+ */
+export async function tryLock(path: string): Promise<Lock | undefined> {
+  while (true) {
+    const file = await open(path);
+    if (!(await file.tryLock(true))) {
+      file.close();
+      return undefined;
+    }
+    if (await stillAt(file, path)) return held(file, false);
+    held(file, false).release();
+  }
 }

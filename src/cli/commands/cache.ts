@@ -15,8 +15,8 @@ import { join } from "../../util/path.ts";
 import { localdHome } from "../../config/paths.ts";
 import { formatBytes } from "../output.ts";
 import { diskUse } from "../../doctor/checks.ts";
-import { acquireLock } from "../../util/lock.ts";
-import { isDir } from "../../util/fs.ts";
+import { type Lock, tryLock } from "../../util/lock.ts";
+import { isDir, removeIfExists } from "../../util/fs.ts";
 
 interface ProjectEntry {
   state: string;
@@ -59,6 +59,26 @@ async function projects(home: string): Promise<ProjectEntry[]> {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   return out.sort((a, b) => b.bytes - a.bytes);
+}
+
+/**
+ * The locks whose holder uses `path` (a project's state or a leftover): prune removes it only
+ * when it can take every one of them without waiting.
+ */
+async function locksFor(home: string, env: Record<string, string>, path: string) {
+  const { blobLockPath, extractionLock } = await import("../../oci/store.ts");
+  const under = (dir: string) => path.startsWith(join(home, dir) + "/");
+  if (under("projects")) return [join(path, "build.lock"), join(path, "image", "build.lock")];
+  const part = path.match(/\/oci\/tmp\/([0-9a-f]{64})\.part$/);
+  if (part) return [blobLockPath(join(home, "oci"), part[1])];
+  if (under("oci")) return [extractionLock(env)];
+  // Downloads and installs of tools: every installer's lock (one per tool and version).
+  try {
+    return (await Array.fromAsync(Deno.readDir(join(home, "locks"))))
+      .filter((e) => e.name.endsWith(".lock")).map((e) => join(home, "locks", e.name));
+  } catch {
+    return [];
+  }
 }
 
 /** Partial downloads and trees of installs that were killed midway. */
@@ -127,24 +147,37 @@ export async function run({ args, env, out }: CommandContext): Promise<number> {
     )),
   ];
   let freed = 0;
+  const removed: string[] = [];
+  const inUse: string[] = [];
   for (const d of doomed) {
     if (dry) {
       out.info(`would remove ${d.what} (${formatBytes(d.bytes)})`);
     } else {
-      // A project's state goes only while no build of it runs.
-      const lock = d.path.startsWith(join(home, "projects"))
-        ? await acquireLock(join(d.path, "build.lock"), `a build of ${d.what}`, out)
-        : undefined;
+      // What another locald holds (a project being built, a download or an extraction in
+      // progress) stays: prune takes the same locks, without waiting.
+      const wanted = await locksFor(home, env, d.path);
+      const locks: Lock[] = [];
       try {
-        await Deno.remove(d.path, { recursive: true });
+        for (const path of wanted) {
+          const l = await tryLock(path);
+          if (!l) break;
+          locks.push(l);
+        }
+        if (locks.length < wanted.length) {
+          out.info(`left ${d.what} alone: another locald is using it`);
+          inUse.push(d.path);
+          continue;
+        }
+        await removeIfExists(d.path);
       } finally {
-        lock?.release();
+        for (const l of locks) l.release();
       }
       out.info(`removed ${d.what} (${formatBytes(d.bytes)})`);
     }
+    removed.push(d.path);
     freed += d.bytes;
   }
-  const summary = { removed: doomed.map((d) => d.path), bytes: freed, dryRun: dry };
+  const summary = { removed, inUse, bytes: freed, dryRun: dry };
   if (flagBool(args, "json")) out.json(summary);
   else out.info(`${dry ? "would free" : "freed"} ${formatBytes(freed)}`);
   return 0;
