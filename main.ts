@@ -5,7 +5,7 @@
 import { parseArgs } from "./src/cli/args.ts";
 import { createOutput } from "./src/cli/output.ts";
 import { findCommand } from "./src/cli/registry.ts";
-import { errorMessage, ExitCode, LocaldError, UsageError } from "./src/errors.ts";
+import { errorMessage, ExitCode, LocaldError, machineError, UsageError } from "./src/errors.ts";
 
 const enc = new TextEncoder();
 const err = (s: string) => Deno.stderr.writeSync(enc.encode(s + "\n"));
@@ -44,7 +44,9 @@ async function main(argv: string[]): Promise<number> {
     const mod = await spec.load();
     (await import("./src/util/trace.ts")).trace(`loaded ${spec.name}`);
     return await mod.run({ args, out, env, dir });
-  } catch (e) {
+  } catch (caught) {
+    // A full disk or a read-only directory is the machine's doing, not a bug (nor bad input).
+    const e = caught instanceof UsageError ? caught : machineError(caught) ?? caught;
     if (e instanceof UsageError) {
       const { usageText } = await import("./src/cli/help.ts");
       err(`locald ${spec.name}: ${e.message}`);

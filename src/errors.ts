@@ -15,6 +15,7 @@ export const ExitCode = {
   nothingDetected: 7,
   unsupported: 8,
   locked: 9,
+  machine: 10,
   interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -54,4 +55,70 @@ export class UsageError extends LocaldError {
 export function errorMessage(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);
+}
+
+/** What to do about a full disk. */
+export const NO_SPACE_HINT = "free some space (`locald cache prune` removes what locald no " +
+  "longer needs), or set LOCALD_HOME to a directory on a disk with room";
+
+/** What the machine did, by errno in Deno's error messages ("... (os error 28): open '/x'"). */
+const MACHINE: { errno: number; what: string; hint: string }[] = [
+  {
+    errno: 28,
+    what: "no space left on the device",
+    hint: NO_SPACE_HINT,
+  },
+  {
+    errno: 122,
+    what: "disk quota exceeded",
+    hint: NO_SPACE_HINT,
+  },
+  {
+    errno: 30,
+    what: "the file system is read-only",
+    hint: "locald writes its state under LOCALD_HOME: set LOCALD_HOME to a writable directory " +
+      "(or remount that file system read-write)",
+  },
+  {
+    errno: 13,
+    what: "permission denied",
+    hint: "locald writes its state under LOCALD_HOME: make it writable for you, or set " +
+      "LOCALD_HOME to a directory you own",
+  },
+  {
+    errno: 1,
+    what: "operation not permitted",
+    hint: "locald writes its state under LOCALD_HOME: make it writable for you, or set " +
+      "LOCALD_HOME to a directory you own",
+  },
+];
+
+/**
+ * An error the machine caused (a full disk, a read-only or unwritable directory), found in `e`
+ * or its causes, as one line naming the path and what happened, with a hint (exit 10); else
+ * undefined. main.ts turns such errors into this instead of "internal error", and prefers it
+ * over a LocaldError that wrapped one (whose own guess would mislead: "not a valid tar
+ * archive" for a full disk).
+ */
+export function machineError(e: unknown): LocaldError | undefined {
+  for (let c = e, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++) {
+    const m = c.message.match(/\(os error (\d+)\)(?::\s*(\w+)\s+'([^']*)')?/);
+    const known = m && MACHINE.find((k) => k.errno === Number(m[1]));
+    if (!known) continue;
+    const path = m![3];
+    return new LocaldError(
+      path ? `cannot ${opVerb(m![2])} ${path}: ${known.what}` : `${known.what}`,
+      { hint: known.hint, exitCode: ExitCode.machine, cause: e },
+    );
+  }
+  return undefined;
+}
+
+function opVerb(op: string | undefined): string {
+  if (op === "mkdir") return "create the directory";
+  if (op === "remove" || op === "unlink" || op === "rmdir") return "remove";
+  if (op === "rename") return "rename";
+  if (op === "symlink" || op === "link") return "create a link at";
+  if (op === "stat" || op === "lstat" || op === "readdir" || op === "readfile") return "read";
+  return "write";
 }

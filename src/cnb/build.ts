@@ -4,7 +4,7 @@
  */
 import { join, resolve } from "node:path";
 import type { Output } from "../cli/output.ts";
-import { ExitCode, LocaldError } from "../errors.ts";
+import { ExitCode, LocaldError, NO_SPACE_HINT } from "../errors.ts";
 import { localdHome, pathsUnder, type ProjectPaths } from "../config/paths.ts";
 import { loadProject } from "../config/project.ts";
 import { parseToml } from "../config/toml.ts";
@@ -572,6 +572,12 @@ async function phaseError(
     });
   }
   const reason = lastErrorLine(output);
+  if (/no space left on device|disk quota exceeded/i.test(output)) {
+    return new LocaldError(
+      `the ${phase} phase failed (exit ${code}): the disk is full${reason ? ` (${reason})` : ""}`,
+      { hint: NO_SPACE_HINT, exitCode: ExitCode.machine },
+    );
+  }
   if (/\b401 Unauthorized|\bUNAUTHORIZED\b|\bDENIED\b|403 Forbidden/.test(output)) {
     return new LocaldError(
       `the registry refused access during the ${phase} phase${reason ? `: ${reason}` : ""}`,

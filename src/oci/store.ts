@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { ExitCode, LocaldError } from "../errors.ts";
+import { ExitCode, LocaldError, machineError } from "../errors.ts";
 import { localdHome } from "../config/paths.ts";
 import { exists, removeIfExists } from "../util/fs.ts";
 import type { Descriptor } from "./manifest.ts";
@@ -200,6 +200,8 @@ export class BlobStore {
         await removeIfExists(part);
         throw e;
       }
+      // A full disk is not a dropped connection: no retry (main says what happened).
+      if (machineError(e)) throw e;
       throw new TransientError(`connection dropped: ${(e as Error).message}`);
     } finally {
       try {

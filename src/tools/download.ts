@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { dirname } from "node:path";
-import { ExitCode, LocaldError } from "../errors.ts";
+import { ExitCode, LocaldError, machineError } from "../errors.ts";
 import type { Output } from "../cli/output.ts";
 import { exists, removeIfExists } from "../util/fs.ts";
 
@@ -117,7 +117,8 @@ export async function downloadVerified(req: DownloadRequest): Promise<string> {
       await Deno.rename(part, req.dest);
       return req.dest;
     } catch (e) {
-      if (e instanceof LocaldError) throw e;
+      // A full disk or an unwritable directory is not the network: no retry (main says so).
+      if (e instanceof LocaldError || machineError(e)) throw e;
       lastError = e;
       if (attempt < attempts) await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
     }
