@@ -5,7 +5,15 @@
 import { parseArgs } from "./src/cli/args.ts";
 import { createOutput } from "./src/cli/output.ts";
 import { findCommand } from "./src/cli/registry.ts";
-import { errorMessage, ExitCode, LocaldError, machineError, UsageError } from "./src/errors.ts";
+import {
+  checkPathVariables,
+  errorMessage,
+  ExitCode,
+  LocaldError,
+  machineError,
+  notUtf8Error,
+  UsageError,
+} from "./src/errors.ts";
 
 const enc = new TextEncoder();
 const err = (s: string) => Deno.stderr.writeSync(enc.encode(s + "\n"));
@@ -40,13 +48,16 @@ async function main(argv: string[]): Promise<number> {
       console.log(commandHelp(spec));
       return ExitCode.ok;
     }
+    checkPathVariables(env);
     const dir = await resolveDir(args.flags.dir as string | undefined);
     const mod = await spec.load();
     (await import("./src/util/trace.ts")).trace(`loaded ${spec.name}`);
     return await mod.run({ args, out, env, dir });
   } catch (caught) {
     // A full disk or a read-only directory is the machine's doing, not a bug (nor bad input).
-    const e = caught instanceof UsageError ? caught : machineError(caught) ?? caught;
+    const e = caught instanceof UsageError
+      ? caught
+      : machineError(caught) ?? notUtf8Error(caught) ?? caught;
     if (e instanceof UsageError) {
       const { usageText } = await import("./src/cli/help.ts");
       err(`locald ${spec.name}: ${e.message}`);
@@ -75,7 +86,12 @@ async function resolveDir(dir: string | undefined): Promise<string> {
   try {
     info = await Deno.stat(abs);
   } catch (e) {
-    const what = e instanceof Deno.errors.NotFound ? "does not exist" : "cannot be read";
+    // Deno turns bytes that are not UTF-8 in arguments into U+FFFD.
+    const what = abs.includes("\uFFFD")
+      ? "is not a UTF-8 path (locald works only with UTF-8 paths)"
+      : e instanceof Deno.errors.NotFound
+      ? "does not exist"
+      : "cannot be read";
     throw new LocaldError(`project directory ${abs} ${what}`, {
       hint: "pass an existing directory with -C DIR, or run locald from inside your project",
       exitCode: ExitCode.input,

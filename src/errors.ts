@@ -122,3 +122,47 @@ function opVerb(op: string | undefined): string {
   if (op === "stat" || op === "lstat" || op === "readdir" || op === "readfile") return "read";
   return "write";
 }
+
+/**
+ * A path or variable that is not UTF-8 (Deno cannot represent it): one line saying which, a
+ * hint, exit 3; else undefined.
+ */
+export function notUtf8Error(e: unknown): LocaldError | undefined {
+  if (!(e instanceof Deno.errors.InvalidData) || !/not valid (UTF-8|unicode)/i.test(e.message)) {
+    return undefined;
+  }
+  return new LocaldError(`${e.message}: locald works only with UTF-8 paths`, {
+    hint: "rename it, or run locald from (or point -C at) a directory whose path is UTF-8",
+    exitCode: ExitCode.input,
+    cause: e,
+  });
+}
+
+/** Variables locald reads paths from; Deno drops a non-UTF-8 one from Deno.env.toObject(). */
+const PATH_VARIABLES = [
+  "LOCALD_HOME",
+  "LOCALD_CONFIG",
+  "LOCALD_LIFECYCLE_DIR",
+  "XDG_DATA_HOME",
+  "XDG_CONFIG_HOME",
+  "HOME",
+  "DOCKER_CONFIG",
+];
+
+/**
+ * A path variable that is set but not UTF-8 would silently not count (locald would keep its
+ * data somewhere else): say so instead. `env` is what Deno.env.toObject() gave.
+ */
+export function checkPathVariables(env: Record<string, string>): void {
+  for (const name of PATH_VARIABLES) {
+    if (name in env) continue;
+    try {
+      Deno.env.get(name);
+    } catch {
+      throw new LocaldError(`${name} is set to a path that is not valid UTF-8`, {
+        hint: `set ${name} to a UTF-8 path (or unset it); locald works only with UTF-8 paths`,
+        exitCode: ExitCode.input,
+      });
+    }
+  }
+}

@@ -330,3 +330,182 @@ Deno.test("cache prune --all leaves a project being built alone, and its build f
     await f.cleanup();
   }
 });
+
+const asRoot = Deno.uid() === 0;
+
+/** A tmpfs at `dir` (root only: tests run as root in CI), unmounted by the returned function. */
+async function tmpfs(dir: string, options: string): Promise<() => Promise<void>> {
+  await Deno.mkdir(dir, { recursive: true });
+  const m = await runProcess(["mount", "-t", "tmpfs", "-o", options, "tmpfs", dir]);
+  assert.equal(m.code, 0, m.stderr);
+  return async () => {
+    await runProcess(["umount", "-l", dir]);
+  };
+}
+
+Deno.test({
+  name: "a read-only LOCALD_HOME: one line naming the path, a hint, exit 10",
+  ignore: !asRoot,
+  fn: async () => {
+    const f = await fixture();
+    const home = join(f.root, "ro-home");
+    const unmount = await tmpfs(home, "size=64m");
+    try {
+      const env: Record<string, string> = { ...f.env, LOCALD_HOME: home };
+      const b = await runLocald(["build", "-C", f.app, "-b", FIXTURE_BP], { env });
+      assert.equal(b.code, 0, b.stderr);
+      await Deno.mkdir(join(home, "downloads"));
+      await Deno.writeTextFile(join(home, "downloads", "x.tgz.part"), "partial");
+      const r = await runProcess(["mount", "-o", "remount,ro", home]);
+      assert.equal(r.code, 0, r.stderr);
+      const noLifecycle = { ...env };
+      delete noLifecycle.LOCALD_LIFECYCLE_DIR;
+      const cases: [string[], Record<string, string>][] = [
+        [["build", "-C", f.app, "-b", FIXTURE_BP, "--force"], env],
+        [["setup"], noLifecycle],
+        [["cache", "prune"], env],
+        [["cache", "prune", "--all"], env],
+      ];
+      for (const [args, e] of cases) {
+        const p = await runLocald(args, { env: e });
+        assert.equal(p.code, 10, `${args.join(" ")}: ${p.stderr}`);
+        oneLineError(
+          p.stderr,
+          new RegExp(`locald: cannot .* ${home}/.*: the file system is read-only`),
+        );
+        assert.match(p.stderr, /hint: .*LOCALD_HOME to a writable directory/);
+      }
+      // Reading still works: the environment is usable from a read-only home.
+      const e = await runLocald(["exec", "-C", f.app, "--", "fixture-tool"], { env });
+      assert.equal(e.code, 0, e.stderr);
+    } finally {
+      await unmount();
+      await f.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "a full disk: the lifecycle download, a builder's extraction and a new project say so",
+  ignore: !asRoot,
+  fn: async () => {
+    const m = await startMirror(lifecycleMirrorDir());
+    const reg = await startRegistry();
+    const f = await fixture({ LOCALD_LIFECYCLE_MIRROR: m.url });
+    const home = join(f.root, "full-home");
+    const unmount = await tmpfs(home, "size=1m");
+    try {
+      const env: Record<string, string> = { ...f.env, LOCALD_HOME: home };
+      const noLifecycle = { ...env };
+      delete noLifecycle.LOCALD_LIFECYCLE_DIR;
+      const full = /locald: (cannot .*: )?no space left on the device\nhint: free some space/;
+      const s = await runLocald(["setup"], { env: noLifecycle });
+      assert.equal(s.code, 10, s.stderr);
+      oneLineError(s.stderr, full);
+      // A builder whose layer is small on the wire and large on disk (4 MiB of zeros).
+      const arch = hostPlatform().architecture;
+      const cnb = await layer([
+        ...dirs("cnb", "cnb/buildpacks", "cnb/buildpacks/x_y", "cnb/buildpacks/x_y/1.0.0"),
+        { name: "cnb/order.toml", content: '[[order]]\n[[order.group]]\nid = "x/y"\n' },
+        { name: "cnb/buildpacks/x_y/1.0.0/big", content: new Uint8Array(4 << 20) },
+      ]);
+      await pushImage({ host: reg.host }, "big/builder", "1", {
+        layers: [cnb],
+        architecture: arch,
+      });
+      const p = await runLocald(["builder", "pull", `${reg.host}/big/builder:1`], { env });
+      assert.equal(p.code, 10, p.stderr);
+      oneLineError(p.stderr, full);
+      assert.doesNotMatch(p.stderr, /not a valid tar archive/);
+      // A new project on a full disk.
+      await runProcess(["dd", "if=/dev/zero", `of=${join(home, "fill")}`, "bs=4k", "count=1024"]);
+      const b = await runLocald(["build", "-C", f.app, "-b", FIXTURE_BP], { env });
+      assert.equal(b.code, 10, b.stderr);
+      assert.match(b.stderr, /no space left on the device|the disk is full/);
+      assert.match(b.stderr, /\nhint: free some space/);
+      assert.doesNotMatch(b.stderr, /internal error/);
+    } finally {
+      await unmount();
+      await m.close();
+      await reg.stop();
+      await f.cleanup();
+    }
+  },
+});
+
+Deno.test("paths that are not UTF-8: LOCALD_HOME and the working directory", async () => {
+  const f = await fixture();
+  try {
+    const main = join(REPO, "main.ts");
+    const deno = `${Deno.execPath()} run -A --quiet --config ${join(REPO, "deno.json")} ${main}`;
+    // Deno's own APIs cannot carry these bytes: bash sets them up.
+    const home = await runProcess([
+      "bash",
+      "-c",
+      `LOCALD_HOME=$'${f.root}/h\\xff' ${deno} exec -C ${f.app} -- true`,
+    ], {
+      env: f.env,
+    });
+    assert.equal(home.code, 3, home.stderr);
+    oneLineError(home.stderr, /LOCALD_HOME is set to a path that is not valid UTF-8/);
+    const cwd = await runProcess([
+      "bash",
+      "-c",
+      `mkdir -p $'${f.root}/d\\xff' && cd $'${f.root}/d\\xff' && ${deno} build -b ${FIXTURE_BP}`,
+    ], { env: f.env });
+    assert.equal(cwd.code, 3, cwd.stderr);
+    oneLineError(cwd.stderr, /is not valid UTF-8: locald works only with UTF-8 paths/);
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("a removed layers directory: build rebuilds, exec says what happened", async () => {
+  const f = await builtFixture();
+  try {
+    const { projectPaths } = await import("../src/config/paths.ts");
+    await Deno.remove(projectPaths(f.env, f.app).layers, { recursive: true });
+    const e = await runLocald(["exec", "-C", f.app, "--", "fixture-tool"], { env: f.env });
+    assert.equal(e.code, 4, e.stderr);
+    oneLineError(e.stderr, /the environment of .* is gone \(.*layers was removed\)/);
+    const b = await f.build();
+    assert.equal(b.code, 0, b.stderr);
+    assert.doesNotMatch(b.stderr, /up to date/);
+    const again = await runLocald(["exec", "-C", f.app, "--", "fixture-tool"], { env: f.env });
+    assert.equal(again.code, 0, again.stderr);
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("builder pull --pull-policy always repairs a damaged extracted builder", async () => {
+  const reg = await startRegistry();
+  const t = await testEnv();
+  try {
+    const builder = await pushImages(reg);
+    const p = await runLocald(["builder", "pull", builder, "--json"], { env: t.env });
+    assert.equal(p.code, 0, p.stderr);
+    const { findBuilder } = await import("../src/oci/builder.ts");
+    const info = (await findBuilder(builder, t.env))!;
+    const order = join(info.cnbDir, "order.toml");
+    const build = join(info.buildpacksDir, "locald-fixtures_image-app", "1.0.0", "bin", "build");
+    const want = [await Deno.readTextFile(order), await Deno.readTextFile(build)];
+    await Deno.remove(order);
+    await Deno.writeTextFile(build, "#!/bin/sh\nexit 1\n");
+    const again = await runLocald(["builder", "pull", builder, "--pull-policy", "always"], {
+      env: t.env,
+    });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /was changed or damaged; extracting it again/);
+    assert.deepEqual([await Deno.readTextFile(order), await Deno.readTextFile(build)], want);
+    // An intact builder is left as it is.
+    const intact = await runLocald(["builder", "pull", builder, "--pull-policy", "always"], {
+      env: t.env,
+    });
+    assert.equal(intact.code, 0, intact.stderr);
+    assert.doesNotMatch(intact.stderr, /damaged/);
+  } finally {
+    await reg.stop();
+    await t.cleanup();
+  }
+});

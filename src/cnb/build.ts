@@ -18,7 +18,7 @@ import type { Lifecycle } from "../tools/lifecycle.ts";
 import { LIFECYCLE } from "../tools/pins.ts";
 import { acquireLock } from "../util/lock.ts";
 import { trace } from "../util/trace.ts";
-import { exists, removeIfExists, writeFileAtomic } from "../util/fs.ts";
+import { exists, isDir, removeIfExists, writeFileAtomic } from "../util/fs.ts";
 import { childPath } from "../util/names.ts";
 import { assertLauncherSafePath } from "../util/shell.ts";
 import { type Buildpack, escapeId, orderToml, writeBuildpacksDir } from "./buildpacks.ts";
@@ -361,6 +361,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       });
     if (
       !o.image && previous?.fingerprint && !o.force && !o.clearCache &&
+      // An environment whose layers were removed is not up to date, whatever the inputs.
+      (await isDir(paths.layers)) &&
       previous.fingerprint === (await inputsDigest(await treeDigest(o.projectDir, sourceOptions)))
     ) {
       o.out.info(

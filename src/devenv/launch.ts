@@ -50,7 +50,10 @@ export async function loadDevEnv(
       assertLauncherSafePath(cur, "project");
       assertLauncherSafePath(rec.layersDir, "state");
       // Natively and on Lima the launcher's path is the same on this side; on WSL it is not.
-      if (!view || view.name !== "wsl") await assertLauncher(rec.lifecycle.launcher, cur);
+      if (!view || view.name !== "wsl") {
+        await assertLauncher(rec.lifecycle.launcher, cur);
+        await assertLayers(rec.layersDir, cur);
+      }
       return { projectDir: cur, paths, rec, view };
     }
     if (await incomplete(paths)) {
@@ -80,6 +83,19 @@ async function assertLauncher(launcher: string, projectDir: string) {
       },
     );
   }
+}
+
+/** The layers are the environment: say so if they were removed, rather than fail silently. */
+async function assertLayers(layersDir: string, projectDir: string) {
+  try {
+    if ((await Deno.stat(layersDir)).isDirectory) return;
+  } catch { /* gone */ }
+  throw new LocaldError(`the environment of ${projectDir} is gone (${layersDir} was removed)`, {
+    hint: `run \`locald build${
+      projectDir === Deno.cwd() ? "" : ` -C ${projectDir}`
+    }\` to make it again`,
+    exitCode: ExitCode.notBuilt,
+  });
 }
 
 async function incomplete(paths: ProjectPaths): Promise<boolean> {

@@ -28,6 +28,7 @@ import { formatPlatform, hostPlatform, type Platform } from "./manifest.ts";
 import { formatReference, type ImageRef, layoutRelativePath, parseReference } from "./reference.ts";
 import { extractionLock, ociRoot } from "./store.ts";
 import { acquireLock } from "../util/lock.ts";
+import { treeDigest } from "../cnb/fingerprint.ts";
 
 export type { PullOptions } from "./image.ts";
 
@@ -85,6 +86,8 @@ export interface BuilderInfo {
   /** Blobs this builder uses (manifest, config, layers), for `builder rm`. */
   blobs: string[];
   pulledAt: string;
+  /** Digest of the extracted /cnb tree as extracted (see treeDigest), to find damage. */
+  treeDigest?: string;
 }
 
 export interface BuilderMetadata {
@@ -178,7 +181,16 @@ export async function pullBuilder(
   const hex = img.digest.slice(7);
   const dest = join(buildersDir(opts.env), hex);
   let info = await readBuilderJson(dest);
-  if (!info) {
+  // "always" also means: what was extracted is what the image holds. A tree changed or damaged
+  // since its extraction (files removed or edited) is extracted again.
+  const damaged = info && policy === "always" &&
+    info.treeDigest !== await treeDigest(join(dest, "cnb"));
+  if (damaged) {
+    opts.out?.warn(
+      `the extracted builder ${canonical} was changed or damaged; extracting it again`,
+    );
+  }
+  if (!info || damaged) {
     const layers = await fetchLayers(img, o);
     await Deno.mkdir(buildersDir(opts.env), { recursive: true });
     const extracting = await acquireLock(extractionLock(opts.env), "locald cache prune", opts.out, {
@@ -193,7 +205,11 @@ export async function pullBuilder(
       try {
         await applyLayers(img, layers, tmp, onlyCnb);
         info = await describeBuilder(tmp, dest, img, canonical);
+        info.treeDigest = await treeDigest(join(tmp, "cnb"));
         await Deno.writeTextFile(join(tmp, "builder.json"), JSON.stringify(info, null, 2));
+        // The damaged tree goes aside first (a `.tmp-` name: a leftover if we are killed).
+        const aside = `${tmp}-old`;
+        if (damaged) await Deno.rename(dest, aside);
         try {
           await Deno.rename(tmp, dest);
         } catch (e) {
@@ -201,6 +217,7 @@ export async function pullBuilder(
           if (!(await exists(join(dest, "builder.json")))) throw e;
           await removeIfExists(tmp);
         }
+        await removeIfExists(aside);
       } catch (e) {
         await removeIfExists(tmp);
         throw e;
