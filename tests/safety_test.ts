@@ -509,3 +509,30 @@ Deno.test("builder pull --pull-policy always repairs a damaged extracted builder
     await t.cleanup();
   }
 });
+
+Deno.test("cache prune removes credentials a killed locald left, not those of a running phase", async () => {
+  const t = await testEnv();
+  try {
+    const root = join(t.localdHome, "registry-auth");
+    const left = join(root, "exporter-abc123");
+    await Deno.mkdir(left, { recursive: true });
+    await Deno.writeTextFile(join(left, "config.json"), '{"auths":{}}');
+    // A phase with credentials running now holds the lock (shared) as withRegistryAuth does.
+    const { acquireLock } = await import("../src/util/lock.ts");
+    const { authLockPath } = await import("../src/cnb/image.ts");
+    const running = await acquireLock(authLockPath(root), "test", undefined, { shared: true });
+    const busy = await runLocald(["cache", "prune", "--json"], { env: t.env });
+    running.release();
+    assert.equal(busy.code, 0, busy.stderr);
+    // deno-lint-ignore no-explicit-any
+    assert.deepEqual((busy.json as any).inUse, [left]);
+    assert.ok(await exists(left));
+    const p = await runLocald(["cache", "prune", "--json"], { env: t.env });
+    assert.equal(p.code, 0, p.stderr);
+    // deno-lint-ignore no-explicit-any
+    assert.deepEqual((p.json as any).removed, [left]);
+    assert.equal(await exists(left), false);
+  } finally {
+    await t.cleanup();
+  }
+});

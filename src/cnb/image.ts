@@ -106,6 +106,12 @@ export async function withRegistryAuth<T>(
 ): Promise<T> {
   if (!config || !REGISTRY_PHASES.has(phase)) return await run({ env: {}, mounts: [] });
   await Deno.mkdir(authRoot, { recursive: true, mode: 0o700 });
+  // Held while the config exists: `cache prune` removes only configs nobody holds (left by a
+  // locald that was killed).
+  const { acquireLock } = await import("../util/lock.ts");
+  const lock = await acquireLock(authLockPath(authRoot), "locald cache prune", undefined, {
+    shared: true,
+  });
   const dir = await Deno.makeTempDir({ dir: authRoot, prefix: `${phase}-` });
   try {
     await Deno.chmod(dir, 0o700);
@@ -113,7 +119,13 @@ export async function withRegistryAuth<T>(
     return await run({ env: { DOCKER_CONFIG: dir }, mounts: [{ path: dir, writable: false }] });
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+    lock.release();
   }
+}
+
+/** The lock every phase with credentials holds (shared) under `authRoot`. */
+export function authLockPath(authRoot: string): string {
+  return join(authRoot, "in-use.lock");
 }
 
 /**

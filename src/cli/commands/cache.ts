@@ -72,6 +72,10 @@ async function locksFor(home: string, env: Record<string, string>, path: string)
   const part = path.match(/\/oci\/tmp\/([0-9a-f]{64})\.part$/);
   if (part) return [blobLockPath(join(home, "oci"), part[1])];
   if (under("oci")) return [extractionLock(env)];
+  if (under("registry-auth")) {
+    const { authLockPath } = await import("../../cnb/image.ts");
+    return [authLockPath(join(home, "registry-auth"))];
+  }
   // Downloads and installs of tools: every installer's lock (one per tool and version).
   try {
     return (await Array.fromAsync(Deno.readDir(join(home, "locks"))))
@@ -96,6 +100,8 @@ async function leftovers(home: string): Promise<string[]> {
   await scan(join(home, "downloads"), (n) => n.endsWith(".part"), 0);
   await scan(join(home, "tools"), (n) => n.startsWith(".install-"), 2);
   await scan(join(home, "oci"), (n) => n.endsWith(".part") || n.startsWith(".tmp-"), 3);
+  // Private Docker configs of phases whose locald was killed (they hold credentials).
+  await scan(join(home, "registry-auth"), (n) => !n.endsWith(".lock"), 0);
   return out;
 }
 
