@@ -491,7 +491,12 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       // deno-lint-ignore no-explicit-any
       (g: any) => ({ id: g.id, version: g.version, api: g.api }),
     );
-    const groupDirs = inGroup.map((g) => escapeId(g.id));
+    // Ids come from buildpack.toml files (a builder's too): each must name a directory inside
+    // the layers, or scanning and pruning them would reach the state around it.
+    const groupDirs = inGroup.map((g) => {
+      childPath(paths.layers, escapeId(g.id), "buildpack id");
+      return escapeId(g.id);
+    });
     for (const g of inGroup) bpIds.set(escapeId(g.id), g.id);
     // Layers of buildpacks that are no longer in the group are no longer part of the environment.
     for (const old of previous?.buildpacks ?? []) {
