@@ -76,20 +76,20 @@ const MACHINE: { errno: number; what: string; hint: string }[] = [
   {
     errno: 30,
     what: "the file system is read-only",
-    hint: "locald writes its state under LOCALD_HOME: set LOCALD_HOME to a writable directory " +
-      "(or remount that file system read-write)",
+    hint: "remount that file system read-write, or (for locald's own state) set " +
+      "LOCALD_HOME to a writable directory",
   },
   {
     errno: 13,
     what: "permission denied",
-    hint: "locald writes its state under LOCALD_HOME: make it writable for you, or set " +
-      "LOCALD_HOME to a directory you own",
+    hint: "give yourself access to that path (for locald's own state: set LOCALD_HOME to a " +
+      "directory you own)",
   },
   {
     errno: 1,
     what: "operation not permitted",
-    hint: "locald writes its state under LOCALD_HOME: make it writable for you, or set " +
-      "LOCALD_HOME to a directory you own",
+    hint: "give yourself access to that path (for locald's own state: set LOCALD_HOME to a " +
+      "directory you own)",
   },
 ];
 
