@@ -55,9 +55,10 @@ async function main(argv: string[]): Promise<number> {
     return await mod.run({ args, out, env, dir });
   } catch (caught) {
     // A full disk or a read-only directory is the machine's doing, not a bug (nor bad input).
-    const e = caught instanceof UsageError
-      ? caught
-      : machineError(caught) ?? notUtf8Error(caught) ?? caught;
+    // A LocaldError keeps its own words, except a download's or an unpacking's, which would
+    // blame the network or the archive for what the disk did.
+    const keep = caught instanceof LocaldError && caught.exitCode !== ExitCode.download;
+    const e = keep ? caught : machineError(caught) ?? notUtf8Error(caught) ?? caught;
     if (e instanceof UsageError) {
       const { usageText } = await import("./src/cli/help.ts");
       err(`locald ${spec.name}: ${e.message}`);
