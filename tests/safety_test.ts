@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { builtFixture, fixture, FIXTURE_APP, FIXTURE_BP } from "./support/fixture.ts";
+import { builtFixture, copyApp, fixture, FIXTURE_APP, FIXTURE_BP } from "./support/fixture.ts";
 import { REPO, runLocald, spawnLocald, testEnv } from "./support/locald.ts";
 import { startMirror } from "./support/mirror.ts";
 import { appDir, pushImages } from "./support/image_fixture.ts";
@@ -43,6 +43,28 @@ Deno.test("project.toml env names cannot write outside platform/env (traversal, 
       );
       assert.equal(await exists(victim), false, "a file outside platform/env was written");
     }
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("a buildpack version from buildpack.toml cannot place links outside the state", async () => {
+  const f = await fixture();
+  try {
+    const bp = await copyApp(FIXTURE_BP, f.root, "bp");
+    const toml = join(bp, "buildpack.toml");
+    // <state>/buildpacks/<id>/<version>: four levels up is f.root's locald home's parent.
+    await Deno.writeTextFile(
+      toml,
+      (await Deno.readTextFile(toml)).replace(
+        'version = "1.0.0"',
+        'version = "../../../../../planted"',
+      ),
+    );
+    const b = await runLocald(["build", "-C", f.app, "-b", bp], { env: f.env });
+    assert.equal(b.code, 3, b.stderr);
+    oneLineError(b.stderr, /buildpack version "\.\.\/.*planted" is not a plain name/);
+    assert.equal(await exists(join(f.root, "planted")), false, "a link was planted outside");
   } finally {
     await f.cleanup();
   }
