@@ -19,7 +19,8 @@ import type { Output } from "../cli/output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { pathsUnder, projectPaths } from "../config/paths.ts";
 import { readBuildRecord } from "../cnb/record.ts";
-import { diffEnv, parseEnvZ } from "./format.ts";
+import { diffEnv } from "./format.ts";
+import { envCaptureArgv, hasAppProfile, launcherArgv, readCapturedEnv } from "./launch.ts";
 import { sha256HexSync } from "../util/sha256.ts";
 import { VERSION } from "../version.ts";
 import { writeFileAtomic } from "../util/fs.ts";
@@ -70,69 +71,93 @@ function withDigest(doc: Record<string, unknown>): Record<string, unknown> {
   };
 }
 
-/** The launcher's environment for the image build's layers, as the container will see it. */
+/** The PATH a container's shell starts from, when the image's own is not known here. */
+const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/**
+ * The launcher's environment for the image build's layers, as the container will see it.
+ * PATH starts as a marker followed by the system's directories (profile scripts run under
+ * bash and may call tools); every occurrence of that start becomes `${containerEnv:PATH}`.
+ * The environment comes back through a file (see envCaptureArgv), never stdout.
+ */
 async function launcherEnv(
   env: Record<string, string>,
   projectDir: string,
-  layersHostDir: string,
+  imageState: string,
   rec: { lifecycle: { launcher: string; root: string }; platformApi: string; profiles: string[] },
 ): Promise<Record<string, string>> {
   const { checkSandbox, sandboxUnavailable } = await import("../hosts/sandbox_check.ts");
   const { sandboxHost, systemLayout } = await import("../hosts/sandbox.ts");
   const a = await checkSandbox(env);
   if (!a.available) throw sandboxUnavailable(a, "computing the container's environment");
-  const base = { PATH: BASE_PATH };
-  const argv = rec.profiles.length
-    ? [rec.lifecycle.launcher, "exec /usr/bin/env -0"]
-    : [rec.lifecycle.launcher, "--", "/usr/bin/env", "-0"];
-  const cmd = sandboxHost({
-    bwrap: a.bwrap!,
-    uid: Deno.uid() ?? 0,
-    gid: Deno.gid() ?? 0,
-    network: "none",
-    system: await systemLayout(),
-  }).wrap({
-    name: "launcher",
-    argv,
-    env: {
-      ...base,
-      CNB_APP_DIR: "/workspace",
-      CNB_LAYERS_DIR: "/layers",
-      CNB_PLATFORM_API: rec.platformApi,
-    },
-    cwd: "/workspace",
-    dropRoot: false,
-    mounts: [
-      { source: projectDir, path: "/workspace", writable: false },
-      { source: layersHostDir, path: "/layers", writable: false },
-      { path: rec.lifecycle.root, writable: false },
-    ],
-  });
-  const o = await new Deno.Command(cmd.argv[0], {
-    args: cmd.argv.slice(1),
-    env: cmd.env,
-    clearEnv: true,
-    cwd: cmd.cwd,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!o.success) {
-    throw new LocaldError(
-      `the launcher could not compute the environment: ${
-        new TextDecoder().decode(o.stderr).trim().split("\n").pop()
-      }`,
-      { hint: "rebuild with `locald build --export`", exitCode: ExitCode.failure },
-    );
+  const startPath = `${BASE_PATH}:${SYSTEM_PATH}`;
+  const base = { PATH: startPath };
+  const sourced = rec.profiles.length > 0 || await hasAppProfile(projectDir);
+  const capture = await Deno.makeTempDir({ dir: imageState, prefix: ".env-" });
+  const file = join(capture, "env");
+  try {
+    const cmd = sandboxHost({
+      bwrap: a.bwrap!,
+      uid: Deno.uid() ?? 0,
+      gid: Deno.gid() ?? 0,
+      network: "none",
+      system: await systemLayout(),
+    }).wrap({
+      name: "launcher",
+      argv: launcherArgv(rec.lifecycle.launcher, sourced, envCaptureArgv(file), "/workspace"),
+      env: {
+        ...base,
+        CNB_APP_DIR: "/workspace",
+        CNB_LAYERS_DIR: "/layers",
+        CNB_PLATFORM_API: rec.platformApi,
+      },
+      cwd: "/workspace",
+      dropRoot: false,
+      mounts: [
+        { source: projectDir, path: "/workspace", writable: false },
+        { source: join(imageState, "layers"), path: "/layers", writable: false },
+        { path: rec.lifecycle.root, writable: false },
+        { path: capture, writable: true },
+      ],
+    });
+    const o = await new Deno.Command(cmd.argv[0], {
+      args: cmd.argv.slice(1),
+      env: cmd.env,
+      clearEnv: true,
+      cwd: cmd.cwd,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const after = await readCapturedEnv(file);
+    if (!o.success || !after) {
+      const lines = new TextDecoder().decode(o.stderr).trim().split("\n").filter(Boolean);
+      throw new LocaldError(
+        `the launcher could not compute the container's environment` +
+          (lines.length ? `: ${lines[lines.length - 1]}` : ""),
+        {
+          details: lines.slice(-6, -1),
+          hint: sourced
+            ? "a profile.d script of the image build's layers (or the app's .profile) failed; " +
+              "fix it, then run `locald build --export` and `locald devcontainer` again"
+            : "run `locald build --export` again, then `locald devcontainer`",
+          exitCode: ExitCode.failure,
+        },
+      );
+    }
+    // What the sandbox itself sets is not the launcher's doing.
+    for (const k of ["HOME", "TMPDIR", "USER", "LOGNAME"]) delete after[k];
+    const out: Record<string, string> = {};
+    for (const [k, v] of diffEnv(base, after).set) {
+      if (k.startsWith("CNB_")) continue;
+      out[k] = v.replaceAll(startPath, "${containerEnv:PATH}").replaceAll(
+        BASE_PATH,
+        "${containerEnv:PATH}",
+      );
+    }
+    return out;
+  } finally {
+    await Deno.remove(capture, { recursive: true }).catch(() => {});
   }
-  const after = parseEnvZ(new TextDecoder().decode(o.stdout));
-  // What the sandbox itself sets is not the launcher's doing.
-  for (const k of ["HOME", "TMPDIR", "USER", "LOGNAME"]) delete after[k];
-  const out: Record<string, string> = {};
-  for (const [k, v] of diffEnv(base, after).set) {
-    if (k.startsWith("CNB_")) continue;
-    out[k] = v.replaceAll(BASE_PATH, "${containerEnv:PATH}");
-  }
-  return out;
 }
 
 function changedKeys(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
@@ -156,7 +181,7 @@ export async function writeDevcontainer(o: {
       exitCode: ExitCode.notBuilt,
     });
   }
-  const remoteEnv = await launcherEnv(o.env, o.projectDir, image.layers, rec);
+  const remoteEnv = await launcherEnv(o.env, o.projectDir, image.state, rec);
   const doc = withDigest(devcontainerDoc({
     projectDir: o.projectDir,
     runImage: rec.runImage,

@@ -12,6 +12,7 @@ import type { Network, SandboxOptions } from "../hosts/sandbox.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import type { CommandContext } from "../cli/registry.ts";
 import { assertLauncherSafePath, shellQuote } from "../util/shell.ts";
+import { parseEnvZ } from "./format.ts";
 
 /**
  * Where the build's state is and how the launcher's side sees it: natively (and on Lima) the
@@ -116,11 +117,47 @@ export function launcherVars(rec: BuildRecord, appDir: string): Record<string, s
   };
 }
 
-async function hasAppProfile(projectDir: string): Promise<boolean> {
+/** Whether the app has a `.profile` (the launcher sources it, as profile.d scripts). */
+export async function hasAppProfile(projectDir: string): Promise<boolean> {
   try {
     return (await Deno.stat(join(projectDir, ".profile"))).isFile;
   } catch {
     return false;
+  }
+}
+
+/**
+ * The launcher's argv for `argv`: exec'd directly when nothing is to be sourced, otherwise
+ * through the launcher's bash (which sources profile.d and .profile first) as a quoted script
+ * that changes to `cwd`, so no argument is re-evaluated.
+ */
+export function launcherArgv(
+  launcher: string,
+  sourced: boolean,
+  argv: string[],
+  cwd: string,
+): string[] {
+  if (!sourced) return [launcher, "--", ...argv];
+  return [launcher, `cd -- ${shellQuote(cwd)} && exec ${argv.map(shellQuote).join(" ")}`];
+}
+
+/**
+ * A command that writes its environment (NUL-separated) to `file`. profile.d scripts, the
+ * app's .profile and exec.d programs print to the same stdout as the process, so the
+ * environment never travels on stdout: only the command's own redirection writes the file.
+ */
+export function envCaptureArgv(file: string): string[] {
+  return ["/bin/sh", "-c", 'exec /usr/bin/env -0 >"$1"', "locald-env", file];
+}
+
+/** What envCaptureArgv wrote (then removed), or undefined when it wrote nothing. */
+export async function readCapturedEnv(file: string): Promise<Record<string, string> | undefined> {
+  try {
+    return parseEnvZ(await Deno.readTextFile(file));
+  } catch {
+    return undefined;
+  } finally {
+    await Deno.remove(file).catch(() => {});
   }
 }
 
@@ -138,18 +175,11 @@ export async function commandIn(
 ): Promise<HostCommand> {
   const g = d.view?.guestPath ?? ((p: string) => p);
   const cwd = g(hostCwd);
-  const launcher = d.rec.lifecycle.launcher;
-  if (!d.rec.profiles.length && !(await hasAppProfile(d.projectDir))) {
-    return {
-      argv: [launcher, "--", ...argv],
-      env: { ...baseEnv, ...launcherVars(d.rec, cwd) },
-      cwd,
-    };
-  }
-  const script = `cd -- ${shellQuote(cwd)} && exec ${argv.map(shellQuote).join(" ")}`;
+  const sourced = d.rec.profiles.length > 0 || await hasAppProfile(d.projectDir);
   return {
-    argv: [launcher, script],
-    env: { ...baseEnv, ...launcherVars(d.rec, g(d.projectDir)) },
+    argv: launcherArgv(d.rec.lifecycle.launcher, sourced, argv, cwd),
+    // Sourcing, the launcher changes to CNB_APP_DIR first (the script then to cwd).
+    env: { ...baseEnv, ...launcherVars(d.rec, sourced ? g(d.projectDir) : cwd) },
     cwd,
   };
 }

@@ -1,10 +1,17 @@
 import type { CommandContext } from "../registry.ts";
 import { flagString } from "../args.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
-import { commandIn, loadDevEnv, workingDir } from "../../devenv/launch.ts";
+import {
+  commandIn,
+  envCaptureArgv,
+  loadDevEnv,
+  readCapturedEnv,
+  workingDir,
+} from "../../devenv/launch.ts";
+import { join } from "../../util/path.ts";
 import { warnIfStale } from "../../devenv/stale.ts";
 import { openBackend } from "../../hosts/select.ts";
-import { diffEnv, type Format, FORMATS, parseEnvZ, renderEnv } from "../../devenv/format.ts";
+import { diffEnv, type Format, FORMATS, renderEnv } from "../../devenv/format.ts";
 
 export async function run({ args, env, dir, out }: CommandContext): Promise<number> {
   if (args.positionals.length || args.rest.length) {
@@ -19,8 +26,12 @@ export async function run({ args, env, dir, out }: CommandContext): Promise<numb
   await warnIfStale(d, out);
   await b.ready(out);
   const base = await b.commandEnv(env);
+  // The launcher writes the environment to a file in the project's state (visible to the
+  // guest on Lima and WSL): what profile scripts print never mixes with it.
+  const file = join(d.paths.state, `.env-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
+  const g = d.view?.guestPath ?? ((p: string) => p);
   const cmd = b.command(
-    await commandIn(d, ["env", "-0"], workingDir(d.projectDir, dir), base),
+    await commandIn(d, envCaptureArgv(g(file)), workingDir(d.projectDir, dir), base),
     "env",
   );
   const res = await new Deno.Command(cmd.argv[0], {
@@ -29,10 +40,11 @@ export async function run({ args, env, dir, out }: CommandContext): Promise<numb
     clearEnv: true,
     cwd: cmd.cwd,
     stdin: "null",
-    stdout: "piped",
+    stdout: "null",
     stderr: "piped",
   }).output();
-  if (!res.success) {
+  const after = await readCapturedEnv(file);
+  if (!res.success || !after) {
     const why = new TextDecoder().decode(res.stderr).trim().split("\n").pop();
     throw new LocaldError(
       `the launcher could not compute the environment${why ? `: ${why}` : ""}`,
@@ -43,7 +55,6 @@ export async function run({ args, env, dir, out }: CommandContext): Promise<numb
       },
     );
   }
-  const after = parseEnvZ(new TextDecoder().decode(res.stdout));
   // What the environment adds to what the command started from (natively: your own).
   const text = renderEnv(diffEnv(base, after), format, [d.paths.buildRecord]);
   if (text) console.log(text);
