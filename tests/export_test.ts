@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runLocald, testEnv } from "./support/locald.ts";
 import { startRegistry } from "./support/registry.ts";
-import { appDir, pushImages } from "./support/image_fixture.ts";
+import { appDir, pushImages, unpackAndRun } from "./support/image_fixture.ts";
 import { lifecycleDir } from "./support/tools.ts";
 import { runProcess } from "./support/proc.ts";
 
@@ -42,10 +42,7 @@ Deno.test("--export writes an OCI layout with /workspace and /layers that runs u
     assert.ok(info.Env.includes("CNB_APP_DIR=/workspace"), info.Env.join(" "));
     assert.equal(info.Digest, img.digest);
 
-    const bundle = join(t.root, "bundle");
-    const unpack = await run(["umoci", "unpack", "--rootless", "--image", out, bundle]);
-    assert.equal(unpack.code, 0, unpack.stderr);
-    const rootfs = join(bundle, "rootfs");
+    const { rootfs, run: r } = await unpackAndRun(out, t.root);
     for (
       const p of [
         "cnb/lifecycle/launcher",
@@ -56,33 +53,7 @@ Deno.test("--export writes an OCI layout with /workspace and /layers that runs u
     ) {
       await Deno.lstat(join(rootfs, p));
     }
-    // Run the image's entrypoint (the default process) the way a runtime would: its config's
-    // argv, env and working directory, inside the unpacked root filesystem.
-    const cfg = JSON.parse(await Deno.readTextFile(join(bundle, "config.json")));
-    const env = (cfg.process.env as string[]).flatMap((kv) => {
-      const i = kv.indexOf("=");
-      return ["--setenv", kv.slice(0, i), kv.slice(i + 1)];
-    });
-    const r = await run([
-      "bwrap",
-      "--bind",
-      rootfs,
-      "/",
-      "--proc",
-      "/proc",
-      "--dev",
-      "/dev",
-      "--tmpfs",
-      "/tmp",
-      "--unshare-all",
-      "--die-with-parent",
-      "--clearenv",
-      ...env,
-      "--chdir",
-      cfg.process.cwd,
-      "--",
-      ...cfg.process.args,
-    ]);
+    // The image's entrypoint (the default process), run as a runtime would.
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,

@@ -30,9 +30,12 @@ import {
   imageMounts,
   type ImageOptions,
   imageView,
+  imageWorkspace,
+  layoutDirOf,
   layoutRunImageRef,
   linkLayoutAlias,
   registryAuths,
+  stageWorkspace,
   withRegistryAuth,
 } from "./image.ts";
 import { combineDigest, treeDigest } from "./fingerprint.ts";
@@ -123,6 +126,7 @@ export interface Prepared {
   lifecycle?: Lifecycle;
   runImage: string;
   exclude: string[];
+  include: string[];
   /** Whether the phases run sandboxed, and why. */
   isolation: SandboxDecision;
   /**
@@ -230,7 +234,7 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
     platformApi,
     ids: cnbIds(guest.uid, guest.gid),
     runImage,
-    layoutDir: join(paths.state, "layout"),
+    layoutDir: layoutDirOf(paths),
     appImage: o.image?.ref ?? "locald.local/dev/app",
     buildpackDirs: [
       ...buildpacks.map((b) => b.dir),
@@ -252,7 +256,8 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
     hostEnv: await b.commandEnv(o.env),
     logLevel: o.verbose ? "debug" : "info",
     color: o.out.color,
-    guestPath: o.image ? imageView(o.projectDir, paths) : b.guestPath,
+    appDir: o.image ? imageWorkspace(paths) : undefined,
+    guestPath: o.image ? imageView(paths) : b.guestPath,
     exporter: o.image && {
       launcher: join(root, "lifecycle", "launcher"),
       layout: o.image.mode === "layout",
@@ -262,7 +267,7 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
   if (o.image) {
     plan.steps = plan.steps.map((s) => ({
       ...s,
-      mounts: imageMounts(s.mounts, o.projectDir, paths),
+      mounts: imageMounts(s.mounts, paths),
     }));
   }
   return {
@@ -274,6 +279,7 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
     lifecycle,
     runImage,
     exclude: project.exclude,
+    include: project.include,
     isolation,
     sandbox,
     target,
@@ -342,7 +348,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
   const lock = await acquireLock(paths.lock, `another build of ${o.projectDir}`, o.out);
   try {
     const previous = await readBuildRecord(paths);
-    const sourceOptions = { gitignore: true, exclude: prep.exclude };
+    const sourceOptions = { gitignore: true, exclude: prep.exclude, include: prep.include };
     // The buildpacks' files cannot change during the build: walked once.
     let bpDigests: string[] | undefined;
     const inputsDigest = async (sources: string) =>
@@ -395,7 +401,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
         orderToml([buildpacks.map((b) => ({ id: b.id, version: b.version }))]),
       );
     }
-    const layoutDir = join(paths.state, "layout");
+    const layoutDir = layoutDirOf(paths);
     await Deno.mkdir(layoutDir, { recursive: true });
     if (o.image) {
       // The exporter builds on the run image's layers: in layout mode all of them must be
@@ -440,6 +446,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       // volume cache (restorer in, exporter out) carries what buildpacks cache.
       await removeIfExists(paths.layers);
       await Deno.mkdir(paths.layers, { recursive: true });
+      // The phases build a copy of the project shaped by project.toml's include/exclude.
+      await stageWorkspace(o.projectDir, imageWorkspace(paths), prep);
     } else {
       before = await pruneForRebuild(paths.layers, stash, held);
     }
@@ -540,10 +548,13 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     await writeFileAtomic(paths.buildRecord, JSON.stringify(record, null, 2));
     await removeIfExists(`${paths.buildRecord}.incomplete`);
     const image = o.image
-      ? await exportedImage(o.image, o.projectDir, paths, layoutDir)
+      ? await exportedImage(o.image, o.projectDir, paths, prep.sources.runImage!)
       : undefined;
     return { ...summaryOf(record, paths.state), skipped: false, sandbox: prep.isolation, image };
   } finally {
+    // The image build's copy of the project lives only as long as the build (the image holds
+    // what the exporter took from it).
+    if (o.image) await removeIfExists(imageWorkspace(paths));
     lock.release();
   }
 }

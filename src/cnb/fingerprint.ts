@@ -1,6 +1,6 @@
 /**
  * What a build depends on, as one digest: the source tree (minus .git, what .gitignore and
- * project.toml exclude), the buildpacks (their ids, versions and files), the build-time
+ * project.toml exclude, or only what its include names), the buildpacks (their ids, versions and files), the build-time
  * environment, the platform API, the lifecycle and the target. Equal digests mean a build
  * would see exactly the same inputs, so locald can skip it.
  *
@@ -10,9 +10,14 @@
 import { join } from "../util/path.ts";
 import { sha256HexSync } from "../util/sha256.ts";
 
-/** A .gitignore-style pattern list, compiled. Later patterns win; `!` re-includes. */
-export function compileIgnore(patterns: string[]): (rel: string, isDir: boolean) => boolean {
-  const rules = patterns
+interface Rule {
+  negate: boolean;
+  dirOnly: boolean;
+  full: RegExp;
+}
+
+function compileRules(patterns: string[]): Rule[] {
+  return patterns
     .map((p) => p.trim())
     .filter((p) => p && !p.startsWith("#"))
     .map((p) => {
@@ -35,6 +40,11 @@ export function compileIgnore(patterns: string[]): (rel: string, isDir: boolean)
       const full = new RegExp(`^${anchored ? "" : "(?:.*/)?"}${re}$`);
       return { negate, dirOnly, full };
     });
+}
+
+/** A .gitignore-style pattern list, compiled. Later patterns win; `!` re-includes. */
+export function compileIgnore(patterns: string[]): (rel: string, isDir: boolean) => boolean {
+  const rules = compileRules(patterns);
   return (rel, isDir) => {
     let ignored = false;
     for (const r of rules) {
@@ -42,6 +52,28 @@ export function compileIgnore(patterns: string[]): (rel: string, isDir: boolean)
       if (r.full.test(rel)) ignored = !r.negate;
     }
     return ignored;
+  };
+}
+
+/**
+ * project.toml's `include` as pack applies it to the app directory: gitignore patterns, where
+ * a pattern that matches a directory also matches everything beneath it, the last matching
+ * pattern deciding (`!` excludes again). True: the path is part of the app.
+ */
+export function compileInclude(patterns: string[]): (rel: string, isDir: boolean) => boolean {
+  const rules = compileRules(patterns);
+  return (rel, isDir) => {
+    const parts = rel.split("/");
+    let included = false;
+    for (const r of rules) {
+      let hit = false;
+      for (let i = 1; i <= parts.length && !hit; i++) {
+        const dir = i < parts.length || isDir;
+        hit = (!r.dirOnly || dir) && r.full.test(parts.slice(0, i).join("/"));
+      }
+      if (hit) included = !r.negate;
+    }
+    return included;
   };
 }
 
@@ -56,6 +88,8 @@ async function readLines(path: string): Promise<string[]> {
 export interface TreeOptions {
   /** project.toml `exclude` patterns (gitignore syntax). */
   exclude?: string[];
+  /** project.toml `include` patterns: only what they match counts (see compileInclude). */
+  include?: string[];
   /** Honour .gitignore files (the top-level one and nested ones). */
   gitignore?: boolean;
 }
@@ -65,6 +99,7 @@ export async function treeDigest(root: string, opts: TreeOptions = {}): Promise<
   // Lines are collected and hashed once with Web Crypto (node:crypto's import is slow).
   const lines: string[] = [];
   const hash = { update: (s: string) => lines.push(s) };
+  const included = opts.include?.length ? compileInclude(opts.include) : () => true;
   const walk = async (dir: string, rel: string, rules: string[]) => {
     let local = rules;
     if (opts.gitignore) {
@@ -84,10 +119,12 @@ export async function treeDigest(root: string, opts: TreeOptions = {}): Promise<
       const r = rel ? `${rel}/${e.name}` : e.name;
       if (ignored(r, e.isDirectory)) continue;
       if (e.isDirectory) {
-        hash.update(`d ${r}\n`);
+        // With `include`, a directory is walked even when only something beneath it counts.
+        if (included(r, true)) hash.update(`d ${r}\n`);
         await walk(join(dir, e.name), r, local);
         continue;
       }
+      if (!included(r, false)) continue;
       try {
         const st = await Deno.lstat(join(dir, e.name));
         hash.update(`f ${r} ${st.size} ${st.mode ?? 0} ${st.mtime?.getTime() ?? 0}\n`);

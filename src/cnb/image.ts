@@ -9,6 +9,7 @@ import type { ProjectPaths } from "../config/paths.ts";
 import type { Mount } from "../hosts/types.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { parseToml } from "../config/toml.ts";
+import { sha256HexSync } from "../util/sha256.ts";
 
 export interface ImageOptions {
   /** The app image: its layout path (layout mode) or where it is pushed (registry mode). */
@@ -33,33 +34,110 @@ export const IMAGE_ROOTS = {
   layers: "/layers",
   cache: "/cache",
   platform: "/platform",
+  /**
+   * The OCI layout (run image in, app image out). The exporter re-parses paths in it as image
+   * references, which are lowercase ASCII only: a user's path (`/Users/Ada/Library/Application
+   * Support`, a project called `MyApp`) must never reach it. The lifecycle's own default.
+   */
+  layout: "/layout-repo",
 } as const;
 
-function roots(projectDir: string, paths: ProjectPaths): [string, string][] {
+/** The copy of the project an image build works on (see stageWorkspace). */
+export function imageWorkspace(paths: ProjectPaths): string {
+  return join(paths.state, "workspace");
+}
+
+/** The OCI layout directory of a state directory. */
+export function layoutDirOf(paths: ProjectPaths): string {
+  return join(paths.state, "layout");
+}
+
+function roots(paths: ProjectPaths): [string, string][] {
   return [
-    [projectDir, IMAGE_ROOTS.workspace],
+    [imageWorkspace(paths), IMAGE_ROOTS.workspace],
     [paths.layers, IMAGE_ROOTS.layers],
     [paths.cache, IMAGE_ROOTS.cache],
     [paths.platform, IMAGE_ROOTS.platform],
+    [layoutDirOf(paths), IMAGE_ROOTS.layout],
   ];
 }
 
+const under = (p: string, dir: string) => p === dir || p.startsWith(dir + "/");
+
 /** Host path to the path inside the image build's mount namespace. */
-export function imageView(projectDir: string, paths: ProjectPaths): (p: string) => string {
-  const r = roots(projectDir, paths);
+export function imageView(paths: ProjectPaths): (p: string) => string {
+  const r = roots(paths);
   return (p) => {
-    for (const [host, inside] of r) {
-      if (p === host) return inside;
-      if (p.startsWith(host + "/")) return inside + p.slice(host.length);
-    }
+    for (const [host, inside] of r) if (under(p, host)) return inside + p.slice(host.length);
     return p;
   };
 }
 
-/** The plan's mounts with their host sources, for the namespace runner. */
-export function imageMounts(mounts: Mount[], projectDir: string, paths: ProjectPaths): Mount[] {
-  const back = new Map(roots(projectDir, paths).map(([host, inside]) => [inside, host]));
-  return mounts.map((m) => (back.has(m.path) ? { ...m, source: back.get(m.path) } : m));
+/**
+ * The plan's mounts with their host sources, for the namespace runner: every path inside one
+ * of the standard roots (the root itself or anything beneath it) comes from the same place
+ * under the root's host directory. Other paths are shown where they are.
+ */
+export function imageMounts(mounts: Mount[], paths: ProjectPaths): Mount[] {
+  const r = roots(paths);
+  return mounts.map((m) => {
+    const root = r.find(([, inside]) => under(m.path, inside));
+    return root ? { ...m, source: root[0] + m.path.slice(root[1].length) } : m;
+  });
+}
+
+/**
+ * Copy the project to `dest` as pack copies it into a build: everything, or what project.toml's
+ * `include` names, minus what its `exclude` names (gitignore patterns; see compileInclude).
+ * Files keep their mode and modification time, symlinks their target; sockets and devices are
+ * skipped. The image build works on the copy, so buildpacks never write into your sources
+ * and excluded files never reach the image.
+ */
+export async function stageWorkspace(
+  projectDir: string,
+  dest: string,
+  select: { exclude: string[]; include: string[] },
+): Promise<void> {
+  const { compileIgnore, compileInclude } = await import("./fingerprint.ts");
+  const excluded = compileIgnore(select.exclude);
+  const included = select.include.length ? compileInclude(select.include) : () => true;
+  await Deno.remove(dest, { recursive: true }).catch(() => {});
+  await Deno.mkdir(dest, { recursive: true });
+  const made = new Set<string>([""]);
+  // Parents of an included file exist even when include names only the file.
+  const mkdirs = async (rel: string) => {
+    if (made.has(rel)) return;
+    await mkdirs(rel.includes("/") ? rel.slice(0, rel.lastIndexOf("/")) : "");
+    await Deno.mkdir(join(dest, rel)).catch((e) => {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    });
+    made.add(rel);
+  };
+  const walk = async (rel: string) => {
+    for await (const e of Deno.readDir(rel ? join(projectDir, rel) : projectDir)) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      const from = join(projectDir, r);
+      const to = join(dest, r);
+      if (e.isDirectory) {
+        if (excluded(r, true)) continue;
+        if (included(r, true)) await mkdirs(r);
+        await walk(r);
+        // Its own mode last: a read-only directory still receives its files first.
+        if (made.has(r)) await Deno.chmod(to, (await Deno.stat(from)).mode! & 0o7777);
+        continue;
+      }
+      if (excluded(r, false) || !included(r, false)) continue;
+      await mkdirs(rel);
+      const st = await Deno.lstat(from);
+      if (st.isSymlink) {
+        await Deno.symlink(await Deno.readLink(from), to);
+      } else if (st.isFile) {
+        await Deno.copyFile(from, to);
+        await Deno.utime(to, st.atime ?? new Date(), st.mtime ?? new Date());
+      }
+    }
+  };
+  await walk("");
 }
 
 /** The lifecycle phases that talk to registries; only they ever see credentials. */
@@ -158,13 +236,14 @@ export async function linkLayoutAlias(layoutRoot: string, ref: string, pulled: s
 
 /**
  * What the exporter made: the digest (report.toml in registry mode, the layout's index.json
- * in layout mode, where the report has none) and the layout it wrote to.
+ * in layout mode, where the report has none) and the layout it wrote to. `runImage` is the run
+ * image's registry reference, which the image records instead of its place in the namespace.
  */
 export async function exportedImage(
   o: ImageOptions,
   projectDir: string,
   paths: ProjectPaths,
-  layoutRoot: string,
+  runImage: string,
 ): Promise<ExportedImage> {
   let digest: string | undefined;
   try {
@@ -173,7 +252,10 @@ export async function exportedImage(
     digest = report?.image?.digest || report?.image?.["manifest-digest"] || undefined;
   } catch { /* no report: digest unknown */ }
   if (o.mode === "registry") return { ref: o.ref, digest };
-  const { layoutRelativePath, parseReference } = await import("../oci/reference.ts");
+  const { formatReference, layoutRelativePath, parseReference } = await import(
+    "../oci/reference.ts"
+  );
+  const layoutRoot = layoutDirOf(paths);
   const written = join(layoutRoot, layoutRelativePath(parseReference(o.ref)));
   try {
     await Deno.stat(join(written, "index.json"));
@@ -183,8 +265,17 @@ export async function exportedImage(
       exitCode: ExitCode.build,
     });
   }
+  // The run image as a registry names it (as --publish records it): repository@digest.
+  const r = parseReference(runImage.replace(/^docker:\/\//, ""));
+  let runDigest: string | undefined;
+  try {
+    const pulled = join(layoutRoot, layoutRelativePath(r), "index.json");
+    runDigest = JSON.parse(await Deno.readTextFile(pulled)).manifests?.[0]?.digest;
+  } catch { /* not pulled as expected: the reference stays as the exporter wrote it */ }
+  const runReference = runDigest &&
+    formatReference({ registry: r.registry, repository: r.repository, digest: runDigest });
   // In layout mode report.toml has no digest; the (normalised) layout's index names it.
-  digest = await normaliseLayout(written) ?? digest;
+  digest = await normaliseLayout(written, runReference) ?? digest;
   await copyLayout(written, o.layoutDir, projectDir, o.ownedDir);
   return { ref: o.ref, digest, layout: o.layoutDir };
 }
@@ -195,12 +286,26 @@ const OCI_LAYER: Record<string, string> = {
   "application/vnd.docker.image.rootfs.diff.tar": "application/vnd.oci.image.layer.v1.tar",
 };
 
+const METADATA_LABEL = "io.buildpacks.lifecycle.metadata";
+
+async function writeBlob(layout: string, bytes: Uint8Array): Promise<string> {
+  const hex = sha256HexSync(bytes);
+  await Deno.writeFile(join(layout, "blobs", "sha256", hex), bytes);
+  return `sha256:${hex}`;
+}
+
 /**
  * The exporter writes its own layers with Docker media types into an OCI manifest; strict
  * OCI tools (umoci) refuse such a mix. The bytes are the same, so locald rewrites the manifest
- * with OCI layer types and points index.json at it. Returns the manifest digest.
+ * with OCI layer types and points index.json at it. In layout mode the exporter also records
+ * the run image by its path in the namespace (`/layout-repo/...`); with `runReference` that
+ * becomes the run image's registry reference, as in a published image. Returns the manifest
+ * digest.
  */
-export async function normaliseLayout(layout: string): Promise<string | undefined> {
+export async function normaliseLayout(
+  layout: string,
+  runReference?: string,
+): Promise<string | undefined> {
   const indexPath = join(layout, "index.json");
   let index;
   try {
@@ -210,7 +315,8 @@ export async function normaliseLayout(layout: string): Promise<string | undefine
   }
   for (const m of index.manifests ?? []) {
     if (m.mediaType !== "application/vnd.oci.image.manifest.v1+json") continue;
-    const oldPath = join(layout, "blobs", "sha256", m.digest.slice(7));
+    const blob = (d: string) => join(layout, "blobs", "sha256", d.slice(7));
+    const oldPath = blob(m.digest);
     const manifest = JSON.parse(await Deno.readTextFile(oldPath));
     let changed = false;
     for (const l of manifest.layers ?? []) {
@@ -219,12 +325,29 @@ export async function normaliseLayout(layout: string): Promise<string | undefine
         changed = true;
       }
     }
+    const config = JSON.parse(await Deno.readTextFile(blob(manifest.config.digest)));
+    const labels = config.config?.Labels ?? {};
+    let meta;
+    try {
+      meta = JSON.parse(labels[METADATA_LABEL]);
+    } catch { /* no metadata label */ }
+    const recorded: unknown = meta?.runImage?.reference;
+    if (
+      runReference && typeof recorded === "string" &&
+      recorded.startsWith(IMAGE_ROOTS.layout + "/")
+    ) {
+      meta.runImage.reference = runReference;
+      labels[METADATA_LABEL] = JSON.stringify(meta);
+      const oldConfig = blob(manifest.config.digest);
+      const bytes = new TextEncoder().encode(JSON.stringify(config));
+      manifest.config.digest = await writeBlob(layout, bytes);
+      manifest.config.size = bytes.length;
+      await Deno.remove(oldConfig).catch(() => {});
+      changed = true;
+    }
     if (!changed) continue;
     const bytes = new TextEncoder().encode(JSON.stringify(manifest));
-    const hex = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))]
-      .map((b) => b.toString(16).padStart(2, "0")).join("");
-    await Deno.writeFile(join(layout, "blobs", "sha256", hex), bytes);
-    m.digest = `sha256:${hex}`;
+    m.digest = await writeBlob(layout, bytes);
     m.size = bytes.length;
     const tmp = `${indexPath}.tmp-${Deno.pid}`;
     await Deno.writeTextFile(tmp, JSON.stringify(index));

@@ -8,6 +8,8 @@ import type { Phase } from "../tools/lifecycle.ts";
 
 export interface BuildInputs {
   projectDir: string;
+  /** The directory the phases build (CNB_APP_DIR); default projectDir (image builds: a copy). */
+  appDir?: string;
   paths: ProjectPaths;
   lifecycle: { root: string; version: string; phase(name: Phase): string };
   platformApi: string;
@@ -89,7 +91,7 @@ export function platformEnv(i: BuildInputs): Record<string, string> {
   return {
     CNB_PLATFORM_API: i.platformApi,
     CNB_LAYERS_DIR: p.layers,
-    CNB_APP_DIR: i.projectDir,
+    CNB_APP_DIR: i.appDir ?? i.projectDir,
     CNB_PLATFORM_DIR: p.platform,
     CNB_BUILDPACKS_DIR: i.buildpacksDir ?? p.buildpacks,
     CNB_EXTENSIONS_DIR: `${p.state}/extensions`,
@@ -131,6 +133,7 @@ export function guestInputs(i: BuildInputs): BuildInputs {
   return {
     ...i,
     projectDir: g(i.projectDir),
+    appDir: opt(i.appDir),
     paths,
     lifecycle: {
       root: g(i.lifecycle.root),
@@ -152,8 +155,9 @@ export function guestInputs(i: BuildInputs): BuildInputs {
 export function createBuildPlan(input: BuildInputs): BuildPlan {
   const i = guestInputs(input);
   const env = { ...passthroughEnv(i.hostEnv), ...(i.builderEnv ?? {}), ...platformEnv(i) };
+  const appDir = i.appDir ?? i.projectDir;
   const mounts: Mount[] = [
-    { path: i.projectDir, writable: true },
+    { path: appDir, writable: true },
     // The state directory read-only (a sandboxed buildpack cannot touch build.json, the
     // process links or order.toml), with only what the phases write made writable inside it.
     { path: i.paths.state, writable: false },
@@ -169,7 +173,7 @@ export function createBuildPlan(input: BuildInputs): BuildPlan {
     name,
     argv: [i.lifecycle.phase(name), ...args],
     env: { ...env, ...extra },
-    cwd: i.projectDir,
+    cwd: appDir,
     dropRoot: true,
     mounts,
   });

@@ -46,7 +46,7 @@ export interface BuildRecord {
   /** Digest of everything the build depended on (see fingerprint.ts). */
   fingerprint?: string;
   /** The source tree's digest after the build, and how it was taken (for staleness checks). */
-  sources?: { digest: string; gitignore: boolean; exclude: string[] };
+  sources?: { digest: string; gitignore: boolean; exclude: string[]; include?: string[] };
 }
 
 export async function readBuildRecord(paths: ProjectPaths): Promise<BuildRecord | undefined> {

@@ -6,7 +6,11 @@ import type { DevEnv } from "./launch.ts";
 export async function warnIfStale(d: DevEnv, out: Output): Promise<boolean> {
   const s = d.rec.sources;
   if (!s) return false;
-  const now = await treeDigest(d.projectDir, { gitignore: s.gitignore, exclude: s.exclude });
+  const now = await treeDigest(d.projectDir, {
+    gitignore: s.gitignore,
+    exclude: s.exclude,
+    include: s.include,
+  });
   if (now === s.digest) return false;
   out.warn(
     `${d.projectDir} changed since its environment was built (${d.rec.builtAt}); ` +

@@ -7,6 +7,7 @@ import { layer, pushImage } from "./images.ts";
 import type { TestRegistry } from "./registry.ts";
 import { dirs, entriesOf } from "./tree.ts";
 import { hostPlatform } from "../../src/oci/manifest.ts";
+import { runProcess } from "./proc.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 
@@ -69,4 +70,41 @@ export async function appDir(root: string) {
   await Deno.mkdir(app);
   await Deno.writeTextFile(join(app, "hello.txt"), "hello from the workspace");
   return app;
+}
+
+/**
+ * Unpack an OCI layout with umoci and run its entrypoint the way a runtime would: the config's
+ * argv, env and working directory, inside the unpacked root filesystem under bwrap.
+ */
+export async function unpackAndRun(layout: string, into: string) {
+  const bundle = join(into, "bundle");
+  const unpack = await runProcess(["umoci", "unpack", "--rootless", "--image", layout, bundle]);
+  if (unpack.code !== 0) throw new Error(`umoci unpack: ${unpack.stderr}`);
+  const rootfs = join(bundle, "rootfs");
+  const cfg = JSON.parse(await Deno.readTextFile(join(bundle, "config.json")));
+  const env = (cfg.process.env as string[]).flatMap((kv) => {
+    const i = kv.indexOf("=");
+    return ["--setenv", kv.slice(0, i), kv.slice(i + 1)];
+  });
+  const run = await runProcess([
+    "bwrap",
+    "--bind",
+    rootfs,
+    "/",
+    "--proc",
+    "/proc",
+    "--dev",
+    "/dev",
+    "--tmpfs",
+    "/tmp",
+    "--unshare-all",
+    "--die-with-parent",
+    "--clearenv",
+    ...env,
+    "--chdir",
+    cfg.process.cwd,
+    "--",
+    ...cfg.process.args,
+  ]);
+  return { rootfs, run };
 }
