@@ -18,9 +18,10 @@ import type { Lifecycle } from "../tools/lifecycle.ts";
 import { LIFECYCLE } from "../tools/pins.ts";
 import { acquireLock } from "../util/lock.ts";
 import { trace } from "../util/trace.ts";
-import { exists, isDir, removeIfExists, writeFileAtomic } from "../util/fs.ts";
+import { exists, isDir, readTextIfExists, removeIfExists, writeFileAtomic } from "../util/fs.ts";
 import { childPath } from "../util/names.ts";
 import { assertLauncherSafePath } from "../util/shell.ts";
+import { afterDetect } from "./extensions.ts";
 import { type Buildpack, escapeId, orderToml, writeBuildpacksDir } from "./buildpacks.ts";
 import { mergeBuildEnv, parseEnvFile, parseEnvFlag } from "./env.ts";
 import { resolveSources, type Sources, treeBuildpacks } from "./sources.ts";
@@ -222,6 +223,8 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
       ? await layoutRunImageRef(sources.runImage)
       : await canonicalRef(sources.runImage))
     : hostRunImageRef(target);
+  // A builder's image extensions, for the detector when the builder's order decides.
+  const extensionsDir = builder && join(builder.buildpacksDir, "..", "extensions");
   trace("build: paths and target");
   const plan = createBuildPlan({
     projectDir: o.projectDir,
@@ -242,6 +245,7 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
       ...(builder ? [builder.root] : []),
     ],
     buildpacksDir: buildpacks.length ? undefined : builder?.buildpacksDir,
+    extensionsDir: buildpacks.length ? undefined : extensionsDir,
     orderPath: buildpacks.length ? undefined : builder?.orderPath,
     runPath: sources.runImage ? builder?.runPath : undefined,
     buildConfigDir: builder?.buildConfigDir,
@@ -459,6 +463,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
 
     trace("build: state prepared");
     const durationsMs: Record<string, number> = {};
+    let analyzed: string | undefined;
     for (const step of plan.steps) {
       const end = o.out.phase(step.name);
       const res = await withRegistryAuth(step.name, auths, authRoot, (secret) =>
@@ -487,6 +492,10 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
           o.projectDir,
           prep.sandbox ? prep.isolation : undefined,
         );
+      }
+      if (step.name === "analyzer") analyzed = await readTextIfExists(paths.analyzed);
+      if (step.name === "detector") {
+        await afterDetect(paths, { image: !!o.image, analyzed, out: o.out });
       }
     }
 

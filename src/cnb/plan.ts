@@ -30,6 +30,8 @@ export interface BuildInputs {
   extraMounts?: Mount[];
   /** A builder's own buildpacks dir, order, run.toml and build-config, when it decides. */
   buildpacksDir?: string;
+  /** A builder's image extensions (/cnb/extensions), when its order names them. */
+  extensionsDir?: string;
   orderPath?: string;
   runPath?: string;
   buildConfigDir?: string;
@@ -94,7 +96,7 @@ export function platformEnv(i: BuildInputs): Record<string, string> {
     CNB_APP_DIR: i.appDir ?? i.projectDir,
     CNB_PLATFORM_DIR: p.platform,
     CNB_BUILDPACKS_DIR: i.buildpacksDir ?? p.buildpacks,
-    CNB_EXTENSIONS_DIR: `${p.state}/extensions`,
+    CNB_EXTENSIONS_DIR: i.extensionsDir ?? `${p.state}/extensions`,
     CNB_ORDER_PATH: i.orderPath ?? p.order,
     CNB_GROUP_PATH: p.group,
     CNB_PLAN_PATH: p.plan,
@@ -144,6 +146,7 @@ export function guestInputs(i: BuildInputs): BuildInputs {
     buildpackDirs: i.buildpackDirs.map(g),
     extraMounts: i.extraMounts?.map((m) => ({ ...m, path: g(m.path) })),
     buildpacksDir: opt(i.buildpacksDir),
+    extensionsDir: opt(i.extensionsDir),
     orderPath: opt(i.orderPath),
     runPath: opt(i.runPath),
     buildConfigDir: opt(i.buildConfigDir),

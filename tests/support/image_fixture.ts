@@ -23,8 +23,16 @@ const IMAGE_APP: BuilderBuildpack = {
   version: "1.0.0",
 };
 
-/** A run image (busybox) and a builder with one buildpack (default: image-app) in `reg`. */
-export async function pushImages(reg: TestRegistry, bp: BuilderBuildpack = IMAGE_APP) {
+/**
+ * A run image (busybox) and a builder with one buildpack (default: image-app) in `reg`; with
+ * `extensions`, the builder also carries image extensions (/cnb/extensions and an
+ * `[[order-extensions]]` group in order.toml, as `pack builder create` writes them).
+ */
+export async function pushImages(
+  reg: TestRegistry,
+  bp: BuilderBuildpack = IMAGE_APP,
+  extensions: BuilderBuildpack[] = [],
+) {
   const target = { host: reg.host, user: reg.user, password: reg.password };
   const arch = hostPlatform().architecture;
   const busybox = await Deno.readFile("/bin/busybox");
@@ -52,12 +60,25 @@ export async function pushImages(reg: TestRegistry, bp: BuilderBuildpack = IMAGE
     },
   });
   const escaped = bp.id.replaceAll("/", "_");
+  const extensionEntries = [];
+  let orderExtensions = "";
+  if (extensions.length) {
+    extensionEntries.push(...dirs("cnb/extensions"));
+    orderExtensions = "[[order-extensions]]\n";
+    for (const e of extensions) {
+      const dir = `cnb/extensions/${e.id.replaceAll("/", "_")}`;
+      extensionEntries.push(...dirs(dir), ...await entriesOf(e.dir, `${dir}/${e.version}`));
+      orderExtensions += `[[order-extensions.group]]\nid = "${e.id}"\nversion = "${e.version}"\n`;
+    }
+  }
   const cnb = await layer([
     ...dirs("cnb", "cnb/buildpacks", `cnb/buildpacks/${escaped}`),
     ...await entriesOf(bp.dir, `cnb/buildpacks/${escaped}/${bp.version}`),
+    ...extensionEntries,
     {
       name: "cnb/order.toml",
-      content: `[[order]]\n[[order.group]]\nid = "${bp.id}"\nversion = "${bp.version}"\n`,
+      content: `[[order]]\n[[order.group]]\nid = "${bp.id}"\nversion = "${bp.version}"\n` +
+        orderExtensions,
     },
     { name: "cnb/run.toml", content: `[[images]]\nimage = "${reg.host}/test/run:1"\n` },
   ]);

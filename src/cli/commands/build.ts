@@ -134,7 +134,7 @@ async function imageOptions(
     return undefined;
   }
   if (publish) return { ref: publish, mode: "registry", layoutDir: "" };
-  const { basename, join, resolve } = await import("../../util/path.ts");
+  const { basename, dirname, join, resolve } = await import("../../util/path.ts");
   const { localdHome } = await import("../../config/paths.ts");
   const name = tag ?? (basename(dir).toLowerCase().replace(/[^a-z0-9._-]+/g, "-") || "app");
   const ref = name.includes(":") || name.includes("@") ? name : `${name}:latest`;
@@ -142,8 +142,9 @@ async function imageOptions(
   const out = layoutDir ? resolve(layoutDir) : join(owned, ref.replace(/[/:@]+/g, "_"));
   // An unwritable destination fails now, not after the whole build.
   try {
-    await Deno.mkdir(join(out, ".."), { recursive: true });
-    const probe = join(out, "..", `.locald-probe-${Deno.pid}`);
+    // dirname, not join(out, ".."): this join does not resolve "..", and mkdir would make `out`.
+    await Deno.mkdir(dirname(out), { recursive: true });
+    const probe = join(dirname(out), `.locald-probe-${Deno.pid}`);
     await Deno.writeTextFile(probe, "");
     await Deno.remove(probe);
   } catch (e) {
