@@ -240,7 +240,9 @@ Deno.test("LOCALD_BACKEND=lima --export: the phases see /workspace and /layers u
       a,
       i,
     ) => (a === "--bind" ? [`${inner[i + 1]}>${inner[i + 2]}`] : []));
-    assert.ok(binds.includes(`${app}>/workspace`), binds.join(" "));
+    // /workspace is the build's copy of the project; the OCI layout is /layout-repo.
+    assert.ok(binds.some((m) => m.endsWith("/image/workspace>/workspace")), binds.join(" "));
+    assert.ok(binds.some((m) => m.endsWith("/image/layout>/layout-repo")), binds.join(" "));
     assert.ok(binds.some((m) => m.endsWith(">/layers")), binds.join(" "));
   } finally {
     await s.close();
