@@ -62,6 +62,13 @@ export function exactEnvArgv(env: Record<string, string>, argv: string[]): strin
 export const SANDBOX_MARKER = "@locald-sandbox";
 
 /**
+ * The line that starts the probe's answer. The login shell sources the guest user's profile
+ * before the probe runs, and what it prints (a greeting, a motd) comes first on the same
+ * stdout: everything before this line is not the answer.
+ */
+export const PROBE_MARKER = "@locald-probe";
+
+/**
  * One probe of the guest, run through its login shell: ids, machine, the login's own basics,
  * then os-release, then what a sandbox inside the guest needs: where bwrap is (an empty line
  * when it is missing), whether it can create the namespaces a build uses (exit code and its
@@ -69,6 +76,7 @@ export const SANDBOX_MARKER = "@locald-sandbox";
  * `l` symlink with its target and real path; absent and dangling ones are not listed).
  */
 export const GUEST_PROBE_SCRIPT = [
+  `printf "%s\\n" ${PROBE_MARKER}`,
   'printf "%s\\n" "$(id -u)" "$(id -g)" "$(uname -m)" "$HOME" "$PATH" "$SHELL" ' +
   '"${USER:-$(id -un 2>/dev/null)}"',
   "cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null || true",
@@ -130,7 +138,9 @@ function parseSandboxPart(lines: string[]): GuestSandbox | undefined {
 
 /** GUEST_PROBE_SCRIPT's output, or undefined when it is not what the script prints. */
 export function parseGuestProbe(text: string): GuestProbe | undefined {
-  const lines = text.replace(/\r\n/g, "\n").split("\n");
+  let lines = text.replace(/\r\n/g, "\n").split("\n");
+  const start = lines.indexOf(PROBE_MARKER);
+  if (start !== -1) lines = lines.slice(start + 1);
   if (lines.length < 7) return undefined;
   const [uid, gid, machine, home, path, shell, user] = lines;
   if (!/^\d+$/.test(uid) || !/^\d+$/.test(gid) || !home.startsWith("/")) return undefined;

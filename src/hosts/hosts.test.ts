@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { chooseBackend } from "./select.ts";
 import {
   checkVzSupported,
@@ -161,6 +162,35 @@ Deno.test("the guest probe script, run here, finds what systemLayout() finds her
   assert.deepEqual(p?.sandbox?.system, await systemLayout());
   const bwrap = await findOnPath("bwrap", Deno.env.get("PATH"));
   assert.equal(p?.sandbox?.bwrap, bwrap ?? "");
+});
+
+Deno.test("the guest probe, through a login shell whose .profile prints, still parses", async () => {
+  const home = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      join(home, ".profile"),
+      'echo "Hello from .profile"\necho 1000\nexport PROFILE_RAN=yes\n',
+    );
+    const r = await new Deno.Command("bash", {
+      args: ["-l", "-c", GUEST_PROBE_SCRIPT],
+      env: { HOME: home, PATH: "/usr/bin:/bin", SHELL: "/bin/bash", USER: "ann" },
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    assert.equal(r.code, 0);
+    const text = new TextDecoder().decode(r.stdout);
+    assert.match(text, /^Hello from \.profile\n1000\n/); // the profile really printed first
+    const p = parseGuestProbe(text);
+    assert.equal(p?.uid, Deno.uid());
+    // The login's own values (its /etc/profile may set PATH), none of the greeting's lines.
+    const { PATH, ...rest } = p!.login;
+    assert.match(PATH, /(^|:)\/usr\/bin(:|$)/);
+    assert.deepEqual(rest, { HOME: home, SHELL: "/bin/bash", USER: "ann", LOGNAME: "ann" });
+    assert.match(p!.osRelease, /^ID=/m);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
 });
 
 Deno.test("the plan maps every path to the guest's view in one place (WSL: C:\\ -> /mnt/c)", () => {
