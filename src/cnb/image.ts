@@ -98,11 +98,24 @@ export async function stageWorkspace(
   dest: string,
   select: { exclude: string[]; include: string[] },
 ): Promise<void> {
+  await Deno.remove(dest, { recursive: true }).catch(() => {});
+  await Deno.mkdir(dest, { recursive: true });
+  if (!select.exclude.length && !select.include.length) {
+    // Everything: one cp (which clones blocks where the filesystem can).
+    const cp = await new Deno.Command("cp", {
+      args: ["-a", `${projectDir}/.`, dest],
+      stderr: "piped",
+    }).output();
+    if (cp.success) return;
+    throw new LocaldError(
+      `cannot copy ${projectDir} for the image build: ` +
+        new TextDecoder().decode(cp.stderr).trim().split("\n").pop(),
+      { hint: "check that the project is readable and the disk has room", exitCode: ExitCode.input },
+    );
+  }
   const { compileIgnore, compileInclude } = await import("./fingerprint.ts");
   const excluded = compileIgnore(select.exclude);
   const included = select.include.length ? compileInclude(select.include) : () => true;
-  await Deno.remove(dest, { recursive: true }).catch(() => {});
-  await Deno.mkdir(dest, { recursive: true });
   const made = new Set<string>([""]);
   // Parents of an included file exist even when include names only the file.
   const mkdirs = async (rel: string) => {
