@@ -110,7 +110,10 @@ export async function stageWorkspace(
     throw new LocaldError(
       `cannot copy ${projectDir} for the image build: ` +
         new TextDecoder().decode(cp.stderr).trim().split("\n").pop(),
-      { hint: "check that the project is readable and the disk has room", exitCode: ExitCode.input },
+      {
+        hint: "check that the project is readable and the disk has room",
+        exitCode: ExitCode.input,
+      },
     );
   }
   const { compileIgnore, compileInclude } = await import("./fingerprint.ts");

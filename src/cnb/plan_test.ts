@@ -8,6 +8,7 @@ import { chooseBuilder } from "./sources.ts";
 import { layoutPathFor, parseOsRelease } from "./hostimage.ts";
 import { parseProject } from "../config/project.ts";
 import { pathsUnder } from "../config/paths.ts";
+import { imageMounts, imageView, imageWorkspace, layoutDirOf } from "./image.ts";
 import { LocaldError } from "../errors.ts";
 
 Deno.test("-e and --env-file: NAME=VALUE, NAME from the environment, later wins", () => {
@@ -153,4 +154,38 @@ Deno.test("plan: four phases with every container default set, no host secrets, 
   assert.equal(g.steps[1].cwd, "/workspace");
   assert.equal(g.steps[1].env.CNB_APP_DIR, "/workspace");
   assert.equal(g.projectDir, "/app"); // messages keep the user's path
+});
+
+Deno.test("image build view: a copy of the project at /workspace, the layout at /layout-repo", () => {
+  const paths = pathsUnder("/Users/Ada/Library/Application Support/locald/projects/MyApp-1/image");
+  const plan = createBuildPlan(inputs({
+    projectDir: "/Users/Ada/MyApp",
+    paths,
+    layoutDir: layoutDirOf(paths),
+    appDir: imageWorkspace(paths),
+    buildpackDirs: ["/Users/Ada/MyApp/my-buildpack"],
+    extensionsDir: "/cache/builder/cnb/extensions",
+    guestPath: imageView(paths),
+    exporter: { launcher: "/lc/lifecycle/launcher", layout: true },
+  }));
+  const exporter = plan.steps.at(-1)!;
+  assert.equal(exporter.cwd, "/workspace");
+  assert.equal(exporter.env.CNB_APP_DIR, "/workspace");
+  assert.equal(exporter.env.CNB_LAYOUT_DIR, "/layout-repo");
+  assert.equal(exporter.env.CNB_EXTENSIONS_DIR, "/cache/builder/cnb/extensions");
+  assert.equal(exporter.env.CNB_LAYERS_DIR, "/layers");
+  assert.equal(exporter.env.CNB_GROUP_PATH, "/layers/group.toml");
+  const mounts = imageMounts(exporter.mounts, paths);
+  const at = (p: string) => mounts.find((m) => m.path === p);
+  assert.equal(at("/workspace")?.source, imageWorkspace(paths));
+  assert.equal(at("/layout-repo")?.source, layoutDirOf(paths));
+  // A buildpack inside the project is shown where it is.
+  assert.deepEqual(at("/Users/Ada/MyApp/my-buildpack"), {
+    path: "/Users/Ada/MyApp/my-buildpack",
+    writable: false,
+  });
+  // Anything beneath a root comes from beneath its host directory.
+  assert.deepEqual(imageMounts([{ path: "/layers/generated", writable: true }], paths), [
+    { path: "/layers/generated", writable: true, source: `${paths.layers}/generated` },
+  ]);
 });
