@@ -12,7 +12,7 @@ import { copyApp } from "./support/fixture.ts";
 import { lifecycleDir } from "./support/tools.ts";
 import { runProcess } from "./support/proc.ts";
 import { startRegistry } from "./support/registry.ts";
-import { pushImages } from "./support/image_fixture.ts";
+import { appDir, pushImages } from "./support/image_fixture.ts";
 
 const CHATTY_BP = join(REPO, "tests/fixtures/buildpacks/chatty");
 const CHATTY_APP = join(REPO, "tests/fixtures/apps/chatty");
@@ -59,6 +59,25 @@ Deno.test("locald env: what profile.d, exec.d and .profile print stays out of th
     // The capture leaves nothing behind in the project's state.
     const left = await runProcess(["find", t.localdHome, "-name", ".env-*"]);
     assert.equal(left.stdout, "");
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("locald env with nothing to source keeps every variable it started with", async () => {
+  const t = await testEnv({ LOCALD_LIFECYCLE_DIR: lifecycleDir() });
+  try {
+    const app = await appDir(t.root);
+    const bp = join(REPO, "tests/fixtures/buildpacks/image-app");
+    const b = await runLocald(["build", "-C", app, "-b", bp], { env: t.env });
+    assert.equal(b.code, 0, b.stderr);
+    // An exported shell function (environment modules export theirs): not a shell name.
+    const env = { ...t.env, "BASH_FUNC_greet%%": "() {  echo hi\n}" };
+    const json = await runLocald(["env", "-C", app, "--format", "json"], { env });
+    assert.equal(json.code, 0, json.stderr);
+    const vars = json.json as Record<string, string | null>;
+    assert.match(vars.PATH!, /\/tool\/bin:/);
+    assert.deepEqual(Object.entries(vars).filter(([, v]) => v === null), []);
   } finally {
     await t.cleanup();
   }

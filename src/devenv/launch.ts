@@ -145,9 +145,11 @@ export function launcherArgv(
  * A command that writes its environment (NUL-separated) to `file`. profile.d scripts, the
  * app's .profile and exec.d programs print to the same stdout as the process, so the
  * environment never travels on stdout: only the command's own redirection writes the file.
+ * bash (which the launcher needs for profile scripts anyway), not sh: dash drops variables
+ * whose names are not shell names, such as exported functions (`BASH_FUNC_name%%`).
  */
 export function envCaptureArgv(file: string): string[] {
-  return ["/bin/sh", "-c", 'exec /usr/bin/env -0 >"$1"', "locald-env", file];
+  return ["/bin/bash", "-c", 'exec /usr/bin/env -0 >"$1"', "locald-env", file];
 }
 
 /** What envCaptureArgv wrote (then removed), or undefined when it wrote nothing. */
