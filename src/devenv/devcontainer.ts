@@ -135,7 +135,6 @@ async function launcherEnv(
         `the launcher could not compute the container's environment` +
           (lines.length ? `: ${lines[lines.length - 1]}` : ""),
         {
-          details: lines.slice(-6, -1),
           hint: sourced
             ? "a profile.d script of the image build's layers (or the app's .profile) failed; " +
               "fix it, then run `locald build --export` and `locald devcontainer` again"
