@@ -47,6 +47,16 @@ Deno.test("builder with image extensions: detection runs them, unapplied Dockerf
     assert.deepEqual((dev.json as any).buildpacks, [
       { id: "locald-fixtures/hello-extensions", version: "0.0.1" },
     ]);
+    // Before platform API 0.13 the lifecycle lays the Dockerfiles out differently.
+    const older = await runLocald(
+      ["build", "-C", app, "-B", builder, "--platform-api", "0.12", "--force"],
+      { env: t.env },
+    );
+    assert.equal(older.code, 0, older.stderr);
+    assert.match(
+      older.stderr,
+      /not applied .*: locald-fixtures\/vim@0\.0\.1 \(build\.Dockerfile\)\n/,
+    );
     const run = await runLocald(["run", "-C", app], { env: t.env });
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /hello from the extensions app/);
