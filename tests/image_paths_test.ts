@@ -141,3 +141,31 @@ Deno.test("project.toml include shapes /workspace in the image and the dev build
     await m.cleanup();
   }
 });
+
+Deno.test("--export with locald's state inside the project: the state is not copied into /workspace", async () => {
+  const reg = await startRegistry();
+  const t = await testEnv({ LOCALD_LIFECYCLE_DIR: lifecycleDir() });
+  try {
+    const builder = await pushImages(reg);
+    const app = join(t.root, "ci-checkout");
+    await Deno.mkdir(app);
+    await Deno.writeTextFile(join(app, "hello.txt"), "hello from the workspace");
+    // As a CI job that keeps locald's state (and its caches) in the checkout.
+    const env = { ...t.env, LOCALD_HOME: join(app, ".locald") };
+    const out = join(t.root, "layout");
+    const b = await runLocald(
+      ["build", "-C", app, "-B", builder, "--export", "--layout-dir", out],
+      {
+        env,
+      },
+    );
+    assert.equal(b.code, 0, b.stderr);
+    const { rootfs, run } = await unpackAndRun(out, t.root);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /app says: hello from the workspace in \/workspace/);
+    assert.equal(await exists(join(rootfs, "workspace", ".locald")), false);
+  } finally {
+    await reg.stop();
+    await t.cleanup();
+  }
+});

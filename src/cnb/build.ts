@@ -451,7 +451,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       await removeIfExists(paths.layers);
       await Deno.mkdir(paths.layers, { recursive: true });
       // The phases build a copy of the project shaped by project.toml's include/exclude.
-      await stageWorkspace(o.projectDir, imageWorkspace(paths), prep);
+      await stageWorkspace(o.projectDir, imageWorkspace(paths), prep, [localdHome(o.env)]);
     } else {
       before = await pruneForRebuild(paths.layers, stash, held);
     }

@@ -91,33 +91,37 @@ export function imageMounts(mounts: Mount[], paths: ProjectPaths): Mount[] {
  * `include` names, minus what its `exclude` names (gitignore patterns; see compileInclude).
  * Files keep their mode and modification time, symlinks their target; sockets and devices are
  * skipped. The image build works on the copy, so buildpacks never write into your sources
- * and excluded files never reach the image.
+ * and excluded files never reach the image. `skip`: absolute paths never copied (locald's own
+ * state, when it lives inside the project, which holds `dest`).
  */
 export async function stageWorkspace(
   projectDir: string,
   dest: string,
   select: { exclude: string[]; include: string[] },
+  skip: string[] = [],
 ): Promise<void> {
+  const skipped = skip.filter((p) => p.startsWith(projectDir + "/"))
+    .map((p) => p.slice(projectDir.length + 1));
+  const fail = (why: string) =>
+    new LocaldError(`cannot copy ${projectDir} for the image build: ${why}`, {
+      hint: "check that the project is readable and the disk has room",
+      exitCode: ExitCode.input,
+    });
   await Deno.remove(dest, { recursive: true }).catch(() => {});
   await Deno.mkdir(dest, { recursive: true });
-  if (!select.exclude.length && !select.include.length) {
+  if (!select.exclude.length && !select.include.length && !skipped.length) {
     // Everything: one cp (which clones blocks where the filesystem can).
     const cp = await new Deno.Command("cp", {
       args: ["-a", `${projectDir}/.`, dest],
       stderr: "piped",
     }).output();
     if (cp.success) return;
-    throw new LocaldError(
-      `cannot copy ${projectDir} for the image build: ` +
-        new TextDecoder().decode(cp.stderr).trim().split("\n").pop(),
-      {
-        hint: "check that the project is readable and the disk has room",
-        exitCode: ExitCode.input,
-      },
-    );
+    throw fail(new TextDecoder().decode(cp.stderr).trim().split("\n").pop() ?? "cp failed");
   }
   const { compileIgnore, compileInclude } = await import("./fingerprint.ts");
-  const excluded = compileIgnore(select.exclude);
+  const ignored = compileIgnore(select.exclude);
+  const excluded = (r: string, isDir: boolean) =>
+    ignored(r, isDir) || skipped.some((s) => r === s || r.startsWith(s + "/"));
   const included = select.include.length ? compileInclude(select.include) : () => true;
   const made = new Set<string>([""]);
   // Parents of an included file exist even when include names only the file.
@@ -153,7 +157,11 @@ export async function stageWorkspace(
       }
     }
   };
-  await walk("");
+  try {
+    await walk("");
+  } catch (e) {
+    throw fail((e as Error).message);
+  }
 }
 
 /** The lifecycle phases that talk to registries; only they ever see credentials. */
