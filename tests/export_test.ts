@@ -168,6 +168,16 @@ Deno.test("image build errors: no run image, unwritable layout dir, -t without -
     );
     const t2 = await runLocald(["build", "-C", app, "-b", bp, "-t", "x"], { env: t.env });
     assert.equal(t2.code, 2);
+    // An image name the exporter would refuse stops the build before any phase runs.
+    const upper = await runLocald(["build", "-C", app, "-b", bp, "--export", "-t", "MyApp"], {
+      env: t.env,
+    });
+    assert.equal(upper.code, 3);
+    assert.match(
+      upper.stderr,
+      /^locald: invalid image reference "MyApp:latest": .*lowercase\nhint: /,
+    );
+    assert.doesNotMatch(upper.stderr, /===> /);
   } finally {
     await t.cleanup();
   }

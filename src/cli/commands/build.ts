@@ -133,11 +133,18 @@ async function imageOptions(
     }
     return undefined;
   }
-  if (publish) return { ref: publish, mode: "registry", layoutDir: "" };
+  // A name the exporter would refuse (`-t MyApp`: references are lowercase) stops the build
+  // before it starts, not after every phase ran.
+  const { parseReference } = await import("../../oci/reference.ts");
+  if (publish) {
+    parseReference(publish);
+    return { ref: publish, mode: "registry", layoutDir: "" };
+  }
   const { basename, dirname, join, resolve } = await import("../../util/path.ts");
   const { localdHome } = await import("../../config/paths.ts");
   const name = tag ?? (basename(dir).toLowerCase().replace(/[^a-z0-9._-]+/g, "-") || "app");
   const ref = name.includes(":") || name.includes("@") ? name : `${name}:latest`;
+  parseReference(ref);
   const owned = join(localdHome(env), "images");
   const out = layoutDir ? resolve(layoutDir) : join(owned, ref.replace(/[/:@]+/g, "_"));
   // An unwritable destination fails now, not after the whole build.
