@@ -13,6 +13,7 @@ import { pushImages, unpackAndRun } from "./support/image_fixture.ts";
 import { lifecycleDir } from "./support/tools.ts";
 import { runProcess } from "./support/proc.ts";
 import { exists } from "../src/util/fs.ts";
+import { asUser } from "./support/unprivileged.ts";
 
 const IMAGE_APP_BP = join(REPO, "tests/fixtures/buildpacks/image-app");
 
@@ -168,4 +169,46 @@ Deno.test("--export with locald's state inside the project: the state is not cop
     await reg.stop();
     await t.cleanup();
   }
+});
+
+Deno.test({
+  name: "--export as an ordinary user, read-only directories in the project and exclude",
+  ignore: Deno.uid() !== 0, // needs root to become uid 1000; a non-root suite is that user
+  async fn() {
+    const reg = await startRegistry();
+    const u = await asUser({ LOCALD_LIFECYCLE_DIR: lifecycleDir() });
+    try {
+      const builder = await pushImages(reg);
+      const app = join(u.root, "MyApp");
+      // A vendored Go module cache: read-only directories, as Go leaves them.
+      const mod = join(app, "vendor-cache", "mod");
+      await Deno.mkdir(mod, { recursive: true });
+      await Deno.writeTextFile(join(mod, "go.mod"), "module x\n");
+      await Deno.writeTextFile(join(app, "hello.txt"), "hello from the workspace");
+      await Deno.writeTextFile(join(app, "notes.md"), "not for the image");
+      await Deno.writeTextFile(join(app, "project.toml"), '[io.buildpacks]\nexclude = ["*.md"]\n');
+      await u.chownToUser();
+      await Deno.chmod(mod, 0o555);
+      const out = join(u.root, "layout");
+      const exportIt = () =>
+        u.locald(["build", "-C", app, "-B", builder, "--export", "--layout-dir", out]);
+      const b = await exportIt();
+      assert.equal(b.code, 0, b.stderr);
+      assert.match(b.stderr, /===> EXPORTER/);
+      const { rootfs, run } = await unpackAndRun(out, u.root);
+      assert.equal(run.code, 0, run.stderr);
+      assert.ok(await exists(join(rootfs, "workspace", "vendor-cache", "mod", "go.mod")));
+      assert.equal(await exists(join(rootfs, "workspace", "notes.md")), false);
+      // The copy went away after the build, read-only directories and all; a second export
+      // starts from a fresh one.
+      const copies = await runProcess(["find", u.env.LOCALD_HOME, "-name", "workspace"]);
+      assert.equal(copies.stdout, "");
+      const again = await exportIt();
+      assert.equal(again.code, 0, again.stderr);
+    } finally {
+      await reg.stop();
+      await runProcess(["chmod", "-R", "u+w", u.root]);
+      await u.cleanup();
+    }
+  },
 });

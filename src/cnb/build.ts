@@ -36,6 +36,7 @@ import {
   layoutRunImageRef,
   linkLayoutAlias,
   registryAuths,
+  removeWorkspace,
   stageWorkspace,
   withRegistryAuth,
 } from "./image.ts";
@@ -563,7 +564,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
   } finally {
     // The image build's copy of the project lives only as long as the build (the image holds
     // what the exporter took from it).
-    if (o.image) await removeIfExists(imageWorkspace(paths));
+    if (o.image) await removeWorkspace(imageWorkspace(paths)).catch(() => {});
     lock.release();
   }
 }

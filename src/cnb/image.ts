@@ -87,6 +87,20 @@ export function imageMounts(mounts: Mount[], paths: ProjectPaths): Mount[] {
 }
 
 /**
+ * Remove an image build's copy of the project, read-only directories included (a project or a
+ * buildpack may have made some: Go's module cache is read-only).
+ */
+export async function removeWorkspace(dir: string): Promise<void> {
+  try {
+    await Deno.remove(dir, { recursive: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    await new Deno.Command("chmod", { args: ["-R", "u+rwx", dir], stderr: "null" }).output();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
  * Copy the project to `dest` as pack copies it into a build: everything, or what project.toml's
  * `include` names, minus what its `exclude` names (gitignore patterns; see compileInclude).
  * Files keep their mode and modification time, symlinks their target; sockets and devices are
@@ -107,7 +121,7 @@ export async function stageWorkspace(
       hint: "check that the project is readable and the disk has room",
       exitCode: ExitCode.input,
     });
-  await Deno.remove(dest, { recursive: true }).catch(() => {});
+  await removeWorkspace(dest);
   await Deno.mkdir(dest, { recursive: true });
   if (!select.exclude.length && !select.include.length && !skipped.length) {
     // Everything: one cp (which clones blocks where the filesystem can).
@@ -143,11 +157,21 @@ export async function stageWorkspace(
         if (included(r, true)) await mkdirs(r);
         await walk(r);
         // Its own mode last: a read-only directory still receives its files first.
-        if (made.has(r)) await Deno.chmod(to, (await Deno.stat(from)).mode! & 0o7777);
+        if (made.has(r)) modes.push([to, (await Deno.stat(from)).mode! & 0o7777]);
         continue;
       }
       if (excluded(r, false) || !included(r, false)) continue;
       await mkdirs(rel);
+      // Files are copied a few at a time while the walk goes on.
+      if (copying.size >= 16) await Promise.race(copying);
+      const p = copy(from, to).finally(() => copying.delete(p));
+      copying.add(p);
+    }
+  };
+  const copying = new Set<Promise<void>>();
+  const errors: unknown[] = [];
+  const copy = async (from: string, to: string) => {
+    try {
       const st = await Deno.lstat(from);
       if (st.isSymlink) {
         await Deno.symlink(await Deno.readLink(from), to);
@@ -155,10 +179,17 @@ export async function stageWorkspace(
         await Deno.copyFile(from, to);
         await Deno.utime(to, st.atime ?? new Date(), st.mtime ?? new Date());
       }
+    } catch (e) {
+      errors.push(e);
     }
   };
+  // Directory modes once every file is in (children before their parents).
+  const modes: [string, number][] = [];
   try {
     await walk("");
+    await Promise.all(copying);
+    if (errors.length) throw errors[0];
+    for (const [dir, mode] of modes) await Deno.chmod(dir, mode);
   } catch (e) {
     throw fail((e as Error).message);
   }
