@@ -20,6 +20,7 @@ import { ExitCode, LocaldError } from "../errors.ts";
 import { parseToml } from "../config/toml.ts";
 import { exists, readTextIfExists, removeIfExists, writeFileAtomic } from "../util/fs.ts";
 import { escapeId } from "./buildpacks.ts";
+import { childPath } from "../util/names.ts";
 
 export interface Unapplied {
   /** id@version of the extension. */
@@ -40,12 +41,13 @@ export async function generatedDockerfiles(paths: ProjectPaths): Promise<Unappli
   const out: Unapplied[] = [];
   for (const e of group["group-extensions"] ?? []) {
     const dockerfiles: Unapplied["dockerfiles"] = [];
+    // The id comes from the extension's extension.toml: it names a directory, nothing more.
     const id = escapeId(String(e.id));
     const generated = join(paths.layers, "generated");
     for (const kind of ["build", "run"] as const) {
       if (
-        await exists(join(generated, id, `${kind}.Dockerfile`)) ||
-        await exists(join(generated, kind, id, "Dockerfile"))
+        await exists(join(childPath(generated, id, "extension id"), `${kind}.Dockerfile`)) ||
+        await exists(join(childPath(join(generated, kind), id, "extension id"), "Dockerfile"))
       ) dockerfiles.push(kind);
     }
     if (dockerfiles.length) out.push({ extension: `${e.id}@${e.version}`, dockerfiles });
