@@ -82,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
 
 async function resolveDir(dir: string | undefined): Promise<string> {
   const { resolve } = await import("./src/util/path.ts");
-  const abs = resolve(dir ?? ".");
+  let abs = resolve(dir ?? ".");
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(abs);
@@ -105,6 +105,8 @@ async function resolveDir(dir: string | undefined): Promise<string> {
       exitCode: ExitCode.input,
     });
   }
+  // One project whichever path reaches it: state is keyed by the real path, not a symlink's.
+  abs = await Deno.realPath(abs).catch(() => abs);
   try {
     for await (const _ of Deno.readDir(abs)) break;
   } catch (e) {

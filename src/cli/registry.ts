@@ -62,6 +62,11 @@ export const BUILD_FLAGS: FlagSpec[] = [
   { name: "env-file", kind: "list", value: "FILE", help: "file of K=V build-time variables" },
   { name: "clear-cache", kind: "bool", help: "drop cached layers before building" },
   { name: "force", kind: "bool", help: "build even if nothing changed since the last build" },
+  {
+    name: "save",
+    kind: "bool",
+    help: "write the builder and buildpacks (-B, -b, or the last build's) into project.toml",
+  },
   { name: "platform-api", kind: "string", value: "X.Y", help: "pin the CNB platform API" },
   { name: "export", kind: "bool", help: "also export an OCI image (layout directory)" },
   {
@@ -113,7 +118,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: "build the project's development environment with Cloud Native Buildpacks",
     usage: [
       "locald build [-C DIR] [-B BUILDER] [-b BUILDPACK]... [-e K=V]... [--env-file F]",
-      "             [--clear-cache] [--force] [--dry-run] [--json]",
+      "             [--clear-cache] [--force] [--save] [--dry-run] [--json]",
       "             [--sandbox] [--network none|default] [--trust-builder]",
     ],
     description:

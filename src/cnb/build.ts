@@ -54,6 +54,13 @@ import { type BuildPlan, createBuildPlan } from "./plan.ts";
 import { LOCALD_PLATFORM_APIS, negotiatePlatformApi } from "./platform_api.ts";
 import { type BuildRecord, processLink, type ProcessRecord, readBuildRecord } from "./record.ts";
 
+/**
+ * Files that set up editors and shells around the environment (what `locald devcontainer`
+ * writes, direnv's .envrc and its cache): not build inputs, so they never make a project out of
+ * date. Patterns in project.toml `exclude` syntax, anchored at the project root.
+ */
+export const EDITOR_FILES = ["/.envrc", "/.direnv/", "/.devcontainer/"];
+
 export interface BuildOptions {
   projectDir: string;
   /** Directory -b paths are relative to (the caller's working directory). */
@@ -353,7 +360,11 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
   const lock = await acquireLock(paths.lock, `another build of ${o.projectDir}`, o.out);
   try {
     const previous = await readBuildRecord(paths);
-    const sourceOptions = { gitignore: true, exclude: prep.exclude, include: prep.include };
+    const sourceOptions = {
+      gitignore: true,
+      exclude: [...prep.exclude, ...EDITOR_FILES],
+      include: prep.include,
+    };
     // The buildpacks' files cannot change during the build: walked once.
     let bpDigests: string[] | undefined;
     const inputsDigest = async (sources: string) =>

@@ -55,14 +55,30 @@ export interface SourceOptions {
 
 const IMAGE_REF = /^(docker:\/\/)|^[a-z0-9.-]+(:\d+)?\/.+[:@]|^[^/]+:[^/]+$/i;
 
-/** The builder to use: -B, then project.toml, then the default when nothing names buildpacks. */
+/**
+ * A buildpack named by id (`heroku/nodejs`, `heroku/nodejs@3.0.0`), to look up in a builder,
+ * rather than an image reference: no tag or digest (`:`), and no registry host (a first part
+ * with a dot or a port, or `localhost`) before the first `/`.
+ */
+export function isBuildpackId(ref: string): boolean {
+  if (ref.includes(":") || !/^[A-Za-z0-9][A-Za-z0-9._/-]*(@[A-Za-z0-9._+-]+)?$/.test(ref)) {
+    return false;
+  }
+  const first = ref.split("/")[0];
+  return !(ref.includes("/") && (first.includes(".") || first === "localhost"));
+}
+
+/**
+ * The builder to use: -B, then project.toml, then the default unless the named buildpacks
+ * need none (`selfContained`: every one is a directory or an image, none an id).
+ */
 export function chooseBuilder(
   flag: string | undefined,
   projectBuilder: string | undefined,
-  namesBuildpacks: boolean,
+  selfContained: boolean,
   defaultBuilder: string,
 ): string | undefined {
-  return flag ?? projectBuilder ?? (namesBuildpacks ? undefined : defaultBuilder);
+  return flag ?? projectBuilder ?? (selfContained ? undefined : defaultBuilder);
 }
 
 export async function resolveSources(
@@ -72,8 +88,33 @@ export async function resolveSources(
 ): Promise<Sources> {
   // The OCI stack loads only when a builder or an image is involved.
   const oci = () => import("../oci/builder.ts");
-  const named = o.buildpacks.length > 0 || projectGroup.length > 0;
-  const builderRef = chooseBuilder(o.builder, projectBuilder, named, DEFAULT_BUILDER);
+  const entries = o.buildpacks.length
+    ? o.buildpacks.map((ref) => ({ ref, base: o.cwd, id: undefined, version: undefined }))
+    : projectGroup.map((g) => ({
+      ref: g.uri ?? "",
+      base: o.projectDir,
+      id: g.id,
+      version: g.version,
+    }));
+  // Buildpacks named by id need a builder to find them in, even with no -B.
+  const ids: string[] = [];
+  for (const e of entries) {
+    const local = e.ref ? localBuildpackPath(e.ref, e.base) : undefined;
+    if (local && (await isDir(local))) continue;
+    if (!e.ref || isBuildpackId(e.ref)) ids.push(e.ref || e.id!);
+  }
+  const builderRef = chooseBuilder(
+    o.builder,
+    projectBuilder,
+    entries.length > 0 && !ids.length,
+    DEFAULT_BUILDER,
+  );
+  if (builderRef && ids.length && !o.builder) {
+    o.out.info(
+      `locald: looking up ${ids.join(", ")} in the builder ${builderRef} ` +
+        `(${projectBuilder ? "project.toml's" : "the default"}; -B REF picks another)`,
+    );
+  }
   const pullOpts = { env: o.env, out: o.out, insecureRegistries: o.insecureRegistries };
   let builder: BuilderSource | undefined;
   if (builderRef) {
@@ -94,14 +135,6 @@ export async function resolveSources(
     }
   }
 
-  const entries = o.buildpacks.length
-    ? o.buildpacks.map((ref) => ({ ref, base: o.cwd, id: undefined, version: undefined }))
-    : projectGroup.map((g) => ({
-      ref: g.uri ?? "",
-      base: o.projectDir,
-      id: g.id,
-      version: g.version,
-    }));
   const group: Buildpack[] = [];
   const extraTrees: string[] = [];
   for (const e of entries) {
@@ -127,7 +160,7 @@ export async function resolveSources(
         continue;
       }
     }
-    if (e.ref && IMAGE_REF.test(e.ref)) {
+    if (e.ref && IMAGE_REF.test(e.ref) && !isBuildpackId(e.ref)) {
       if (!o.network) {
         throw new LocaldError(`--dry-run cannot pull the buildpack image ${e.ref}`, {
           hint: "run the build once without --dry-run",
@@ -150,7 +183,7 @@ export async function resolveSources(
     throw new LocaldError(
       builder
         ? `builder ${builder.ref} has no buildpack ${what}` +
-          (local ? `, and ${local} is not a directory` : "")
+          (local && !isBuildpackId(e.ref) ? `, and ${local} is not a directory` : "")
         : local
         ? `buildpack ${what}: no such directory (${local})`
         : `buildpack "${what}" is neither a directory nor an image reference`,
@@ -193,7 +226,13 @@ async function builderBuildpack(
       },
     );
   }
-  if (!versions.includes(v)) return undefined;
+  if (!versions.includes(v)) {
+    if (v.includes(":")) return undefined; // a digest: an image reference, not a version
+    throw new LocaldError(`builder ${b.ref} has ${id} ${versions.join(", ")}, not ${v}`, {
+      hint: `pick one of them with -b ${id}@VERSION, or another builder with -B REF`,
+      exitCode: ExitCode.input,
+    });
+  }
   return await readBuildpack(join(dir, v), `${id}@${v}`);
 }
 

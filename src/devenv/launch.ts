@@ -12,6 +12,7 @@ import type { Network, SandboxOptions } from "../hosts/sandbox.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import type { CommandContext } from "../cli/registry.ts";
 import { assertLauncherSafePath, shellQuote } from "../util/shell.ts";
+import { exists } from "../util/fs.ts";
 import { parseEnvZ } from "./format.ts";
 
 /**
@@ -43,6 +44,7 @@ export async function loadDevEnv(
   view?: StateView,
 ): Promise<DevEnv> {
   let cur = dir;
+  let imageOnly: string | undefined;
   while (true) {
     const paths = view ? view.projectPaths(cur) : projectPaths(env, cur);
     const rec = await readBuildRecord(paths);
@@ -57,14 +59,49 @@ export async function loadDevEnv(
       }
       return { projectDir: cur, paths, rec, view };
     }
-    if (await incomplete(paths)) {
+    if (await exists(`${paths.buildRecord}.incomplete`)) {
       throw new LocaldError(`the last build of ${cur} did not complete`, {
-        hint: `run \`locald build${cur === Deno.cwd() ? "" : ` -C ${cur}`}\` again`,
+        hint: `run \`${buildCommand(cur)}\` again`,
         exitCode: ExitCode.notBuilt,
       });
     }
+    imageOnly ??= await exists(join(paths.state, "image", "build.json")) ? cur : undefined;
     const parent = dirname(cur);
-    if (parent === cur) throw notBuiltError(dir);
+    if (parent === cur) {
+      if (!imageOnly) throw notBuiltError(dir);
+      // An image build's layers live at /layers inside the image: not an environment here.
+      throw new LocaldError(`${imageOnly} has only an image build (--export or --publish)`, {
+        hint: `run \`${buildCommand(imageOnly)}\` for a development environment ` +
+          "(it reuses the image build's builder and buildpacks)",
+        exitCode: ExitCode.notBuilt,
+      });
+    }
+    cur = parent;
+  }
+}
+
+function buildCommand(projectDir: string): string {
+  return `locald build${projectDir === Deno.cwd() ? "" : ` -C ${shellQuote(projectDir)}`}`;
+}
+
+/**
+ * The project `locald build` in `dir` is about, found as shell, exec, run and env find it: the
+ * nearest directory (dir or a parent) with a build (of either kind, or one that was cut), else
+ * dir. A project.toml marks a project of its own: the walk stops there.
+ */
+export async function enclosingProject(dir: string, view: StateView): Promise<string> {
+  for (let cur = dir;;) {
+    const paths = view.projectPaths(cur);
+    for (
+      const f of [
+        paths.buildRecord,
+        `${paths.buildRecord}.incomplete`,
+        join(paths.state, "image", "build.json"),
+        join(cur, "project.toml"),
+      ]
+    ) if (await exists(f)) return cur;
+    const parent = dirname(cur);
+    if (parent === cur) return dir;
     cur = parent;
   }
 }
@@ -97,15 +134,6 @@ async function assertLayers(layersDir: string, projectDir: string) {
     }\` to make it again`,
     exitCode: ExitCode.notBuilt,
   });
-}
-
-async function incomplete(paths: ProjectPaths): Promise<boolean> {
-  try {
-    await Deno.stat(`${paths.buildRecord}.incomplete`);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Variables the launcher reads; it drops CNB_* before starting the command. */
@@ -174,16 +202,79 @@ export async function commandIn(
   argv: string[],
   hostCwd: string,
   baseEnv: Record<string, string>,
+  opts: { notFound?: boolean } = {},
 ): Promise<HostCommand> {
   const g = d.view?.guestPath ?? ((p: string) => p);
   const cwd = g(hostCwd);
   const sourced = d.rec.profiles.length > 0 || await hasAppProfile(d.projectDir);
+  // `notFound`: a command the environment does not have is one locald line with a hint
+  // (exit 127, as shells), not the launcher's or bash's own message. bash, not sh, for the
+  // reason envCaptureArgv gives.
+  const run = opts.notFound
+    ? ["/bin/bash", "-c", `${notFoundCheck(argv[0], d.projectDir)}; exec "$@"`, "locald", ...argv]
+    : argv;
   return {
-    argv: launcherArgv(d.rec.lifecycle.launcher, sourced, argv, cwd),
+    argv: launcherArgv(d.rec.lifecycle.launcher, sourced, run, cwd),
     // Sourcing, the launcher changes to CNB_APP_DIR first (the script then to cwd).
     env: { ...baseEnv, ...launcherVars(d.rec, sourced ? g(d.projectDir) : cwd) },
     cwd,
   };
+}
+
+/** Shell code that stops with locald's message when `cmd` is not found in the environment. */
+function notFoundCheck(cmd: string, projectDir: string): string {
+  const lines = [
+    `locald: ${cmd}: command not found in the environment of ${projectDir}`,
+    "hint: neither the build's layers nor your PATH provide it: check the name, or build " +
+    "with a buildpack that installs it (`locald build -b ...`)",
+  ];
+  return `command -v -- ${shellQuote(cmd)} >/dev/null 2>&1 || ` +
+    `{ printf '%s\\n' ${lines.map(shellQuote).join(" ")} >&2; exit 127; }`;
+}
+
+/**
+ * The environment a command gets in the build's environment, as the launcher computes it
+ * (exec.d, profile.d and .profile included), run from `hostCwd` through the backend (and
+ * `wrap`, the sandbox, when asked for). The launcher writes it to a file in the project's state
+ * (visible to the guest on Lima and WSL), so what profile scripts print never mixes with it;
+ * that goes to the terminal when `show`, else nowhere. Errors are one line with a hint.
+ */
+export async function launcherEnv(
+  d: DevEnv,
+  b: { command(cmd: HostCommand, name: string): HostCommand },
+  hostCwd: string,
+  base: Record<string, string>,
+  opts: { show?: boolean; wrap?: (cmd: HostCommand) => Promise<HostCommand> } = {},
+): Promise<Record<string, string>> {
+  const file = join(d.paths.state, `.env-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
+  const g = d.view?.guestPath ?? ((p: string) => p);
+  const wrap = opts.wrap ?? ((c: HostCommand) => Promise.resolve(c));
+  const cmd = b.command(
+    await wrap(await commandIn(d, envCaptureArgv(g(file)), hostCwd, base)),
+    "env",
+  );
+  const res = await new Deno.Command(cmd.argv[0], {
+    args: cmd.argv.slice(1),
+    env: cmd.env,
+    clearEnv: true,
+    cwd: cmd.cwd,
+    stdin: "null",
+    stdout: opts.show ? "inherit" : "null",
+    stderr: "piped",
+  }).output();
+  const after = await readCapturedEnv(file);
+  if (!res.success || !after) {
+    const why = new TextDecoder().decode(res.stderr).trim().split("\n").pop();
+    throw new LocaldError(
+      `the launcher could not compute the environment${why ? `: ${why}` : ""}`,
+      {
+        hint:
+          "rebuild with `locald build`; if it persists, run `locald exec -- env` to see the error",
+        exitCode: ExitCode.failure,
+      },
+    );
+  }
+  return after;
 }
 
 /**

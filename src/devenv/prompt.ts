@@ -1,8 +1,11 @@
 /**
- * The prompt marker of an interactive `locald shell`: `(locald:NAME)` before the user's own
- * prompt, added after the user's startup files have run (so their prompt is kept, not
- * replaced). bash gets an rc file that sources ~/.bashrc first, zsh a ZDOTDIR whose files
- * source the user's, fish an init command that wraps fish_prompt; other shells get PS1.
+ * An interactive `locald shell`: the user's own shell and startup files first (aliases,
+ * functions, prompt), then locald's environment on top (as devbox and mise do), so a PATH line
+ * in ~/.bashrc (nvm, pyenv) cannot shadow the project's tools; then `(locald:NAME)` before the
+ * user's prompt, kept there by PROMPT_COMMAND (bash) or precmd (zsh) when a prompt program
+ * (starship) rewrites the prompt before each command. bash gets an rc file that sources
+ * ~/.bashrc first, zsh a ZDOTDIR whose files source the user's, fish init commands (run after
+ * its config); other shells get the environment and PS1 from the start.
  */
 import { basename, join } from "../util/path.ts";
 import { writeFileAtomic } from "../util/fs.ts";
@@ -11,7 +14,16 @@ import { shellQuote } from "../util/shell.ts";
 export interface ShellLaunch {
   argv: string[];
   env: Record<string, string>;
+  /**
+   * How the environment reaches this shell after its startup files: shell code in that
+   * language, passed in the variable `__LOCALD_ENV` ("sh", "fish"); absent: the shell starts
+   * in the environment (through the launcher) and keeps what its startup files do to it.
+   */
+  reapply?: "sh" | "fish";
 }
+
+/** The variable the rc files read locald's environment from (then unset). */
+export const REAPPLY_VAR = "__LOCALD_ENV";
 
 export function marker(projectDir: string): string {
   return `(locald:${basename(projectDir)})`;
@@ -22,19 +34,35 @@ export async function interactiveShell(
   projectDir: string,
   stateDir: string,
   env: Record<string, string>,
+  reapply = true,
 ): Promise<ShellLaunch> {
   const mark = marker(projectDir);
   const dir = join(stateDir, "shell");
+  const apply =
+    `if [ -n "\${${REAPPLY_VAR}+x}" ]; then eval "$${REAPPLY_VAR}"; unset ${REAPPLY_VAR}; fi\n`;
+  const prefixed = (v: string) =>
+    `case "$${v}" in ${shellQuote(mark + " ")}*) ;; *) ${v}=${
+      shellQuote(mark + " ")
+    }"$${v}" ;; esac`;
   switch (basename(shell)) {
     case "bash": {
       const rc = join(dir, "bashrc");
       await writeFileAtomic(
         rc,
-        `# Written by locald shell: your own bashrc, then the locald prompt marker.\n` +
+        `# Written by locald shell: your own bashrc, locald's environment, the prompt marker.\n` +
           `[ -f ~/.bashrc ] && . ~/.bashrc\n` +
-          `PS1=${shellQuote(mark + " ")}"\${PS1-\\\\s-\\\\v\\\\$ }"\n`,
+          apply +
+          `PS1="\${PS1-\\\\s-\\\\v\\\\$ }"\n` +
+          `__locald_mark() { ${prefixed("PS1")}; }\n` +
+          `__locald_mark\n` +
+          // After a prompt program's own PROMPT_COMMAND (a list in bash 5.1+, else a string).
+          `if [[ "$(declare -p PROMPT_COMMAND 2>/dev/null)" == "declare -a"* ]]; then\n` +
+          `  PROMPT_COMMAND+=(__locald_mark)\n` +
+          `else\n` +
+          `  PROMPT_COMMAND="\${PROMPT_COMMAND:+$PROMPT_COMMAND$'\\n'}__locald_mark"\n` +
+          `fi\n`,
       );
-      return { argv: [shell, "--rcfile", rc, "-i"], env: {} };
+      return { argv: [shell, "--rcfile", rc, "-i"], env: {}, reapply: reapply ? "sh" : undefined };
     }
     case "zsh": {
       const zdot = join(dir, "zsh");
@@ -47,23 +75,29 @@ export async function interactiveShell(
       await writeFileAtomic(join(zdot, ".zprofile"), src(".zprofile"));
       await writeFileAtomic(
         join(zdot, ".zshrc"),
-        src(".zshrc") +
-          `PROMPT=${shellQuote(mark + " ")}"\${PROMPT:-%m%# }"\nZDOTDIR=${shellQuote(user)}\n`,
+        src(".zshrc") + apply +
+          `PROMPT="\${PROMPT:-%m%# }"\n` +
+          `__locald_mark() { ${prefixed("PROMPT")}; }\n` +
+          `__locald_mark\nprecmd_functions+=(__locald_mark)\n` +
+          `ZDOTDIR=${shellQuote(user)}\n`,
       );
       await writeFileAtomic(join(zdot, ".zlogin"), src(".zlogin"));
-      return { argv: [shell, "-i"], env: { ZDOTDIR: zdot } };
+      return { argv: [shell, "-i"], env: { ZDOTDIR: zdot }, reapply: reapply ? "sh" : undefined };
     }
     case "fish":
       return {
         argv: [
           shell,
           "-i",
+          // Init commands run after config.fish: the environment, then the prompt wrapper.
+          ...(reapply ? ["-C", `eval $${REAPPLY_VAR}; set -e ${REAPPLY_VAR}`] : []),
           "-C",
           `functions -c fish_prompt __locald_prompt; function fish_prompt; printf '%s ' ${
             shellQuote(mark)
           }; __locald_prompt; end`,
         ],
         env: {},
+        reapply: reapply ? "fish" : undefined,
       };
     default:
       return { argv: [shell, "-i"], env: { PS1: `${mark} ${env.PS1 ?? "$ "}` } };

@@ -7,6 +7,17 @@ import { formatMs } from "../output.ts";
 import { parseNetwork } from "../../hosts/sandbox.ts";
 import { openBackend } from "../../hosts/select.ts";
 import { shellWord } from "../../util/shell.ts";
+import { enclosingProject } from "../../devenv/launch.ts";
+import {
+  absoluteBuildpacks,
+  type BuildChoice,
+  describeChoice,
+  isEmpty,
+  projectTomlDigest,
+  readChoice,
+  saveChoice,
+  writeChoice,
+} from "../../cnb/choice.ts";
 
 export async function run({ args, out, env, dir }: CommandContext): Promise<number> {
   if (args.positionals.length || args.rest.length) {
@@ -15,19 +26,29 @@ export async function run({ args, out, env, dir }: CommandContext): Promise<numb
       "build",
     );
   }
-  const image = await imageOptions(args, env, dir);
+  const backend = await openBackend(env);
+  // From a subdirectory: the enclosing project, as shell, exec, run and env find it.
+  const projectDir = await enclosingProject(dir, backend);
+  if (projectDir !== dir) {
+    out.info(
+      `locald: building ${projectDir}, the project ${dir} is part of ` +
+        "(a project.toml there makes it a project of its own)",
+    );
+  }
+  const image = await imageOptions(args, env, projectDir);
+  const choice = await buildChoice(args, out, projectDir, backend.projectPaths(projectDir).state);
   const opts: BuildOptions = {
-    projectDir: dir,
+    projectDir,
     cwd: Deno.cwd(),
     env,
     out,
-    buildpacks: flagList(args, "buildpack"),
+    buildpacks: choice.buildpacks,
     envFlags: flagList(args, "env"),
     envFiles: flagList(args, "env-file"),
     clearCache: flagBool(args, "clear-cache"),
     force: flagBool(args, "force"),
-    builder: flagString(args, "builder"),
-    runImage: flagString(args, "run-image"),
+    builder: choice.builder,
+    runImage: choice.runImage,
     pullPolicy: pullPolicy(flagString(args, "pull-policy")),
     insecureRegistries: flagList(args, "insecure-registry"),
     image,
@@ -38,7 +59,7 @@ export async function run({ args, out, env, dir }: CommandContext): Promise<numb
       network: parseNetwork(flagString(args, "network"), "build"),
       trustBuilder: flagBool(args, "trust-builder"),
     },
-    backend: await openBackend(env),
+    backend,
   };
   const viaVm = opts.backend.name !== "native";
   if (flagBool(args, "dry-run")) {
@@ -83,7 +104,14 @@ export async function run({ args, out, env, dir }: CommandContext): Promise<numb
     }
     return 0;
   }
+  if (flagBool(args, "save")) {
+    if (await saveChoice(projectDir, choice)) {
+      out.info(`locald: wrote ${describeChoice(choice)} into ${projectDir}/project.toml`);
+    }
+    choice.projectToml = await projectTomlDigest(projectDir);
+  }
   const summary = await runBuild(opts);
+  await writeChoice(backend.projectPaths(projectDir).state, choice);
   if (flagBool(args, "json")) {
     out.json(summary);
   } else if (!summary.skipped) {
@@ -112,6 +140,50 @@ export async function run({ args, out, env, dir }: CommandContext): Promise<numb
     }
   }
   return 0;
+}
+
+/**
+ * -B, -b and --run-image: as given, else what the last build of the project was given (while
+ * project.toml is unchanged), said in one line. --save is checked here, before anything runs.
+ */
+async function buildChoice(
+  args: CommandContext["args"],
+  out: CommandContext["out"],
+  projectDir: string,
+  stateDir: string,
+): Promise<BuildChoice> {
+  const projectToml = await projectTomlDigest(projectDir);
+  let choice: BuildChoice = {
+    builder: flagString(args, "builder"),
+    buildpacks: await absoluteBuildpacks(flagList(args, "buildpack"), Deno.cwd()),
+    runImage: flagString(args, "run-image"),
+    projectToml,
+  };
+  const last = isEmpty(choice) ? await readChoice(stateDir) : undefined;
+  if (last && !isEmpty(last)) {
+    if (last.projectToml === projectToml) {
+      choice = last;
+      out.info(
+        `locald: building as last time: ${describeChoice(last)} (-B or -b choose again` +
+          (flagBool(args, "save") ? "" : "; --save writes this into project.toml") + ")",
+      );
+    } else {
+      out.info(
+        `locald: project.toml changed since the build with ${describeChoice(last)}: ` +
+          "building as project.toml says",
+      );
+    }
+  }
+  if (flagBool(args, "save")) {
+    if (!choice.builder && !choice.buildpacks.length) {
+      throw new LocaldError("--save has nothing to write: no builder or buildpacks named", {
+        hint: "name them: `locald build --save -B REF` or `locald build --save -b ID`",
+        exitCode: ExitCode.input,
+      });
+    }
+    await saveChoice(projectDir, choice, true);
+  }
+  return choice;
 }
 
 /** --export [--layout-dir DIR] [-t NAME] and --publish REF, checked before anything runs. */

@@ -1,17 +1,17 @@
 import type { CommandContext } from "../registry.ts";
 import { flagString } from "../args.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
-import {
-  commandIn,
-  envCaptureArgv,
-  loadDevEnv,
-  readCapturedEnv,
-  workingDir,
-} from "../../devenv/launch.ts";
-import { join } from "../../util/path.ts";
+import { enclosingProject, launcherEnv, loadDevEnv, workingDir } from "../../devenv/launch.ts";
 import { warnIfStale } from "../../devenv/stale.ts";
 import { openBackend } from "../../hosts/select.ts";
-import { diffEnv, type Format, FORMATS, renderEnv } from "../../devenv/format.ts";
+import {
+  diffEnv,
+  type Format,
+  FORMATS,
+  renderEnv,
+  withMark,
+  withoutLocaldEnv,
+} from "../../devenv/format.ts";
 
 export async function run({ args, env, dir, out }: CommandContext): Promise<number> {
   if (args.positionals.length || args.rest.length) {
@@ -22,41 +22,32 @@ export async function run({ args, env, dir, out }: CommandContext): Promise<numb
     throw new UsageError(`unknown format "${format}" (use ${FORMATS.join(", ")})`, "env");
   }
   const b = await openBackend(env);
-  const d = await loadDevEnv(dir, env, b);
+  let d;
+  try {
+    d = await loadDevEnv(dir, env, b);
+  } catch (e) {
+    if (format !== "direnv" || !(e instanceof LocaldError) || e.exitCode !== ExitCode.notBuilt) {
+      throw e;
+    }
+    // Not built yet: direnv watches where the build will be recorded, so the first build
+    // loads by itself.
+    const project = await enclosingProject(dir, b);
+    out.warn(`${e.message}; direnv loads the environment once \`locald build\` has run`);
+    console.log(renderEnv({ set: [], unset: [] }, format, [
+      b.projectPaths(project).buildRecord,
+    ]));
+    return 0;
+  }
   await warnIfStale(d, out);
   await b.ready(out);
-  const base = await b.commandEnv(env);
-  // The launcher writes the environment to a file in the project's state (visible to the
-  // guest on Lima and WSL): what profile scripts print never mixes with it.
-  const file = join(d.paths.state, `.env-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
-  const g = d.view?.guestPath ?? ((p: string) => p);
-  const cmd = b.command(
-    await commandIn(d, envCaptureArgv(g(file)), workingDir(d.projectDir, dir), base),
-    "env",
-  );
-  const res = await new Deno.Command(cmd.argv[0], {
-    args: cmd.argv.slice(1),
-    env: cmd.env,
-    clearEnv: true,
-    cwd: cmd.cwd,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  const after = await readCapturedEnv(file);
-  if (!res.success || !after) {
-    const why = new TextDecoder().decode(res.stderr).trim().split("\n").pop();
-    throw new LocaldError(
-      `the launcher could not compute the environment${why ? `: ${why}` : ""}`,
-      {
-        hint:
-          "rebuild with `locald build`; if it persists, run `locald exec -- env` to see the error",
-        exitCode: ExitCode.failure,
-      },
-    );
-  }
+  // Computed from the environment without an earlier `eval "$(locald env)"`'s additions, so
+  // evaluating the output twice equals once.
+  const base = withoutLocaldEnv(await b.commandEnv(env));
+  const after = await launcherEnv(d, b, workingDir(d.projectDir, dir), base);
   // What the environment adds to what the command started from (natively: your own).
-  const text = renderEnv(diffEnv(base, after), format, [d.paths.buildRecord]);
+  const diff = diffEnv(base, after);
+  const evaluated = format !== "json" && format !== "dotenv";
+  const text = renderEnv(evaluated ? withMark(base, diff) : diff, format, [d.paths.buildRecord]);
   if (text) console.log(text);
   return 0;
 }

@@ -15,7 +15,9 @@ export async function run(ctx: CommandContext): Promise<number> {
   const d = await loadDevEnv(dir, env, b);
   await warnIfStale(d, out);
   await b.ready(out);
-  const cmd = await commandIn(d, argv, workingDir(d.projectDir, dir), await b.commandEnv(env));
+  const cmd = await commandIn(d, argv, workingDir(d.projectDir, dir), await b.commandEnv(env), {
+    notFound: true,
+  });
   const run = b.command(await withSandbox(ctx, d, cmd, "exec"), "exec");
   return (await spawn(run, { mode: "inherit" })).code;
 }

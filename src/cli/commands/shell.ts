@@ -1,7 +1,14 @@
 import type { CommandContext } from "../registry.ts";
 import { flagString } from "../args.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
-import { commandIn, loadDevEnv, withSandbox, workingDir } from "../../devenv/launch.ts";
+import {
+  commandIn,
+  launcherEnv,
+  loadDevEnv,
+  withSandbox,
+  workingDir,
+} from "../../devenv/launch.ts";
+import { diffEnv, renderReapply, withoutLocaldEnv } from "../../devenv/format.ts";
 import { spawn } from "../../hosts/spawn.ts";
 import { warnIfStale } from "../../devenv/stale.ts";
 import { openBackend } from "../../hosts/select.ts";
@@ -28,20 +35,34 @@ export async function run(ctx: CommandContext): Promise<number> {
   const d = await loadDevEnv(dir, env, b);
   await warnIfStale(d, out);
   await b.ready(out);
-  const start = await b.commandEnv(env);
+  // Without what an earlier `eval "$(locald env)"` added, so nothing is doubled.
+  const start = withoutLocaldEnv(await b.commandEnv(env));
   // Your $SHELL natively; in a VM the guest login's shell (macOS's /bin/zsh is not the VM's).
   const shell = start.SHELL || "/bin/bash";
-  let argv = [shell, "-c", command ?? ""];
-  let base = { ...start, LOCALD_SHELL: "1", LOCALD_PROJECT: d.projectDir };
+  const cwd = workingDir(d.projectDir, dir);
+  const base = { ...start, LOCALD_SHELL: "1", LOCALD_PROJECT: d.projectDir };
+  const sandboxed = args.flags.sandbox !== undefined || args.flags.network !== undefined;
+  let cmd;
   if (command === undefined) {
-    // Interactive: the user's shell, its startup files, and a marker in the prompt.
-    const { interactiveShell } = await import("../../devenv/prompt.ts");
-    const launch = await interactiveShell(shell, d.projectDir, d.paths.state, start);
-    argv = launch.argv;
-    base = { ...base, ...launch.env };
+    // Interactive: the user's shell, its startup files, then the environment and a marker in
+    // the prompt. Sandboxed, home is hidden (no startup files): the shell starts in it.
+    const { interactiveShell, REAPPLY_VAR } = await import("../../devenv/prompt.ts");
+    const launch = await interactiveShell(shell, d.projectDir, d.paths.state, start, !sandboxed);
+    if (launch.reapply) {
+      const after = await launcherEnv(d, b, cwd, base);
+      const g = d.view?.guestPath ?? ((p: string) => p);
+      cmd = {
+        argv: launch.argv,
+        env: {
+          ...base,
+          ...launch.env,
+          [REAPPLY_VAR]: renderReapply(diffEnv(base, after), base, launch.reapply),
+        },
+        cwd: g(cwd),
+      };
+    } else cmd = await commandIn(d, launch.argv, cwd, { ...base, ...launch.env });
     out.info(`locald: entering the environment of ${d.projectDir} (exit to leave)`);
-  }
-  const cmd = await commandIn(d, argv, workingDir(d.projectDir, dir), base);
+  } else cmd = await commandIn(d, [shell, "-c", command], cwd, base);
   const run = b.command(await withSandbox(ctx, d, cmd, "shell"), "shell");
   return (await spawn(run, { mode: "inherit" })).code;
 }
