@@ -69,10 +69,38 @@ Deno.test("--export writes an OCI layout with /workspace and /layers that runs u
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /Restoring data for "locald-fixtures\/image-app:tool" from cache/);
     assert.match(again.stderr, /Reusing cache layer 'locald-fixtures\/image-app:tool'/);
+    // One digest per image: locald's (of the manifest it wrote), not also the exporter's id of
+    // the manifest before locald rewrote its media types.
+    assert.match(again.stderr, /\*\*\* Images:\n/);
+    assert.doesNotMatch(again.stderr, /\*\*\* Images \(/);
+    const shown = again.stderr.match(/image myapp:latest \((sha256:[0-9a-f]{64})\)/);
+    assert.ok(shown, again.stderr);
+    assert.equal(
+      JSON.parse((await run(["skopeo", "inspect", `oci:${out}`])).stdout).Digest,
+      shown[1],
+    );
 
-    // The dev environment is untouched by an image build (separate state).
+    // The dev environment is untouched by an image build (separate state): shell and exec say
+    // that only an image build exists and what to run.
     const e = await runLocald(["exec", "-C", app, "--", "true"], { env: t.env });
     assert.equal(e.code, 4);
+    assert.match(
+      e.stderr,
+      /^locald: .*app has only an image build \(--export or --publish\)\nhint: run `locald build -C [^`]*app`/,
+    );
+    const sh = await runLocald(["shell", "-C", app, "-c", "true"], { env: t.env });
+    assert.equal(sh.code, 4);
+    assert.match(sh.stderr, /has only an image build/);
+    // ... and that bare build builds the development environment with the same builder.
+    const dev = await runLocald(["build", "-C", app], { env: t.env });
+    assert.equal(dev.code, 0, dev.stderr);
+    assert.match(
+      dev.stderr,
+      new RegExp(`building as last time: -B ${builder.replaceAll(".", "\\.")} `),
+    );
+    const tool = await runLocald(["exec", "-C", app, "--", "imgtool"], { env: t.env });
+    assert.equal(tool.code, 0, tool.stderr);
+    assert.match(tool.stdout, /imgtool ran from \//);
   } finally {
     await reg.stop();
     await t.cleanup();

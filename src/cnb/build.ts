@@ -485,7 +485,14 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
             env: { ...step.env, ...secret.env },
             mounts: [...step.mounts, ...secret.mounts],
           }),
-          { mode: "capture" },
+          {
+            mode: "capture",
+            // The exporter names the image by its id (a digest, or a short one); locald prints
+            // the digest when it is done (in layout mode, of the manifest it rewrote): once.
+            rewrite: step.name === "exporter"
+              ? (l) => l.replace(/\*\*\* Images \(.*\):/, "*** Images:")
+              : undefined,
+          },
         ));
       durationsMs[step.name] = Math.round(end(res.code === 0));
       if (res.interrupted) {

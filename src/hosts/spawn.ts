@@ -24,6 +24,8 @@ export interface SpawnOptions {
   keep?: number;
   /** Echo captured output to stderr while it runs (default true). */
   echo?: boolean;
+  /** Rewrites each echoed line (the kept output is as the command wrote it). */
+  rewrite?: (line: string) => string;
 }
 
 export interface SpawnResult {
@@ -80,15 +82,28 @@ export async function spawn(cmd: HostCommand, opts: SpawnOptions): Promise<Spawn
       const keep = opts.keep ?? 256 * 1024;
       const echo = opts.echo ?? true;
       const dec = new TextDecoder();
+      const write = (b: Uint8Array) => {
+        let off = 0;
+        while (off < b.length) off += Deno.stderr.writeSync(b.subarray(off));
+      };
       const pump = async (s: ReadableStream<Uint8Array>) => {
+        const lines = new TextDecoder();
+        let partial = "";
         for await (const chunk of s) {
-          if (echo) {
-            let off = 0;
-            while (off < chunk.length) off += Deno.stderr.writeSync(chunk.subarray(off));
-          }
+          if (echo && opts.rewrite) {
+            const text = partial + lines.decode(chunk, { stream: true });
+            const cut = text.lastIndexOf("\n") + 1;
+            partial = text.slice(cut);
+            if (cut) {
+              write(new TextEncoder().encode(
+                text.slice(0, cut - 1).split("\n").map(opts.rewrite).join("\n") + "\n",
+              ));
+            }
+          } else if (echo) write(chunk);
           output += dec.decode(chunk, { stream: true });
           if (output.length > keep) output = output.slice(-keep);
         }
+        if (echo && partial) write(new TextEncoder().encode(opts.rewrite!(partial)));
       };
       await Promise.all([pump(child.stdout), pump(child.stderr)]);
     }
