@@ -129,6 +129,29 @@ Deno.test("build -B with a builder and run image from a registry, then exec and 
     assert.deepEqual((byId.json as any).buildpacks.map((x: { id: string }) => x.id), [
       "simple/layers",
     ]);
+    // ID@VERSION with no -B: looked up in project.toml's builder, which is named; a version the
+    // builder lacks is an error that lists what it has (never an image pull).
+    const byVersion = await runLocald(
+      ["build", "-C", app, "-b", "simple/layers@simple-layers-version", "--force", "--json"],
+      { env: t.env },
+    );
+    assert.equal(byVersion.code, 0, byVersion.stderr);
+    assert.match(
+      byVersion.stderr,
+      new RegExp(
+        `looking up simple/layers@simple-layers-version in the builder ${builderRef} ` +
+          "\\(project\\.toml's; -B REF picks another\\)",
+      ),
+    );
+    const noVersion = await runLocald(["build", "-C", app, "-b", "simple/layers@9.9.9"], {
+      env: t.env,
+    });
+    assert.equal(noVersion.code, 3, noVersion.stderr);
+    assert.match(
+      noVersion.stderr,
+      /builder .* has simple\/layers simple-layers-version, not 9\.9\.9\nhint: pick one/,
+    );
+    assert.doesNotMatch(noVersion.stderr, /invalid image reference/);
 
     // With the registry gone, the pulled builder is used as is (if-not-present) ...
     await reg.stop();

@@ -75,7 +75,7 @@ Deno.test("a bare build builds as the last one was told to, says so, and --save 
   }
 });
 
-Deno.test("build from a subdirectory builds the enclosing project; a symlink reaches the same project", async () => {
+Deno.test("build from a subdirectory builds the enclosing project, as exec finds it", async () => {
   const f = await builtFixture();
   try {
     const sub = join(f.app, "src", "deep");
@@ -92,7 +92,16 @@ Deno.test("build from a subdirectory builds the enclosing project; a symlink rea
     const bare = await runLocald(["build"], { env: f.env, cwd: sub });
     assert.equal(bare.code, 0, bare.stderr);
     assert.match(bare.stderr, /is up to date/);
+  } finally {
+    await f.cleanup();
+  }
+});
 
+Deno.test("a symlinked project directory is one project whichever path reaches it", async () => {
+  const f = await fixture();
+  try {
+    await Deno.mkdir(join(f.app, "src"));
+    assert.equal((await f.build()).code, 0);
     // A symlink to the project: the same environment, the same (up to date) build.
     const link = join(f.root, "link to app");
     await Deno.symlink(f.app, link);

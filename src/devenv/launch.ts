@@ -11,7 +11,7 @@ import type { HostCommand } from "../hosts/types.ts";
 import type { Network, SandboxOptions } from "../hosts/sandbox.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import type { CommandContext } from "../cli/registry.ts";
-import { assertLauncherSafePath, shellQuote } from "../util/shell.ts";
+import { assertLauncherSafePath, shellQuote, shellWord } from "../util/shell.ts";
 import { exists } from "../util/fs.ts";
 import { parseEnvZ } from "./format.ts";
 
@@ -81,7 +81,7 @@ export async function loadDevEnv(
 }
 
 function buildCommand(projectDir: string): string {
-  return `locald build${projectDir === Deno.cwd() ? "" : ` -C ${shellQuote(projectDir)}`}`;
+  return `locald build${projectDir === Deno.cwd() ? "" : ` -C ${shellWord(projectDir)}`}`;
 }
 
 /**
