@@ -251,11 +251,11 @@ Deno.test("direnv set up before the first build loads it by itself once built", 
     );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /before: none/);
+    assert.match(r.stdout, /after: \/.*\/layers\/.*\/tools\/bin\/fixture-tool/);
     assert.match(
       r.stderr,
       /has not been built yet; direnv loads the environment once `locald build` has run/,
     );
-    assert.match(r.stdout, /after: \/.*\/layers\/.*\/tools\/bin\/fixture-tool/);
   } finally {
     await f.cleanup();
   }

@@ -4,7 +4,7 @@ import { mergeBuildEnv, parseEnvFile, parseEnvFlag } from "./env.ts";
 import { compareApi, negotiatePlatformApi } from "./platform_api.ts";
 import { type BuildInputs, createBuildPlan } from "./plan.ts";
 import { escapeId, localBuildpackPath, orderToml } from "./buildpacks.ts";
-import { chooseBuilder } from "./sources.ts";
+import { chooseBuilder, isBuildpackId } from "./sources.ts";
 import { layoutPathFor, parseOsRelease } from "./hostimage.ts";
 import { parseProject } from "../config/project.ts";
 import { pathsUnder } from "../config/paths.ts";
@@ -85,6 +85,21 @@ Deno.test("buildpack sources: ids escape like the lifecycle's, paths versus ids,
   assert.equal(chooseBuilder(undefined, "project", false, "default"), "project");
   assert.equal(chooseBuilder(undefined, undefined, true, "default"), undefined); // -b alone: no builder
   assert.equal(chooseBuilder(undefined, undefined, false, "default"), "default");
+  // Ids (looked up in a builder) versus image references (pulled).
+  for (
+    const id of ["heroku/nodejs", "heroku/nodejs@3.0.0", "simple/layers@simple-layers-version"]
+  ) {
+    assert.ok(isBuildpackId(id), id);
+  }
+  for (
+    const ref of [
+      "heroku/nodejs:3.0.0",
+      "docker://heroku/nodejs",
+      "ghcr.io/acme/bp",
+      "localhost/bp",
+      "127.0.0.1:5000/bp@sha256:" + "a".repeat(64),
+    ]
+  ) assert.ok(!isBuildpackId(ref), ref);
   assert.match(
     orderToml([[{ id: "a/b", version: "1" }, { id: "c", optional: true }]]),
     /\[\[order\]\]\n\[\[order\.group\]\]\nid = "a\/b"\nversion = "1"/,

@@ -81,8 +81,12 @@ export function withoutLocaldEnv(env: Record<string, string>): Record<string, st
       if (prev === null) delete out[k];
       else out[k] = prev;
     } else if (cur !== undefined && next) {
-      const i = cur.indexOf(next);
-      if (i !== -1) out[k] = cur.slice(0, i) + (prev ?? "") + cur.slice(i + next.length);
+      const a = around(next, cur);
+      if (!a) continue;
+      let [before, after] = a;
+      // Nothing to put back: drop one of the joints too.
+      if (!prev) after ? (after = after.slice(1)) : (before = before.slice(0, -1));
+      out[k] = before + (prev ?? "") + after;
     }
   }
   return out;
