@@ -133,6 +133,8 @@ Deno.test("interactive shell: the environment applies after the user's startup f
     await Deno.writeTextFile(join(userBin, "fixture-tool"), "#!/bin/sh\necho user copy\n", {
       mode: 0o755,
     });
+    // The app's .profile prints, as real ones do: shown, and the environment still applies.
+    await Deno.writeTextFile(join(f.app, ".profile"), "echo 'hello from .profile'\n");
     await userStartupFiles(f.home, {
       sh: `export PATH="$HOME/userbin:$PATH"\nalias greet='echo user-alias'\n`,
       fish: `set -gx PATH $HOME/userbin $PATH\nalias greet 'echo user-alias'\n`,
@@ -153,6 +155,7 @@ Deno.test("interactive shell: the environment applies after the user's startup f
       assert.doesNotMatch(out, /user copy/, `${sh}: ${out}`);
       assert.match(out, /\nuser-alias\n/, `${sh}: ${out}`);
       assert.match(out, /\nP=from-profile-d\n/, `${sh}: ${out}`);
+      assert.match(out, /hello from \.profile\n/, `${sh}: ${out}`);
       // The user's PATH entries are kept, behind the project's.
       const path = await ptyShell(sh, f.app, f.env, 'printf "%s%s\\n" X "=$PATH"\nexit\n');
       const entries = path.match(/X=(\S+)/)![1].split(/[: ]/);

@@ -64,7 +64,7 @@ Deno.test("a bare build builds as the last one was told to, says so, and --save 
     assert.equal(refused.code, 3);
     assert.match(
       refused.stderr,
-      /project\.toml already has a build table; locald does not rewrite it\n .*put these lines in it:\n  \[\[io\.buildpacks\.group\]\]\n  uri = /,
+      /project\.toml already has a build table; locald does not rewrite it\n .*put these lines in it:\n {2}\[\[io\.buildpacks\.group\]\]\n {2}uri = /,
     );
     assert.match(
       await Deno.readTextFile(join(f.app, "project.toml")),
@@ -92,6 +92,14 @@ Deno.test("build from a subdirectory builds the enclosing project, as exec finds
     const bare = await runLocald(["build"], { env: f.env, cwd: sub });
     assert.equal(bare.code, 0, bare.stderr);
     assert.match(bare.stderr, /is up to date/);
+    // A repository inside it (a clone, .git) is a project of its own.
+    const clone = join(f.app, "vendor", "clone");
+    await Deno.mkdir(join(clone, ".git"), { recursive: true });
+    await Deno.writeTextFile(join(clone, "fixture.txt"), "x\n");
+    const own = await runLocald(["build", "-b", FIXTURE_BP, "--json"], { env: f.env, cwd: clone });
+    assert.equal(own.code, 0, own.stderr);
+    // deno-lint-ignore no-explicit-any
+    assert.equal((own.json as any).projectDir, await Deno.realPath(clone));
   } finally {
     await f.cleanup();
   }

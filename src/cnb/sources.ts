@@ -109,7 +109,8 @@ export async function resolveSources(
     entries.length > 0 && !ids.length,
     DEFAULT_BUILDER,
   );
-  if (builderRef && ids.length && !o.builder) {
+  // Said unless project.toml names both the buildpacks and the builder.
+  if (builderRef && ids.length && !o.builder && (o.buildpacks.length || !projectBuilder)) {
     o.out.info(
       `locald: looking up ${ids.join(", ")} in the builder ${builderRef} ` +
         `(${projectBuilder ? "project.toml's" : "the default"}; -B REF picks another)`,

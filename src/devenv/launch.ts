@@ -87,7 +87,8 @@ function buildCommand(projectDir: string): string {
 /**
  * The project `locald build` in `dir` is about, found as shell, exec, run and env find it: the
  * nearest directory (dir or a parent) with a build (of either kind, or one that was cut), else
- * dir. A project.toml marks a project of its own: the walk stops there.
+ * dir. A project.toml marks a project of its own: the walk stops there. Nor does it leave a
+ * repository (a new clone under a built directory is its own project).
  */
 export async function enclosingProject(dir: string, view: StateView): Promise<string> {
   for (let cur = dir;;) {
@@ -101,7 +102,7 @@ export async function enclosingProject(dir: string, view: StateView): Promise<st
       ]
     ) if (await exists(f)) return cur;
     const parent = dirname(cur);
-    if (parent === cur) return dir;
+    if (parent === cur || await exists(join(cur, ".git"))) return dir;
     cur = parent;
   }
 }
