@@ -64,7 +64,7 @@ Deno.test("a bare build builds as the last one was told to, says so, and --save 
     assert.equal(refused.code, 3);
     assert.match(
       refused.stderr,
-      /project\.toml already has a build table; locald does not rewrite it\n .*put these lines in it:\n {2}\[\[io\.buildpacks\.group\]\]\n {2}uri = /,
+      /project\.toml already names how to build; locald does not rewrite it\n .*put these lines in it:\n {2}\[\[io\.buildpacks\.group\]\]\n {2}uri = /,
     );
     assert.match(
       await Deno.readTextFile(join(f.app, "project.toml")),

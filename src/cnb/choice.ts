@@ -5,9 +5,8 @@
  */
 import { join, relative } from "node:path";
 import { ExitCode, LocaldError } from "../errors.ts";
-import { readTextIfExists, writeFileAtomic } from "../util/fs.ts";
+import { isDir, readTextIfExists, writeFileAtomic } from "../util/fs.ts";
 import { sha256HexSync } from "../util/sha256.ts";
-import { isDir } from "../util/fs.ts";
 import { parseToml, toToml } from "../config/toml.ts";
 import { localBuildpackPath } from "./buildpacks.ts";
 import { isBuildpackId } from "./sources.ts";
@@ -66,9 +65,9 @@ export async function absoluteBuildpacks(refs: string[], cwd: string): Promise<s
 
 /**
  * `--save`: the choice as project.toml's `[io.buildpacks]` builder and group. A missing file is
- * created; a file that names no builder or buildpacks yet gets the table appended (the rest of
- * it is kept as written); a file that already names others is left alone (exit 3, with the
- * lines to put in it). Returns false when project.toml already says exactly this.
+ * created; one that names no builder or buildpacks yet gets them (the rest of it is kept as
+ * written, and the result is checked by parsing it); one that already names others is left
+ * alone (exit 3, with the lines to put in it). Returns false when it already says exactly this.
  */
 export async function saveChoice(
   projectDir: string,
@@ -91,15 +90,37 @@ export async function saveChoice(
   };
   const snippet = toToml({ io: { buildpacks: table } }).replace(/^\[io\]\n+/, "");
   const text = await readTextIfExists(file);
+  let body: string | undefined = `[_]\nschema-version = "0.2"\n\n${snippet}`;
   if (text !== undefined) {
+    body = undefined;
     // deno-lint-ignore no-explicit-any
     const doc = parseToml(text, file) as any;
     const io = doc.io?.buildpacks;
-    if (io || doc.build) {
-      const same = io && !doc.build && io.builder === table.builder &&
-        JSON.stringify(io.group ?? []) === JSON.stringify(group);
-      if (same) return false;
-      throw new LocaldError(`${file} already has a build table; locald does not rewrite it`, {
+    const same = io && !doc.build && io.builder === table.builder &&
+      JSON.stringify(io.group ?? []) === JSON.stringify(group);
+    if (same) return false;
+    const sep = text.endsWith("\n") || !text ? "" : "\n";
+    if (!io && !doc.build) body = `${text}${sep}\n${snippet}`;
+    else if (io && !io.builder && !io.group && !doc.build) {
+      // An [io.buildpacks] table without them (exclude, build.env): the builder goes under
+      // its header, the group after everything; the rest stays as written.
+      const lines = (text + sep).split("\n");
+      const at = lines.findIndex((l) => /^\s*\[\s*io\.buildpacks\s*\]\s*(#.*)?$/.test(l));
+      if (at !== -1) {
+        if (table.builder) lines.splice(at + 1, 0, `builder = ${JSON.stringify(table.builder)}`);
+        const groups = group.length ? toToml({ io: { buildpacks: { group } } }) : "";
+        body = lines.join("\n") + (groups ? `\n${groups.replace(/^\[io\]\n+/, "")}` : "");
+      }
+    }
+    // deno-lint-ignore no-explicit-any
+    let saved: any;
+    try {
+      saved = body === undefined ? undefined : parseToml(body, file);
+    } catch { /* not written then */ }
+    const ok = saved !== undefined && saved.io?.buildpacks?.builder === table.builder &&
+      JSON.stringify(saved.io?.buildpacks?.group ?? []) === JSON.stringify(group);
+    if (!ok || body === undefined) {
+      throw new LocaldError(`${file} already names how to build; locald does not rewrite it`, {
         details: ["to build this way, put these lines in it:", ...snippet.trim().split("\n")],
         hint: "edit project.toml yourself, or build with -B/-b without --save",
         exitCode: ExitCode.input,
@@ -107,9 +128,6 @@ export async function saveChoice(
     }
   }
   if (check) return true;
-  const body = text === undefined
-    ? `[_]\nschema-version = "0.2"\n\n${snippet}`
-    : `${text}${text.endsWith("\n") || !text ? "" : "\n"}\n${snippet}`;
-  await writeFileAtomic(file, body);
+  await writeFileAtomic(file, body!);
   return true;
 }
