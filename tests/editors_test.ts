@@ -204,7 +204,8 @@ Deno.test('eval "$(locald env)" twice equals once, and keeps what was added in b
        eval "$(locald env)"
        echo "PATH=$PATH"
        eval "$(locald env --format sh)" && locald env | grep -c fixture-tool >/dev/null || true
-       echo "FISH=$(locald env --format fish | grep -c 'set -gx LOCALD_ENV_DIFF')"`,
+       echo "FISH=$(locald env --format fish | grep -c 'set -gx LOCALD_ENV_DIFF')"
+       locald exec -- sh -c 'echo "EXEC=$PATH \${LOCALD_ENV_DIFF:-unmarked}"'`,
       f.env,
     );
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -214,6 +215,10 @@ Deno.test('eval "$(locald env)" twice equals once, and keeps what was added in b
     assert.ok(path.indexOf("/added") > path.findIndex((p) => p.endsWith("/tools/bin")));
     assert.equal(path.filter((p) => p.endsWith("/tools/bin")).length, 1, path.join("\n"));
     assert.match(r.stdout, /FISH=1/);
+    // exec inside such a shell: the environment once, not on top of itself.
+    const exec = r.stdout.match(/EXEC=(\S+) (\S+)/)!;
+    assert.equal(exec[1].split(":").filter((p) => p.endsWith("/tools/bin")).length, 1, exec[1]);
+    assert.equal(exec[2], "unmarked");
   } finally {
     await f.cleanup();
   }

@@ -4,6 +4,7 @@ import { commandIn, loadDevEnv, withSandbox, workingDir } from "../../devenv/lau
 import { spawn } from "../../hosts/spawn.ts";
 import { warnIfStale } from "../../devenv/stale.ts";
 import { openBackend } from "../../hosts/select.ts";
+import { withoutLocaldEnv } from "../../devenv/format.ts";
 
 export async function run(ctx: CommandContext): Promise<number> {
   const { args, env, dir, out } = ctx;
@@ -15,9 +16,9 @@ export async function run(ctx: CommandContext): Promise<number> {
   const d = await loadDevEnv(dir, env, b);
   await warnIfStale(d, out);
   await b.ready(out);
-  const cmd = await commandIn(d, argv, workingDir(d.projectDir, dir), await b.commandEnv(env), {
-    notFound: true,
-  });
+  // Without what an earlier `eval "$(locald env)"` added (the launcher adds it again).
+  const base = withoutLocaldEnv(await b.commandEnv(env));
+  const cmd = await commandIn(d, argv, workingDir(d.projectDir, dir), base, { notFound: true });
   const run = b.command(await withSandbox(ctx, d, cmd, "exec"), "exec");
   return (await spawn(run, { mode: "inherit" })).code;
 }

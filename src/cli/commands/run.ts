@@ -5,6 +5,7 @@ import { defaultProcess } from "../../cnb/record.ts";
 import { spawn } from "../../hosts/spawn.ts";
 import { warnIfStale } from "../../devenv/stale.ts";
 import { openBackend } from "../../hosts/select.ts";
+import { withoutLocaldEnv } from "../../devenv/format.ts";
 
 export async function run(ctx: CommandContext): Promise<number> {
   const { args, env, dir, out } = ctx;
@@ -35,7 +36,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     );
   }
   await b.ready(out);
-  const base = await b.commandEnv(env);
+  const base = withoutLocaldEnv(await b.commandEnv(env));
   const cmd = await withSandbox(ctx, d, processCommand(d, proc.type, procArgs, base), "run");
   return (await spawn(b.command(cmd, "run"), { mode: "inherit" })).code;
 }
