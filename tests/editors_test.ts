@@ -161,6 +161,13 @@ Deno.test("interactive shell: the environment applies after the user's startup f
       const entries = path.match(/X=(\S+)/)![1].split(/[: ]/);
       const layer = entries.findIndex((p) => /\/layers\/.*\/tools\/bin$/.test(p));
       assert.ok(layer >= 0 && layer < entries.indexOf(userBin), `${sh}: ${entries}`);
+      // The same with -c (fish reads config.fish for it too).
+      const c = await bash(
+        `cd ${f.app} && SHELL=${sh} locald shell -c 'fixture-tool c-mode'`,
+        f.env,
+      );
+      assert.equal(c.code, 0, c.stderr);
+      assert.match(c.stdout, /\/layers\/.*\nargs: \[c-mode\]/, `${sh}: ${c.stdout}`);
     }
   } finally {
     await f.cleanup();

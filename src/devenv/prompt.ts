@@ -25,6 +25,9 @@ export interface ShellLaunch {
 /** The variable the rc files read locald's environment from (then unset). */
 export const REAPPLY_VAR = "__LOCALD_ENV";
 
+/** fish's init command (`-C`, run after config.fish) that applies it. */
+export const FISH_REAPPLY = `eval $${REAPPLY_VAR}; set -e ${REAPPLY_VAR}`;
+
 export function marker(projectDir: string): string {
   return `(locald:${basename(projectDir)})`;
 }
@@ -90,7 +93,7 @@ export async function interactiveShell(
           shell,
           "-i",
           // Init commands run after config.fish: the environment, then the prompt wrapper.
-          ...(reapply ? ["-C", `eval $${REAPPLY_VAR}; set -e ${REAPPLY_VAR}`] : []),
+          ...(reapply ? ["-C", FISH_REAPPLY] : []),
           "-C",
           `functions -c fish_prompt __locald_prompt; function fish_prompt; printf '%s ' ${
             shellQuote(mark)

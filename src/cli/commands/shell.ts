@@ -12,6 +12,7 @@ import { diffEnv, renderReapply, withoutLocaldEnv } from "../../devenv/format.ts
 import { spawn } from "../../hosts/spawn.ts";
 import { warnIfStale } from "../../devenv/stale.ts";
 import { openBackend } from "../../hosts/select.ts";
+import { basename } from "../../util/path.ts";
 
 export async function run(ctx: CommandContext): Promise<number> {
   const { args, env, dir, out } = ctx;
@@ -42,26 +43,40 @@ export async function run(ctx: CommandContext): Promise<number> {
   const cwd = workingDir(d.projectDir, dir);
   const base = { ...start, LOCALD_SHELL: "1", LOCALD_PROJECT: d.projectDir };
   const sandboxed = args.flags.sandbox !== undefined || args.flags.network !== undefined;
+  const prompt = () => import("../../devenv/prompt.ts");
+  // The shell started directly, the environment (computed by the launcher) applied by its own
+  // startup code after the user's files.
+  const reapplied = async (argv: string[], extra: Record<string, string>, lang: "sh" | "fish") => {
+    const after = await launcherEnv(d, b, cwd, base);
+    const g = d.view?.guestPath ?? ((p: string) => p);
+    return {
+      argv,
+      env: {
+        ...base,
+        ...extra,
+        [(await prompt()).REAPPLY_VAR]: renderReapply(diffEnv(base, after), base, lang),
+      },
+      cwd: g(cwd),
+    };
+  };
   let cmd;
   if (command === undefined) {
     // Interactive: the user's shell, its startup files, then the environment and a marker in
     // the prompt. Sandboxed, home is hidden (no startup files): the shell starts in it.
-    const { interactiveShell, REAPPLY_VAR } = await import("../../devenv/prompt.ts");
-    const launch = await interactiveShell(shell, d.projectDir, d.paths.state, start, !sandboxed);
-    if (launch.reapply) {
-      const after = await launcherEnv(d, b, cwd, base);
-      const g = d.view?.guestPath ?? ((p: string) => p);
-      cmd = {
-        argv: launch.argv,
-        env: {
-          ...base,
-          ...launch.env,
-          [REAPPLY_VAR]: renderReapply(diffEnv(base, after), base, launch.reapply),
-        },
-        cwd: g(cwd),
-      };
-    } else cmd = await commandIn(d, launch.argv, cwd, { ...base, ...launch.env });
+    const launch = await (await prompt()).interactiveShell(
+      shell,
+      d.projectDir,
+      d.paths.state,
+      start,
+      !sandboxed,
+    );
+    cmd = launch.reapply
+      ? await reapplied(launch.argv, launch.env, launch.reapply)
+      : await commandIn(d, launch.argv, cwd, { ...base, ...launch.env });
     out.info(`locald: entering the environment of ${d.projectDir} (exit to leave)`);
+  } else if (basename(shell) === "fish" && !sandboxed) {
+    // fish reads config.fish for -c too: the environment goes on after it, as interactively.
+    cmd = await reapplied([shell, "-C", (await prompt()).FISH_REAPPLY, "-c", command], {}, "fish");
   } else cmd = await commandIn(d, [shell, "-c", command], cwd, base);
   const run = b.command(await withSandbox(ctx, d, cmd, "shell"), "shell");
   return (await spawn(run, { mode: "inherit" })).code;
