@@ -105,8 +105,12 @@ async function resolveDir(dir: string | undefined): Promise<string> {
       exitCode: ExitCode.input,
     });
   }
-  // One project whichever path reaches it: state is keyed by the real path, not a symlink's.
-  abs = await Deno.realPath(abs).catch(() => abs);
+  // One project whichever path reaches it: state is keyed by the real path, not a symlink's;
+  // unless the real path has what the launcher's bash would run as code and this one has not
+  // (a symlink is how such a project is used at all).
+  const real = await Deno.realPath(abs).catch(() => abs);
+  const { LAUNCHER_UNSAFE } = await import("./src/util/shell.ts");
+  if (!LAUNCHER_UNSAFE.test(real) || LAUNCHER_UNSAFE.test(abs)) abs = real;
   try {
     for await (const _ of Deno.readDir(abs)) break;
   } catch (e) {

@@ -11,6 +11,9 @@ export function shellWord(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : shellQuote(s);
 }
 
+/** Characters that still act inside the launcher's double quotes (see below). */
+export const LAUNCHER_UNSAFE = /["$`\\]/;
+
 /**
  * The lifecycle's launcher writes the app directory and profile script paths into its bash
  * script between double quotes (`cd "DIR"`, `source "FILE"`), where `"`, `$`, a backquote and
@@ -18,7 +21,7 @@ export function shellWord(s: string): string {
  * how to reach the project by a path without them. `what` says whose path it is.
  */
 export function assertLauncherSafePath(path: string, what: "project" | "state"): void {
-  const bad = path.match(/["$`\\]/);
+  const bad = path.match(LAUNCHER_UNSAFE);
   if (!bad) return;
   throw new LocaldError(
     `${what === "project" ? "the project directory" : "locald's state directory"} ${path} ` +
