@@ -47,7 +47,8 @@ export async function run(ctx: CommandContext): Promise<number> {
   // The shell started directly, the environment (computed by the launcher) applied by its own
   // startup code after the user's files.
   const reapplied = async (argv: string[], extra: Record<string, string>, lang: "sh" | "fish") => {
-    const after = await launcherEnv(d, b, cwd, base);
+    // What profile scripts print shows before the shell starts, as it did through the launcher.
+    const after = await launcherEnv(d, b, cwd, base, { show: true });
     const g = d.view?.guestPath ?? ((p: string) => p);
     return {
       argv,
