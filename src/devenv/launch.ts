@@ -158,16 +158,23 @@ export async function hasAppProfile(projectDir: string): Promise<boolean> {
 /**
  * The launcher's argv for `argv`: exec'd directly when nothing is to be sourced, otherwise
  * through the launcher's bash (which sources profile.d and .profile first) as a quoted script
- * that changes to `cwd`, so no argument is re-evaluated.
+ * that changes to `cwd`, so no argument is re-evaluated. `check`: bash code run just before
+ * the command (in a bash of its own when nothing is sourced).
  */
 export function launcherArgv(
   launcher: string,
   sourced: boolean,
   argv: string[],
   cwd: string,
+  check = "",
 ): string[] {
-  if (!sourced) return [launcher, "--", ...argv];
-  return [launcher, `cd -- ${shellQuote(cwd)} && exec ${argv.map(shellQuote).join(" ")}`];
+  const pre = check ? `${check}; ` : "";
+  if (!sourced) {
+    return check
+      ? [launcher, "--", "/bin/bash", "-c", `${pre}exec "$@"`, "locald", ...argv]
+      : [launcher, "--", ...argv];
+  }
+  return [launcher, `cd -- ${shellQuote(cwd)} && ${pre}exec ${argv.map(shellQuote).join(" ")}`];
 }
 
 /**
@@ -209,13 +216,10 @@ export async function commandIn(
   const cwd = g(hostCwd);
   const sourced = d.rec.profiles.length > 0 || await hasAppProfile(d.projectDir);
   // `notFound`: a command the environment does not have is one locald line with a hint
-  // (exit 127, as shells), not the launcher's or bash's own message. bash, not sh, for the
-  // reason envCaptureArgv gives.
-  const run = opts.notFound
-    ? ["/bin/bash", "-c", `${notFoundCheck(argv[0], d.projectDir)}; exec "$@"`, "locald", ...argv]
-    : argv;
+  // (exit 127, as shells), not the launcher's or bash's own message.
+  const check = opts.notFound ? notFoundCheck(argv[0], d.projectDir) : "";
   return {
-    argv: launcherArgv(d.rec.lifecycle.launcher, sourced, run, cwd),
+    argv: launcherArgv(d.rec.lifecycle.launcher, sourced, argv, cwd, check),
     // Sourcing, the launcher changes to CNB_APP_DIR first (the script then to cwd).
     env: { ...baseEnv, ...launcherVars(d.rec, sourced ? g(d.projectDir) : cwd) },
     cwd,
