@@ -379,13 +379,25 @@ Deno.test("exit codes and signals pass through exec", async () => {
   }
 });
 
+/** Wait until some build under `home` holds its project's build lock (flock). */
+async function buildLockHeld(home: string) {
+  const probe =
+    'for f in "$1"/projects/*/build.lock; do [ -e "$f" ] && ! flock -n "$f" true && exit 0; done; exit 1';
+  for (let i = 0; i < 1200; i++) {
+    const p = await new Deno.Command("sh", { args: ["-c", probe, "sh", home] }).output();
+    if (p.code === 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("the first build never took its lock");
+}
+
 Deno.test("two builds of one project do not interleave: the second waits and says so", async () => {
   const f = await fixture({ FIXTURE_SLOW: "1" });
   try {
     const a = spawnLocald(["build", "-C", f.app, "-b", FIXTURE_BP, "-e", "FIXTURE_SLEEP=1"], {
       env: f.env,
     });
-    await new Promise((r) => setTimeout(r, 400));
+    await buildLockHeld(f.localdHome);
     const b = await f.build();
     const ao = await a.output();
     assert.equal(ao.code, 0, new TextDecoder().decode(ao.stderr));
