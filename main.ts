@@ -2,9 +2,8 @@
  * The only impure entry point: parse the command line, run one command, turn errors into a
  * message, a hint and an exit code. Nothing else in locald calls Deno.exit.
  */
-import { parseArgs } from "./src/cli/args.ts";
+import { parseInvocation } from "./src/cli/invocation.ts";
 import { createOutput } from "./src/cli/output.ts";
-import { findCommand } from "./src/cli/registry.ts";
 import {
   checkPathVariables,
   errorMessage,
@@ -21,35 +20,27 @@ const err = (s: string) => Deno.stderr.writeSync(enc.encode(s + "\n"));
 async function main(argv: string[]): Promise<number> {
   const env = Deno.env.toObject();
   const out = createOutput(env);
-  const [first, ...rest] = argv;
-  if (first === undefined || first === "--help" || first === "-h") {
-    const { mainHelp } = await import("./src/cli/help.ts");
-    if (first === undefined) {
-      err(mainHelp());
-      return ExitCode.usage;
-    }
-    console.log(mainHelp());
-    return ExitCode.ok;
-  }
-  if (first === "--version" || first === "-V") return main(["version", ...rest]);
-  const spec = findCommand(first);
-  if (!spec) {
-    const { mainHelp } = await import("./src/cli/help.ts");
-    err(`locald: unknown command "${first}"\n`);
-    err(mainHelp());
-    return ExitCode.usage;
-  }
+  let command: string | undefined;
   try {
-    const args = parseArgs(rest, spec.flags, spec.name, {
-      stopAtPositional: spec.stopAtPositional,
-    });
+    const inv = parseInvocation(argv);
+    if (inv.kind === "help") {
+      const { mainHelp } = await import("./src/cli/help.ts");
+      if (!inv.asked) {
+        err(mainHelp());
+        return ExitCode.usage;
+      }
+      console.log(mainHelp());
+      return ExitCode.ok;
+    }
+    const { spec, sub, args } = inv;
+    command = sub ? `${spec.name} ${sub.name}` : spec.name;
     if (args.flags.help) {
       const { commandHelp } = await import("./src/cli/help.ts");
-      console.log(commandHelp(spec));
+      console.log(commandHelp(spec, sub));
       return ExitCode.ok;
     }
     checkPathVariables(env);
-    const dir = await resolveDir(args.flags.dir as string | undefined);
+    const dir = await resolveDir(inv.dirs);
     const mod = await spec.load();
     (await import("./src/util/trace.ts")).trace(`loaded ${spec.name}`);
     return await mod.run({ args, out, env, dir });
@@ -60,10 +51,8 @@ async function main(argv: string[]): Promise<number> {
     const keep = caught instanceof LocaldError && caught.exitCode !== ExitCode.download;
     const e = keep ? caught : machineError(caught) ?? notUtf8Error(caught) ?? caught;
     if (e instanceof UsageError) {
-      const { usageText } = await import("./src/cli/help.ts");
-      err(`locald ${spec.name}: ${e.message}`);
-      err(usageText(spec));
-      err(`Run \`locald help ${spec.name}\` for more.`);
+      const { usageError } = await import("./src/cli/help.ts");
+      err(usageError(e, command));
       return e.exitCode;
     }
     if (e instanceof LocaldError) {
@@ -80,9 +69,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function resolveDir(dir: string | undefined): Promise<string> {
+/** The project directory: every -C in turn (a relative one is relative to the one before). */
+async function resolveDir(dirs: string[]): Promise<string> {
   const { resolve } = await import("./src/util/path.ts");
-  let abs = resolve(dir ?? ".");
+  let abs = resolve(".", ...dirs);
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(abs);

@@ -42,13 +42,27 @@ export class LocaldError extends Error {
   }
 }
 
-/** Bad command line: main prints the command's usage and exits 2. */
+export interface UsageErrorOptions {
+  /** The names nearest to a mistyped one ("did you mean ...?"). */
+  suggestions?: string[];
+  /**
+   * An unknown name (command, subcommand, flag, value): main answers in a few lines (the
+   * message, the nearest match, where to look) instead of printing the usage.
+   */
+  brief?: boolean;
+}
+
+/** Bad command line: main prints the command's usage (or, when brief, a short answer); exit 2. */
 export class UsageError extends LocaldError {
   readonly command?: string;
-  constructor(message: string, command?: string) {
+  readonly suggestions: string[];
+  readonly brief: boolean;
+  constructor(message: string, command?: string, opts: UsageErrorOptions = {}) {
     super(message, { exitCode: ExitCode.usage });
     this.name = "UsageError";
     this.command = command;
+    this.suggestions = opts.suggestions ?? [];
+    this.brief = opts.brief ?? false;
   }
 }
 

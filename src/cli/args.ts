@@ -1,5 +1,6 @@
 /** Command-line parsing: pure, table-driven, no dependencies. */
 import { UsageError } from "../errors.ts";
+import { nearest } from "./suggest.ts";
 
 export type FlagKind = "bool" | "string" | "list";
 
@@ -29,10 +30,27 @@ export interface ParseOptions {
   stopAtPositional?: boolean;
 }
 
+/** Flags every command takes, before or after its name (`locald -C DIR exec -- ...`). */
 export const GLOBAL_FLAGS: FlagSpec[] = [
   { name: "dir", short: "C", kind: "string", value: "DIR", help: "project directory (default: .)" },
   { name: "help", short: "h", kind: "bool", help: "show help for this command" },
 ];
+
+/** "a", "a" or "b", "a", "b" or "c" */
+export function orList(words: string[]): string {
+  const q = words.map((w) => `"${w}"`);
+  return q.length < 2 ? q.join("") : `${q.slice(0, -1).join(", ")} or ${q[q.length - 1]}`;
+}
+
+function unknownFlag(shown: string, all: FlagSpec[], command: string): UsageError {
+  const longs = all.map((f) => `--${f.name}`);
+  // `-force` for `--force`: a long name behind one dash.
+  const single = /^-[^-]{2,}/.test(shown) && longs.includes(`-${shown.split("=")[0]}`)
+    ? [`-${shown.split("=")[0]}`]
+    : [];
+  const suggestions = single.length ? single : shown.startsWith("--") ? nearest(shown, longs) : [];
+  return new UsageError(`unknown flag ${shown}`, command, { suggestions, brief: true });
+}
 
 export function parseArgs(
   argv: string[],
@@ -56,6 +74,12 @@ export function parseArgs(
       return false;
     }
     if (value === undefined) return true; // needs the next argument
+    if (f.choices && !f.choices.includes(value)) {
+      throw new UsageError(`${shown} takes ${orList(f.choices)} (got "${value}")`, command, {
+        suggestions: nearest(value, f.choices),
+        brief: true,
+      });
+    }
     if (f.kind === "list") (out.flags[f.name] as string[]).push(value);
     else out.flags[f.name] = value;
     return false;
@@ -77,12 +101,12 @@ export function parseArgs(
       shown = `--${name}`;
       if (eq !== -1) value = a.slice(eq + 1);
       spec = byLong.get(name);
-      if (!spec) throw new UsageError(`unknown flag ${shown}`, command);
+      if (!spec) throw unknownFlag(shown, all, command);
     } else if (a.startsWith("-") && a.length > 1 && a !== "-") {
       const s = a[1];
       shown = `-${s}`;
       spec = byShort.get(s);
-      if (!spec) throw new UsageError(`unknown flag ${shown}`, command);
+      if (!spec) throw unknownFlag(a.length > 2 && !byShort.has(s) ? a : shown, all, command);
       if (a.length > 2) {
         if (spec.kind === "bool") {
           throw new UsageError(`${shown} takes no value (got "${a.slice(2)}")`, command);

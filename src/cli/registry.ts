@@ -17,18 +17,40 @@ export interface CommandModule {
   run(ctx: CommandContext): Promise<number>;
 }
 
-export interface CommandSpec {
+/** `locald builder pull`, `locald cache ls`, ...: its own usage, flags and help. */
+export interface SubcommandSpec {
   name: string;
   summary: string;
   usage: string[];
   description?: string;
   flags: FlagSpec[];
   examples?: string[];
+}
+
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  usage: string[];
+  description?: string;
+  /** With subcommands: every flag any of them takes (each subcommand accepts only its own). */
+  flags: FlagSpec[];
+  examples?: string[];
   stopAtPositional?: boolean;
+  /** The first positional names one of these; main parses the rest with its flags. */
+  subcommands?: SubcommandSpec[];
   load: () => Promise<CommandModule>;
 }
 
+/** The flags of all subcommands, each once, in order of first appearance. */
+function flagsOf(subs: SubcommandSpec[]): FlagSpec[] {
+  const seen = new Map<string, FlagSpec>();
+  for (const s of subs) for (const f of s.flags) if (!seen.has(f.name)) seen.set(f.name, f);
+  return [...seen.values()];
+}
+
 const json: FlagSpec = { name: "json", kind: "bool", help: "print a JSON result on stdout" };
+const PULL_POLICIES = ["always", "if-not-present", "never"];
+const NETWORKS = ["none", "default"];
 
 export const BUILD_FLAGS: FlagSpec[] = [
   {
@@ -44,6 +66,7 @@ export const BUILD_FLAGS: FlagSpec[] = [
     kind: "string",
     value: "POLICY",
     help: "always, if-not-present (default) or never",
+    choices: PULL_POLICIES,
   },
   {
     name: "insecure-registry",
@@ -88,6 +111,7 @@ export const BUILD_FLAGS: FlagSpec[] = [
     kind: "string",
     value: "none|default",
     help: "none: no network for the build (implies --sandbox); default: the host's",
+    choices: NETWORKS,
   },
   {
     name: "trust-builder",
@@ -109,6 +133,139 @@ export const DEV_SANDBOX_FLAGS: FlagSpec[] = [
     kind: "string",
     value: "none|default",
     help: "none: no network (implies --sandbox)",
+    choices: NETWORKS,
+  },
+];
+
+const BUILDER_PULL_FLAGS: FlagSpec[] = [
+  {
+    name: "platform",
+    kind: "string",
+    value: "OS/ARCH",
+    help: "platform to pick from a multi-arch builder (default: linux/<this CPU>)",
+  },
+  {
+    name: "insecure-registry",
+    kind: "list",
+    value: "HOST",
+    help: "talk plain HTTP to this registry (repeatable)",
+  },
+];
+
+const policyFlag = (dflt: string): FlagSpec => ({
+  name: "pull-policy",
+  kind: "string",
+  value: "POLICY",
+  help: `always, if-not-present or never (default: ${dflt})`,
+  choices: PULL_POLICIES,
+});
+
+export const BUILDER_SUBCOMMANDS: SubcommandSpec[] = [
+  {
+    name: "pull",
+    summary: "download a builder (default: heroku/builder:24) and unpack its /cnb",
+    usage: [
+      "locald builder pull [REF] [--platform OS/ARCH] [--insecure-registry HOST]...",
+      "                    [--pull-policy always|if-not-present|never] [--json]",
+    ],
+    description: "Asks the registry again unless --pull-policy says otherwise; an unchanged\n" +
+      "image is not downloaded twice.",
+    flags: [...BUILDER_PULL_FLAGS, policyFlag("always"), json],
+    examples: ["locald builder pull", "locald builder pull paketobuildpacks/builder-jammy-base"],
+  },
+  {
+    name: "inspect",
+    summary: "show a builder's buildpacks, detection order, run image, lifecycle and APIs",
+    usage: [
+      "locald builder inspect [REF] [--platform OS/ARCH] [--insecure-registry HOST]...",
+      "                       [--pull-policy always|if-not-present|never] [--json]",
+    ],
+    description: "Pulls the builder first if it is not here yet (works offline once pulled).",
+    flags: [...BUILDER_PULL_FLAGS, policyFlag("if-not-present"), json],
+    examples: ["locald builder inspect", "locald builder inspect heroku/builder:24 --json"],
+  },
+  {
+    name: "ls",
+    summary: "list the builders pulled so far",
+    usage: ["locald builder ls [--json]"],
+    flags: [json],
+    examples: ["locald builder ls", "locald builder ls --json"],
+  },
+  {
+    name: "rm",
+    summary: "forget builders and the blobs only they used",
+    usage: ["locald builder rm REF... [--json]"],
+    flags: [json],
+    examples: ["locald builder rm heroku/builder:24"],
+  },
+];
+
+export const CACHE_SUBCOMMANDS: SubcommandSpec[] = [
+  {
+    name: "ls",
+    summary: "show what each project's state, the builders and the tools take on disk",
+    usage: ["locald cache ls [--json]"],
+    flags: [json],
+    examples: ["locald cache ls", "locald cache ls --json"],
+  },
+  {
+    name: "prune",
+    summary: "remove the state of projects that are gone and leftovers of interrupted work",
+    usage: ["locald cache prune [--all] [--dry-run] [--json]"],
+    description: "Removes the state of projects whose directory no longer exists and the\n" +
+      "leftovers of interrupted downloads and installs; --all removes every project's state\n" +
+      "(environments and caches; tools and builders stay: `locald builder rm` for those).",
+    flags: [
+      { name: "all", kind: "bool", help: "prune every project's state" },
+      { name: "dry-run", kind: "bool", help: "say what would be removed" },
+      json,
+    ],
+    examples: ["locald cache prune --dry-run", "locald cache prune --all"],
+  },
+];
+
+const VM_SIZE_FLAGS: FlagSpec[] = [
+  { name: "cpus", kind: "string", value: "N", help: "VM CPUs when created (default 4)" },
+  { name: "memory", kind: "string", value: "SIZE", help: "VM memory when created (4GiB)" },
+  { name: "disk", kind: "string", value: "SIZE", help: "VM disk when created (60GiB)" },
+];
+
+export const VM_SUBCOMMANDS: SubcommandSpec[] = [
+  {
+    name: "start",
+    summary: "create (the first time) and start the VM",
+    usage: ["locald vm start [--cpus N] [--memory SIZE] [--disk SIZE]"],
+    description: "The sizes apply when the VM is created; `locald vm rm` first to change them.",
+    flags: VM_SIZE_FLAGS,
+    examples: ["locald vm start", "locald vm start --cpus 8 --memory 8GiB"],
+  },
+  {
+    name: "stop",
+    summary: "stop the VM (builds start it again)",
+    usage: ["locald vm stop"],
+    flags: [],
+    examples: ["locald vm stop"],
+  },
+  {
+    name: "status",
+    summary: "say whether the VM exists and runs, and its size",
+    usage: ["locald vm status [--json]"],
+    flags: [json],
+    examples: ["locald vm status", "locald vm status --json"],
+  },
+  {
+    name: "shell",
+    summary: "a shell inside the VM, in the project directory when the VM can see it",
+    usage: ["locald vm shell [-C DIR] [--cpus N] [--memory SIZE] [--disk SIZE]"],
+    flags: VM_SIZE_FLAGS,
+    examples: ["locald vm shell", "locald vm shell -C ~/src/app"],
+  },
+  {
+    name: "rm",
+    summary: "delete the VM (Windows: locald's state in the distribution)",
+    usage: ["locald vm rm"],
+    flags: [],
+    examples: ["locald vm rm"],
   },
 ];
 
@@ -117,9 +274,11 @@ export const COMMANDS: CommandSpec[] = [
     name: "build",
     summary: "build the project's development environment with Cloud Native Buildpacks",
     usage: [
-      "locald build [-C DIR] [-B BUILDER] [-b BUILDPACK]... [-e K=V]... [--env-file F]",
-      "             [--clear-cache] [--force] [--save] [--dry-run] [--json]",
-      "             [--sandbox] [--network none|default] [--trust-builder]",
+      "locald build [-C DIR] [-B BUILDER] [-b BUILDPACK]... [-e K=V]... [--env-file F]...",
+      "             [--clear-cache] [--force] [--save] [--platform-api X.Y] [--dry-run] [--json]",
+      "             [--run-image REF] [--pull-policy always|if-not-present|never]",
+      "             [--insecure-registry HOST]... [--sandbox[=false]] [--network none|default]",
+      "             [--trust-builder] [--export [-t NAME] [--layout-dir DIR] | --publish REF]",
     ],
     description:
       "Runs the CNB lifecycle phases (analyze, detect, restore, build) natively on this host.\n" +
@@ -202,38 +361,14 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "builder",
     summary: "pull, inspect, list and remove CNB builders (from OCI registries, no Docker)",
-    usage: [
-      "locald builder pull [REF] [--platform OS/ARCH] [--insecure-registry HOST]... [--json]",
-      "locald builder inspect [REF] [--pull-policy always|if-not-present|never] [--json]",
-      "locald builder ls [--json]",
-      "locald builder rm REF...",
-    ],
+    usage: BUILDER_SUBCOMMANDS.flatMap((s) => s.usage),
     description:
       "REF is an image reference as Docker writes it (heroku/builder:24, ghcr.io/o/b@sha256:...);\n" +
       "without one, the default builder heroku/builder:24. Credentials come from\n" +
       "$DOCKER_CONFIG/config.json or ~/.docker/config.json (auths, credHelpers, credsStore).\n" +
       "Registries on 127.0.0.1/localhost are reached over plain HTTP.",
-    flags: [
-      {
-        name: "platform",
-        kind: "string",
-        value: "OS/ARCH",
-        help: "platform to pick from a multi-arch builder (default: linux/<this CPU>)",
-      },
-      {
-        name: "insecure-registry",
-        kind: "list",
-        value: "HOST",
-        help: "talk plain HTTP to this registry (repeatable)",
-      },
-      {
-        name: "pull-policy",
-        kind: "string",
-        value: "POLICY",
-        help: "always (pull's default), if-not-present (inspect's default) or never",
-      },
-      json,
-    ],
+    flags: flagsOf(BUILDER_SUBCOMMANDS),
+    subcommands: BUILDER_SUBCOMMANDS,
     examples: [
       "locald builder pull heroku/builder:24",
       "locald builder inspect heroku/builder:24",
@@ -257,15 +392,9 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "cache",
     summary: "see and reclaim the disk locald uses (project states, builders, tools)",
-    usage: ["locald cache ls [--json]", "locald cache prune [--all] [--dry-run] [--json]"],
-    description: "prune removes the state of projects whose directory no longer exists and the\n" +
-      "leftovers of interrupted downloads and installs; --all removes every project's state\n" +
-      "(environments and caches; tools and builders stay: `locald builder rm` for those).",
-    flags: [
-      { name: "all", kind: "bool", help: "prune every project's state" },
-      { name: "dry-run", kind: "bool", help: "say what would be removed" },
-      json,
-    ],
+    usage: CACHE_SUBCOMMANDS.flatMap((s) => s.usage),
+    flags: flagsOf(CACHE_SUBCOMMANDS),
+    subcommands: CACHE_SUBCOMMANDS,
     examples: ["locald cache ls", "locald cache prune --dry-run", "locald cache prune --all"],
     load: () => import("./commands/cache.ts"),
   },
@@ -283,18 +412,14 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "vm",
     summary: "manage the VM (macOS) or WSL distribution (Windows) that builds run in",
-    usage: ["locald vm start|stop|status|shell|rm [--cpus N] [--memory SIZE] [--disk SIZE]"],
+    usage: VM_SUBCOMMANDS.flatMap((s) => s.usage),
     description:
       "macOS: locald's own Lima VM (Apple Virtualization.framework, Ubuntu 24.04) with your\n" +
       "home directory mounted at the same path. Windows: the WSL 2 distribution locald uses\n" +
       "(LOCALD_WSL_DISTRO, else the default one); `rm` removes only locald's state from it.\n" +
       "LOCALD_BACKEND=native|lima|wsl overrides the choice made from the operating system.",
-    flags: [
-      { name: "cpus", kind: "string", value: "N", help: "VM CPUs when created (default 4)" },
-      { name: "memory", kind: "string", value: "SIZE", help: "VM memory when created (4GiB)" },
-      { name: "disk", kind: "string", value: "SIZE", help: "VM disk when created (60GiB)" },
-      json,
-    ],
+    flags: flagsOf(VM_SUBCOMMANDS),
+    subcommands: VM_SUBCOMMANDS,
     examples: ["locald vm start", "locald vm status --json", "locald vm shell", "locald vm rm"],
     load: () => import("./commands/vm.ts"),
   },
@@ -334,13 +459,17 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "help",
     summary: "show help for a command",
-    usage: ["locald help [COMMAND]"],
+    usage: ["locald help [COMMAND [SUBCOMMAND]]"],
     flags: [],
-    examples: ["locald help build"],
+    examples: ["locald help build", "locald help builder pull"],
     load: () => import("./commands/help.ts"),
   },
 ];
 
 export function findCommand(name: string): CommandSpec | undefined {
   return COMMANDS.find((c) => c.name === name);
+}
+
+export function findSubcommand(c: CommandSpec, name: string): SubcommandSpec | undefined {
+  return c.subcommands?.find((s) => s.name === name);
 }

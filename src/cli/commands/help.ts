@@ -1,16 +1,34 @@
 import type { CommandContext } from "../registry.ts";
 import { commandHelp, mainHelp } from "../help.ts";
-import { findCommand } from "../registry.ts";
+import { COMMANDS, findCommand, findSubcommand } from "../registry.ts";
+import { nearest } from "../suggest.ts";
 import { UsageError } from "../../errors.ts";
 
 export function run({ args }: CommandContext): Promise<number> {
-  const name = args.positionals[0];
+  const [name, subName, ...extra] = args.positionals;
   if (!name) {
     console.log(mainHelp());
     return Promise.resolve(0);
   }
   const spec = findCommand(name);
-  if (!spec) throw new UsageError(`no command named "${name}"`, "help");
-  console.log(commandHelp(spec));
+  if (!spec) {
+    throw new UsageError(`no command named "${name}"`, "help", {
+      suggestions: nearest(name, COMMANDS.map((c) => c.name)),
+      brief: true,
+    });
+  }
+  const sub = subName === undefined ? undefined : findSubcommand(spec, subName);
+  if (subName !== undefined && !sub) {
+    const names = (spec.subcommands ?? []).map((s) => s.name);
+    throw new UsageError(
+      names.length
+        ? `${name} has no subcommand "${subName}" (${names.join(", ")})`
+        : `${name} has no subcommands`,
+      "help",
+      { suggestions: nearest(subName, names), brief: true },
+    );
+  }
+  if (extra.length) throw new UsageError("takes a command and a subcommand at most", "help");
+  console.log(commandHelp(spec, sub));
   return Promise.resolve(0);
 }
