@@ -299,7 +299,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "shell",
     summary: "open your $SHELL with the build's environment",
-    usage: ["locald shell [-C DIR] [--sandbox] [-c COMMAND]"],
+    usage: ["locald shell [-C DIR] [--sandbox] [--network none|default] [-c COMMAND]"],
     flags: [
       {
         name: "command",
@@ -316,7 +316,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "exec",
     summary: "run one command in the build's environment (no shell)",
-    usage: ["locald exec [-C DIR] [--sandbox] -- CMD [ARGS...]"],
+    usage: ["locald exec [-C DIR] [--sandbox] [--network none|default] -- CMD [ARGS...]"],
     flags: DEV_SANDBOX_FLAGS,
     stopAtPositional: true,
     examples: [
@@ -329,7 +329,9 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "run",
     summary: "start a process type the buildpacks declared",
-    usage: ["locald run [-C DIR] [--sandbox] [PROCESS_TYPE] [-- ARGS...]"],
+    usage: [
+      "locald run [-C DIR] [--sandbox] [--network none|default] [PROCESS_TYPE] [-- ARGS...]",
+    ],
     description: "Without PROCESS_TYPE, runs the default process (web if none is marked default).",
     flags: DEV_SANDBOX_FLAGS,
     stopAtPositional: true,
@@ -466,8 +468,19 @@ export const COMMANDS: CommandSpec[] = [
   },
 ];
 
+/** For the completion scripts only: not in help, not completed, never suggested. */
+export const HIDDEN_COMMANDS: CommandSpec[] = [
+  {
+    name: "__complete",
+    summary: "print completion candidates (process types, builder references), one a line",
+    usage: ["locald __complete processes|builders [-C DIR]"],
+    flags: [],
+    load: () => import("./commands/complete.ts"),
+  },
+];
+
 export function findCommand(name: string): CommandSpec | undefined {
-  return COMMANDS.find((c) => c.name === name);
+  return COMMANDS.find((c) => c.name === name) ?? HIDDEN_COMMANDS.find((c) => c.name === name);
 }
 
 export function findSubcommand(c: CommandSpec, name: string): SubcommandSpec | undefined {
