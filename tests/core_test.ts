@@ -495,12 +495,12 @@ Deno.test("errors users hit: one line, a hint, an exit code", async (t) => {
     await t.step("usage errors exit 2 with the usage", async () => {
       const r = await runLocald(["build", "--nope"], { env: f.env });
       assert.equal(r.code, 2);
-      assert.match(r.stderr, /unknown flag --nope\nUsage:\n {2}locald build/);
+      assert.match(r.stderr, /unknown flag --nope\nRun `locald help build` for its flags/);
       const u = await runLocald(["frobnicate"], { env: f.env });
       assert.equal(u.code, 2);
       const x = await runLocald(["exec"], { env: f.env });
       assert.equal(x.code, 2);
-      assert.match(x.stderr, /no command given/);
+      assert.match(x.stderr, /no command given\nUsage:\n {2}locald exec/);
     });
   } finally {
     await f.cleanup();

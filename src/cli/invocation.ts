@@ -4,7 +4,7 @@
  * subcommands (`builder pull`) takes only the chosen subcommand's flags. Mistakes are usage
  * errors that name the nearest command, subcommand or flag.
  */
-import { parseArgs, type ParsedArgs } from "./args.ts";
+import { type FlagSpec, GLOBAL_FLAGS, parseArgs, type ParsedArgs } from "./args.ts";
 import { COMMANDS, type CommandSpec, findCommand, type SubcommandSpec } from "./registry.ts";
 import { nearest } from "./suggest.ts";
 import { UsageError } from "../errors.ts";
@@ -69,13 +69,27 @@ function unknownCommand(word: string): UsageError {
   return new UsageError(`unknown command "${word}"`, undefined, { suggestions, brief: true });
 }
 
+/** The first word that is not a flag or a flag's value (unknown flags are left for later). */
+function firstOperand(argv: string[], flags: FlagSpec[]): string | undefined {
+  const valued = new Set(
+    [...flags, ...GLOBAL_FLAGS].filter((f) => f.kind !== "bool")
+      .flatMap((f) => [`--${f.name}`, ...(f.short ? [`-${f.short}`] : [])]),
+  );
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") return undefined;
+    if (!a.startsWith("-") || a === "-") return a;
+    if (valued.has(a)) i++;
+  }
+  return undefined;
+}
+
 function commandInvocation(spec: CommandSpec, before: string[], after: string[]): Invocation {
   const opts = { stopAtPositional: spec.stopAtPositional };
   let flags = spec.flags;
   let sub: SubcommandSpec | undefined;
   if (spec.subcommands) {
-    const rough = parseArgs(after, spec.flags, spec.name);
-    const name = rough.positionals[0];
+    const name = firstOperand(after, spec.flags);
     if (name !== undefined) {
       sub = spec.subcommands.find((s) => s.name === name);
       if (!sub) {

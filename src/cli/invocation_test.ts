@@ -87,7 +87,7 @@ Deno.test("mistakes name the nearest command, subcommand, flag or value", () => 
 
 Deno.test("an unknown name's answer is short: message, nearest match, where to look", () => {
   for (
-    const argv of [["biuld"], ["build", "--forse"], ["builder", "pul"], ["cache", "ls", "--al"]]
+    const argv of [["biuld"], ["build", "--forse"], ["builder", "pul"], ["cache", "prune", "--al"]]
   ) {
     const text = usageError(usage(argv));
     const lines = text.split("\n");
