@@ -134,6 +134,8 @@ Deno.test("locald builder pull, inspect, ls, rm", async (t) => {
       assert.equal(ls.code, 0);
       assert.match(ls.stdout, /^REFERENCE +PLATFORM +DIGEST +SIZE +PULLED/);
       assert.match(ls.stdout, new RegExp(`${reg.host}/test/builder:1 +linux/${arch}`));
+      // When it was pulled, as people say it (--json keeps the ISO time).
+      assert.match(ls.stdout, / (just now|\d+ seconds? ago|\d+ minutes? ago)\n/);
       const never = await locald(
         env,
         "builder",

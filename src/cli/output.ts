@@ -106,3 +106,22 @@ export function formatBytes(n: number): string {
   }
   return `${v.toFixed(1)} ${units[u]}`;
 }
+
+/**
+ * How long ago an ISO time was, for people: "just now", "3 minutes ago", "2 days ago"; the
+ * date itself after a month. (--json keeps the ISO time.)
+ */
+export function formatAgo(iso: string, now = Date.now()): string {
+  const then = Date.parse(iso);
+  if (Number.isNaN(then)) return iso;
+  const s = Math.round((now - then) / 1000);
+  if (s < 0) return `at ${iso}`; // a clock that went back: say the time itself
+  if (s < 10) return "just now";
+  const units: [number, string][] = [[60, "second"], [60, "minute"], [24, "hour"], [31, "day"]];
+  let v = s;
+  for (const [size, name] of units) {
+    if (v < size) return `${v} ${name}${v === 1 ? "" : "s"} ago`;
+    v = Math.floor(v / size);
+  }
+  return `on ${iso.slice(0, 10)}`;
+}

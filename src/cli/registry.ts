@@ -332,7 +332,9 @@ export const COMMANDS: CommandSpec[] = [
     usage: [
       "locald run [-C DIR] [--sandbox] [--network none|default] [PROCESS_TYPE] [-- ARGS...]",
     ],
-    description: "Without PROCESS_TYPE, runs the default process (web if none is marked default).",
+    description:
+      "Without PROCESS_TYPE, runs the default process (web if none is marked default).\n" +
+      "ARGS replace the arguments the buildpack gave the process (CNB rule); its command stays.",
     flags: DEV_SANDBOX_FLAGS,
     stopAtPositional: true,
     examples: ["locald run", "locald run worker", "locald run web -- --port 3000"],

@@ -3,7 +3,7 @@
  * phases; the layers they write become the development environment.
  */
 import { join, resolve } from "node:path";
-import type { Output } from "../cli/output.ts";
+import { formatAgo, type Output } from "../cli/output.ts";
 import { ExitCode, LocaldError, NO_SPACE_HINT } from "../errors.ts";
 import { localdHome, pathsUnder, type ProjectPaths } from "../config/paths.ts";
 import { loadProject } from "../config/project.ts";
@@ -388,8 +388,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       previous.fingerprint === (await inputsDigest(await treeDigest(o.projectDir, sourceOptions)))
     ) {
       o.out.info(
-        `${o.projectDir} is up to date: nothing it depends on changed since the build at ` +
-          `${previous.builtAt} (use --force to build anyway)`,
+        `${o.projectDir} is up to date: nothing it depends on changed since the build ` +
+          `${formatAgo(previous.builtAt)} (use --force to build anyway)`,
       );
       return { ...summaryOf(previous, paths.state), skipped: true, sandbox: prep.isolation };
     }

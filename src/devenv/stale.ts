@@ -1,5 +1,5 @@
 /** Is the environment older than the sources? One line on stderr if so; never a rebuild. */
-import type { Output } from "../cli/output.ts";
+import { formatAgo, type Output } from "../cli/output.ts";
 import { treeDigest } from "../cnb/fingerprint.ts";
 import type { DevEnv } from "./launch.ts";
 
@@ -13,7 +13,8 @@ export async function warnIfStale(d: DevEnv, out: Output): Promise<boolean> {
   });
   if (now === s.digest) return false;
   out.warn(
-    `${d.projectDir} changed since its environment was built (${d.rec.builtAt}); ` +
+    `${d.projectDir} changed since its environment was built ` +
+      `(${formatAgo(d.rec.builtAt)}); ` +
       "run `locald build` to update it",
   );
   return true;

@@ -153,19 +153,36 @@ const lifecycle: Check = {
     const pinNote = Object.values(checksums).every((v) => v !== "not pinned")
       ? "sha256 pinned for every platform"
       : "sha256 not pinned in this build: verified against the release's checksums file";
+    const own = env.LOCALD_LIFECYCLE_DIR;
+    if (!lc && own) {
+      return {
+        status: "fail",
+        summary: `LOCALD_LIFECYCLE_DIR=${own} holds no lifecycle (no lifecycle/launcher in it)`,
+        hint: "point LOCALD_LIFECYCLE_DIR at an unpacked lifecycle release (the directory " +
+          "that holds lifecycle.toml and lifecycle/), or unset it to use the pinned release",
+        data: { installed: false, source: "LOCALD_LIFECYCLE_DIR", path: own, verified: false },
+      };
+    }
     if (!lc) {
       return {
         status: "warn",
         summary: `not installed (pinned: ${LIFECYCLE.version}; ${pinNote})`,
-        hint: "run `locald setup` (the first `locald build` also downloads it)",
+        hint: "run `locald setup` (the first `locald build` also downloads it), or set " +
+          "LOCALD_LIFECYCLE_DIR to an unpacked lifecycle release",
         data: { installed: false, pinned: LIFECYCLE.version, checksums },
       };
     }
+    // A lifecycle from LOCALD_LIFECYCLE_DIR is used as it is: nothing checked its bytes.
+    const verified = lc.source !== "LOCALD_LIFECYCLE_DIR";
     return {
       status: "ok",
-      summary: `${lc.version} at ${lc.root} (${lc.source}; ${pinNote})`,
+      summary: `${lc.version} at ${lc.root} (` +
+        (verified
+          ? `${lc.source}; ${pinNote})`
+          : "LOCALD_LIFECYCLE_DIR: used as it is, not verified against any checksum)"),
       data: {
         checksums,
+        verified,
         installed: true,
         version: lc.version,
         path: lc.root,

@@ -57,13 +57,20 @@ export async function expectedDigest(
   return { sha256: sha, source: url };
 }
 
+/** The variable that makes locald use an unpacked copy instead of downloading, per tool. */
+const LOCAL_COPY: Record<string, string> = { lifecycle: "LOCALD_LIFECYCLE_DIR" };
+
 export function mirrorHint(pin: ToolPin, env: Record<string, string> = {}): string {
+  const local = LOCAL_COPY[pin.name]
+    ? `, or ${LOCAL_COPY[pin.name]}=DIR to use an unpacked ${pin.name} release you have`
+    : "";
   if (env[pin.mirrorVariable]) {
     return `check the mirror in ${pin.mirrorVariable} (${env[pin.mirrorVariable]}), or unset ` +
-      `${pin.mirrorVariable} to download the ${pin.name} v${pin.version} release from upstream`;
+      `${pin.mirrorVariable} to download the ${pin.name} v${pin.version} release from ` +
+      `upstream${local}`;
   }
   return `check your network, or set ${pin.mirrorVariable}=URL to a mirror of the ${pin.name} ` +
-    `v${pin.version} release files`;
+    `v${pin.version} release files${local}`;
 }
 
 export async function installRelease(o: InstallOptions): Promise<string> {

@@ -1,7 +1,7 @@
 /** `locald builder pull|inspect|ls|rm`: builders from OCI registries, no Docker. */
 import type { CommandContext } from "../registry.ts";
 import { flagList, flagString } from "../args.ts";
-import { formatBytes } from "../output.ts";
+import { formatAgo, formatBytes } from "../output.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
 import {
   type BuilderInfo,
@@ -56,7 +56,7 @@ export async function run({ args, out, env }: CommandContext): Promise<number> {
           b.platform,
           b.digest.slice(7, 19),
           formatBytes(b.size),
-          b.pulledAt.slice(0, 16).replace("T", " "),
+          formatAgo(b.pulledAt),
         ]);
         const head = ["REFERENCE", "PLATFORM", "DIGEST", "SIZE", "PULLED"];
         const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

@@ -13,7 +13,7 @@ import { flagBool } from "../args.ts";
 import { UsageError } from "../../errors.ts";
 import { join } from "../../util/path.ts";
 import { localdHome } from "../../config/paths.ts";
-import { formatBytes } from "../output.ts";
+import { formatAgo, formatBytes } from "../output.ts";
 import { diskUse } from "../../doctor/checks.ts";
 import { type Lock, tryLock } from "../../util/lock.ts";
 import { isDir, removeIfExists } from "../../util/fs.ts";
@@ -131,7 +131,7 @@ export async function run({ args, env, out }: CommandContext): Promise<number> {
       const gone = p.projectDir && !p.exists ? "  [project gone: prune removes it]" : "";
       console.log(
         `  ${formatBytes(p.bytes).padStart(10)}  ${p.projectDir ?? "(unknown project)"}` +
-          `${p.builtAt ? `  built ${p.builtAt}` : ""}${gone}`,
+          `${p.builtAt ? `  built ${formatAgo(p.builtAt)}` : ""}${gone}`,
       );
     }
     for (const [k, v] of Object.entries(other)) console.log(`${k.padEnd(10)} ${formatBytes(v)}`);
