@@ -36,6 +36,14 @@ export const GLOBAL_FLAGS: FlagSpec[] = [
   { name: "help", short: "h", kind: "bool", help: "show help for this command" },
 ];
 
+/** Only before a command: `locald --version` is `locald version`. */
+export const VERSION_FLAG: FlagSpec = {
+  name: "version",
+  short: "V",
+  kind: "bool",
+  help: "print locald's version (as `locald version`)",
+};
+
 /** "a", "a" or "b", "a", "b" or "c" */
 export function orList(words: string[]): string {
   const q = words.map((w) => `"${w}"`);

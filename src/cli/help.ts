@@ -1,5 +1,5 @@
 /** Help text, built from the command table. */
-import { type FlagSpec, GLOBAL_FLAGS } from "./args.ts";
+import { type FlagSpec, GLOBAL_FLAGS, VERSION_FLAG } from "./args.ts";
 import {
   COMMANDS,
   type CommandSpec,
@@ -31,12 +31,13 @@ export function mainHelp(): string {
     "Commands:",
     ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
     "",
-    "Flags on every command (before or after its name):",
-    ...flagLines(GLOBAL_FLAGS),
+    "Flags (-C and -h on every command, before or after its name):",
+    ...flagLines([...GLOBAL_FLAGS, VERSION_FLAG]),
     "",
     "Examples:",
     "  locald build && locald shell",
     "  locald exec -- node -v",
+    "  locald -C ~/src/app run web -- --port 3000",
     "",
     "Run `locald help COMMAND` for a command's flags and examples.",
   ].join("\n");

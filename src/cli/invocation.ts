@@ -4,7 +4,7 @@
  * subcommands (`builder pull`) takes only the chosen subcommand's flags. Mistakes are usage
  * errors that name the nearest command, subcommand or flag.
  */
-import { type FlagSpec, GLOBAL_FLAGS, parseArgs, type ParsedArgs } from "./args.ts";
+import { type FlagSpec, GLOBAL_FLAGS, parseArgs, type ParsedArgs, VERSION_FLAG } from "./args.ts";
 import { COMMANDS, type CommandSpec, findCommand, type SubcommandSpec } from "./registry.ts";
 import { nearest } from "./suggest.ts";
 import { UsageError } from "../errors.ts";
@@ -20,8 +20,6 @@ export type Invocation =
     /** Every -C given, in order: each relative one is relative to the one before (as git). */
     dirs: string[];
   };
-
-const VERSION_FLAG = { name: "version", short: "V", kind: "bool" as const, help: "" };
 
 export function parseInvocation(argv: string[]): Invocation {
   if (argv[0] === "--version" || argv[0] === "-V") {

@@ -7,7 +7,7 @@
  */
 import type { CommandContext, CommandSpec, SubcommandSpec } from "../registry.ts";
 import { COMMANDS } from "../registry.ts";
-import { type FlagSpec, GLOBAL_FLAGS } from "../args.ts";
+import { type FlagSpec, GLOBAL_FLAGS, VERSION_FLAG } from "../args.ts";
 import { UsageError } from "../../errors.ts";
 import { VERSION } from "../../version.ts";
 import { shellQuote } from "../../util/shell.ts";
@@ -115,10 +115,7 @@ function context(c: CommandSpec | SubcommandSpec, key: string): CompletionContex
 export function completionModel(commands: CommandSpec[] = COMMANDS): CompletionModel {
   const names = commands.map((c) => c.name);
   return {
-    global: [
-      ...GLOBAL_FLAGS,
-      { name: "version", short: "V", kind: "bool" as const, help: "print locald's version" },
-    ].map(completionFlag),
+    global: [...GLOBAL_FLAGS, VERSION_FLAG].map(completionFlag),
     commands: commands.map((c) => {
       const subs = (c.subcommands ?? []).map((s) => context(s, `${c.name} ${s.name}`));
       const cmd = context(c, c.name);
