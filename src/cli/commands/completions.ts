@@ -218,10 +218,13 @@ _locald_dynamic() {
   local -a w=() dirs=()
   COMPREPLY=()
   # The words as typed: rejoin what bash split at COMP_WORDBREAKS (= and :).
-  line=$\{COMP_LINE:0:COMP_POINT}
+  # (Called without them, as by hand, the words joined by spaces stand for the line.)
+  local cl=$\{COMP_LINE-"$\{COMP_WORDS[*]}"} cp=$\{COMP_POINT-}
+  [[ -z $cp ]] && cp=$\{#cl}
+  line=$\{cl:0:cp}
   for ((k = 0; k <= COMP_CWORD; k++)); do
     gap=0
-    while [[ $\{COMP_LINE:pos:1} == [[:space:]] ]]; do ((pos++)); gap=1; done
+    while [[ $\{cl:pos:1} == [[:space:]] ]]; do ((pos++)); gap=1; done
     if ((k > 0 && gap == 0)); then w[$\{#w[@]}-1]+=$\{COMP_WORDS[k]}; else w+=("$\{COMP_WORDS[k]}"); fi
     ((pos += $\{#COMP_WORDS[k]}))
   done
