@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseProject } from "../config/project.ts";
-import { LocaldError } from "../errors.ts";
+import type { LocaldError } from "../errors.ts";
 import { saveChoice } from "./choice.ts";
 
 Deno.test("--save writes project.toml, keeps what it held, and refuses to rewrite another choice", async () => {
