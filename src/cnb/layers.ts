@@ -6,7 +6,8 @@
  * - `launch = true`, not cached: only the metadata stays; the content is set aside, and put
  *   back after the build if the buildpack kept the layer without re-creating it (as the
  *   exporter re-uses a layer from the previous image);
- * - build-only layers and `.ignore`d layers are dropped;
+ * - build-only layers and `.ignore`d layers are dropped, and so are the files a buildpack
+ *   writes beside its layers (`launch.toml`, `build.toml`, `store.toml`);
  * - after a build, only launch layers stay where the launcher looks (as in an exported image):
  *   cached build layers wait in a holding directory for the next build.
  * - restored metadata loses its `[types]` (Buildpack API 0.6+): a buildpack must declare
@@ -117,10 +118,16 @@ export async function pruneForRebuild(
       await removeIfExists(toml);
     }
   }
+  // `.ignore`d layers go, and so does every file a buildpack wrote beside its layers
+  // (launch.toml, build.toml, store.toml, SBOM files): they start absent each build, as on a
+  // platform, so a buildpack that appends to launch.toml does not find the last build's.
+  const keptTomls = new Set(kept.map((l) => `${l.buildpackDir}/${l.name}.toml`));
   for (const bpDir of bpDirs) {
     try {
       for await (const e of Deno.readDir(join(layersDir, bpDir))) {
-        if (e.name.endsWith(".ignore")) {
+        if (
+          e.name.endsWith(".ignore") || (!e.isDirectory && !keptTomls.has(`${bpDir}/${e.name}`))
+        ) {
           await Deno.remove(join(layersDir, bpDir, e.name), { recursive: true });
         }
       }
