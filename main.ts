@@ -14,8 +14,10 @@ import {
   UsageError,
 } from "./src/errors.ts";
 
-const enc = new TextEncoder();
-const err = (s: string) => Deno.stderr.writeSync(enc.encode(s + "\n"));
+import { writeText } from "./src/util/stdio.ts";
+
+// A reader that went away must not turn a finished command into a failure (src/util/stdio.ts).
+const err = (s: string) => writeText("stderr", s + "\n");
 
 async function main(argv: string[]): Promise<number> {
   const env = Deno.env.toObject();

@@ -2,7 +2,7 @@
  * Human output goes to stderr, machine output (--json) to stdout. Colour only on a TTY and
  * never when NO_COLOR is set; progress bars only on a TTY, plain lines otherwise.
  */
-const enc = new TextEncoder();
+import { writeText } from "../util/stdio.ts";
 
 export interface Output {
   readonly color: boolean;
@@ -21,7 +21,7 @@ export interface Progress {
 }
 
 function writeErr(s: string) {
-  Deno.stderr.writeSync(enc.encode(s));
+  writeText("stderr", s);
 }
 
 export function createOutput(env = Deno.env.toObject(), quiet = false): Output {
@@ -86,7 +86,7 @@ export function createOutput(env = Deno.env.toObject(), quiet = false): Output {
       };
     },
     json(value) {
-      Deno.stdout.writeSync(enc.encode(JSON.stringify(value, null, 2) + "\n"));
+      writeText("stdout", JSON.stringify(value, null, 2) + "\n");
     },
   };
 }

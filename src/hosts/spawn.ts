@@ -4,6 +4,7 @@
  */
 import type { HostCommand } from "./types.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
+import { writeAll } from "../util/stdio.ts";
 
 /** Signals passed on to the child. Windows knows only Ctrl-C and Ctrl-Break. */
 export function forwardedSignals(os: string = Deno.build.os): Deno.Signal[] {
@@ -82,10 +83,8 @@ export async function spawn(cmd: HostCommand, opts: SpawnOptions): Promise<Spawn
       const keep = opts.keep ?? 256 * 1024;
       const echo = opts.echo ?? true;
       const dec = new TextDecoder();
-      const write = (b: Uint8Array) => {
-        let off = 0;
-        while (off < b.length) off += Deno.stderr.writeSync(b.subarray(off));
-      };
+      // A reader that went away must not stop the phase (src/util/stdio.ts).
+      const write = (b: Uint8Array) => writeAll("stderr", b);
       const pump = async (s: ReadableStream<Uint8Array>) => {
         const lines = new TextDecoder();
         let partial = "";
