@@ -130,7 +130,9 @@ async function installInDistro(
       exitCode: ExitCode.unsupported,
     });
   }
-  const { sha256 } = await expectedDigest(LIFECYCLE, asset, env, out);
+  const { LIFECYCLE_OFFLINE } = await import("../tools/lifecycle.ts");
+  const { netTimeoutMs } = await import("../util/net.ts");
+  const { sha256 } = await expectedDigest(LIFECYCLE, asset, env, out, LIFECYCLE_OFFLINE);
   const archive = await downloadVerified({
     url: `${releaseBase(LIFECYCLE, env)}/${a.file}`,
     dest: join(localdHome(env), "downloads", a.file),
@@ -138,6 +140,8 @@ async function installInDistro(
     label: `${LIFECYCLE.name} ${LIFECYCLE.version}`,
     out,
     hint: mirrorHint(LIFECYCLE, env),
+    timeoutMs: netTimeoutMs(env),
+    offline: LIFECYCLE_OFFLINE,
   });
   const step: Step = {
     name: "install-lifecycle",

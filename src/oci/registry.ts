@@ -1,6 +1,7 @@
 /**
  * A client for the OCI distribution API (pull side): manifests and blobs, with the bearer-token
- * challenge flow, basic auth, retries with backoff on 5xx and dropped connections, and plain
+ * challenge flow, basic auth, retries with backoff on 5xx, dropped connections and stalled
+ * peers (every wait is limited by LOCALD_NET_TIMEOUT, src/util/net.ts), and plain
  * HTTP for loopback registries and those named with --insecure-registry.
  */
 import { ExitCode, LocaldError } from "../errors.ts";
@@ -15,6 +16,7 @@ import {
 } from "./auth.ts";
 import { MANIFEST_ACCEPT } from "./manifest.ts";
 import { apiHost, formatReference, type ImageRef, isLoopback } from "./reference.ts";
+import { netTimeoutMs, StallError, stallHint, timedFetch } from "../util/net.ts";
 
 export interface RegistryOptions {
   env: Record<string, string>;
@@ -39,6 +41,14 @@ const MAX_MANIFEST = 4 * 1024 * 1024;
 export class TransientError extends Error {}
 
 export function unreachable(registry: string, e: unknown): LocaldError {
+  const stall = e instanceof StallError ? e : (e as Error)?.cause;
+  if (stall instanceof StallError) {
+    return new LocaldError(`registry ${registry} stalled: ${stall.message}`, {
+      hint: stallHint("`--pull-policy never` builds with the builder and images pulled before"),
+      exitCode: ExitCode.download,
+      cause: e,
+    });
+  }
   const reason = (e instanceof Error ? e.message : String(e)).split("\n")[0];
   const tls = /certificate|tls|ssl|corrupt message|handshake/i.test(reason);
   return new LocaldError(`cannot reach registry ${registry}: ${reason}`, {
@@ -63,6 +73,8 @@ export class RegistryClient {
   #insecure: Set<string>;
   #attempts: number;
   #backoff: number;
+  /** LOCALD_NET_TIMEOUT: the longest wait for headers, and for each next chunk of a body. */
+  readonly timeoutMs: number;
   /** Authorization header per registry+scope, once a challenge has been answered. */
   #auth = new Map<string, string>();
   #creds = new Map<string, Promise<Credential | undefined>>();
@@ -73,6 +85,7 @@ export class RegistryClient {
     this.#insecure = new Set([...(opts.insecureRegistries ?? []), ...fromEnv]);
     this.#attempts = opts.attempts ?? 4;
     this.#backoff = opts.backoffMs ?? 250;
+    this.timeoutMs = netTimeoutMs(opts.env);
   }
 
   baseUrl(registry: string): string {
@@ -104,7 +117,7 @@ export class RegistryClient {
       if (auth) h.Authorization = auth;
       let res: Response;
       try {
-        res = await fetch(url, { headers: h });
+        res = await timedFetch(url, { headers: h }, this.timeoutMs);
       } catch (e) {
         if (attempt < this.#attempts) {
           await this.sleep(attempt);
@@ -173,14 +186,14 @@ export class RegistryClient {
           scope,
         });
         if (service) form.set("service", service);
-        res = await fetch(realm, { method: "POST", body: form });
+        res = await timedFetch(realm, { method: "POST", body: form }, this.timeoutMs);
       } else {
         if (service) realm.searchParams.set("service", service);
         realm.searchParams.set("scope", ch.params.scope ?? scope);
         const h: Record<string, string> = {};
         const basic = cred && basicHeader(cred);
         if (basic) h.Authorization = basic;
-        res = await fetch(realm, { headers: h });
+        res = await timedFetch(realm, { headers: h }, this.timeoutMs);
       }
     } catch (e) {
       throw unreachable(realm.host, e);

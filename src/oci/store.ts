@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { ExitCode, LocaldError, machineError } from "../errors.ts";
 import { localdHome } from "../config/paths.ts";
-import { exists, removeIfExists } from "../util/fs.ts";
+import { exists, removeIfExists, sizeOf } from "../util/fs.ts";
 import type { Descriptor } from "./manifest.ts";
 import { formatReference, type ImageRef } from "./reference.ts";
 import { digestMismatch, type RegistryClient, TransientError, unreachable } from "./registry.ts";
@@ -123,8 +123,11 @@ export class BlobStore {
   ) {
     const what = `layer ${desc.digest.slice(7, 19)} of ${formatReference(ref)}`;
     let lastError: unknown;
+    // Tries in a row that brought no new bytes; a try that made progress resets the count, so
+    // a flaky link that keeps moving finishes a large layer however often it drops.
     const attempts = 5;
     for (let attempt = 1; attempt <= attempts; attempt++) {
+      const before = await sizeOf(part);
       try {
         const got = await this.#attempt(client, ref, desc, part, onBytes);
         if (`sha256:${got}` !== desc.digest) {
@@ -135,7 +138,8 @@ export class BlobStore {
       } catch (e) {
         if (!(e instanceof TransientError)) throw e;
         lastError = e;
-        if (attempt < attempts) await client.sleep(attempt);
+        if ((await sizeOf(part)) > before) attempt = 0;
+        if (attempt < attempts) await client.sleep(Math.max(attempt, 1));
       }
     }
     throw unreachable(ref.registry, lastError);
@@ -202,7 +206,7 @@ export class BlobStore {
       }
       // A full disk is not a dropped connection: no retry (main says what happened).
       if (machineError(e)) throw e;
-      throw new TransientError(`connection dropped: ${(e as Error).message}`);
+      throw new TransientError(`connection dropped: ${(e as Error).message}`, { cause: e });
     } finally {
       try {
         file.close();

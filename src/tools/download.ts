@@ -7,7 +7,8 @@ import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import { ExitCode, LocaldError, machineError } from "../errors.ts";
 import type { Output } from "../cli/output.ts";
-import { exists, removeIfExists } from "../util/fs.ts";
+import { exists, removeIfExists, sizeOf } from "../util/fs.ts";
+import { DEFAULT_NET_TIMEOUT_S, StallError, stallHint, timedFetch } from "../util/net.ts";
 
 export interface DownloadRequest {
   url: string;
@@ -21,7 +22,13 @@ export interface DownloadRequest {
   /** Hint added to network errors (e.g. which mirror variable to set). */
   hint?: string;
   attempts?: number;
+  /** The longest wait for headers and for each next chunk (LOCALD_NET_TIMEOUT; net.ts). */
+  timeoutMs?: number;
+  /** How to do without this download (said when the server stalls). */
+  offline?: string;
 }
+
+const defaultTimeout = DEFAULT_NET_TIMEOUT_S * 1000;
 
 async function hashFile(
   path: string,
@@ -49,25 +56,34 @@ export function sha256Hex(data: Uint8Array | string): string {
 }
 
 /** Fetch a small text resource (a checksums file). */
-export async function fetchText(url: string, hint?: string): Promise<string> {
+export async function fetchText(
+  url: string,
+  hint?: string,
+  timeoutMs = defaultTimeout,
+  offline?: string,
+): Promise<string> {
   let res: Response;
   try {
-    res = await fetch(url);
+    res = await timedFetch(url, {}, timeoutMs);
+    if (res.ok) return await res.text();
   } catch (e) {
-    throw new LocaldError(`cannot download ${url}: ${networkReason(e)}`, {
-      hint,
-      exitCode: ExitCode.download,
-      cause: e,
-    });
+    throw downloadError(url, e, hint, offline);
   }
-  if (!res.ok) {
-    await res.body?.cancel();
-    throw new LocaldError(`cannot download ${url}: HTTP ${res.status}`, {
-      hint,
-      exitCode: ExitCode.download,
-    });
-  }
-  return await res.text();
+  await res.body?.cancel();
+  throw new LocaldError(`cannot download ${url}: HTTP ${res.status}`, {
+    hint,
+    exitCode: ExitCode.download,
+  });
+}
+
+/** A network failure (a stall names its host and how to do without the server). */
+function downloadError(url: string, e: unknown, hint?: string, offline?: string): LocaldError {
+  const stall = e instanceof StallError ? e : undefined;
+  return new LocaldError(`cannot download ${url}: ${networkReason(e)}`, {
+    hint: stall && offline ? stallHint(offline) : hint,
+    exitCode: ExitCode.download,
+    cause: e,
+  });
 }
 
 function networkReason(e: unknown): string {
@@ -93,6 +109,7 @@ export async function downloadVerified(req: DownloadRequest): Promise<string> {
     return req.dest;
   }
   for (let attempt = 1; attempt <= attempts; attempt++) {
+    const before = await sizeOf(part);
     try {
       const resumedFrom = await fetchInto(req, part);
       const got = await sha256File(part);
@@ -120,14 +137,12 @@ export async function downloadVerified(req: DownloadRequest): Promise<string> {
       // A full disk or an unwritable directory is not the network: no retry (main says so).
       if (e instanceof LocaldError || machineError(e)) throw e;
       lastError = e;
+      // A try that brought new bytes resets the budget: a flaky link that keeps moving wins.
+      if ((await sizeOf(part)) > before) attempt = 0;
       if (attempt < attempts) await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
     }
   }
-  throw new LocaldError(`cannot download ${req.url}: ${networkReason(lastError)}`, {
-    hint: req.hint,
-    exitCode: ExitCode.download,
-    cause: lastError,
-  });
+  throw downloadError(req.url, lastError, req.hint, req.offline);
 }
 
 class HttpStatusError extends Error {}
@@ -140,12 +155,7 @@ async function fetchInto(req: DownloadRequest, part: string): Promise<number> {
   } catch { /* no partial file */ }
   const headers: Record<string, string> = {};
   if (have > 0) headers.Range = `bytes=${have}-`;
-  let res: Response;
-  try {
-    res = await fetch(req.url, { headers });
-  } catch (e) {
-    throw e;
-  }
+  const res = await timedFetch(req.url, { headers }, req.timeoutMs ?? defaultTimeout);
   if (res.status === 416) {
     // The part file is already complete (or larger than the resource): start over.
     await res.body?.cancel();

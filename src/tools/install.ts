@@ -12,6 +12,7 @@ import { acquireLock } from "../util/lock.ts";
 import { extractTar } from "../archive/extract.ts";
 import { parseChecksums } from "./checksums.ts";
 import { downloadVerified, fetchText } from "./download.ts";
+import { netTimeoutMs } from "../util/net.ts";
 import type { ToolPin } from "./pins.ts";
 
 export interface InstallOptions {
@@ -24,6 +25,8 @@ export interface InstallOptions {
   downloads: string;
   env: Record<string, string>;
   out?: Output;
+  /** How to do without the download when the server stalls (e.g. LOCALD_LIFECYCLE_DIR). */
+  offline?: string;
   /** Throws if the unpacked tree is not what the tool's release looks like. */
   validate: (dir: string) => Promise<void>;
 }
@@ -39,6 +42,7 @@ export async function expectedDigest(
   asset: string,
   env: Record<string, string>,
   out?: Output,
+  offline?: string,
 ): Promise<{ sha256: string; source: "pinned" | string }> {
   const a = pin.assets[asset];
   if (a.sha256) return { sha256: a.sha256, source: "pinned" };
@@ -46,7 +50,9 @@ export async function expectedDigest(
   out?.warn(
     `this build of locald has no pinned checksum for ${a.file}; verifying against ${url}`,
   );
-  const sums = parseChecksums(await fetchText(url, mirrorHint(pin, env)));
+  const sums = parseChecksums(
+    await fetchText(url, mirrorHint(pin, env), netTimeoutMs(env), offline),
+  );
   const sha = sums.get(a.file);
   if (!sha) {
     throw new LocaldError(`${url} lists no checksum for ${a.file}`, {
@@ -109,7 +115,7 @@ async function removeStaleInstalls(parent: string, dest: string) {
 }
 
 async function install(o: InstallOptions, file: string, parent: string): Promise<string> {
-  const { sha256 } = await expectedDigest(o.pin, o.asset, o.env, o.out);
+  const { sha256 } = await expectedDigest(o.pin, o.asset, o.env, o.out, o.offline);
   const url = `${releaseBase(o.pin, o.env)}/${file}`;
   const archive = await downloadVerified({
     url,
@@ -118,6 +124,8 @@ async function install(o: InstallOptions, file: string, parent: string): Promise
     label: `${o.pin.name} ${o.pin.version}`,
     out: o.out,
     hint: mirrorHint(o.pin, o.env),
+    timeoutMs: netTimeoutMs(o.env),
+    offline: o.offline,
   });
   const tmp = await Deno.makeTempDir({ dir: parent, prefix: `.install-${basename(o.dest)}-` });
   try {

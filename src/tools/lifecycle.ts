@@ -6,6 +6,10 @@ import { ExitCode, LocaldError } from "../errors.ts";
 import { localdHome } from "../config/paths.ts";
 import { LIFECYCLE } from "./pins.ts";
 
+/** How to build without downloading the lifecycle (said when its server stalls). */
+export const LIFECYCLE_OFFLINE =
+  "LOCALD_LIFECYCLE_DIR=DIR uses an unpacked lifecycle release instead";
+
 export const PHASES = ["analyzer", "detector", "restorer", "builder", "exporter"] as const;
 export type Phase = (typeof PHASES)[number];
 
@@ -136,6 +140,7 @@ export async function ensureLifecycle(
     downloads: join(localdHome(env), "downloads"),
     env,
     out,
+    offline: LIFECYCLE_OFFLINE,
     validate: validateLayout,
   });
   return make(dest, "pinned release", await readDescriptor(dest));

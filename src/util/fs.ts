@@ -34,6 +34,15 @@ export async function isDir(path: string): Promise<boolean> {
   }
 }
 
+/** A file's size, 0 when it is not there. */
+export async function sizeOf(path: string): Promise<number> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
 export async function removeIfExists(path: string) {
   await Deno.remove(path, { recursive: true }).catch((e) => {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
