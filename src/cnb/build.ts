@@ -5,7 +5,7 @@
 import { join, resolve } from "node:path";
 import { formatAgo, type Output } from "../cli/output.ts";
 import { ExitCode, LocaldError, NO_SPACE_HINT } from "../errors.ts";
-import { localdHome, pathsUnder, type ProjectPaths } from "../config/paths.ts";
+import { localdHome, pathsUnder, type ProjectPaths, withLayersAt } from "../config/paths.ts";
 import { loadProject } from "../config/project.ts";
 import { parseToml } from "../config/toml.ts";
 import { cnbIds } from "../hosts/native.ts";
@@ -23,6 +23,7 @@ import { childPath } from "../util/names.ts";
 import { assertLauncherSafePath } from "../util/shell.ts";
 import { afterDetect } from "./extensions.ts";
 import { type Buildpack, escapeId, orderToml, writeBuildpacksDir } from "./buildpacks.ts";
+import type { LayerState } from "./layers.ts";
 import { mergeBuildEnv, parseEnvFile, parseEnvFlag } from "./env.ts";
 import { resolveSources, type Sources, treeBuildpacks } from "./sources.ts";
 import {
@@ -42,14 +43,18 @@ import {
 } from "./image.ts";
 import { combineDigest, treeDigest } from "./fingerprint.ts";
 import { hostRunImageRef, type Target, writeHostRunImage } from "./hostimage.ts";
+import { hideNonLaunchLayers, layerRecords, profileScripts, scanLayers } from "./layers.ts";
 import {
-  hideNonLaunchLayers,
-  layerRecords,
-  profileScripts,
-  pruneForRebuild,
+  type Generation,
+  generationMounts,
+  namespaceStep,
+  pointLayersAt,
+  pruneGenerations,
   restoreReusedLaunchLayers,
-  scanLayers,
-} from "./layers.ts";
+  settleGeneration,
+  type Started,
+  startGeneration,
+} from "./generations.ts";
 import { type BuildPlan, createBuildPlan } from "./plan.ts";
 import { LOCALD_PLATFORM_APIS, negotiatePlatformApi } from "./platform_api.ts";
 import { type BuildRecord, processLink, type ProcessRecord, readBuildRecord } from "./record.ts";
@@ -358,8 +363,14 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
   }
   trace("build: prepared");
   const lock = await acquireLock(paths.lock, `another build of ${o.projectDir}`, o.out);
+  let started: Started | undefined;
+  let current: Generation | undefined;
+  let movedLink = false;
+  let switched = false;
   try {
     const previous = await readBuildRecord(paths);
+    // The environment is the generation the last good build recorded (generations.ts).
+    if (!o.image) current = await settleGeneration(paths, previous?.generation);
     const sourceOptions = {
       gitignore: true,
       exclude: [...prep.exclude, ...EDITOR_FILES],
@@ -395,10 +406,11 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     }
     trace("build: fingerprint checked");
     if (o.clearCache) {
-      await removeIfExists(paths.layers);
+      // A dev build starts its generation from nothing; the last good one stays until it is done.
+      if (o.image) await removeIfExists(paths.layers);
       await removeIfExists(paths.cache);
     }
-    for (const d of [paths.layers, paths.cache, paths.platform]) {
+    for (const d of [...(o.image ? [paths.layers] : []), paths.cache, paths.platform]) {
       await Deno.mkdir(d, { recursive: true });
     }
     await writePlatformDir(paths.platform, prep.buildEnv);
@@ -448,16 +460,18 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       const runImage = await writeHostRunImage(layoutDir, prep.target);
       await writeFileAtomic(join(paths.state, "run.toml"), `[[images]]\nimage = "${runImage}"\n`);
     }
-    // Files of the last build that the phases write again must not be mistaken for new ones.
-    for (const f of [paths.group, paths.plan, paths.analyzed, paths.report]) {
-      await removeIfExists(f);
-    }
-    // Until this build succeeds, the environment is not a finished build's.
-    await Deno.rename(paths.buildRecord, `${paths.buildRecord}.incomplete`).catch(() => {});
-    const stash = join(paths.state, "previous-launch-layers");
-    const held = join(paths.state, "cached-build-layers");
-    let before: Awaited<ReturnType<typeof pruneForRebuild>> = [];
+    let before: LayerState[] = [];
+    // Where locald reads what the phases wrote: the new generation of a dev build.
+    let work = paths;
+    let steps = plan.steps;
+    let runHost = host;
     if (o.image) {
+      // Files of the last build that the phases write again must not be mistaken for new ones.
+      for (const f of [paths.group, paths.plan, paths.analyzed, paths.report]) {
+        await removeIfExists(f);
+      }
+      // Until this build succeeds, the environment is not a finished build's.
+      await Deno.rename(paths.buildRecord, `${paths.buildRecord}.incomplete`).catch(() => {});
       // An image build starts from an empty /layers, as in a container; the lifecycle's
       // volume cache (restorer in, exporter out) carries what buildpacks cache.
       await removeIfExists(paths.layers);
@@ -465,7 +479,33 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       // The phases build a copy of the project shaped by project.toml's include/exclude.
       await stageWorkspace(o.projectDir, imageWorkspace(paths), prep, [localdHome(o.env)]);
     } else {
-      before = await pruneForRebuild(paths.layers, stash, held);
+      // Leftovers of cut builds go; the generation before the current one stays for
+      // processes started from it.
+      await pruneGenerations(paths, [current?.id, previous?.previousGeneration]);
+      started = await startGeneration(paths, o.clearCache ? undefined : current);
+      before = started.before;
+      work = withLayersAt(paths, started.next.dir);
+      const ns = await buildNamespace(o, prep.sandbox);
+      if (ns) {
+        // The phases see the new generation at `<state>/layers`; everyone else the current one.
+        const g = o.backend.guestPath;
+        const view = { ...paths, state: g(paths.state), layers: g(paths.layers) };
+        const entries = (await Array.fromAsync(Deno.readDir(paths.state))).map((e) => e.name);
+        steps = steps.map((s) => ({
+          ...s,
+          mounts: generationMounts(s.mounts, view, entries, g(started!.next.dir)),
+        }));
+        if (ns !== "sandbox") {
+          runHost = {
+            name: host.name,
+            wrap: (s) => host.wrap(namespaceStep(s, ns.bwrap, ns.uid, view.state)),
+          };
+        }
+      } else {
+        // No mount namespace here: the link moves for the build, and back if it fails.
+        await pointLayersAt(paths, started.next.id);
+        movedLink = true;
+      }
     }
     // Registry credentials reach only the phases that talk to registries, never the plan.
     const authRoot = join(localdHome(o.env), "registry-auth");
@@ -476,11 +516,11 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     trace("build: state prepared");
     const durationsMs: Record<string, number> = {};
     let analyzed: string | undefined;
-    for (const step of plan.steps) {
+    for (const step of steps) {
       const end = o.out.phase(step.name);
       const res = await withRegistryAuth(step.name, auths, authRoot, (secret) =>
         spawn(
-          host.wrap({
+          runHost.wrap({
             ...step,
             env: { ...step.env, ...secret.env },
             mounts: [...step.mounts, ...secret.mounts],
@@ -506,23 +546,25 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
           step.name,
           res.code,
           res.output,
-          host,
-          plan,
+          runHost,
+          { ...plan, steps },
           o.projectDir,
           prep.sandbox ? prep.isolation : undefined,
         );
       }
-      if (step.name === "analyzer") analyzed = await readTextIfExists(paths.analyzed);
+      if (step.name === "analyzer") analyzed = await readTextIfExists(work.analyzed);
       if (step.name === "detector") {
-        await afterDetect(paths, { image: !!o.image, analyzed, out: o.out });
+        await afterDetect(work, { image: !!o.image, analyzed, out: o.out });
       }
     }
 
     trace("build: phases done");
-    if (!o.image) await restoreReusedLaunchLayers(paths.layers, stash);
+    const reusedLaunch = started
+      ? await restoreReusedLaunchLayers(started, current)
+      : new Set<string>();
     const bpIds = new Map<string, string>();
     // deno-lint-ignore no-explicit-any
-    const group = parseToml(await Deno.readTextFile(paths.group), paths.group) as any;
+    const group = parseToml(await Deno.readTextFile(work.group), work.group) as any;
     const inGroup: { id: string; version: string; api?: string }[] = (group.group ?? []).map(
       // deno-lint-ignore no-explicit-any
       (g: any) => ({ id: g.id, version: g.version, api: g.api }),
@@ -530,20 +572,20 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     // Ids come from buildpack.toml files (a builder's too): each must name a directory inside
     // the layers, or scanning and pruning them would reach the state around it.
     const groupDirs = inGroup.map((g) => {
-      childPath(paths.layers, escapeId(g.id), "buildpack id");
+      childPath(work.layers, escapeId(g.id), "buildpack id");
       return escapeId(g.id);
     });
     for (const g of inGroup) bpIds.set(escapeId(g.id), g.id);
     // Layers of buildpacks that are no longer in the group are no longer part of the environment.
     for (const old of previous?.buildpacks ?? []) {
       if (!groupDirs.includes(escapeId(old.id))) {
-        await removeIfExists(childPath(paths.layers, escapeId(old.id), "buildpack id"));
+        await removeIfExists(childPath(work.layers, escapeId(old.id), "buildpack id"));
       }
     }
-    const processes = await readProcesses(join(paths.layers, "config", "metadata.toml"));
-    const after = await scanLayers(paths.layers, groupDirs);
-    const layers = layerRecords(after, before, (d) => bpIds.get(d) ?? d);
-    if (!o.image) await hideNonLaunchLayers(paths.layers, groupDirs, held);
+    const processes = await readProcesses(join(work.layers, "config", "metadata.toml"));
+    const after = await scanLayers(work.layers, groupDirs);
+    const layers = layerRecords(after, before, (d) => bpIds.get(d) ?? d, reusedLaunch);
+    if (started) await hideNonLaunchLayers(work.layers, groupDirs, started.next.held);
     // The launcher and the layers as the phases (and later the launcher) see them.
     const g = o.backend.guestPath;
     const launcher = g(prep.lifecycle!.launcher);
@@ -567,23 +609,64 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       buildpacks: inGroup,
       processes,
       layers,
-      profiles: await profileScripts(paths.layers, groupDirs),
+      // As the launcher will see them: through `<state>/layers`, not the generation.
+      profiles: (await profileScripts(work.layers, groupDirs)).map((p) =>
+        paths.layers + p.slice(work.layers.length)
+      ),
       durationsMs,
       fingerprint: await inputsDigest(sourcesAfter),
       sources: { digest: sourcesAfter, ...sourceOptions },
+      generation: started?.next.id,
+      previousGeneration: started ? current?.id : undefined,
     };
     trace("build: record ready");
+    // The switch: the record names the new generation, then `layers` points at it (a cut
+    // between the two is settled by the next build, from the record).
     await writeFileAtomic(paths.buildRecord, JSON.stringify(record, null, 2));
+    if (started) {
+      await pointLayersAt(paths, started.next.id);
+      switched = true;
+      await pruneGenerations(paths, [started.next.id, current?.id]);
+    }
     await removeIfExists(`${paths.buildRecord}.incomplete`);
     const image = o.image
       ? await exportedImage(o.image, o.projectDir, paths, prep.sources.runImage!)
       : undefined;
     return { ...summaryOf(record, paths.state), skipped: false, sandbox: prep.isolation, image };
+  } catch (e) {
+    // A failed or cut build leaves the last good generation as it was, and drops its own.
+    if (started && !switched) {
+      try {
+        if (movedLink) await pointLayersAt(paths, current?.id);
+        await removeIfExists(started.next.dir);
+        await removeIfExists(started.next.held);
+      } catch { /* the next build settles it from the record */ }
+    }
+    throw e;
   } finally {
     // The image build's copy of the project lives only as long as the build (the image holds
     // what the exporter took from it).
     if (o.image) await removeWorkspace(imageWorkspace(paths)).catch(() => {});
     lock.release();
+  }
+}
+
+/**
+ * How a dev build's phases get a mount namespace in which `<state>/layers` is the new
+ * generation: the sandbox has one already; otherwise bwrap where the phases run, when it works
+ * there. Undefined: none can be had (WSL, no usable bwrap), the build moves the link instead.
+ */
+async function buildNamespace(
+  o: BuildOptions,
+  sandbox: SandboxOptions | undefined,
+): Promise<"sandbox" | { bwrap: string; uid: number } | undefined> {
+  if (sandbox) return "sandbox";
+  try {
+    const s = await o.backend.sandboxOptions(undefined, "the build's generation");
+    return { bwrap: s.bwrap, uid: s.uid };
+  } catch (e) {
+    trace(`build: no mount namespace (${(e as Error).message}); the layers link moves instead`);
+    return undefined;
   }
 }
 

@@ -1,11 +1,11 @@
 /**
- * The persistent layers directory is the development environment. Between builds locald
- * treats it the way a platform treats the previous image plus the cache, so buildpacks see
- * exactly what the spec promises them:
+ * The layers directory is the development environment. Between builds locald treats it the
+ * way a platform treats the previous image plus the cache, so buildpacks see exactly what the
+ * spec promises them (each build starts a new generation from the last: generations.ts):
  * - `cache = true` layers keep metadata and content (as restored from the cache);
- * - `launch = true`, not cached: only the metadata stays; the content is set aside, and put
- *   back after the build if the buildpack kept the layer without re-creating it (as the
- *   exporter re-uses a layer from the previous image);
+ * - `launch = true`, not cached: only the metadata stays; the content comes back after the
+ *   build if the buildpack kept the layer without re-creating it (as the exporter re-uses a
+ *   layer from the previous image);
  * - build-only layers and `.ignore`d layers are dropped, and so are the files a buildpack
  *   writes beside its layers (`launch.toml`, `build.toml`, `store.toml`);
  * - after a build, only launch layers stay where the launcher looks (as in an exported image):
@@ -14,7 +14,7 @@
  *   again what it wants to keep, or the layer leaves the environment.
  */
 import { join } from "node:path";
-import { parseToml, toToml } from "../config/toml.ts";
+import { parseToml } from "../config/toml.ts";
 import { removeIfExists } from "../util/fs.ts";
 import type { LayerRecord } from "./record.ts";
 
@@ -81,103 +81,6 @@ export async function buildpackDirsIn(layersDir: string): Promise<string[]> {
   return dirs;
 }
 
-async function stripTypes(file: string) {
-  try {
-    const doc = parseToml(await Deno.readTextFile(file), file);
-    delete doc.types;
-    await Deno.writeTextFile(file, toToml(doc));
-  } catch { /* unreadable: the builder will judge it */ }
-}
-
-/**
- * Bring the layers directory to what a platform restores before a build. Launch-only layer
- * contents move to `stashDir`; returns the layers kept (for re-use reporting).
- */
-export async function pruneForRebuild(
-  layersDir: string,
-  stashDir: string,
-  holdDir: string,
-): Promise<LayerState[]> {
-  await removeIfExists(stashDir);
-  await moveChildren(holdDir, layersDir);
-  const bpDirs = await buildpackDirsIn(layersDir);
-  const kept: LayerState[] = [];
-  for (const l of await scanLayers(layersDir, bpDirs)) {
-    const dir = join(layersDir, l.buildpackDir, l.name);
-    const toml = `${dir}.toml`;
-    if (l.types.cache) {
-      kept.push(l);
-      await stripTypes(toml);
-    } else if (l.types.launch) {
-      kept.push(l);
-      await stripTypes(toml);
-      await Deno.mkdir(join(stashDir, l.buildpackDir), { recursive: true });
-      await Deno.rename(dir, join(stashDir, l.buildpackDir, l.name)).catch(() => {});
-    } else {
-      await removeIfExists(dir);
-      await removeIfExists(toml);
-    }
-  }
-  // `.ignore`d layers go, and so does every file a buildpack wrote beside its layers
-  // (launch.toml, build.toml, store.toml, SBOM files): they start absent each build, as on a
-  // platform, so a buildpack that appends to launch.toml does not find the last build's.
-  const keptTomls = new Set(kept.map((l) => `${l.buildpackDir}/${l.name}.toml`));
-  for (const bpDir of bpDirs) {
-    try {
-      for await (const e of Deno.readDir(join(layersDir, bpDir))) {
-        if (
-          e.name.endsWith(".ignore") || (!e.isDirectory && !keptTomls.has(`${bpDir}/${e.name}`))
-        ) {
-          await Deno.remove(join(layersDir, bpDir, e.name), { recursive: true });
-        }
-      }
-    } catch { /* gone */ }
-  }
-  return kept;
-}
-
-/** After the build: launch layers kept but not re-created get their previous content back. */
-export async function restoreReusedLaunchLayers(layersDir: string, stashDir: string) {
-  let bpDirs: string[] = [];
-  try {
-    bpDirs = (await Array.fromAsync(Deno.readDir(stashDir))).map((e) => e.name);
-  } catch {
-    return;
-  }
-  for (const bp of bpDirs) {
-    for await (const e of Deno.readDir(join(stashDir, bp))) {
-      const dir = join(layersDir, bp, e.name);
-      const [state] = (await scanLayers(layersDir, [bp])).filter((l) => l.name === e.name);
-      let present = true;
-      try {
-        await Deno.lstat(dir);
-      } catch {
-        present = false;
-      }
-      if (state?.types.launch && !present) await Deno.rename(join(stashDir, bp, e.name), dir);
-    }
-  }
-  await removeIfExists(stashDir);
-}
-
-async function moveChildren(fromRoot: string, toRoot: string) {
-  let bps: string[];
-  try {
-    bps = (await Array.fromAsync(Deno.readDir(fromRoot))).map((e) => e.name);
-  } catch {
-    return;
-  }
-  for (const bp of bps) {
-    await Deno.mkdir(join(toRoot, bp), { recursive: true });
-    for await (const e of Deno.readDir(join(fromRoot, bp))) {
-      const to = join(toRoot, bp, e.name);
-      await removeIfExists(to);
-      await Deno.rename(join(fromRoot, bp, e.name), to);
-    }
-  }
-  await removeIfExists(fromRoot);
-}
-
 /**
  * After a build, leave only launch layers where the launcher looks: cached build layers move
  * to `holdDir` until the next build, build-only layers go.
@@ -201,6 +104,8 @@ export function layerRecords(
   after: LayerState[],
   before: LayerState[],
   idOf: (bpDir: string) => string,
+  /** `<bp dir>/<layer>` of layers re-used another way (their content put back). */
+  reusedAlso: Set<string> = new Set(),
 ): LayerRecord[] {
   const prior = new Map(before.map((l) => [`${l.buildpackDir}/${l.name}`, l.stamp]));
   return after
@@ -211,7 +116,8 @@ export function layerRecords(
         buildpack: idOf(l.buildpackDir),
         name: l.name,
         ...l.types,
-        reused: was !== undefined && was === l.stamp,
+        reused: (was !== undefined && was === l.stamp) ||
+          reusedAlso.has(`${l.buildpackDir}/${l.name}`),
       };
     });
 }

@@ -45,6 +45,12 @@ export interface BuildRecord {
   imageMode?: boolean;
   /** Digest of everything the build depended on (see fingerprint.ts). */
   fingerprint?: string;
+  /**
+   * Development builds: the generation `layers` points at (src/cnb/generations.ts), and the
+   * one before it, kept for processes started from it.
+   */
+  generation?: string;
+  previousGeneration?: string;
   /** The source tree's digest after the build, and how it was taken (for staleness checks). */
   sources?: { digest: string; gitignore: boolean; exclude: string[]; include?: string[] };
 }

@@ -48,20 +48,31 @@ export function projectPaths(env: Record<string, string>, projectDir: string): P
 
 /** The layout of a state directory (a project's, or its image builds' under `image/`). */
 export function pathsUnder(state: string): ProjectPaths {
-  const layers = join(state, "layers");
-  return {
+  return withLayersAt({
     state,
-    layers,
+    layers: "",
     platform: join(state, "platform"),
     cache: join(state, "cache"),
     buildpacks: join(state, "buildpacks"),
     order: join(state, "order.toml"),
+    analyzed: "",
+    group: "",
+    plan: "",
+    report: "",
+    processes: join(state, "process"),
+    lock: join(state, "build.lock"),
+    buildRecord: join(state, "build.json"),
+  }, join(state, "layers"));
+}
+
+/** The same paths with the layers directory (and the lifecycle's files in it) elsewhere. */
+export function withLayersAt(paths: ProjectPaths, layers: string): ProjectPaths {
+  return {
+    ...paths,
+    layers,
     analyzed: join(layers, "analyzed.toml"),
     group: join(layers, "group.toml"),
     plan: join(layers, "plan.toml"),
     report: join(layers, "report.toml"),
-    processes: join(state, "process"),
-    lock: join(state, "build.lock"),
-    buildRecord: join(state, "build.json"),
   };
 }

@@ -1,5 +1,5 @@
 /** Small filesystem helpers shared by the impure edges. */
-import { dirname } from "./path.ts";
+import { dirname, join } from "./path.ts";
 
 /** Write a file atomically: a temporary sibling, then rename over the target. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode?: number) {
@@ -56,4 +56,33 @@ export async function readTextIfExists(path: string): Promise<string | undefined
     if (e instanceof Deno.errors.NotFound) return undefined;
     throw e;
   }
+}
+
+/**
+ * Copy a tree keeping modes, symlinks and modification times; "link" hard-links files instead
+ * of copying them (for content nothing will write to again).
+ */
+export async function copyTree(from: string, to: string, how: "copy" | "link") {
+  const st = await Deno.lstat(from);
+  if (st.isSymlink) {
+    await Deno.symlink(await Deno.readLink(from), to);
+    return;
+  }
+  if (st.isFile) {
+    if (how === "link") {
+      await Deno.link(from, to);
+      return;
+    }
+    await Deno.copyFile(from, to);
+    if (st.mode !== null) await Deno.chmod(to, st.mode & 0o7777);
+    if (st.mtime && st.atime) await Deno.utime(to, st.atime, st.mtime);
+    return;
+  }
+  if (!st.isDirectory) return; // sockets, fifos, devices: nothing a layer needs copied
+  await Deno.mkdir(to, { mode: 0o700 });
+  for await (const e of Deno.readDir(from)) {
+    await copyTree(join(from, e.name), join(to, e.name), how);
+  }
+  if (st.mode !== null) await Deno.chmod(to, st.mode & 0o7777);
+  if (st.mtime && st.atime) await Deno.utime(to, st.atime, st.mtime);
 }

@@ -24,7 +24,7 @@ export interface RunResult {
   json?: unknown;
 }
 
-function denoArgs(args: string[]): string[] {
+export function denoArgs(args: string[]): string[] {
   return ["run", "-A", "--quiet", "--config", join(REPO, "deno.json"), MAIN, ...args];
 }
 

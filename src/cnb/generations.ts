@@ -1,0 +1,240 @@
+/**
+ * Development builds are transactional. The environment's layers live in generations
+ * (`<state>/generations/<id>/`); `<state>/layers`, the one path buildpacks, the launcher and
+ * every tool inside the layers know, is a symlink to the generation the build record names. A
+ * build fills a new generation with what a platform restores (cached layers with their content,
+ * launch layers' metadata) and runs the phases in a mount namespace where `<state>/layers` is
+ * that new generation, so the same absolute paths land in it while `shell`, `exec` and `run`
+ * keep using the last good one. Only a complete build switches the symlink (one rename); a
+ * failed or cut build leaves the last good generation, and so the buildpacks' cache, as it was.
+ * The generation before stays one more build, for processes started from it.
+ *
+ * Where no mount namespace can be made (WSL; no usable bwrap), the symlink moves to the new
+ * generation for the build and back when it fails: a failure still keeps the last good state,
+ * but `exec` during the build sees the build in progress.
+ *
+ * `cached-build-layers` of each generation (`<id>.held/`) keeps its cached build-only layers
+ * out of the launcher's sight until the next build.
+ */
+import { basename, join } from "node:path";
+import type { ProjectPaths } from "../config/paths.ts";
+import { parseToml, toToml } from "../config/toml.ts";
+import type { Mount, Step } from "../hosts/types.ts";
+import { NAMESPACE_ID } from "../hosts/native.ts";
+import { orderMounts } from "../hosts/sandbox.ts";
+import { copyTree, exists, isDir, removeIfExists } from "../util/fs.ts";
+import { buildpackDirsIn, type LayerState, scanLayers } from "./layers.ts";
+
+export interface Generation {
+  id: string;
+  /** The layers directory of this generation. */
+  dir: string;
+  /** Its cached build-only layers, hidden from the launcher. */
+  held: string;
+}
+
+export function generationsDir(paths: ProjectPaths): string {
+  return join(paths.state, "generations");
+}
+
+export function generation(paths: ProjectPaths, id: string): Generation {
+  const dir = join(generationsDir(paths), id);
+  return { id, dir, held: `${dir}.held` };
+}
+
+/** Point `<state>/layers` at a generation in one rename (or at nothing). */
+export async function pointLayersAt(paths: ProjectPaths, id: string | undefined) {
+  if (id === undefined) {
+    await removeIfExists(paths.layers);
+    return;
+  }
+  const tmp = `${paths.layers}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  await Deno.symlink(join("generations", id), tmp);
+  try {
+    await Deno.rename(tmp, paths.layers);
+  } catch (e) {
+    await removeIfExists(tmp);
+    throw e;
+  }
+}
+
+/**
+ * The generation the environment is: the one the build record names (a build cut between its
+ * last two steps, or one that moved the link for its own run, may have left the link
+ * elsewhere: it goes back), else the one `layers` points at. A plain `layers` directory of an
+ * older locald becomes a generation. Undefined before the first build.
+ */
+export async function settleGeneration(
+  paths: ProjectPaths,
+  recorded: string | undefined,
+): Promise<Generation | undefined> {
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = await Deno.lstat(paths.layers);
+  } catch { /* no layers yet */ }
+  let current: string | undefined;
+  if (info?.isSymlink) {
+    current = basename(await Deno.readLink(paths.layers));
+  } else if (info?.isDirectory) {
+    current = newGenerationId();
+    const g = generation(paths, current);
+    await Deno.mkdir(generationsDir(paths), { recursive: true });
+    await Deno.rename(paths.layers, g.dir);
+    await Deno.rename(join(paths.state, "cached-build-layers"), g.held).catch(() => {});
+    await removeIfExists(join(paths.state, "previous-launch-layers"));
+    await pointLayersAt(paths, current);
+  }
+  if (recorded && recorded !== current && await isDir(generation(paths, recorded).dir)) {
+    await pointLayersAt(paths, recorded);
+    current = recorded;
+  }
+  if (current === undefined || !(await isDir(generation(paths, current).dir))) {
+    return undefined;
+  }
+  return generation(paths, current);
+}
+
+function newGenerationId(): string {
+  return `${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** Remove every generation but those named (leftovers of failed builds, old ones). */
+export async function pruneGenerations(paths: ProjectPaths, keep: (string | undefined)[]) {
+  const names = new Set(keep.filter((k): k is string => !!k).flatMap((k) => [k, `${k}.held`]));
+  let entries: Deno.DirEntry[] = [];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(generationsDir(paths)));
+  } catch { /* none */ }
+  for (const e of entries) {
+    if (!names.has(e.name)) await removeIfExists(join(generationsDir(paths), e.name));
+  }
+}
+
+export interface Started {
+  next: Generation;
+  /** The layers the new generation starts with (for re-use reporting). */
+  before: LayerState[];
+  /** Launch layers that start as metadata only: their content comes back if re-used. */
+  metadataOnly: Set<string>;
+}
+
+async function copyToml(from: string, to: string) {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(from);
+  } catch {
+    return;
+  }
+  try {
+    const doc = parseToml(text, from);
+    delete doc.types;
+    await Deno.writeTextFile(to, toToml(doc));
+  } catch {
+    // Unreadable: the builder will judge it, as it would have before.
+    await Deno.writeTextFile(to, text);
+  }
+}
+
+/**
+ * A new generation holding what a platform restores before a build, from the current one:
+ * `cache = true` layers with their content (copied: the build may change them, the current
+ * generation must not change) and metadata; launch layers' metadata only; restored metadata
+ * without its `[types]`. Nothing else: build-only layers, `.ignore`d layers, and the files a
+ * buildpack writes beside its layers (launch.toml, build.toml, store.toml) start absent.
+ */
+export async function startGeneration(
+  paths: ProjectPaths,
+  current: Generation | undefined,
+): Promise<Started> {
+  const next = generation(paths, newGenerationId());
+  await Deno.mkdir(next.dir, { recursive: true });
+  const metadataOnly = new Set<string>();
+  if (current) {
+    const bpDirs = await buildpackDirsIn(current.dir);
+    for (const l of await scanLayers(current.dir, bpDirs)) {
+      if (!l.types.cache && !l.types.launch) continue;
+      const to = join(next.dir, l.buildpackDir, l.name);
+      await Deno.mkdir(join(next.dir, l.buildpackDir), { recursive: true });
+      await copyToml(join(current.dir, l.buildpackDir, `${l.name}.toml`), `${to}.toml`);
+      if (l.types.cache) {
+        const visible = join(current.dir, l.buildpackDir, l.name);
+        const from = await isDir(visible) ? visible : join(current.held, l.buildpackDir, l.name);
+        if (await isDir(from)) await copyTree(from, to, "copy");
+      } else {
+        metadataOnly.add(`${l.buildpackDir}/${l.name}`);
+      }
+    }
+  }
+  const before = await scanLayers(next.dir, await buildpackDirsIn(next.dir));
+  return { next, before, metadataOnly };
+}
+
+/**
+ * After the build: launch layers the buildpack kept without re-creating them get their
+ * content from the current generation (linked: that generation no longer changes). Returns
+ * the layers re-used this way.
+ */
+export async function restoreReusedLaunchLayers(
+  started: Started,
+  current: Generation | undefined,
+): Promise<Set<string>> {
+  const reused = new Set<string>();
+  if (!current) return reused;
+  for (const key of started.metadataOnly) {
+    const [bp, name] = key.split("/");
+    const [state] = (await scanLayers(started.next.dir, [bp])).filter((l) => l.name === name);
+    const dir = join(started.next.dir, bp, name);
+    const from = join(current.dir, bp, name);
+    if (!state?.types.launch || await exists(dir) || !(await isDir(from))) continue;
+    await copyTree(from, dir, "link");
+    reused.add(key);
+  }
+  return reused;
+}
+
+/**
+ * The plan's mounts for a build into `next`: `<state>/layers` shows the new generation, and
+ * the rest of the state directory is shown entry by entry (read-only, as before), so that
+ * inside the namespace `layers` is a real directory and no path through it names a generation.
+ * `entries`: the names in the state directory now. Pure.
+ */
+export function generationMounts(
+  mounts: Mount[],
+  paths: ProjectPaths,
+  entries: string[],
+  nextDir: string,
+): Mount[] {
+  const out = mounts.filter((m) => m.path !== paths.state);
+  const shown = new Set(out.map((m) => m.path));
+  for (const name of entries) {
+    const path = join(paths.state, name);
+    if (name === "generations" || path === paths.layers || shown.has(path)) continue;
+    if (name.startsWith("layers.tmp-")) continue;
+    out.push({ path, writable: false });
+  }
+  return out.map((m) => (m.path === paths.layers ? { ...m, source: nextDir } : m));
+}
+
+function within(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir + "/");
+}
+
+/**
+ * A step in a mount namespace that changes nothing but the state directory: everything is seen
+ * as it is, except `state`, which shows only the step's mounts under it (with their sources).
+ * As root, a step that must not run as root runs as uid 1000 in a user namespace, as the
+ * native host does. The host wraps the result as any other step. Pure.
+ */
+export function namespaceStep(step: Step, bwrap: string, uid: number, state: string): Step {
+  const a = [bwrap, "--dev-bind", "/", "/", "--tmpfs", state];
+  for (const m of orderMounts(step.mounts)) {
+    if (m.path === state || !within(m.path, state)) continue;
+    a.push(m.writable ? "--bind" : "--ro-bind", m.source ?? m.path, m.path);
+  }
+  if (uid === 0 && step.dropRoot) {
+    a.push("--unshare-user", "--uid", String(NAMESPACE_ID), "--gid", String(NAMESPACE_ID));
+  }
+  a.push("--die-with-parent", "--chdir", step.cwd, "--");
+  // The working directory is not remapped: bwrap starts where the step would have.
+  return { ...step, argv: [...a, ...step.argv], dropRoot: false };
+}

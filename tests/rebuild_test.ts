@@ -1,0 +1,185 @@
+/**
+ * Rebuilds with the real lifecycle: what a buildpack finds in its layers directory on the
+ * next build, and what a failed, interrupted or concurrent rebuild does to the environment and
+ * the buildpack cache. The counting fixture buildpack counts its builds in two cached layers
+ * (build-only and launch) and appends its process type to launch.toml as the CNB samples do.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { denoArgs, REPO, runLocald, spawnLocald, testEnv } from "./support/locald.ts";
+import { lifecycleDir } from "./support/tools.ts";
+
+const COUNTING_BP = join(REPO, "tests/fixtures/buildpacks/counting");
+
+async function counting() {
+  const t = await testEnv({ LOCALD_LIFECYCLE_DIR: lifecycleDir() });
+  const app = join(t.root, "My App");
+  await Deno.mkdir(app);
+  await Deno.writeTextFile(join(app, "main.txt"), "hello\n");
+  const build = (...args: string[]) =>
+    runLocald(["build", "-C", app, "-b", COUNTING_BP, "--force", ...args], { env: t.env });
+  const count = async () => {
+    const r = await runLocald(["exec", "-C", app, "--", "count-tool"], { env: t.env });
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.trim();
+  };
+  return { ...t, app, build, count };
+}
+
+Deno.test("a buildpack that appends to launch.toml builds again and again with one process type", async () => {
+  const f = await counting();
+  try {
+    for (let i = 1; i <= 3; i++) {
+      const b = await f.build("--json");
+      assert.equal(b.code, 0, b.stderr);
+      // deno-lint-ignore no-explicit-any
+      const processes = (b.json as any).processes;
+      assert.deepEqual(processes.map((p: { type: string }) => p.type), ["web"]);
+      assert.equal(await f.count(), `counter=${i} bcache=${i}`);
+    }
+    const r = await runLocald(["run", "-C", f.app], { env: f.env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "counter=3 bcache=3");
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("a rebuild that fails in a buildpack keeps the last good environment and its cache", async () => {
+  const f = await counting();
+  try {
+    for (let i = 0; i < 2; i++) assert.equal((await f.build()).code, 0);
+    assert.equal(await f.count(), "counter=2 bcache=2");
+    const bad = await f.build("-e", "COUNT_FAIL=1");
+    assert.equal(bad.code, 6, bad.stderr);
+    // The buildpack counted to 3 before it failed; none of that is kept.
+    assert.match(bad.stderr, /counting: counter=3 bcache=3/);
+    assert.match(bad.stderr, /hint: a buildpack failed/);
+    assert.equal(await f.count(), "counter=2 bcache=2");
+    const good = await f.build();
+    assert.equal(good.code, 0, good.stderr);
+    assert.match(good.stderr, /counting: counter=3 bcache=3/);
+    assert.equal(await f.count(), "counter=3 bcache=3");
+  } finally {
+    await f.cleanup();
+  }
+});
+
+/** Start a slow rebuild; resolves once the buildpack has counted and is waiting. */
+async function slowBuild(f: Awaited<ReturnType<typeof counting>>, seconds: number) {
+  const marker = join(f.root, `marker-${crypto.randomUUID()}`);
+  const child = spawnLocald([
+    "build",
+    "-C",
+    f.app,
+    "-b",
+    COUNTING_BP,
+    "--force",
+    "-e",
+    `COUNT_SLEEP=${seconds}`,
+    "-e",
+    `COUNT_MARKER=${marker}`,
+  ], { env: f.env });
+  const output = child.output();
+  for (let i = 0; i < 600; i++) {
+    try {
+      await Deno.lstat(marker);
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  await Deno.lstat(marker); // the buildpack got there
+  return { child, output };
+}
+
+Deno.test("a rebuild cut by SIGINT, SIGTERM or SIGHUP keeps the last good environment and its cache", async () => {
+  const f = await counting();
+  try {
+    assert.equal((await f.build()).code, 0);
+    let n = 1;
+    for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+      const { child, output } = await slowBuild(f, 3);
+      child.kill(sig);
+      const r = await output;
+      const stderr = new TextDecoder().decode(r.stderr);
+      assert.equal(r.code, 130, stderr);
+      assert.match(stderr, /build interrupted during the builder phase/);
+      // While cut, and after: the last good environment, whole.
+      assert.equal(await f.count(), `counter=${n} bcache=${n}`);
+      const good = await f.build();
+      assert.equal(good.code, 0, good.stderr);
+      n++;
+      assert.equal(await f.count(), `counter=${n} bcache=${n}`, sig);
+    }
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("exec keeps working during a rebuild, and a process started before it keeps its tools", async () => {
+  const f = await counting();
+  try {
+    assert.equal((await f.build()).code, 0);
+    // Started before the rebuild, uses the environment's tool after the rebuild is done.
+    const longRunning = spawnLocald(
+      ["exec", "-C", f.app, "--", "bash", "-c", "sleep 6; count-tool"],
+      { env: f.env },
+    ).output();
+    const { output } = await slowBuild(f, 3);
+    let done = false;
+    const building = output.then((r) => {
+      done = true;
+      return r;
+    });
+    const seen: string[] = [];
+    while (!done) {
+      const r = await runLocald(["exec", "-C", f.app, "--", "count-tool"], { env: f.env });
+      assert.equal(r.code, 0, `exec during the rebuild: ${r.stderr}`);
+      seen.push(r.stdout.trim());
+    }
+    assert.equal((await building).code, 0);
+    assert.ok(seen.length >= 2, `exec ran ${seen.length} times during the rebuild`);
+    // Each exec saw one whole environment: the last good one, then the new one.
+    for (const s of seen) assert.match(s, /^counter=(1 bcache=1|2 bcache=2)$/);
+    assert.equal(seen[0], "counter=1 bcache=1");
+    const lr = await longRunning;
+    assert.equal(lr.code, 0, new TextDecoder().decode(lr.stderr));
+    assert.equal(new TextDecoder().decode(lr.stdout).trim(), "counter=2 bcache=2");
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("a build whose output is closed (locald build 2>&1 | head -n 1) finishes and keeps its cache", async () => {
+  const f = await counting();
+  try {
+    assert.equal((await f.build()).code, 0);
+    const argv = [
+      Deno.execPath(),
+      ...denoArgs([
+        "build",
+        "-C",
+        f.app,
+        "-b",
+        COUNTING_BP,
+        "--force",
+        // Output keeps coming after head has gone.
+        "-e",
+        "COUNT_SLEEP=1",
+      ]),
+    ];
+    const script = `${argv.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ")} 2>&1 | head -n 1
+echo "exit=\${PIPESTATUS[0]}"`;
+    const r = await new Deno.Command("bash", { args: ["-c", script], env: f.env, stdout: "piped" })
+      .output();
+    const out = new TextDecoder().decode(r.stdout);
+    assert.match(out, /exit=0$/m, out);
+    assert.equal(await f.count(), "counter=2 bcache=2");
+    const again = await f.build();
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(await f.count(), "counter=3 bcache=3");
+  } finally {
+    await f.cleanup();
+  }
+});
