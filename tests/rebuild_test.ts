@@ -66,7 +66,11 @@ Deno.test("a rebuild that fails in a buildpack keeps the last good environment a
 });
 
 /** Start a slow rebuild; resolves once the buildpack has counted and is waiting. */
-async function slowBuild(f: Awaited<ReturnType<typeof counting>>, seconds: number) {
+async function slowBuild(
+  f: Awaited<ReturnType<typeof counting>>,
+  seconds: number,
+  env: Record<string, string> = f.env,
+) {
   const marker = join(f.root, `marker-${crypto.randomUUID()}`);
   const child = spawnLocald([
     "build",
@@ -79,7 +83,7 @@ async function slowBuild(f: Awaited<ReturnType<typeof counting>>, seconds: numbe
     `COUNT_SLEEP=${seconds}`,
     "-e",
     `COUNT_MARKER=${marker}`,
-  ], { env: f.env });
+  ], { env });
   const output = child.output();
   for (let i = 0; i < 600; i++) {
     try {
@@ -178,6 +182,46 @@ echo "exit=\${PIPESTATUS[0]}"`;
     assert.equal(await f.count(), "counter=2 bcache=2");
     const again = await f.build();
     assert.equal(again.code, 0, again.stderr);
+    assert.equal(await f.count(), "counter=3 bcache=3");
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("without a mount namespace (no bwrap), failed and cut rebuilds still keep the last good environment", async () => {
+  const f = await counting();
+  try {
+    // Everything on PATH but bwrap: no namespace can be made, so `layers` is renamed instead.
+    const bin = join(f.root, "bin-without-bwrap");
+    await Deno.mkdir(bin);
+    for await (const e of Deno.readDir("/usr/bin")) {
+      if (e.name !== "bwrap") await Deno.symlink(join("/usr/bin", e.name), join(bin, e.name));
+    }
+    const noNs = { ...f.env, PATH: bin };
+    const layers = async () => {
+      const b = await f.build("--json");
+      assert.equal(b.code, 0, b.stderr);
+      // deno-lint-ignore no-explicit-any
+      return await Deno.lstat(join((b.json as any).stateDir, "layers"));
+    };
+    assert.ok((await layers()).isSymlink, "with bwrap: a link to the generation");
+    const run = (...args: string[]) =>
+      runLocald(["build", "-C", f.app, "-b", COUNTING_BP, "--force", ...args], { env: noNs });
+    const bad = await run("-e", "COUNT_FAIL=1");
+    assert.equal(bad.code, 6, bad.stderr);
+    assert.equal(await f.count(), "counter=1 bcache=1");
+    const { child, output } = await slowBuild(f, 3, noNs);
+    child.kill("SIGTERM");
+    assert.equal((await output).code, 130);
+    assert.equal(await f.count(), "counter=1 bcache=1");
+    const good = await run("--json");
+    assert.equal(good.code, 0, good.stderr);
+    // deno-lint-ignore no-explicit-any
+    const state = (good.json as any).stateDir;
+    assert.ok((await Deno.lstat(join(state, "layers"))).isDirectory, "without: the directory");
+    assert.equal(await f.count(), "counter=2 bcache=2");
+    // And back: the next build with bwrap makes it a generation again, cache and all.
+    assert.ok((await layers()).isSymlink);
     assert.equal(await f.count(), "counter=3 bcache=3");
   } finally {
     await f.cleanup();

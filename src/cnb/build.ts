@@ -50,6 +50,9 @@ import {
   namespaceStep,
   pointLayersAt,
   pruneGenerations,
+  renameBack,
+  renameDone,
+  renameIn,
   restoreReusedLaunchLayers,
   settleGeneration,
   type Started,
@@ -365,12 +368,15 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
   const lock = await acquireLock(paths.lock, `another build of ${o.projectDir}`, o.out);
   let started: Started | undefined;
   let current: Generation | undefined;
-  let movedLink = false;
+  let renamed = false;
   let switched = false;
   try {
     const previous = await readBuildRecord(paths);
     // The environment is the generation the last good build recorded (generations.ts).
-    if (!o.image) current = await settleGeneration(paths, previous?.generation);
+    const ns = o.image ? undefined : await buildNamespace(o, prep.sandbox);
+    if (!o.image) {
+      current = await settleGeneration(paths, previous?.generation, ns ? "link" : "rename");
+    }
     const sourceOptions = {
       gitignore: true,
       exclude: [...prep.exclude, ...EDITOR_FILES],
@@ -485,7 +491,6 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       started = await startGeneration(paths, o.clearCache ? undefined : current);
       before = started.before;
       work = withLayersAt(paths, started.next.dir);
-      const ns = await buildNamespace(o, prep.sandbox);
       if (ns) {
         // The phases see the new generation at `<state>/layers`; everyone else the current one.
         const g = o.backend.guestPath;
@@ -502,9 +507,11 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
           };
         }
       } else {
-        // No mount namespace here: the link moves for the build, and back if it fails.
-        await pointLayersAt(paths, started.next.id);
-        movedLink = true;
+        // No mount namespace here: the new generation takes the place of the last good one
+        // for the build, which comes back if the build fails.
+        ({ started, current } = await renameIn(paths, started, current));
+        renamed = true;
+        work = withLayersAt(paths, started.next.dir);
       }
     }
     // Registry credentials reach only the phases that talk to registries, never the plan.
@@ -616,14 +623,17 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       durationsMs,
       fingerprint: await inputsDigest(sourcesAfter),
       sources: { digest: sourcesAfter, ...sourceOptions },
-      generation: started?.next.id,
-      previousGeneration: started ? current?.id : undefined,
+      generation: started && !renamed ? started.next.id : undefined,
+      previousGeneration: started && !renamed ? current?.id : undefined,
     };
     trace("build: record ready");
     // The switch: the record names the new generation, then `layers` points at it (a cut
     // between the two is settled by the next build, from the record).
     await writeFileAtomic(paths.buildRecord, JSON.stringify(record, null, 2));
-    if (started) {
+    if (renamed) {
+      switched = true;
+      await renameDone(paths);
+    } else if (started) {
       await pointLayersAt(paths, started.next.id);
       switched = true;
       await pruneGenerations(paths, [started.next.id, current?.id]);
@@ -637,9 +647,12 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     // A failed or cut build leaves the last good generation as it was, and drops its own.
     if (started && !switched) {
       try {
-        if (movedLink) await pointLayersAt(paths, current?.id);
-        await removeIfExists(started.next.dir);
-        await removeIfExists(started.next.held);
+        if (renamed) {
+          await renameBack(paths);
+        } else {
+          await removeIfExists(started.next.dir);
+          await removeIfExists(started.next.held);
+        }
       } catch { /* the next build settles it from the record */ }
     }
     throw e;
@@ -654,7 +667,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
 /**
  * How a dev build's phases get a mount namespace in which `<state>/layers` is the new
  * generation: the sandbox has one already; otherwise bwrap where the phases run, when it works
- * there. Undefined: none can be had (WSL, no usable bwrap), the build moves the link instead.
+ * there. Undefined: none can be had (WSL, no usable bwrap), the build renames directories.
  */
 async function buildNamespace(
   o: BuildOptions,
@@ -665,7 +678,7 @@ async function buildNamespace(
     const s = await o.backend.sandboxOptions(undefined, "the build's generation");
     return { bwrap: s.bwrap, uid: s.uid };
   } catch (e) {
-    trace(`build: no mount namespace (${(e as Error).message}); the layers link moves instead`);
+    trace(`build: no mount namespace (${(e as Error).message}); layers are renamed instead`);
     return undefined;
   }
 }

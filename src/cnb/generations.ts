@@ -9,12 +9,14 @@
  * failed or cut build leaves the last good generation, and so the buildpacks' cache, as it was.
  * The generation before stays one more build, for processes started from it.
  *
- * Where no mount namespace can be made (WSL; no usable bwrap), the symlink moves to the new
- * generation for the build and back when it fails: a failure still keeps the last good state,
- * but `exec` during the build sees the build in progress.
+ * Where no mount namespace can be made (WSL, whose Windows side cannot make links Linux
+ * follows; no usable bwrap), `layers` is a plain directory: a build renames it aside
+ * (`generations/last-good`), puts the new generation in its place, and renames it back when
+ * the build fails or is cut (the next build does, if locald itself was killed). A failure still
+ * keeps the last good state, but `exec` during the build sees the build in progress.
  *
- * `cached-build-layers` of each generation (`<id>.held/`) keeps its cached build-only layers
- * out of the launcher's sight until the next build.
+ * Each generation's cached build-only layers (`<id>.held/`, `layers.held/` in place) stay out
+ * of the launcher's sight until the next build.
  */
 import { basename, join } from "node:path";
 import type { ProjectPaths } from "../config/paths.ts";
@@ -58,30 +60,74 @@ export async function pointLayersAt(paths: ProjectPaths, id: string | undefined)
   }
 }
 
+/** How a build switches generations: see the module comment. */
+export type Switching = "link" | "rename";
+
+/** Where a build without a mount namespace keeps the last good layers while it runs. */
+const LAST_GOOD = "last-good";
+
+/** The layers directory in place (rename switching), and its cached build-only layers. */
+function inPlace(paths: ProjectPaths): Generation {
+  return { id: "", dir: paths.layers, held: `${paths.layers}.held` };
+}
+
+async function moveGeneration(from: Generation, to: Generation) {
+  await Deno.rename(from.dir, to.dir);
+  await Deno.rename(from.held, to.held).catch(() => {});
+}
+
+async function dropGeneration(g: Generation) {
+  await removeIfExists(g.dir);
+  await removeIfExists(g.held);
+}
+
 /**
- * The generation the environment is: the one the build record names (a build cut between its
- * last two steps, or one that moved the link for its own run, may have left the link
- * elsewhere: it goes back), else the one `layers` points at. A plain `layers` directory of an
- * older locald becomes a generation. Undefined before the first build.
+ * The generation the environment is, with the layout `how` needs (`layers` a link, or the
+ * directory itself), after putting right what a cut build left:
+ * - a build that renamed the last good layers aside (rename switching) gets them back;
+ * - `layers` points at the generation the build record names (a build cut between its last
+ *   two steps may have left it elsewhere);
+ * - a plain `layers` directory (an older locald, or rename switching) becomes a generation
+ *   for link switching, and a link becomes the directory for rename switching.
+ * Undefined before the first build.
  */
 export async function settleGeneration(
   paths: ProjectPaths,
   recorded: string | undefined,
+  how: Switching,
 ): Promise<Generation | undefined> {
+  const here = inPlace(paths);
+  const stash = generation(paths, LAST_GOOD);
+  if (await isDir(stash.dir)) {
+    await dropGeneration(here);
+    await moveGeneration(stash, here);
+  }
+  // An older locald kept cached build-only layers here.
+  const legacyHeld = join(paths.state, "cached-build-layers");
+  if (await exists(legacyHeld)) {
+    await removeIfExists(here.held);
+    await Deno.rename(legacyHeld, here.held);
+  }
+  await removeIfExists(join(paths.state, "previous-launch-layers"));
   let info: Deno.FileInfo | undefined;
   try {
     info = await Deno.lstat(paths.layers);
   } catch { /* no layers yet */ }
+  if (how === "rename") {
+    if (info?.isSymlink) {
+      const g = generation(paths, basename(await Deno.readLink(paths.layers)));
+      await Deno.remove(paths.layers);
+      if (await isDir(g.dir)) await moveGeneration(g, here);
+    }
+    return (await isDir(here.dir)) ? here : undefined;
+  }
   let current: string | undefined;
   if (info?.isSymlink) {
     current = basename(await Deno.readLink(paths.layers));
   } else if (info?.isDirectory) {
     current = newGenerationId();
-    const g = generation(paths, current);
     await Deno.mkdir(generationsDir(paths), { recursive: true });
-    await Deno.rename(paths.layers, g.dir);
-    await Deno.rename(join(paths.state, "cached-build-layers"), g.held).catch(() => {});
-    await removeIfExists(join(paths.state, "previous-launch-layers"));
+    await moveGeneration(here, generation(paths, current));
     await pointLayersAt(paths, current);
   }
   if (recorded && recorded !== current && await isDir(generation(paths, recorded).dir)) {
@@ -92,6 +138,35 @@ export async function settleGeneration(
     return undefined;
   }
   return generation(paths, current);
+}
+
+/**
+ * Rename switching, before the phases: the last good layers move aside and the new
+ * generation takes their place. Returns both where they now are.
+ */
+export async function renameIn(
+  paths: ProjectPaths,
+  started: Started,
+  current: Generation | undefined,
+): Promise<{ started: Started; current: Generation | undefined }> {
+  const stash = generation(paths, LAST_GOOD);
+  if (current) await moveGeneration(current, stash);
+  const here = inPlace(paths);
+  await moveGeneration(started.next, here);
+  return { started: { ...started, next: here }, current: current && stash };
+}
+
+/** Rename switching, after a failure: the last good layers come back. */
+export async function renameBack(paths: ProjectPaths) {
+  const here = inPlace(paths);
+  const stash = generation(paths, LAST_GOOD);
+  await dropGeneration(here);
+  if (await isDir(stash.dir)) await moveGeneration(stash, here);
+}
+
+/** Rename switching, once the build is recorded: the last good layers are no longer needed. */
+export async function renameDone(paths: ProjectPaths) {
+  await dropGeneration(generation(paths, LAST_GOOD));
 }
 
 function newGenerationId(): string {
