@@ -321,6 +321,15 @@ Deno.test("LOCALD_BACKEND=wsl: build, exec, env, run and shell go through `wsl.e
 
     const got = await afterBuild(s);
     assertSameAsNative(got, want);
+    // A second build re-uses the cached layer, copied inside the distro (`cp -a`: Windows
+    // cannot copy the links Linux follows); `layers` stays a plain directory there.
+    const again = await s.run(["build", "-C", s.app, "-b", FIXTURE_BP, "--force"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /fixture: reusing cached layer/);
+    const copies = parseCalls(await Deno.readTextFile(join(wsl, "calls.jsonl")))
+      .filter((c) => c.argv.includes("cp") && c.argv.includes("-a"));
+    assert.ok(copies.length > 0, "the cached layer was copied in the distro");
+    assert.ok((await Deno.lstat(join(summary.stateDir, "layers"))).isDirectory);
     const doc = await s.run(["doctor", "--json"]);
     // deno-lint-ignore no-explicit-any
     const check = (doc.json as any).checks.find((c: { id: string }) => c.id === "backend");

@@ -45,6 +45,7 @@ import { combineDigest, treeDigest } from "./fingerprint.ts";
 import { hostRunImageRef, type Target, writeHostRunImage } from "./hostimage.ts";
 import { hideNonLaunchLayers, layerRecords, profileScripts, scanLayers } from "./layers.ts";
 import {
+  type CopyTree,
   type Generation,
   generationMounts,
   namespaceStep,
@@ -374,6 +375,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     const previous = await readBuildRecord(paths);
     // The environment is the generation the last good build recorded (generations.ts).
     const ns = o.image ? undefined : await buildNamespace(o, prep.sandbox);
+    const copy = o.backend.symlinks ? undefined : guestCopy(o.backend);
     if (!o.image) {
       current = await settleGeneration(paths, previous?.generation, ns ? "link" : "rename");
     }
@@ -488,7 +490,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       // Leftovers of cut builds go; the generation before the current one stays for
       // processes started from it.
       await pruneGenerations(paths, [current?.id, previous?.previousGeneration]);
-      started = await startGeneration(paths, o.clearCache ? undefined : current);
+      started = await startGeneration(paths, o.clearCache ? undefined : current, copy);
       before = started.before;
       work = withLayersAt(paths, started.next.dir);
       if (ns) {
@@ -567,7 +569,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
 
     trace("build: phases done");
     const reusedLaunch = started
-      ? await restoreReusedLaunchLayers(started, current)
+      ? await restoreReusedLaunchLayers(started, current, copy)
       : new Set<string>();
     const bpIds = new Map<string, string>();
     // deno-lint-ignore no-explicit-any
@@ -681,6 +683,32 @@ async function buildNamespace(
     trace(`build: no mount namespace (${(e as Error).message}); layers are renamed instead`);
     return undefined;
   }
+}
+
+/**
+ * Copying layers where locald cannot write the links Linux follows (WSL, from Windows): `cp -a`
+ * in the guest, which keeps symlinks, modes and times as they are.
+ */
+function guestCopy(b: Backend): CopyTree {
+  return async (from, to, how) => {
+    const res = await spawn(
+      b.host.wrap({
+        name: "copy-layer",
+        argv: ["cp", how === "link" ? "-al" : "-a", "--", b.guestPath(from), b.guestPath(to)],
+        env: { PATH: "/usr/bin:/bin" },
+        cwd: "/",
+        dropRoot: false,
+        mounts: [],
+      }),
+      { mode: "capture", echo: false },
+    );
+    if (res.code !== 0) {
+      throw new LocaldError(`cannot copy the layer ${from}: ${res.output.trim()}`, {
+        hint: "check the free space of the distribution's disk, then build again",
+        exitCode: ExitCode.failure,
+      });
+    }
+  };
 }
 
 function summaryOf(r: BuildRecord, stateDir: string): Omit<BuildSummary, "skipped" | "sandbox"> {

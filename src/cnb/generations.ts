@@ -185,6 +185,9 @@ export async function pruneGenerations(paths: ProjectPaths, keep: (string | unde
   }
 }
 
+/** How trees are copied: natively here; where locald cannot make Linux links, in the guest. */
+export type CopyTree = (from: string, to: string, how: "copy" | "link") => Promise<void>;
+
 export interface Started {
   next: Generation;
   /** The layers the new generation starts with (for re-use reporting). */
@@ -220,6 +223,7 @@ async function copyToml(from: string, to: string) {
 export async function startGeneration(
   paths: ProjectPaths,
   current: Generation | undefined,
+  copy: CopyTree = copyTree,
 ): Promise<Started> {
   const next = generation(paths, newGenerationId());
   await Deno.mkdir(next.dir, { recursive: true });
@@ -234,7 +238,7 @@ export async function startGeneration(
       if (l.types.cache) {
         const visible = join(current.dir, l.buildpackDir, l.name);
         const from = await isDir(visible) ? visible : join(current.held, l.buildpackDir, l.name);
-        if (await isDir(from)) await copyTree(from, to, "copy");
+        if (await isDir(from)) await copy(from, to, "copy");
       } else {
         metadataOnly.add(`${l.buildpackDir}/${l.name}`);
       }
@@ -252,6 +256,7 @@ export async function startGeneration(
 export async function restoreReusedLaunchLayers(
   started: Started,
   current: Generation | undefined,
+  copy: CopyTree = copyTree,
 ): Promise<Set<string>> {
   const reused = new Set<string>();
   if (!current) return reused;
@@ -261,7 +266,7 @@ export async function restoreReusedLaunchLayers(
     const dir = join(started.next.dir, bp, name);
     const from = join(current.dir, bp, name);
     if (!state?.types.launch || await exists(dir) || !(await isDir(from))) continue;
-    await copyTree(from, dir, "link");
+    await copy(from, dir, "link");
     reused.add(key);
   }
   return reused;

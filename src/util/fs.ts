@@ -70,8 +70,10 @@ export async function copyTree(from: string, to: string, how: "copy" | "link") {
   }
   if (st.isFile) {
     if (how === "link") {
-      await Deno.link(from, to);
-      return;
+      try {
+        await Deno.link(from, to);
+        return;
+      } catch { /* a file system without hard links: copy */ }
     }
     await Deno.copyFile(from, to);
     if (st.mode !== null) await Deno.chmod(to, st.mode & 0o7777);
