@@ -638,7 +638,10 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     } else if (started) {
       await pointLayersAt(paths, started.next.id);
       switched = true;
+      // The one before stays for processes started from it, without its cached build-only
+      // layers, which no process uses.
       await pruneGenerations(paths, [started.next.id, current?.id]);
+      if (current) await removeIfExists(current.held);
     }
     await removeIfExists(`${paths.buildRecord}.incomplete`);
     const image = o.image
