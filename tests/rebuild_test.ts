@@ -116,6 +116,14 @@ Deno.test("a rebuild cut by SIGINT, SIGTERM or SIGHUP keeps the last good enviro
       n++;
       assert.equal(await f.count(), `counter=${n} bcache=${n}`, sig);
     }
+    // locald itself killed outright: nothing it could clean up, still the last good state.
+    const { child, output } = await slowBuild(f, 2);
+    child.kill("SIGKILL");
+    await output;
+    await new Promise((r) => setTimeout(r, 2500)); // the orphaned buildpack finishes its sleep
+    assert.equal(await f.count(), `counter=${n} bcache=${n}`);
+    assert.equal((await f.build()).code, 0);
+    assert.equal(await f.count(), `counter=${n + 1} bcache=${n + 1}`);
   } finally {
     await f.cleanup();
   }
@@ -214,6 +222,11 @@ Deno.test("without a mount namespace (no bwrap), failed and cut rebuilds still k
     child.kill("SIGTERM");
     assert.equal((await output).code, 130);
     assert.equal(await f.count(), "counter=1 bcache=1");
+    // Killed outright mid-build: the next build puts the last good layers back first.
+    const killed = await slowBuild(f, 2, noNs);
+    killed.child.kill("SIGKILL");
+    await killed.output;
+    await new Promise((r) => setTimeout(r, 2500)); // the orphaned buildpack finishes its sleep
     const good = await run("--json");
     assert.equal(good.code, 0, good.stderr);
     // deno-lint-ignore no-explicit-any

@@ -51,6 +51,7 @@ import {
   namespaceStep,
   pointLayersAt,
   pruneGenerations,
+  recoverGeneration,
   renameBack,
   renameDone,
   renameIn,
@@ -374,11 +375,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
   try {
     const previous = await readBuildRecord(paths);
     // The environment is the generation the last good build recorded (generations.ts).
-    const ns = o.image ? undefined : await buildNamespace(o, prep.sandbox);
-    const copy = o.backend.symlinks ? undefined : guestCopy(o.backend);
-    if (!o.image) {
-      current = await settleGeneration(paths, previous?.generation, ns ? "link" : "rename");
-    }
+    if (!o.image) await recoverGeneration(paths, previous?.generation);
     const sourceOptions = {
       gitignore: true,
       exclude: [...prep.exclude, ...EDITOR_FILES],
@@ -413,6 +410,9 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       return { ...summaryOf(previous, paths.state), skipped: true, sandbox: prep.isolation };
     }
     trace("build: fingerprint checked");
+    const ns = o.image ? undefined : await buildNamespace(o, prep.sandbox);
+    const copy = o.backend.symlinks ? undefined : guestCopy(o.backend);
+    if (!o.image) current = await settleGeneration(paths, ns ? "link" : "rename");
     if (o.clearCache) {
       // A dev build starts its generation from nothing; the last good one stays until it is done.
       if (o.image) await removeIfExists(paths.layers);

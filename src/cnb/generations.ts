@@ -82,26 +82,38 @@ async function dropGeneration(g: Generation) {
 }
 
 /**
- * The generation the environment is, with the layout `how` needs (`layers` a link, or the
- * directory itself), after putting right what a cut build left:
- * - a build that renamed the last good layers aside (rename switching) gets them back;
- * - `layers` points at the generation the build record names (a build cut between its last
- *   two steps may have left it elsewhere);
- * - a plain `layers` directory (an older locald, or rename switching) becomes a generation
- *   for link switching, and a link becomes the directory for rename switching.
- * Undefined before the first build.
+ * Put right what a cut build left, before anything looks at the environment (cheap: a stat or
+ * two): a build that renamed the last good layers aside gets them back; `layers` points at the
+ * generation the build record names (a build cut between its last two steps may have left it
+ * elsewhere).
+ */
+export async function recoverGeneration(paths: ProjectPaths, recorded: string | undefined) {
+  const stash = generation(paths, LAST_GOOD);
+  if (await isDir(stash.dir)) {
+    const here = inPlace(paths);
+    await dropGeneration(here);
+    await moveGeneration(stash, here);
+    return;
+  }
+  if (!recorded || !(await isDir(generation(paths, recorded).dir))) return;
+  let target: string | undefined;
+  try {
+    target = basename(await Deno.readLink(paths.layers));
+  } catch { /* not a link (or none): settleGeneration decides */ }
+  if (target !== recorded) await pointLayersAt(paths, recorded);
+}
+
+/**
+ * The generation the environment is (after recoverGeneration), with the layout `how` needs: a
+ * plain `layers` directory (an older locald, or rename switching) becomes a generation for link
+ * switching, and a link becomes the directory for rename switching. Undefined before the first
+ * build.
  */
 export async function settleGeneration(
   paths: ProjectPaths,
-  recorded: string | undefined,
   how: Switching,
 ): Promise<Generation | undefined> {
   const here = inPlace(paths);
-  const stash = generation(paths, LAST_GOOD);
-  if (await isDir(stash.dir)) {
-    await dropGeneration(here);
-    await moveGeneration(stash, here);
-  }
   // An older locald kept cached build-only layers here.
   const legacyHeld = join(paths.state, "cached-build-layers");
   if (await exists(legacyHeld)) {
@@ -129,10 +141,6 @@ export async function settleGeneration(
     await Deno.mkdir(generationsDir(paths), { recursive: true });
     await moveGeneration(here, generation(paths, current));
     await pointLayersAt(paths, current);
-  }
-  if (recorded && recorded !== current && await isDir(generation(paths, recorded).dir)) {
-    await pointLayersAt(paths, recorded);
-    current = recorded;
   }
   if (current === undefined || !(await isDir(generation(paths, current).dir))) {
     return undefined;
