@@ -8,7 +8,6 @@
  * (and recorded in the README's reliability section).
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { runLocald, type RunResult, testEnv } from "./support/locald.ts";
 import { type Fault, type FaultProxy, startFaultProxy } from "./support/faults.ts";
 import { startMirror } from "./support/mirror.ts";

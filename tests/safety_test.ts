@@ -330,8 +330,14 @@ Deno.test("cache prune --all leaves a project being built alone, and its build f
       ["build", "-C", f.app, "-b", FIXTURE_BP, "--force", "-e", "FIXTURE_SLEEP=3"],
       { env: f.env },
     );
-    // The build holds its lock from before it sets the last record aside until it ends.
-    await until("the build to start", () => exists(`${paths.buildRecord}.incomplete`));
+    // The build holds its lock from before it starts its new generation until it ends.
+    const current = JSON.parse(await Deno.readTextFile(paths.buildRecord)).generation;
+    await until(
+      "the build to start",
+      async () =>
+        (await Array.fromAsync(Deno.readDir(join(paths.state, "generations"))))
+          .some((e) => !e.name.startsWith(current)),
+    );
     const p = await runLocald(["cache", "prune", "--all", "--json"], {
       env: f.env,
       signal: AbortSignal.timeout(20_000),
@@ -482,19 +488,28 @@ Deno.test("paths that are not UTF-8: LOCALD_HOME and the working directory", asy
   }
 });
 
-Deno.test("a removed layers directory: build rebuilds, exec says what happened", async () => {
+Deno.test("a removed layers directory: exec says what happened, build brings it back", async () => {
   const f = await builtFixture();
   try {
     const { projectPaths } = await import("../src/config/paths.ts");
-    await Deno.remove(projectPaths(f.env, f.app).layers, { recursive: true });
+    const layers = projectPaths(f.env, f.app).layers;
+    // `layers` is a link to the current generation: removing it loses nothing the next build
+    // cannot point at again.
+    await Deno.remove(layers, { recursive: true });
     const e = await runLocald(["exec", "-C", f.app, "--", "fixture-tool"], { env: f.env });
     assert.equal(e.code, 4, e.stderr);
     oneLineError(e.stderr, /the environment of .* is gone \(.*layers was removed\)/);
     const b = await f.build();
     assert.equal(b.code, 0, b.stderr);
-    assert.doesNotMatch(b.stderr, /up to date/);
     const again = await runLocald(["exec", "-C", f.app, "--", "fixture-tool"], { env: f.env });
     assert.equal(again.code, 0, again.stderr);
+    // The layers themselves removed: not up to date, built again.
+    await Deno.remove(await Deno.realPath(layers), { recursive: true });
+    const rebuilt = await f.build();
+    assert.equal(rebuilt.code, 0, rebuilt.stderr);
+    assert.doesNotMatch(rebuilt.stderr, /up to date/);
+    const third = await runLocald(["exec", "-C", f.app, "--", "fixture-tool"], { env: f.env });
+    assert.equal(third.code, 0, third.stderr);
   } finally {
     await f.cleanup();
   }

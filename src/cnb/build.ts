@@ -18,7 +18,7 @@ import type { Lifecycle } from "../tools/lifecycle.ts";
 import { LIFECYCLE } from "../tools/pins.ts";
 import { acquireLock } from "../util/lock.ts";
 import { trace } from "../util/trace.ts";
-import { exists, isDir, readTextIfExists, removeIfExists, writeFileAtomic } from "../util/fs.ts";
+import { exists, readTextIfExists, removeIfExists, writeFileAtomic } from "../util/fs.ts";
 import { childPath } from "../util/names.ts";
 import { assertLauncherSafePath } from "../util/shell.ts";
 import { afterDetect } from "./extensions.ts";
@@ -399,8 +399,9 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       });
     if (
       !o.image && previous?.fingerprint && !o.force && !o.clearCache &&
-      // An environment whose layers were removed is not up to date, whatever the inputs.
-      (await isDir(paths.layers)) &&
+      // An environment whose layers were removed is not up to date, whatever the inputs (the
+      // builder phase always writes config/metadata.toml).
+      (await exists(join(paths.layers, "config", "metadata.toml"))) &&
       previous.fingerprint === (await inputsDigest(await treeDigest(o.projectDir, sourceOptions)))
     ) {
       o.out.info(
