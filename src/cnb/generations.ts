@@ -96,10 +96,12 @@ export async function recoverGeneration(paths: ProjectPaths, recorded: string | 
     return;
   }
   if (!recorded || !(await isDir(generation(paths, recorded).dir))) return;
-  let target: string | undefined;
+  let info: Deno.FileInfo | undefined;
   try {
-    target = basename(await Deno.readLink(paths.layers));
-  } catch { /* not a link (or none): settleGeneration decides */ }
+    info = await Deno.lstat(paths.layers);
+  } catch { /* removed: point it at the recorded generation again */ }
+  if (info && !info.isSymlink) return; // a directory: settleGeneration decides
+  const target = info ? basename(await Deno.readLink(paths.layers)) : undefined;
   if (target !== recorded) await pointLayersAt(paths, recorded);
 }
 
