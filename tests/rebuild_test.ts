@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { denoArgs, REPO, runLocald, spawnLocald, testEnv } from "./support/locald.ts";
 import { lifecycleDir } from "./support/tools.ts";
+import { startRegistry } from "./support/registry.ts";
+import { appDir, pushImages } from "./support/image_fixture.ts";
 
 const COUNTING_BP = join(REPO, "tests/fixtures/buildpacks/counting");
 
@@ -238,5 +240,37 @@ Deno.test("without a mount namespace (no bwrap), failed and cut rebuilds still k
     assert.equal(await f.count(), "counter=3 bcache=3");
   } finally {
     await f.cleanup();
+  }
+});
+
+Deno.test("an image build that fails keeps the last image build's layers (a devcontainer's /layers)", async () => {
+  const reg = await startRegistry();
+  const t = await testEnv({ LOCALD_LIFECYCLE_DIR: lifecycleDir() });
+  try {
+    const builder = await pushImages(reg);
+    const app = await appDir(t.root);
+    const exp = (...args: string[]) =>
+      runLocald(["build", "-C", app, "-B", builder, "--export", "--json", ...args], {
+        env: t.env,
+      });
+    const good = await exp();
+    assert.equal(good.code, 0, good.stderr);
+    // deno-lint-ignore no-explicit-any
+    const image = (good.json as any).stateDir; // the image build's state
+    const tool = join(image, "layers", "locald-fixtures_image-app", "tool", "bin", "imgtool");
+    const record = await Deno.readTextFile(join(image, "build.json"));
+    await Deno.lstat(tool);
+    const bad = await exp("-e", "IMAGE_APP_FAIL=1");
+    assert.equal(bad.code, 6, bad.stderr);
+    assert.match(bad.stderr, /image-app: failing on purpose/);
+    // The last good image build is still whole: its layers and its record.
+    await Deno.lstat(tool);
+    assert.equal(await Deno.readTextFile(join(image, "build.json")), record);
+    const again = await exp();
+    assert.equal(again.code, 0, again.stderr);
+    await Deno.lstat(tool);
+  } finally {
+    await t.cleanup();
+    await reg.stop();
   }
 });

@@ -375,7 +375,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
   try {
     const previous = await readBuildRecord(paths);
     // The environment is the generation the last good build recorded (generations.ts).
-    if (!o.image) await recoverGeneration(paths, previous?.generation);
+    await recoverGeneration(paths, previous?.generation);
     const sourceOptions = {
       gitignore: true,
       exclude: [...prep.exclude, ...EDITOR_FILES],
@@ -413,13 +413,11 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     trace("build: fingerprint checked");
     const ns = o.image ? undefined : await buildNamespace(o, prep.sandbox);
     const copy = o.backend.symlinks ? undefined : guestCopy(o.backend);
-    if (!o.image) current = await settleGeneration(paths, ns ? "link" : "rename");
-    if (o.clearCache) {
-      // A dev build starts its generation from nothing; the last good one stays until it is done.
-      if (o.image) await removeIfExists(paths.layers);
-      await removeIfExists(paths.cache);
-    }
-    for (const d of [...(o.image ? [paths.layers] : []), paths.cache, paths.platform]) {
+    // Image builds always run in a mount namespace (the sandbox's): their layers are a link.
+    current = await settleGeneration(paths, o.image || ns ? "link" : "rename");
+    // A build starts its generation from nothing; the last good one stays until it is done.
+    if (o.clearCache) await removeIfExists(paths.cache);
+    for (const d of [paths.cache, paths.platform]) {
       await Deno.mkdir(d, { recursive: true });
     }
     await writePlatformDir(paths.platform, prep.buildEnv);
@@ -475,16 +473,18 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     let steps = plan.steps;
     let runHost = host;
     if (o.image) {
-      // Files of the last build that the phases write again must not be mistaken for new ones.
-      for (const f of [paths.group, paths.plan, paths.analyzed, paths.report]) {
-        await removeIfExists(f);
-      }
-      // Until this build succeeds, the environment is not a finished build's.
-      await Deno.rename(paths.buildRecord, `${paths.buildRecord}.incomplete`).catch(() => {});
       // An image build starts from an empty /layers, as in a container; the lifecycle's
-      // volume cache (restorer in, exporter out) carries what buildpacks cache.
-      await removeIfExists(paths.layers);
-      await Deno.mkdir(paths.layers, { recursive: true });
+      // volume cache (restorer in, exporter out) carries what buildpacks cache. It too builds
+      // a new generation: the last image build's layers (a devcontainer's /layers) stay until
+      // this one is complete.
+      await pruneGenerations(paths, [current?.id, previous?.previousGeneration]);
+      started = await startGeneration(paths, undefined);
+      work = withLayersAt(paths, started.next.dir);
+      const next = o.backend.guestPath(started.next.dir);
+      steps = steps.map((s) => ({
+        ...s,
+        mounts: s.mounts.map((m) => (m.source === paths.layers ? { ...m, source: next } : m)),
+      }));
       // The phases build a copy of the project shaped by project.toml's include/exclude.
       await stageWorkspace(o.projectDir, imageWorkspace(paths), prep, [localdHome(o.env)]);
     } else {
@@ -569,7 +569,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     }
 
     trace("build: phases done");
-    const reusedLaunch = started
+    const reusedLaunch = started && !o.image
       ? await restoreReusedLaunchLayers(started, current, copy)
       : new Set<string>();
     const bpIds = new Map<string, string>();
@@ -595,7 +595,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     const processes = await readProcesses(join(work.layers, "config", "metadata.toml"));
     const after = await scanLayers(work.layers, groupDirs);
     const layers = layerRecords(after, before, (d) => bpIds.get(d) ?? d, reusedLaunch);
-    if (started) await hideNonLaunchLayers(work.layers, groupDirs, started.next.held);
+    if (started && !o.image) await hideNonLaunchLayers(work.layers, groupDirs, started.next.held);
     // The launcher and the layers as the phases (and later the launcher) see them.
     const g = o.backend.guestPath;
     const launcher = g(prep.lifecycle!.launcher);
