@@ -99,6 +99,20 @@ async function slowBuild(
   return { child, output };
 }
 
+/**
+ * Wait until no process started for this test (its command line names the test's root, as the
+ * phases' and the buildpack's do) is left: a locald killed outright leaves its phase running.
+ */
+async function orphansGone(root: string) {
+  for (let i = 0; i < 600; i++) {
+    const p = await new Deno.Command("pgrep", { args: ["-f", "--", root], stdout: "null" })
+      .output();
+    if (p.code === 1) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`processes under ${root} still running after 60 s`);
+}
+
 Deno.test("a rebuild cut by SIGINT, SIGTERM or SIGHUP keeps the last good environment and its cache", async () => {
   const f = await counting();
   try {
@@ -122,7 +136,7 @@ Deno.test("a rebuild cut by SIGINT, SIGTERM or SIGHUP keeps the last good enviro
     const { child, output } = await slowBuild(f, 2);
     child.kill("SIGKILL");
     await output;
-    await new Promise((r) => setTimeout(r, 2500)); // the orphaned buildpack finishes its sleep
+    await orphansGone(f.root); // the orphaned phase and buildpack finish their sleep
     assert.equal(await f.count(), `counter=${n} bcache=${n}`);
     assert.equal((await f.build()).code, 0);
     assert.equal(await f.count(), `counter=${n + 1} bcache=${n + 1}`);
@@ -228,7 +242,7 @@ Deno.test("without a mount namespace (no bwrap), failed and cut rebuilds still k
     const killed = await slowBuild(f, 2, noNs);
     killed.child.kill("SIGKILL");
     await killed.output;
-    await new Promise((r) => setTimeout(r, 2500)); // the orphaned buildpack finishes its sleep
+    await orphansGone(f.root); // the orphaned phase and buildpack finish their sleep
     const good = await run("--json");
     assert.equal(good.code, 0, good.stderr);
     // deno-lint-ignore no-explicit-any
