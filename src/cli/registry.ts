@@ -27,14 +27,9 @@ export interface SubcommandSpec {
   examples?: string[];
 }
 
-export interface CommandSpec {
-  name: string;
-  summary: string;
-  usage: string[];
-  description?: string;
+export interface CommandSpec extends SubcommandSpec {
   /** With subcommands: every flag any of them takes (each subcommand accepts only its own). */
   flags: FlagSpec[];
-  examples?: string[];
   stopAtPositional?: boolean;
   /** The first positional names one of these; main parses the rest with its flags. */
   subcommands?: SubcommandSpec[];
