@@ -23,6 +23,14 @@ async function main(argv: string[]): Promise<number> {
   const env = Deno.env.toObject();
   const out = createOutput(env);
   let command: string | undefined;
+  // --json asks for machine output: a failure is then a JSON object on stdout as well.
+  const dashDash = argv.indexOf("--");
+  let json = argv.slice(0, dashDash === -1 ? undefined : dashDash).includes("--json");
+  const jsonFailure = (e: { message: string; exitCode: number; hint?: string }, d: string[]) => {
+    if (!json) return;
+    const error = { message: e.message, exitCode: e.exitCode, hint: e.hint, details: d };
+    console.log(JSON.stringify({ ok: false, command, error }, null, 2));
+  };
   try {
     const inv = parseInvocation(argv);
     if (inv.kind === "help") {
@@ -36,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const { spec, sub, args } = inv;
     command = sub ? `${spec.name} ${sub.name}` : spec.name;
+    json = args.flags.json === true;
     if (args.flags.help) {
       const { commandHelp } = await import("./src/cli/help.ts");
       console.log(commandHelp(spec, sub));
@@ -55,18 +64,21 @@ async function main(argv: string[]): Promise<number> {
     if (e instanceof UsageError) {
       const { usageError } = await import("./src/cli/help.ts");
       err(usageError(e, command));
+      jsonFailure(e, []);
       return e.exitCode;
     }
     if (e instanceof LocaldError) {
       err(`locald: ${e.message}`);
       for (const d of e.details) err(`  ${d}`);
       if (e.hint) err(`hint: ${e.hint}`);
+      jsonFailure(e, e.details);
       return e.exitCode;
     }
     // Anything else is a bug in locald: one line, and the stack only when asked for.
     err(`locald: internal error: ${errorMessage(e)}`);
     if (env.LOCALD_DEBUG && e instanceof Error && e.stack) err(e.stack);
     else err("hint: this is a bug in locald; rerun with LOCALD_DEBUG=1 and report the output");
+    jsonFailure({ message: `internal error: ${errorMessage(e)}`, exitCode: ExitCode.failure }, []);
     return ExitCode.failure;
   }
 }
