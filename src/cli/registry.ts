@@ -86,6 +86,19 @@ export const BUILD_FLAGS: FlagSpec[] = [
     help: "write the builder and buildpacks (-B, -b, or the last build's) into project.toml",
   },
   { name: "platform-api", kind: "string", value: "X.Y", help: "pin the CNB platform API" },
+  {
+    name: "exec-env",
+    kind: "string",
+    value: "ENV",
+    help: "execution environment to build for (default: development; images: production)",
+  },
+  {
+    name: "default-process",
+    short: "D",
+    kind: "string",
+    value: "TYPE",
+    help: "the process type `locald run` and the image start by default",
+  },
   { name: "export", kind: "bool", help: "also export an OCI image (layout directory)" },
   {
     name: "layout-dir",

@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { formatAgo, type Output } from "../cli/output.ts";
 import { ExitCode, LocaldError, NO_SPACE_HINT } from "../errors.ts";
 import { localdHome, pathsUnder, type ProjectPaths, withLayersAt } from "../config/paths.ts";
-import { loadProject } from "../config/project.ts";
+import { forExecEnv, loadProject } from "../config/project.ts";
 import { parseToml } from "../config/toml.ts";
 import { cnbIds } from "../hosts/native.ts";
 import type { Host } from "../hosts/types.ts";
@@ -22,7 +22,14 @@ import { exists, readTextIfExists, removeIfExists, writeFileAtomic } from "../ut
 import { childPath } from "../util/names.ts";
 import { assertLauncherSafePath } from "../util/shell.ts";
 import { afterDetect } from "./extensions.ts";
-import { type Buildpack, escapeId, orderToml, writeBuildpacksDir } from "./buildpacks.ts";
+import {
+  assertBuildpackApi,
+  type Buildpack,
+  escapeId,
+  orderToml,
+  unsupportedBuildpackApi,
+  writeBuildpacksDir,
+} from "./buildpacks.ts";
 import type { LayerState } from "./layers.ts";
 import { mergeBuildEnv, parseEnvFile, parseEnvFlag } from "./env.ts";
 import { resolveSources, type Sources, treeBuildpacks } from "./sources.ts";
@@ -61,8 +68,15 @@ import {
   startGeneration,
 } from "./generations.ts";
 import { type BuildPlan, createBuildPlan } from "./plan.ts";
-import { LOCALD_PLATFORM_APIS, negotiatePlatformApi } from "./platform_api.ts";
-import { type BuildRecord, processLink, type ProcessRecord, readBuildRecord } from "./record.ts";
+import { chooseExecEnv, LOCALD_PLATFORM_APIS, negotiatePlatformApi } from "./platform_api.ts";
+import {
+  type BuildRecord,
+  chooseDefaultProcess,
+  processLink,
+  type ProcessRecord,
+  readBuildRecord,
+  unknownDefaultProcess,
+} from "./record.ts";
 
 /**
  * Files that set up editors and shells around the environment (what `locald devcontainer`
@@ -82,6 +96,10 @@ export interface BuildOptions {
   envFiles: string[];
   clearCache: boolean;
   platformApi?: string;
+  /** --exec-env: the execution environment buildpacks build for (CNB_EXEC_ENV). */
+  execEnv?: string;
+  /** --default-process: the process type `run` and the image start (CNB_PROCESS_TYPE). */
+  defaultProcess?: string;
   /** Build even when nothing the build depends on changed. */
   force?: boolean;
   builder?: string;
@@ -111,6 +129,8 @@ export interface BuildSummary {
   sandbox: SandboxDecision;
   /** Image builds: what was exported, with the digest from the lifecycle's report.toml. */
   image?: ExportedImage;
+  /** CNB_EXEC_ENV the buildpacks saw (absent below platform API 0.15). */
+  execEnv?: string;
 }
 
 async function buildEnvFor(o: BuildOptions, projectEnv: { name: string; value: string }[]) {
@@ -155,6 +175,9 @@ export interface Prepared {
   sandbox?: SandboxOptions;
   /** What the host run image describes: the system the phases run on (the VM's, not the Mac's). */
   target: Target;
+  /** The execution environment (CNB_EXEC_ENV), and why there is none when there is none. */
+  execEnv?: string;
+  execEnvNote?: string;
 }
 
 /**
@@ -167,7 +190,6 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
   // image's are /workspace and /layers).
   if (!o.image) assertLauncherSafePath(o.projectDir, "project");
   const project = await loadProject(o.projectDir);
-  const buildEnv = await buildEnvFor(o, project.env);
   const sources = await resolveSources(
     {
       projectDir: o.projectDir,
@@ -222,9 +244,27 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
   const guest = await b.guest();
   const { lifecycle, root } = await b.lifecycle(o.env, o.out, install);
   trace("build: lifecycle found");
+  // A buildpack API this lifecycle cannot run stops the build now, naming the range.
+  if (lifecycle) {
+    for (const bp of [...buildpacks, ...sources.dependencies]) {
+      assertBuildpackApi(bp, lifecycle.buildpackApis, lifecycle.version);
+    }
+  }
   const platformApi = negotiatePlatformApi(
     lifecycle?.platformApis ?? LOCALD_PLATFORM_APIS,
     o.platformApi,
+    builder?.platformApis,
+  );
+  const { execEnv, note: execEnvNote } = chooseExecEnv({
+    flag: o.execEnv,
+    project: project.devExecEnv,
+    image: o.image !== undefined,
+    platformApi,
+  });
+  // project.toml variables marked `exec-env` apply in those environments only.
+  const buildEnv = await buildEnvFor(
+    o,
+    project.env.filter((e) => forExecEnv(e.execEnv, execEnv ?? "production")),
   );
   const devPaths = b.projectPaths(o.projectDir);
   if (!o.image) assertLauncherSafePath(devPaths.layers, "state");
@@ -253,14 +293,15 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
       phase: (p) => join(root, "lifecycle", p),
     },
     platformApi,
+    execEnv,
     ids: cnbIds(guest.uid, guest.gid),
     runImage,
     layoutDir: layoutDirOf(paths),
     appImage: o.image?.ref ?? "locald.local/dev/app",
     buildpackDirs: [
-      ...buildpacks.map((b) => b.dir),
+      ...[...buildpacks, ...sources.dependencies].map((b) => b.dir),
       ...sources.extraTrees,
-      ...(builder ? [builder.root] : []),
+      ...(builder ? [builder.root, ...(builder.sourceDirs ?? [])] : []),
     ],
     buildpacksDir: buildpacks.length ? undefined : builder?.buildpacksDir,
     extensionsDir: buildpacks.length ? undefined : extensionsDir,
@@ -284,6 +325,7 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
       launcher: join(root, "lifecycle", "launcher"),
       layout: o.image.mode === "layout",
       insecureRegistries: o.insecureRegistries,
+      defaultProcess: o.defaultProcess,
     },
   });
   if (o.image) {
@@ -305,6 +347,8 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
     isolation,
     sandbox,
     target,
+    execEnv,
+    execEnvNote,
   };
 }
 
@@ -366,6 +410,16 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       `sandbox: on (${prep.isolation.reason}); home hidden, network ${prep.isolation.network}`,
     );
   }
+  // The builder's declared APIs kept the platform API below what locald's lifecycle has.
+  const newest = negotiatePlatformApi(prep.lifecycle?.platformApis ?? LOCALD_PLATFORM_APIS);
+  if (!o.platformApi && plan.platformApi !== newest) {
+    o.out.info(
+      `platform API ${plan.platformApi}: the newest builder ${
+        prep.sources.builder?.ref ?? ""
+      } declares (its buildpacks were tested with it; --platform-api ${newest} to use newer)`,
+    );
+  }
+  if (prep.execEnvNote) o.out.info(prep.execEnvNote);
   trace("build: prepared");
   const lock = await acquireLock(paths.lock, `another build of ${o.projectDir}`, o.out);
   let started: Started | undefined;
@@ -387,7 +441,9 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       combineDigest({
         sources,
         buildpacks: bpDigests ??= await Promise.all(
-          buildpacks.map(async (b) => `${b.id}@${b.version}:${await treeDigest(b.dir)}`),
+          [...buildpacks, ...prep.sources.dependencies].map(async (b) =>
+            `${b.id}@${b.version}:${await treeDigest(b.dir)}`
+          ),
         ),
         env: prep.buildEnv,
         platformApi: plan.platformApi,
@@ -396,6 +452,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
         builder: prep.sources.builder?.digest,
         // A build asked to run with other walls is another build, even with the same inputs.
         isolation: `${prep.isolation.sandbox}:${prep.isolation.network}`,
+        defaultProcess: o.defaultProcess,
+        execEnv: prep.execEnv,
       });
     if (
       !o.image && previous?.fingerprint && !o.force && !o.clearCache &&
@@ -428,9 +486,14 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       // it (composite buildpacks refer to others by id).
       const trees = [...prep.sources.extraTrees];
       if (prep.sources.builder) trees.unshift(prep.sources.builder.buildpacksDir);
-      await writeBuildpacksDir(paths.buildpacks, buildpacks, await treeBuildpacks(trees), {
-        copy: !o.backend.symlinks,
-      });
+      await writeBuildpacksDir(
+        paths.buildpacks,
+        [...prep.sources.dependencies, ...buildpacks],
+        await treeBuildpacks(trees),
+        {
+          copy: !o.backend.symlinks,
+        },
+      );
       await writeFileAtomic(
         paths.order,
         orderToml([buildpacks.map((b) => ({ id: b.id, version: b.version }))]),
@@ -560,6 +623,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
           { ...plan, steps },
           o.projectDir,
           prep.sandbox ? prep.isolation : undefined,
+          work.layers,
+          prep.lifecycle,
         );
       }
       if (step.name === "analyzer") analyzed = await readTextIfExists(work.analyzed);
@@ -592,7 +657,11 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
         await removeIfExists(childPath(work.layers, escapeId(old.id), "buildpack id"));
       }
     }
-    const processes = await readProcesses(join(work.layers, "config", "metadata.toml"));
+    // Processes of another execution environment are not this build's (the launcher would
+    // not start them either).
+    let processes = (await readProcesses(join(work.layers, "config", "metadata.toml")))
+      .filter((p) => !prep.execEnv || forExecEnv(p.execEnv, prep.execEnv));
+    if (o.defaultProcess) processes = chooseDefaultProcess(processes, o.defaultProcess);
     const after = await scanLayers(work.layers, groupDirs);
     const layers = layerRecords(after, before, (d) => bpIds.get(d) ?? d, reusedLaunch);
     if (started && !o.image) await hideNonLaunchLayers(work.layers, groupDirs, started.next.held);
@@ -616,6 +685,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       layersDir: o.image ? "/layers" : g(paths.layers),
       runImage: prep.sources.runImage,
       imageMode: o.image ? true : undefined,
+      execEnv: prep.execEnv,
       buildpacks: inGroup,
       processes,
       layers,
@@ -725,6 +795,7 @@ function summaryOf(r: BuildRecord, stateDir: string): Omit<BuildSummary, "skippe
     processes: r.processes,
     layers: r.layers,
     durationsMs: r.durationsMs,
+    execEnv: r.execEnv,
   };
 }
 
@@ -736,6 +807,8 @@ async function phaseError(
   plan: BuildPlan,
   projectDir: string,
   sandboxed?: SandboxDecision,
+  layersDir?: string,
+  lifecycle?: { version: string; buildpackApis: string[] },
 ): Promise<LocaldError> {
   if (phase === "detector" && (code === 20 || code === 21)) {
     const verdicts = await detectVerdicts(host, plan);
@@ -751,6 +824,28 @@ async function phaseError(
       `the ${phase} phase failed (exit ${code}): the disk is full${reason ? ` (${reason})` : ""}`,
       { hint: NO_SPACE_HINT, exitCode: ExitCode.machine },
     );
+  }
+  // The exporter refuses a --default-process the buildpacks did not declare: said as a dev
+  // build says it.
+  const noSuchDefault = phase === "exporter" &&
+    reason?.match(/tried to set (\S+) to default but it doesn't exist/);
+  // A builder's buildpack (or one a composite names) the lifecycle refuses: name the range.
+  const api = output.match(
+    /(?:set API for \S+ '([^']+)': )?buildpack API version '([^']+)' is incompatible with the lifecycle/i,
+  );
+  if (api && lifecycle) {
+    return unsupportedBuildpackApi(
+      api[1] ?? "(one of the build's buildpacks)",
+      api[2],
+      lifecycle.buildpackApis,
+      lifecycle.version,
+    );
+  }
+  if (noSuchDefault) {
+    const declared = layersDir
+      ? await readProcesses(join(layersDir, "config", "metadata.toml"))
+      : [];
+    return unknownDefaultProcess(noSuchDefault[1], declared);
   }
   if (/\b401 Unauthorized|\bUNAUTHORIZED\b|\bDENIED\b|403 Forbidden/.test(output)) {
     return new LocaldError(
@@ -800,6 +895,7 @@ async function readProcesses(file: string): Promise<ProcessRecord[]> {
     direct: p.direct === true,
     default: p.default === true || p.type === defaultType,
     buildpackId: p["buildpack-id"],
+    execEnv: Array.isArray(p["exec-env"]) ? p["exec-env"].map(String) : undefined,
   }));
 }
 

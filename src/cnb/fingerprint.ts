@@ -157,6 +157,10 @@ export interface BuildInputsDigest {
   target: string;
   builder?: string;
   isolation?: string;
+  /** --default-process (absent: the buildpacks decide). */
+  defaultProcess?: string;
+  /** CNB_EXEC_ENV: buildpacks build differently per execution environment. */
+  execEnv?: string;
 }
 
 export function combineDigest(d: BuildInputsDigest): string {

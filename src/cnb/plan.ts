@@ -13,6 +13,8 @@ export interface BuildInputs {
   paths: ProjectPaths;
   lifecycle: { root: string; version: string; phase(name: Phase): string };
   platformApi: string;
+  /** CNB_EXEC_ENV (platform API 0.15): production, test, development, ... */
+  execEnv?: string;
   /** CNB_USER_ID / CNB_GROUP_ID as the phases see them. */
   ids: { uid: number; gid: number };
   /** Run image reference, resolved from the OCI layout directory. */
@@ -48,6 +50,8 @@ export interface BuildInputs {
     /** OCI layout mode (CNB_USE_LAYOUT); false: the registry. */
     layout: boolean;
     insecureRegistries?: string[];
+    /** --default-process: the image's entrypoint (CNB_PROCESS_TYPE). */
+    defaultProcess?: string;
   };
 }
 
@@ -121,6 +125,7 @@ export function platformEnv(i: BuildInputs): Record<string, string> {
       }
       : { CNB_USE_LAYOUT: "true", CNB_LAYOUT_DIR: i.layoutDir }),
     CNB_EXPERIMENTAL_MODE: "quiet",
+    ...(i.execEnv ? { CNB_EXEC_ENV: i.execEnv } : {}),
   };
 }
 
@@ -191,7 +196,13 @@ export function createBuildPlan(input: BuildInputs): BuildPlan {
       step("detector"),
       step("restorer"),
       step("builder"),
-      ...(i.exporter ? [step("exporter", ["-launcher", i.exporter.launcher, i.appImage])] : []),
+      ...(i.exporter
+        ? [step(
+          "exporter",
+          ["-launcher", i.exporter.launcher, i.appImage],
+          i.exporter.defaultProcess ? { CNB_PROCESS_TYPE: i.exporter.defaultProcess } : {},
+        )]
+        : []),
     ],
   };
 }

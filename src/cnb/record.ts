@@ -14,6 +14,8 @@ export interface ProcessRecord {
   direct: boolean;
   default: boolean;
   buildpackId?: string;
+  /** `exec-env` of the process (Buildpack API 0.12): where the launcher starts it. */
+  execEnv?: string[];
 }
 
 export interface LayerRecord {
@@ -43,6 +45,8 @@ export interface BuildRecord {
   runImage?: string;
   /** Image builds: the paths the phases saw (`/workspace`, `/layers`). */
   imageMode?: boolean;
+  /** CNB_EXEC_ENV of the build; the launcher gets it too (absent: production). */
+  execEnv?: string;
   /** Digest of everything the build depended on (see fingerprint.ts). */
   fingerprint?: string;
   /**
@@ -82,9 +86,32 @@ export function processLink(paths: ProjectPaths, type: string): string {
   return childPath(paths.processes, type, "process type");
 }
 
-/** The default process: the one marked default, else "web", else the only one. */
+/**
+ * The default process, as the platform spec (API 0.6 and later) and the exporter define it: the
+ * type chosen with --default-process, else the buildpacks' `default = true` one; there is no
+ * other fallback (not "web", not the only one), so `locald run` starts what the image would.
+ */
 export function defaultProcess(rec: BuildRecord): ProcessRecord | undefined {
-  return rec.processes.find((p) => p.default) ??
-    rec.processes.find((p) => p.type === "web") ??
-    (rec.processes.length === 1 ? rec.processes[0] : undefined);
+  return rec.processes.find((p) => p.default);
+}
+
+/**
+ * Mark `type` as the default process (--default-process), as the exporter does with
+ * CNB_PROCESS_TYPE; a type the buildpacks did not declare is refused with the same words.
+ */
+export function chooseDefaultProcess(processes: ProcessRecord[], type: string): ProcessRecord[] {
+  if (!processes.some((p) => p.type === type)) throw unknownDefaultProcess(type, processes);
+  return processes.map((p) => ({ ...p, default: p.type === type }));
+}
+
+export function unknownDefaultProcess(type: string, processes: { type: string }[]): LocaldError {
+  return new LocaldError(
+    `--default-process ${type}: the buildpacks declared no process type "${type}"`,
+    {
+      hint: processes.length
+        ? `choose one of: ${processes.map((p) => p.type).join(", ")}`
+        : "the buildpacks declared no process types; leave --default-process out",
+      exitCode: ExitCode.input,
+    },
+  );
 }

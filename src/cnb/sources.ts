@@ -5,13 +5,14 @@
  * always has one shape: a buildpacks directory (`<escaped id>/<version>/`), an order, and the
  * run image the detector's target comes from.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Output } from "../cli/output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import type { GroupEntry } from "../config/project.ts";
 import { type Buildpack, escapeId, localBuildpackPath, readBuildpack } from "./buildpacks.ts";
-import { isDir } from "../util/fs.ts";
+import { isDir, readTextIfExists } from "../util/fs.ts";
 import { childPath } from "../util/names.ts";
+import { parseToml } from "../config/toml.ts";
 
 /** The builder's part, as the build needs it (src/oci/builder.ts BuilderInfo, narrowed). */
 export interface BuilderSource {
@@ -24,6 +25,10 @@ export interface BuilderSource {
   runImage?: { image: string; mirrors: string[] };
   buildConfigDir?: string;
   imageEnv: Record<string, string>;
+  /** Platform APIs the builder's own lifecycle declares (they cap the build's). */
+  platformApis?: string[];
+  /** A local builder (builder.toml): the directories its buildpacks' links point into. */
+  sourceDirs?: string[];
 }
 
 /** The default builder: public, multi-arch (amd64 and arm64), Ubuntu 24.04 based. */
@@ -35,6 +40,8 @@ export interface Sources {
   group: Buildpack[];
   /** Extra buildpack trees (buildpack images) to lay out next to the group's. */
   extraTrees: string[];
+  /** Local buildpacks a composite's package.toml names, laid out beside the group. */
+  dependencies: Buildpack[];
   /** Registry reference of the run image, when a builder (or --run-image) names one. */
   runImage?: string;
 }
@@ -66,6 +73,12 @@ export function isBuildpackId(ref: string): boolean {
   }
   const first = ref.split("/")[0];
   return !(ref.includes("/") && (first.includes(".") || first === "localhost"));
+}
+
+/** A -B value or project.toml `builder` that names a builder.toml rather than an image. */
+export function localBuilderPath(ref: string, base: string): string | undefined {
+  if (ref.startsWith("file://")) return decodeURIComponent(new URL(ref).pathname);
+  return /\.toml$/i.test(ref) ? resolve(base, ref) : undefined;
 }
 
 /**
@@ -118,7 +131,18 @@ export async function resolveSources(
   }
   const pullOpts = { env: o.env, out: o.out, insecureRegistries: o.insecureRegistries };
   let builder: BuilderSource | undefined;
-  if (builderRef) {
+  // -B ./builder.toml (relative to where locald runs), or project.toml's (to the project).
+  const localBuilder = builderRef &&
+    localBuilderPath(builderRef, o.builder !== undefined ? o.cwd : o.projectDir);
+  if (localBuilder) {
+    const { loadLocalBuilder } = await import("./local_builder.ts");
+    builder = await loadLocalBuilder(localBuilder, {
+      env: o.env,
+      out: o.out,
+      insecureRegistries: o.insecureRegistries,
+      network: o.network,
+    });
+  } else if (builderRef) {
     if (!o.network) {
       const found = await (await oci()).findBuilder(builderRef, o.env);
       if (!found) {
@@ -134,19 +158,34 @@ export async function resolveSources(
         pullPolicy: o.pullPolicy,
       });
     }
+    // Builders extracted before locald read the label: their metadata says the same.
+    const md = (builder as { metadata?: { lifecycle?: { apis?: never } } | null }).metadata;
+    builder.platformApis ??= (await oci()).declaredPlatformApis(md?.lifecycle?.apis);
   }
 
   const group: Buildpack[] = [];
   const extraTrees: string[] = [];
+  const dependencies: Buildpack[] = [];
   for (const e of entries) {
     const local = e.ref ? localBuildpackPath(e.ref, e.base) : undefined;
     if (local && (await isDir(local))) {
       const bp = await readBuildpack(local, e.ref);
-      if (bp.order && !builder) {
-        throw new LocaldError(`${e.ref} is a composite buildpack; locald builds with its parts`, {
-          hint: "pass each component buildpack's directory with -b, or use a builder with -B",
-          exitCode: ExitCode.input,
-        });
+      if (bp.order) {
+        // A composite names its parts by id: its package.toml's [[dependencies]] bring them,
+        // else the builder must have them.
+        const have = await packageDependencies(bp, e.ref, o, dependencies, extraTrees);
+        if (!have && !builder) {
+          throw new LocaldError(
+            `${e.ref} is a composite buildpack and has no package.toml naming its parts, ` +
+              "so without a builder there is nothing to build with",
+            {
+              hint: "add a package.toml beside its buildpack.toml with a [[dependencies]] uri " +
+                "for each buildpack in its order, or build with a builder that has them (-B)",
+              exitCode: ExitCode.input,
+            },
+          );
+        }
+        if (!builder) await assertOrderResolvable(bp, e.ref, dependencies, extraTrees);
       }
       group.push(bp);
       continue;
@@ -202,7 +241,98 @@ export async function resolveSources(
     });
   }
   const runImage = o.runImage ?? builder?.runImage?.image;
-  return { builder, group, extraTrees, runImage };
+  return { builder, group, extraTrees, dependencies, runImage };
+}
+
+/**
+ * A composite buildpack's package.toml (as `pack buildpack package` reads it): each
+ * [[dependencies]] uri, a directory (relative to the buildpack) or a buildpack image, is added
+ * to `deps` or `trees`. False when there is no package.toml.
+ */
+async function packageDependencies(
+  bp: Buildpack,
+  shownAs: string,
+  o: SourceOptions,
+  deps: Buildpack[],
+  trees: string[],
+): Promise<boolean> {
+  const file = join(bp.dir, "package.toml");
+  const text = await readTextIfExists(file);
+  if (text === undefined) return false;
+  // deno-lint-ignore no-explicit-any
+  const doc = parseToml(text, file) as any;
+  const list = Array.isArray(doc.dependencies) ? doc.dependencies : [];
+  for (const [i, d] of list.entries()) {
+    const uri = typeof d?.uri === "string" ? d.uri : typeof d?.image === "string" ? d.image : "";
+    const local = uri ? localBuildpackPath(uri, bp.dir) : undefined;
+    if (local && (await isDir(local))) {
+      const dep = await readBuildpack(local, `${uri} (a dependency of ${shownAs})`);
+      if (deps.some((x) => x.id === dep.id && x.version === dep.version)) continue;
+      deps.push(dep);
+      if (dep.order) await packageDependencies(dep, uri, o, deps, trees);
+      continue;
+    }
+    if (uri && (uri.startsWith("docker://") || IMAGE_REF.test(uri))) {
+      if (!o.network) {
+        throw new LocaldError(`--dry-run cannot pull ${uri}, a dependency of ${shownAs}`, {
+          hint: "run the build once without --dry-run",
+          exitCode: ExitCode.input,
+        });
+      }
+      const img = await (await import("../oci/builder.ts")).pullBuildpack(
+        uri.replace(/^docker:\/\//, ""),
+        { env: o.env, out: o.out, insecureRegistries: o.insecureRegistries },
+      );
+      trees.push(img.buildpacksDir);
+      continue;
+    }
+    throw new LocaldError(
+      `${file}: dependencies[${i}] uri ${JSON.stringify(uri)} is ` +
+        (local ? "not a directory" : "not supported (locald takes directories and images)"),
+      {
+        hint: "point it at a buildpack directory (relative to the buildpack) or a buildpack " +
+          "image (docker://REF); archives and registry URNs are not supported",
+        exitCode: local ? ExitCode.input : ExitCode.unsupported,
+      },
+    );
+  }
+  return true;
+}
+
+/** Every required buildpack of a composite's order must be among what was brought. */
+async function assertOrderResolvable(
+  bp: Buildpack,
+  shownAs: string,
+  deps: Buildpack[],
+  trees: string[],
+) {
+  const have = new Set(deps.map((d) => `${d.id}@${d.version}`));
+  const ids = new Set(deps.map((d) => d.id));
+  for (const t of await treeBuildpacks(trees)) {
+    const [id, version] = t.rel.split("/");
+    have.add(`${id}@${version}`);
+    ids.add(id);
+  }
+  const missing: string[] = [];
+  for (const g of bp.order ?? []) {
+    for (const e of g.group ?? []) {
+      const ok = e.version
+        ? have.has(`${e.id}@${e.version}`) || have.has(`${escapeId(e.id)}@${e.version}`)
+        : ids.has(e.id) || ids.has(escapeId(e.id));
+      if (!ok && !e.optional) missing.push(e.version ? `${e.id}@${e.version}` : e.id);
+    }
+  }
+  if (missing.length) {
+    throw new LocaldError(
+      `composite buildpack ${shownAs} needs ${[...new Set(missing)].join(", ")}, which its ` +
+        "package.toml does not bring",
+      {
+        hint: "add a [[dependencies]] uri for each to its package.toml, or build with a " +
+          "builder that has them (-B)",
+        exitCode: ExitCode.input,
+      },
+    );
+  }
 }
 
 async function builderBuildpack(

@@ -19,9 +19,23 @@ export interface ProjectDescriptor {
   file?: string;
   builder?: string;
   group: GroupEntry[];
-  env: { name: string; value: string }[];
+  /** `exec-env` (RFC 0134): the entry applies only in these execution environments. */
+  env: { name: string; value: string; execEnv?: string[] }[];
   exclude: string[];
   include: string[];
+  /**
+   * `[dev.locald] exec-env`: the execution environment of development builds (locald's own
+   * table; the descriptor spec has no key for it). Default: development.
+   */
+  devExecEnv?: string;
+}
+
+/** An execution environment's name (production, test, development, or another word). */
+export const EXEC_ENV = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** Whether an `exec-env` list admits `env` (none, "all" or "*" admit every one). */
+export function forExecEnv(list: string[] | undefined, env: string): boolean {
+  return !list?.length || list.some((e) => e === env || e === "*" || e === "all");
 }
 
 const EMPTY: ProjectDescriptor = { group: [], env: [], exclude: [], include: [] };
@@ -65,11 +79,17 @@ export function parseProject(text: string, file: string): ProjectDescriptor {
     arr(v, key).map((s, i) => str(s, `${key}[${i}]`) as string);
 
   const io = table(table(doc.io, "io")?.buildpacks, "io.buildpacks");
+  const mine = table(table(doc.dev, "dev")?.locald, "dev.locald");
   const legacy = table(doc.build, "build");
   const out: ProjectDescriptor = { file, group: [], env: [], exclude: [], include: [] };
 
   const src = io ?? legacy;
   const prefix = io ? "io.buildpacks" : "build";
+  const devExecEnv = str(mine?.["exec-env"], "dev.locald.exec-env");
+  if (devExecEnv !== undefined) {
+    if (!EXEC_ENV.test(devExecEnv)) bad("dev.locald.exec-env", "must be a name like test");
+    out.devExecEnv = devExecEnv;
+  }
   if (!src) return out;
   out.builder = str(src.builder, `${prefix}.builder`);
   out.exclude = strings(src.exclude, `${prefix}.exclude`);
@@ -102,7 +122,13 @@ export function parseProject(text: string, file: string): ProjectDescriptor {
     const value = str(t.value, `${k}.value`) ?? "";
     const problem = envValueProblem(name!, value);
     if (problem) bad(`${k}.value`, problem);
-    out.env.push({ name: name!, value });
+    const only = t["exec-env"];
+    const execEnv = typeof only === "string"
+      ? [only]
+      : only === undefined
+      ? undefined
+      : strings(only, `${k}.exec-env`);
+    out.env.push({ name: name!, value, ...(execEnv ? { execEnv } : {}) });
   });
   return out;
 }

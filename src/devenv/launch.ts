@@ -143,6 +143,8 @@ export function launcherVars(rec: BuildRecord, appDir: string): Record<string, s
     CNB_PLATFORM_API: rec.platformApi,
     CNB_LAYERS_DIR: rec.layersDir,
     CNB_APP_DIR: appDir,
+    // The launcher starts only the processes of the build's execution environment.
+    ...(rec.execEnv ? { CNB_EXEC_ENV: rec.execEnv } : {}),
   };
 }
 

@@ -77,6 +77,11 @@ export interface BuilderInfo {
   lifecycleDir?: string;
   /** Parsed io.buildpacks.builder.metadata label (description, buildpacks, lifecycle, stack). */
   metadata: BuilderMetadata | null;
+  /**
+   * Platform APIs the builder's own lifecycle declares (io.buildpacks.lifecycle.apis label,
+   * else the builder metadata's lifecycle.apis): what its buildpacks were tested with.
+   */
+  platformApis?: string[];
   /** Parsed io.buildpacks.buildpack.layers label. */
   buildpackLayers: Record<string, Record<string, unknown>> | null;
   /** Parsed order.toml ([[order]] groups). */
@@ -395,11 +400,25 @@ async function describeBuilder(
     lifecycleDir: hasLifecycle ? cnbDir : undefined,
     metadata,
     buildpackLayers: parseJsonLabel(labels, "io.buildpacks.buildpack.layers"),
+    platformApis: declaredPlatformApis(
+      parseJsonLabel<LifecycleApis>(labels, "io.buildpacks.lifecycle.apis") ??
+        metadata?.lifecycle?.apis,
+    ),
     order,
     size: m.layers.reduce((n, l) => n + l.size, 0),
     blobs: [img.digest, m.config.digest, ...m.layers.map((l) => l.digest)],
     pulledAt: new Date().toISOString(),
   };
+}
+
+type LifecycleApis = Record<string, { supported?: unknown; deprecated?: unknown } | undefined>;
+
+/** The platform APIs a builder's lifecycle declares (supported and deprecated ones). */
+export function declaredPlatformApis(apis: LifecycleApis | undefined): string[] | undefined {
+  const p = apis?.platform;
+  if (!p) return undefined;
+  const list = [p.supported, p.deprecated].flatMap((l) => Array.isArray(l) ? l.map(String) : []);
+  return list.length ? list : undefined;
 }
 
 async function readRunImages(

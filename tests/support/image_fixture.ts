@@ -26,12 +26,14 @@ const IMAGE_APP: BuilderBuildpack = {
 /**
  * A run image (busybox) and a builder with one buildpack (default: image-app) in `reg`; with
  * `extensions`, the builder also carries image extensions (/cnb/extensions and an
- * `[[order-extensions]]` group in order.toml, as `pack builder create` writes them).
+ * `[[order-extensions]]` group in order.toml, as `pack builder create` writes them); `builder`
+ * gives its tag and labels.
  */
 export async function pushImages(
   reg: TestRegistry,
   bp: BuilderBuildpack = IMAGE_APP,
   extensions: BuilderBuildpack[] = [],
+  builder: { tag?: string; labels?: Record<string, string> } = {},
 ) {
   const target = { host: reg.host, user: reg.user, password: reg.password };
   const arch = hostPlatform().architecture;
@@ -82,8 +84,13 @@ export async function pushImages(
     },
     { name: "cnb/run.toml", content: `[[images]]\nimage = "${reg.host}/test/run:1"\n` },
   ]);
-  await pushImage(target, "test/builder", "1", { layers: [cnb], architecture: arch });
-  return `${reg.host}/test/builder:1`;
+  const tag = builder.tag ?? "1";
+  await pushImage(target, "test/builder", tag, {
+    layers: [cnb],
+    architecture: arch,
+    labels: builder.labels,
+  });
+  return `${reg.host}/test/builder:${tag}`;
 }
 
 export async function appDir(root: string) {

@@ -53,6 +53,8 @@ export async function run({ args, out, env, dir }: CommandContext): Promise<numb
     insecureRegistries: flagList(args, "insecure-registry"),
     image,
     platformApi: flagString(args, "platform-api"),
+    defaultProcess: flagString(args, "default-process"),
+    execEnv: flagString(args, "exec-env"),
     verbose: "LOCALD_DEBUG" in env,
     isolation: {
       sandbox: typeof args.flags.sandbox === "boolean" ? args.flags.sandbox : undefined,
@@ -120,7 +122,8 @@ export async function run({ args, out, env, dir }: CommandContext): Promise<numb
       `built ${summary.projectDir} with ${
         summary.buildpacks.map((b) => `${b.id}@${b.version}`).join(", ")
       } ` +
-        `in ${formatMs(total)}`,
+        `in ${formatMs(total)}` +
+        (summary.execEnv ? ` (execution environment: ${summary.execEnv})` : ""),
     );
     if (summary.processes.length) {
       out.info(

@@ -30,9 +30,15 @@ export async function run(ctx: CommandContext): Promise<number> {
     }
     throw new LocaldError(
       requested === undefined
-        ? `no default process type in ${d.projectDir}`
+        ? `no default process type in ${d.projectDir}: no buildpack marked one default`
         : `no process type "${requested}" in ${d.projectDir}`,
-      { hint: `choose one of: ${types.join(", ")}`, exitCode: ExitCode.input },
+      {
+        hint: requested === undefined
+          ? `name one (\`locald run ${types[0]}\`; types: ${types.join(", ")}), or build with ` +
+            `\`--default-process ${types[0]}\``
+          : `choose one of: ${types.join(", ")}`,
+        exitCode: ExitCode.input,
+      },
     );
   }
   await b.ready(out);
