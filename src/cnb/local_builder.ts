@@ -245,7 +245,8 @@ export async function loadLocalBuilder(
     size: 0,
     blobs: [],
     pulledAt: new Date().toISOString(),
-    sourceDirs,
+    // What the layout's links point into: the phases (sandboxed or not) must see it.
+    sourceDirs: [...sourceDirs, ...trees],
   };
 }
 

@@ -12,6 +12,8 @@ import {
   removeBuilder,
 } from "../../oci/builder.ts";
 import { parsePlatform } from "../../oci/manifest.ts";
+import { localBuilderPath } from "../../cnb/sources.ts";
+import { join } from "../../util/path.ts";
 
 const POLICIES = ["always", "if-not-present", "never"];
 
@@ -33,15 +35,20 @@ export async function run({ args, out, env }: CommandContext): Promise<number> {
       if (!POLICIES.includes(policy)) {
         throw new UsageError(`--pull-policy must be one of ${POLICIES.join(", ")}`, "builder");
       }
-      const info = await pullBuilder(one(sub), {
-        env,
-        out,
-        platform,
-        insecureRegistries,
-        pullPolicy: policy,
-      });
-      if (json) out.json(summary(info));
-      else if (sub === "inspect") console.log(describe(info));
+      const ref = one(sub);
+      // A builder.toml (as `pack builder create` reads it) is laid out locally, not pulled.
+      const local = localBuilderPath(ref, Deno.cwd());
+      const info = local
+        ? await (await import("../../cnb/local_builder.ts")).loadLocalBuilder(local, {
+          env,
+          out,
+          insecureRegistries,
+          network: true,
+        })
+        : await pullBuilder(ref, { env, out, platform, insecureRegistries, pullPolicy: policy });
+      const s = { ...summary(info), ...(await composition(info)) };
+      if (json) out.json(s);
+      else if (sub === "inspect") console.log(describe(s));
       else out.info(`${info.ref} ${info.digest} (${info.platform}) ready at ${info.cnbDir}`);
       return ExitCode.ok;
     }
@@ -123,8 +130,70 @@ function buildpackList(i: BuilderInfo): { id: string; version?: string }[] {
   return out;
 }
 
-function describe(i: BuilderInfo): string {
-  const s = summary(i);
+type Group = { group: { id: string; version?: string; optional?: boolean }[] }[];
+interface NestedEntry {
+  id: string;
+  version?: string;
+  optional?: boolean;
+  /** A composite buildpack's own order. */
+  order?: { group: NestedEntry[] }[];
+}
+
+/**
+ * What the builder's files say beyond its labels: its image extensions and their order
+ * (order.toml `[[order-extensions]]`), and each composite buildpack's own order, nested.
+ */
+async function composition(i: BuilderInfo) {
+  const { parse } = await import("smol-toml");
+  const read = async (p: string) => {
+    try {
+      // deno-lint-ignore no-explicit-any
+      return parse(await Deno.readTextFile(p)) as any;
+    } catch {
+      return undefined;
+    }
+  };
+  const orderDoc = await read(i.orderPath);
+  const orderExtensions: Group = orderDoc?.["order-extensions"] ?? [];
+  const extensions: { id: string; version: string }[] = [];
+  const extDir = join(i.cnbDir, "extensions");
+  for (const id of await names(extDir)) {
+    for (const version of await names(join(extDir, id))) {
+      const doc = await read(join(extDir, id, version, "extension.toml"));
+      extensions.push({ id: String(doc?.extension?.id ?? id.replaceAll("_", "/")), version });
+    }
+  }
+  const nest = async (order: Group, seen: string[]): Promise<{ group: NestedEntry[] }[]> =>
+    await Promise.all(order.map(async (g) => ({
+      group: await Promise.all((g.group ?? []).map(async (e) => {
+        const key = `${e.id}@${e.version ?? ""}`;
+        const dir = join(i.buildpacksDir, e.id.replaceAll("/", "_"));
+        const version = e.version ?? (await names(dir))[0];
+        const doc = version ? await read(join(dir, version, "buildpack.toml")) : undefined;
+        const inner: Group | undefined = Array.isArray(doc?.order) ? doc.order : undefined;
+        return {
+          ...e,
+          ...(inner && !seen.includes(key) && seen.length < 8
+            ? { order: await nest(inner, [...seen, key]) }
+            : {}),
+        };
+      })),
+    })));
+  return { order: await nest(i.order, []), extensions, orderExtensions };
+}
+
+async function names(dir: string): Promise<string[]> {
+  try {
+    return (await Array.fromAsync(Deno.readDir(dir))).filter((e) => e.isDirectory || e.isSymlink)
+      .map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+}
+
+function describe(
+  s: ReturnType<typeof summary> & Awaited<ReturnType<typeof composition>>,
+): string {
   const lines = [
     `Builder:     ${s.ref}`,
     `Digest:      ${s.digest} (${s.platform})`,
@@ -152,14 +221,27 @@ function describe(i: BuilderInfo): string {
   for (const b of s.buildpacks) lines.push(`  ${b.id}${b.version ? `@${b.version}` : ""}`);
   lines.push("Detection order:");
   if (!s.order.length) lines.push("  (empty)");
-  s.order.forEach((g, n) => {
-    lines.push(`  Group #${n + 1}:`);
-    for (const b of g.group ?? []) {
-      lines.push(
-        `    ${b.id}${b.version ? `@${b.version}` : ""}${b.optional ? " (optional)" : ""}`,
-      );
-    }
-  });
+  const groups = (order: { group: NestedEntry[] }[], indent: string) =>
+    order.forEach((g, n) => {
+      lines.push(`${indent}Group #${n + 1}:`);
+      for (const b of g.group ?? []) {
+        lines.push(
+          `${indent}  ${b.id}${b.version ? `@${b.version}` : ""}${b.optional ? " (optional)" : ""}${
+            b.order ? " (composite)" : ""
+          }`,
+        );
+        if (b.order) groups(b.order, `${indent}    `);
+      }
+    });
+  groups(s.order, "  ");
+  if (s.extensions.length) {
+    lines.push("Extensions:");
+    for (const x of s.extensions) lines.push(`  ${x.id}@${x.version}`);
+  }
+  if (s.orderExtensions.length) {
+    lines.push("Extension order:");
+    groups(s.orderExtensions, "  ");
+  }
   const envKeys = [...s.buildConfigEnv, ...Object.keys(s.imageEnv)];
   if (envKeys.length) lines.push(`Build env:   ${envKeys.join(", ")}`);
   return lines.join("\n");
