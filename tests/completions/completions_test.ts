@@ -118,7 +118,7 @@ async function common(complete: (line: string, dir?: string) => Promise<string[]
   for (const c of COMMANDS) assert.ok(all.includes(c.name), `${c.name} missing from ${all}`);
   assert.ok(!all.includes("__complete"), "the hidden command is offered");
   assert.deepEqual(await sorted("locald bu"), ["build", "builder"]);
-  assert.deepEqual(await sorted("locald build --d"), ["--dir", "--dry-run"]);
+  assert.deepEqual(await sorted("locald build --d"), ["--default-process", "--dir", "--dry-run"]);
   // Subcommands, and each subcommand's own flags.
   assert.deepEqual(await sorted("locald builder "), ["inspect", "ls", "pull", "rm"]);
   assert.deepEqual(await sorted("locald cache "), ["ls", "prune"]);
@@ -158,7 +158,11 @@ async function common(complete: (line: string, dir?: string) => Promise<string[]
   assert.deepEqual(await complete(`locald build -B ${reg.host}/te`), [builderRef]);
   // Everything after a leading -C DIR.
   assert.deepEqual(await sorted("locald -C 'My App' bu"), ["build", "builder"]);
-  assert.deepEqual(await sorted("locald -C 'My App' build --d"), ["--dir", "--dry-run"]);
+  assert.deepEqual(await sorted("locald -C 'My App' build --d"), [
+    "--default-process",
+    "--dir",
+    "--dry-run",
+  ]);
   assert.deepEqual(await sorted("locald -C 'My App' builder "), ["inspect", "ls", "pull", "rm"]);
   // After exec's `--`, a command on PATH.
   assert.ok((await complete("locald exec -- bas")).includes("bash"));
