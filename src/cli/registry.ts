@@ -287,6 +287,7 @@ export const COMMANDS: CommandSpec[] = [
       "             [--run-image REF] [--pull-policy always|if-not-present|never]",
       "             [--insecure-registry HOST]... [--sandbox[=false]] [--network none|default]",
       "             [--trust-builder] [--export [-t NAME] [--layout-dir DIR] | --publish REF]",
+      "             [--exec-env ENV] [-D|--default-process TYPE]",
     ],
     description:
       "Runs the CNB lifecycle phases (analyze, detect, restore, build) natively on this host.\n" +
@@ -301,6 +302,7 @@ export const COMMANDS: CommandSpec[] = [
       "locald build -B heroku/builder:24 --export -t myapp --layout-dir ./image",
       "locald build -B heroku/builder:24 --publish registry.example.com/team/myapp:1",
       "locald build --sandbox --network none",
+      "locald build -B ./builder.toml --exec-env test",
     ],
     load: () => import("./commands/build.ts"),
   },
@@ -376,7 +378,9 @@ export const COMMANDS: CommandSpec[] = [
     usage: BUILDER_SUBCOMMANDS.flatMap((s) => s.usage),
     description:
       "REF is an image reference as Docker writes it (heroku/builder:24, ghcr.io/o/b@sha256:...);\n" +
-      "without one, the default builder heroku/builder:24. Credentials come from\n" +
+      "without one, the default builder heroku/builder:24; a path ending in .toml is a local\n" +
+      "builder.toml (as `pack builder create` reads it), laid out locally, never pushed.\n" +
+      "Credentials come from\n" +
       "$DOCKER_CONFIG/config.json or ~/.docker/config.json (auths, credHelpers, credsStore).\n" +
       "Registries on 127.0.0.1/localhost are reached over plain HTTP.",
     flags: flagsOf(BUILDER_SUBCOMMANDS),
