@@ -223,7 +223,7 @@ Deno.test("builder inspect shows nested orders and image extensions", async () =
         "        locald-fixtures/one-process@1.0.0\n",
     );
     const extensions =
-      /Extensions:\n  samples\/curl@0.0.1\nExtension order:\n  Group #1:\n    samples\/curl@0.0.1\n/;
+      /Extensions:\n {2}samples\/curl@0.0.1\nExtension order:\n {2}Group #1:\n {4}samples\/curl@0.0.1\n/;
     const local = await runLocald(["builder", "inspect", file], { env: t.env });
     assert.equal(local.code, 0, local.stderr);
     assert.match(local.stdout, nested);
