@@ -202,6 +202,7 @@ export async function prepareBuild(o: BuildOptions, install: boolean): Promise<P
       pullPolicy: o.pullPolicy,
       insecureRegistries: o.insecureRegistries ?? [],
       network: install,
+      copyBuildpacks: !o.backend.symlinks,
     },
     project.group,
     project.builder,

@@ -34,6 +34,8 @@ export interface LocalBuilderOptions {
   insecureRegistries: string[];
   /** False for --dry-run: buildpack images are not pulled, nothing is written. */
   network: boolean;
+  /** Copy the buildpacks instead of linking them (the phases cannot follow the links). */
+  copy?: boolean;
 }
 
 interface Module {
@@ -170,7 +172,9 @@ export async function loadLocalBuilder(
   // The layout: keyed by the file's path and by what it is made of.
   const sourceDirs = [...buildpacks.map((b) => b.dir), ...extensions.map((x) => x.dir)];
   const contents = await Promise.all(sourceDirs.map((d) => treeDigest(d)));
-  const digest = sha256HexSync(JSON.stringify({ text, sourceDirs, contents, trees }));
+  const digest = sha256HexSync(
+    JSON.stringify({ text, sourceDirs, contents, trees, copy: o.copy === true }),
+  );
   const parent = join(ociRoot(o.env), "local-builders");
   const prefix = sha256HexSync(file).slice(0, 12);
   const root = join(parent, `${prefix}-${digest.slice(0, 16)}`);
@@ -182,11 +186,14 @@ export async function loadLocalBuilder(
     try {
       const cnb = join(tmp, "cnb");
       const more = await treeBuildpacks(trees);
-      await writeBuildpacksDir(join(cnb, "buildpacks"), buildpacks, more);
+      const copy = { copy: o.copy };
+      await writeBuildpacksDir(join(cnb, "buildpacks"), buildpacks, more, copy);
       if (extensions.length) {
         await writeBuildpacksDir(
           join(cnb, "extensions"),
           extensions.map((x) => ({ ...x, api: "" })),
+          [],
+          copy,
         );
       }
       await Deno.writeTextFile(

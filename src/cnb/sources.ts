@@ -58,6 +58,8 @@ export interface SourceOptions {
   insecureRegistries: string[];
   /** False for --dry-run: use what is cached, download nothing. */
   network: boolean;
+  /** Where the phases cannot follow links locald makes (WSL): local builders copy. */
+  copyBuildpacks?: boolean;
 }
 
 const IMAGE_REF = /^(docker:\/\/)|^[a-z0-9.-]+(:\d+)?\/.+[:@]|^[^/]+:[^/]+$/i;
@@ -141,6 +143,7 @@ export async function resolveSources(
       out: o.out,
       insecureRegistries: o.insecureRegistries,
       network: o.network,
+      copy: o.copyBuildpacks,
     });
   } else if (builderRef) {
     if (!o.network) {
