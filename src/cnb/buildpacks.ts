@@ -7,7 +7,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { parseToml, toToml } from "../config/toml.ts";
 import { childPath } from "../util/names.ts";
-import { goArch } from "./hostimage.ts";
+import { goArch, hostTarget } from "./hostimage.ts";
 import { isDir } from "../util/fs.ts";
 
 export interface Buildpack {
@@ -117,6 +117,12 @@ async function platformRoot(
     }
   }
   if (found.length === 1) return found[0];
+  // Distribution folders (`<name>@<version>`): the binaries run here, so this system's.
+  if (found.length > 1) {
+    const distro = (await hostTarget()).distro;
+    const mine = distro && found.filter((f) => f.endsWith(`/${distro.name}@${distro.version}`));
+    if (mine && mine.length === 1) return mine[0];
+  }
   const hasLinux = await isDir(join(root, "linux"));
   if (!hasLinux && !found.length) return undefined; // not multi-platform: the lifecycle says why
   throw new LocaldError(
