@@ -491,9 +491,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
         paths.buildpacks,
         [...prep.sources.dependencies, ...buildpacks],
         await treeBuildpacks(trees),
-        {
-          copy: !o.backend.symlinks,
-        },
+        { copy: !o.backend.symlinks },
       );
       await writeFileAtomic(
         paths.order,
