@@ -228,6 +228,12 @@ Deno.test("builder inspect shows nested orders and image extensions", async () =
     assert.equal(local.code, 0, local.stderr);
     assert.match(local.stdout, nested);
     assert.match(local.stdout, extensions);
+    // And it builds: the detector runs the extension from the local layout, whose Dockerfile a
+    // development build does not apply (and says so).
+    const app = await appDir(t.root);
+    const built = await runLocald(["build", "-C", app, "-B", file], { env: t.env });
+    assert.equal(built.code, 0, built.stderr);
+    assert.match(built.stderr, /image extensions not applied .*samples\/curl/);
 
     // The same composition as a builder image (its /cnb as `pack builder create` writes it).
     const cnb = await layer([
