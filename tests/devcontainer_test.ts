@@ -48,6 +48,8 @@ Deno.test("devcontainer: accepted by the devcontainers CLI, idempotent, keeps us
       JSON.stringify(cfg.mounts),
     );
     assert.equal(cfg.containerEnv.CNB_LAYERS_DIR, "/layers");
+    // The image build's execution environment, for the launcher inside the container.
+    assert.equal(cfg.containerEnv.CNB_EXEC_ENV, "production");
     assert.equal(
       cfg.remoteEnv.PATH,
       "/layers/locald-fixtures_image-app/tool/bin:${containerEnv:PATH}",

@@ -40,6 +40,8 @@ export function devcontainerDoc(o: {
   runImage: string;
   layersDir: string;
   platformApi: string;
+  /** The image build's execution environment: the launcher in the container starts its processes. */
+  execEnv?: string;
   remoteEnv: Record<string, string>;
 }): Record<string, unknown> {
   return {
@@ -52,6 +54,7 @@ export function devcontainerDoc(o: {
       CNB_APP_DIR: "/workspace",
       CNB_LAYERS_DIR: "/layers",
       CNB_PLATFORM_API: o.platformApi,
+      ...(o.execEnv ? { CNB_EXEC_ENV: o.execEnv } : {}),
     },
     remoteEnv: o.remoteEnv,
   };
@@ -84,7 +87,12 @@ async function launcherEnv(
   env: Record<string, string>,
   projectDir: string,
   imageState: string,
-  rec: { lifecycle: { launcher: string; root: string }; platformApi: string; profiles: string[] },
+  rec: {
+    lifecycle: { launcher: string; root: string };
+    platformApi: string;
+    profiles: string[];
+    execEnv?: string;
+  },
 ): Promise<Record<string, string>> {
   const { checkSandbox, sandboxUnavailable } = await import("../hosts/sandbox_check.ts");
   const { sandboxHost, systemLayout } = await import("../hosts/sandbox.ts");
@@ -110,6 +118,7 @@ async function launcherEnv(
         CNB_APP_DIR: "/workspace",
         CNB_LAYERS_DIR: "/layers",
         CNB_PLATFORM_API: rec.platformApi,
+        ...(rec.execEnv ? { CNB_EXEC_ENV: rec.execEnv } : {}),
       },
       cwd: "/workspace",
       dropRoot: false,
@@ -186,6 +195,7 @@ export async function writeDevcontainer(o: {
     runImage: rec.runImage,
     layersDir: image.layers,
     platformApi: rec.platformApi,
+    execEnv: rec.execEnv,
     remoteEnv,
   }));
   const path = join(o.projectDir, ".devcontainer", "devcontainer.json");
