@@ -107,6 +107,10 @@ Deno.test("-B ./builder.toml builds with a local builder, no image made; edits s
     );
     const worker = await runLocald(["run", "-C", app, "worker"], { env: t.env });
     assert.match(worker.stdout, /worker ran in /, worker.stderr);
+    // A bare build, from elsewhere, builds as last time: the relative path was made absolute.
+    const bare = await runLocald(["build", "-C", app], { env: t.env, cwd: app });
+    assert.equal(bare.code, 0, bare.stderr);
+    assert.match(bare.stderr, /building as last time: -B \/.*\/My Builder\/builder.toml/);
     // build.env reaches the buildpacks, and the stack id the phases, as a builder image's do.
     assert.match(b.stderr, /multi-platform: FROM_BUILDER_TOML=yes/);
     const dirsOnly = join(authoring, "dirs-only.toml");

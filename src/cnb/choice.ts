@@ -9,7 +9,7 @@ import { isDir, readTextIfExists, writeFileAtomic } from "../util/fs.ts";
 import { sha256HexSync } from "../util/sha256.ts";
 import { parseToml, toToml } from "../config/toml.ts";
 import { localBuildpackPath } from "./buildpacks.ts";
-import { isBuildpackId } from "./sources.ts";
+import { isBuildpackId, localBuilderPath } from "./sources.ts";
 
 export interface BuildChoice {
   builder?: string;
@@ -53,6 +53,11 @@ export async function writeChoice(stateDir: string, c: BuildChoice) {
   await writeFileAtomic(join(stateDir, FILE), JSON.stringify(c, null, 2) + "\n");
 }
 
+/** -B with a builder.toml path made absolute (a relative one is relative to `cwd`). */
+export function absoluteBuilder(ref: string | undefined, cwd: string): string | undefined {
+  return ref === undefined ? undefined : localBuilderPath(ref, cwd) ?? ref;
+}
+
 /** -b values with local directories made absolute (relative ones are relative to `cwd`). */
 export async function absoluteBuildpacks(refs: string[], cwd: string): Promise<string[]> {
   const out: string[] = [];
@@ -84,8 +89,11 @@ export async function saveChoice(
     const [id, version] = b.split("@");
     return version ? { id, version } : { id };
   });
+  // A builder.toml inside the project is saved relative to it, as project.toml reads it.
+  const builderRel = c.builder?.startsWith("/") && relative(projectDir, c.builder);
+  const builder = builderRel && !builderRel.startsWith("..") ? `./${builderRel}` : c.builder;
   const table = {
-    ...(c.builder ? { builder: c.builder } : {}),
+    ...(builder ? { builder } : {}),
     ...(group.length ? { group } : {}),
   };
   const snippet = toToml({ io: { buildpacks: table } }).replace(/^\[io\]\n+/, "");

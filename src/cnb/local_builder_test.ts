@@ -48,3 +48,20 @@ Deno.test("a local builder links buildpacks, or copies them where links are not 
     await Deno.remove(home, { recursive: true });
   }
 });
+
+Deno.test("a builder.toml chosen with -B is remembered absolute and saved relative to the project", async () => {
+  const { absoluteBuilder, saveChoice } = await import("./choice.ts");
+  const project = await Deno.makeTempDir({ prefix: "locald-choice-" });
+  try {
+    const abs = absoluteBuilder("ci/builder.toml", project)!;
+    assert.equal(abs, join(project, "ci", "builder.toml"));
+    assert.equal(absoluteBuilder("heroku/builder:24", project), "heroku/builder:24");
+    assert.equal(await saveChoice(project, { builder: abs, buildpacks: [] }), true);
+    assert.match(
+      await Deno.readTextFile(join(project, "project.toml")),
+      /builder = "\.\/ci\/builder\.toml"/,
+    );
+  } finally {
+    await Deno.remove(project, { recursive: true });
+  }
+});

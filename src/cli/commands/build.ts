@@ -9,6 +9,7 @@ import { openBackend } from "../../hosts/select.ts";
 import { shellWord } from "../../util/shell.ts";
 import { enclosingProject } from "../../devenv/launch.ts";
 import {
+  absoluteBuilder,
   absoluteBuildpacks,
   type BuildChoice,
   describeChoice,
@@ -157,7 +158,7 @@ async function buildChoice(
 ): Promise<BuildChoice> {
   const projectToml = await projectTomlDigest(projectDir);
   let choice: BuildChoice = {
-    builder: flagString(args, "builder"),
+    builder: absoluteBuilder(flagString(args, "builder"), Deno.cwd()),
     buildpacks: await absoluteBuildpacks(flagList(args, "buildpack"), Deno.cwd()),
     runImage: flagString(args, "run-image"),
     projectToml,
