@@ -286,8 +286,8 @@ export const COMMANDS: CommandSpec[] = [
       "             [--clear-cache] [--force] [--save] [--platform-api X.Y] [--dry-run] [--json]",
       "             [--run-image REF] [--pull-policy always|if-not-present|never]",
       "             [--insecure-registry HOST]... [--sandbox[=false]] [--network none|default]",
-      "             [--trust-builder] [--export [-t NAME] [--layout-dir DIR] | --publish REF]",
-      "             [--exec-env ENV] [-D|--default-process TYPE]",
+      "             [--trust-builder] [--exec-env ENV] [-D|--default-process TYPE]",
+      "             [--export [-t NAME] [--layout-dir DIR] | --publish REF]",
     ],
     description:
       "Runs the CNB lifecycle phases (analyze, detect, restore, build) natively on this host.\n" +
