@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { compileIgnore, compileInclude, treeDigest } from "./fingerprint.ts";
+import { compileIgnore, compileInclude, pacedTreeDigest, treeDigest } from "./fingerprint.ts";
 
 Deno.test("ignore patterns follow .gitignore rules", () => {
   const ig = compileIgnore(["node_modules/", "*.log", "/build", "docs/**/*.tmp", "!keep.log"]);
@@ -60,6 +60,69 @@ Deno.test("tree digest with include counts only what include names", async () =>
     assert.equal(await treeDigest(dir, { include: ["src"] }), d1);
     await Deno.writeTextFile(join(dir, "src", "more.js"), "b");
     assert.notEqual(await treeDigest(dir, { include: ["src"] }), d1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("nested .gitignore files count in their directory only; a .gitignore directory is no rule file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(join(dir, "a", "b"), { recursive: true });
+    await Deno.mkdir(join(dir, "c", ".gitignore"), { recursive: true });
+    await Deno.writeTextFile(join(dir, "a", ".gitignore"), "# generated\n*.gen\n!keep.gen\n");
+    await Deno.writeTextFile(join(dir, "a", "b", "x.ts"), "x");
+    const d1 = await treeDigest(dir, { gitignore: true });
+    // Ignored under a/ (at any depth), counted elsewhere; `!` re-includes.
+    await Deno.writeTextFile(join(dir, "a", "b", "out.gen"), "1");
+    assert.equal(await treeDigest(dir, { gitignore: true }), d1);
+    await Deno.writeTextFile(join(dir, "top.gen"), "1");
+    const d2 = await treeDigest(dir, { gitignore: true });
+    assert.notEqual(d2, d1);
+    await Deno.writeTextFile(join(dir, "a", "keep.gen"), "1");
+    const d3 = await treeDigest(dir, { gitignore: true });
+    assert.notEqual(d3, d2);
+    await Deno.writeTextFile(join(dir, "c", ".gitignore", "f"), "1");
+    assert.notEqual(await treeDigest(dir, { gitignore: true }), d3);
+    // Without gitignore, every file counts.
+    const all = await treeDigest(dir);
+    await Deno.writeTextFile(join(dir, "a", "b", "out.gen"), "22");
+    assert.notEqual(await treeDigest(dir), all);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a paced walk gives the same digest, pauses as asked and can be stopped", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Enough lines for several hash slices, in nested directories, with a symlink.
+    for (let i = 0; i < 40; i++) {
+      await Deno.mkdir(join(dir, `d${i}`));
+      for (let j = 0; j < 50; j++) {
+        await Deno.writeTextFile(join(dir, `d${i}`, `file-with-a-long-name-${j}.txt`), `${j}`);
+      }
+    }
+    await Deno.symlink("d1", join(dir, "link"));
+    const whole = await treeDigest(dir);
+    let pauses = 0;
+    const paced = await pacedTreeDigest(dir, {}, {
+      first: 10,
+      every: 100,
+      pause: () => Promise.resolve(++pauses < 0),
+    });
+    assert.equal(paced, whole);
+    assert.equal(pauses, 21); // 2041 entries: after 10, then every 100
+    const stopped = await pacedTreeDigest(dir, {}, {
+      first: 10,
+      every: 100,
+      pause: () => Promise.resolve(true),
+    });
+    assert.equal(stopped, undefined);
+    // A symlink's target counts.
+    await Deno.remove(join(dir, "link"));
+    await Deno.symlink("d2", join(dir, "link"));
+    assert.notEqual(await treeDigest(dir), whole);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
