@@ -251,7 +251,12 @@ export async function launcherEnv(
   b: { command(cmd: HostCommand, name: string): HostCommand },
   hostCwd: string,
   base: Record<string, string>,
-  opts: { show?: boolean; wrap?: (cmd: HostCommand) => Promise<HostCommand> } = {},
+  opts: {
+    show?: boolean;
+    wrap?: (cmd: HostCommand) => Promise<HostCommand>;
+    /** Called once the launcher runs. */
+    started?: () => void;
+  } = {},
 ): Promise<Record<string, string>> {
   const file = join(d.paths.state, `.env-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
   const g = d.view?.guestPath ?? ((p: string) => p);
@@ -260,7 +265,7 @@ export async function launcherEnv(
     await wrap(await commandIn(d, envCaptureArgv(g(file)), hostCwd, base)),
     "env",
   );
-  const res = await new Deno.Command(cmd.argv[0], {
+  const launcher = new Deno.Command(cmd.argv[0], {
     args: cmd.argv.slice(1),
     env: cmd.env,
     clearEnv: true,
@@ -268,7 +273,9 @@ export async function launcherEnv(
     stdin: "null",
     stdout: opts.show ? "inherit" : "null",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  opts.started?.();
+  const res = await launcher.output();
   const after = await readCapturedEnv(file);
   if (!res.success || !after) {
     const why = new TextDecoder().decode(res.stderr).trim().split("\n").pop();

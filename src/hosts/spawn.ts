@@ -27,6 +27,8 @@ export interface SpawnOptions {
   echo?: boolean;
   /** Rewrites each echoed line (the kept output is as the command wrote it). */
   rewrite?: (line: string) => string;
+  /** Called once the child runs (work that must not delay its start waits for this). */
+  started?: () => void;
 }
 
 export interface SpawnResult {
@@ -78,6 +80,7 @@ export async function spawn(cmd: HostCommand, opts: SpawnOptions): Promise<Spawn
     return [sig, h] as const;
   });
   let output = "";
+  opts.started?.();
   try {
     if (opts.mode === "capture") {
       const keep = opts.keep ?? 256 * 1024;

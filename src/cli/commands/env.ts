@@ -2,7 +2,7 @@ import type { CommandContext } from "../registry.ts";
 import { flagString } from "../args.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
 import { enclosingProject, launcherEnv, loadDevEnv, workingDir } from "../../devenv/launch.ts";
-import { warnIfStale } from "../../devenv/stale.ts";
+import { withStaleCheck } from "../../devenv/stale.ts";
 import { openBackend } from "../../hosts/select.ts";
 import {
   diffEnv,
@@ -38,14 +38,20 @@ export async function run({ args, env, dir, out }: CommandContext): Promise<numb
     ]));
     return 0;
   }
-  await warnIfStale(d, out);
-  await b.ready(out);
-  // Computed from the environment without an earlier `eval "$(locald env)"`'s additions, so
-  // evaluating the output twice equals once.
-  const base = withoutLocaldEnv(await b.commandEnv(env));
-  const after = await launcherEnv(d, b, workingDir(d.projectDir, dir), base);
+  const dev = d; // narrowed, for the closure
+  // The launcher's run has the stale check beside it (src/devenv/stale.ts).
+  const { base, vars } = await withStaleCheck(d, out, async (started) => {
+    await b.ready(out);
+    // Computed from the environment without an earlier `eval "$(locald env)"`'s additions, so
+    // evaluating the output twice equals once.
+    const base = withoutLocaldEnv(await b.commandEnv(env));
+    return {
+      base,
+      vars: await launcherEnv(dev, b, workingDir(dev.projectDir, dir), base, { started }),
+    };
+  });
   // What the environment adds to what the command started from (natively: your own).
-  const diff = diffEnv(base, after);
+  const diff = diffEnv(base, vars);
   const evaluated = format !== "json" && format !== "dotenv";
   const text = renderEnv(evaluated ? withMark(base, diff) : diff, format, [d.paths.buildRecord]);
   if (text) console.log(text);

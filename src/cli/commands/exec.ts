@@ -2,7 +2,7 @@ import type { CommandContext } from "../registry.ts";
 import { UsageError } from "../../errors.ts";
 import { commandIn, loadDevEnv, withSandbox, workingDir } from "../../devenv/launch.ts";
 import { spawn } from "../../hosts/spawn.ts";
-import { warnIfStale } from "../../devenv/stale.ts";
+import { withStaleCheck } from "../../devenv/stale.ts";
 import { openBackend } from "../../hosts/select.ts";
 import { withoutLocaldEnv } from "../../devenv/format.ts";
 
@@ -14,11 +14,12 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (!argv.length) throw new UsageError("no command given", "exec");
   const b = await openBackend(env);
   const d = await loadDevEnv(dir, env, b);
-  await warnIfStale(d, out);
-  await b.ready(out);
-  // Without what an earlier `eval "$(locald env)"` added (the launcher adds it again).
-  const base = withoutLocaldEnv(await b.commandEnv(env));
-  const cmd = await commandIn(d, argv, workingDir(d.projectDir, dir), base, { notFound: true });
-  const run = b.command(await withSandbox(ctx, d, cmd, "exec"), "exec");
-  return (await spawn(run, { mode: "inherit" })).code;
+  return await withStaleCheck(d, out, async (started) => {
+    await b.ready(out);
+    // Without what an earlier `eval "$(locald env)"` added (the launcher adds it again).
+    const base = withoutLocaldEnv(await b.commandEnv(env));
+    const cmd = await commandIn(d, argv, workingDir(d.projectDir, dir), base, { notFound: true });
+    const run = b.command(await withSandbox(ctx, d, cmd, "exec"), "exec");
+    return (await spawn(run, { mode: "inherit", started })).code;
+  });
 }

@@ -3,7 +3,7 @@ import { ExitCode, LocaldError } from "../../errors.ts";
 import { loadDevEnv, processCommand, withSandbox } from "../../devenv/launch.ts";
 import { defaultProcess } from "../../cnb/record.ts";
 import { spawn } from "../../hosts/spawn.ts";
-import { warnIfStale } from "../../devenv/stale.ts";
+import { withStaleCheck } from "../../devenv/stale.ts";
 import { openBackend } from "../../hosts/select.ts";
 import { withoutLocaldEnv } from "../../devenv/format.ts";
 
@@ -15,7 +15,6 @@ export async function run(ctx: CommandContext): Promise<number> {
     : args.rest;
   const b = await openBackend(env);
   const d = await loadDevEnv(dir, env, b);
-  await warnIfStale(d, out);
   const types = d.rec.processes.map((p) => p.type);
   const requested = args.positionals[0];
   const proc = requested === undefined
@@ -41,8 +40,10 @@ export async function run(ctx: CommandContext): Promise<number> {
       },
     );
   }
-  await b.ready(out);
-  const base = withoutLocaldEnv(await b.commandEnv(env));
-  const cmd = await withSandbox(ctx, d, processCommand(d, proc.type, procArgs, base), "run");
-  return (await spawn(b.command(cmd, "run"), { mode: "inherit" })).code;
+  return await withStaleCheck(d, out, async (started) => {
+    await b.ready(out);
+    const base = withoutLocaldEnv(await b.commandEnv(env));
+    const cmd = await withSandbox(ctx, d, processCommand(d, proc.type, procArgs, base), "run");
+    return (await spawn(b.command(cmd, "run"), { mode: "inherit", started })).code;
+  });
 }

@@ -10,7 +10,7 @@ import {
 } from "../../devenv/launch.ts";
 import { diffEnv, renderReapply, withoutLocaldEnv } from "../../devenv/format.ts";
 import { spawn } from "../../hosts/spawn.ts";
-import { warnIfStale } from "../../devenv/stale.ts";
+import { SHELL_HOLD_MS, withStaleCheck } from "../../devenv/stale.ts";
 import { openBackend } from "../../hosts/select.ts";
 import { basename } from "../../util/path.ts";
 
@@ -34,51 +34,61 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   const b = await openBackend(env);
   const d = await loadDevEnv(dir, env, b);
-  await warnIfStale(d, out);
-  await b.ready(out);
-  // Without what an earlier `eval "$(locald env)"` added, so nothing is doubled.
-  const start = withoutLocaldEnv(await b.commandEnv(env));
-  // Your $SHELL natively; in a VM the guest login's shell (macOS's /bin/zsh is not the VM's).
-  const shell = start.SHELL || "/bin/bash";
-  const cwd = workingDir(d.projectDir, dir);
-  const base = { ...start, LOCALD_SHELL: "1", LOCALD_PROJECT: d.projectDir };
-  const sandboxed = args.flags.sandbox !== undefined || args.flags.network !== undefined;
-  const prompt = () => import("../../devenv/prompt.ts");
-  // The shell started directly, the environment (computed by the launcher) applied by its own
-  // startup code after the user's files.
-  const reapplied = async (argv: string[], extra: Record<string, string>, lang: "sh" | "fish") => {
-    // What profile scripts print shows before the shell starts, as it did through the launcher.
-    const after = await launcherEnv(d, b, cwd, base, { show: true });
-    const g = d.view?.guestPath ?? ((p: string) => p);
-    return {
-      argv,
-      env: {
-        ...base,
-        ...extra,
-        [(await prompt()).REAPPLY_VAR]: renderReapply(diffEnv(base, after), base, lang),
-      },
-      cwd: g(cwd),
+  // An interactive shell gives the check a moment more: its line comes before the prompt.
+  return await withStaleCheck(d, out, async (started) => {
+    await b.ready(out);
+    // Without what an earlier `eval "$(locald env)"` added, so nothing is doubled.
+    const start = withoutLocaldEnv(await b.commandEnv(env));
+    // Your $SHELL natively; in a VM the guest login's shell (macOS's /bin/zsh is not the VM's).
+    const shell = start.SHELL || "/bin/bash";
+    const cwd = workingDir(d.projectDir, dir);
+    const base = { ...start, LOCALD_SHELL: "1", LOCALD_PROJECT: d.projectDir };
+    const sandboxed = args.flags.sandbox !== undefined || args.flags.network !== undefined;
+    const prompt = () => import("../../devenv/prompt.ts");
+    // The shell started directly, the environment (computed by the launcher) applied by its own
+    // startup code after the user's files.
+    const reapplied = async (
+      argv: string[],
+      extra: Record<string, string>,
+      lang: "sh" | "fish",
+    ) => {
+      // What profile scripts print shows before the shell starts, as it did through the launcher.
+      const after = await launcherEnv(d, b, cwd, base, { show: true });
+      const g = d.view?.guestPath ?? ((p: string) => p);
+      return {
+        argv,
+        env: {
+          ...base,
+          ...extra,
+          [(await prompt()).REAPPLY_VAR]: renderReapply(diffEnv(base, after), base, lang),
+        },
+        cwd: g(cwd),
+      };
     };
-  };
-  let cmd;
-  if (command === undefined) {
-    // Interactive: the user's shell, its startup files, then the environment and a marker in
-    // the prompt. Sandboxed, home is hidden (no startup files): the shell starts in it.
-    const launch = await (await prompt()).interactiveShell(
-      shell,
-      d.projectDir,
-      d.paths.state,
-      start,
-      !sandboxed,
-    );
-    cmd = launch.reapply
-      ? await reapplied(launch.argv, launch.env, launch.reapply)
-      : await commandIn(d, launch.argv, cwd, { ...base, ...launch.env });
-    out.info(`locald: entering the environment of ${d.projectDir} (exit to leave)`);
-  } else if (basename(shell) === "fish" && !sandboxed) {
-    // fish reads config.fish for -c too: the environment goes on after it, as interactively.
-    cmd = await reapplied([shell, "-C", (await prompt()).FISH_REAPPLY, "-c", command], {}, "fish");
-  } else cmd = await commandIn(d, [shell, "-c", command], cwd, base);
-  const run = b.command(await withSandbox(ctx, d, cmd, "shell"), "shell");
-  return (await spawn(run, { mode: "inherit" })).code;
+    let cmd;
+    if (command === undefined) {
+      // Interactive: the user's shell, its startup files, then the environment and a marker in
+      // the prompt. Sandboxed, home is hidden (no startup files): the shell starts in it.
+      const launch = await (await prompt()).interactiveShell(
+        shell,
+        d.projectDir,
+        d.paths.state,
+        start,
+        !sandboxed,
+      );
+      cmd = launch.reapply
+        ? await reapplied(launch.argv, launch.env, launch.reapply)
+        : await commandIn(d, launch.argv, cwd, { ...base, ...launch.env });
+      out.info(`locald: entering the environment of ${d.projectDir} (exit to leave)`);
+    } else if (basename(shell) === "fish" && !sandboxed) {
+      // fish reads config.fish for -c too: the environment goes on after it, as interactively.
+      cmd = await reapplied(
+        [shell, "-C", (await prompt()).FISH_REAPPLY, "-c", command],
+        {},
+        "fish",
+      );
+    } else cmd = await commandIn(d, [shell, "-c", command], cwd, base);
+    const run = b.command(await withSandbox(ctx, d, cmd, "shell"), "shell");
+    return (await spawn(run, { mode: "inherit", started })).code;
+  }, command === undefined ? SHELL_HOLD_MS : 0);
 }
