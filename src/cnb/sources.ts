@@ -146,15 +146,15 @@ export async function resolveSources(
       copy: o.copyBuildpacks,
     });
   } else if (builderRef) {
-    if (!o.network) {
-      const found = await (await oci()).findBuilder(builderRef, o.env);
-      if (!found) {
-        throw new LocaldError(`builder ${builderRef} has not been pulled yet`, {
-          hint: `--dry-run downloads nothing: run \`locald builder pull ${builderRef}\` first`,
-          exitCode: ExitCode.input,
-        });
-      }
-      builder = found;
+    // A builder pulled before needs only its record read back (no registry client, no tar).
+    const { cachedBuilder } = await import("../oci/builder_cache.ts");
+    const cached = o.pullPolicy === "always" ? undefined : await cachedBuilder(builderRef, o.env);
+    if (cached) builder = cached;
+    else if (!o.network) {
+      throw new LocaldError(`builder ${builderRef} has not been pulled yet`, {
+        hint: `--dry-run downloads nothing: run \`locald builder pull ${builderRef}\` first`,
+        exitCode: ExitCode.input,
+      });
     } else {
       builder = await (await oci()).pullBuilder(builderRef, {
         ...pullOpts,

@@ -10,7 +10,6 @@
  * `$LOCALD_HOME/oci/builders/<hex>/cnb`, built in a temporary directory and renamed into place,
  * so a cache directory that exists is complete. `refs/` maps references to digests.
  */
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { ExitCode, LocaldError } from "../errors.ts";
@@ -24,11 +23,23 @@ import {
   resolveImage,
   storeFor,
 } from "./image.ts";
-import { formatPlatform, hostPlatform, type Platform } from "./manifest.ts";
+import { formatPlatform, hostPlatform } from "./manifest.ts";
 import { formatReference, type ImageRef, layoutRelativePath, parseReference } from "./reference.ts";
 import { extractionLock, ociRoot } from "./store.ts";
 import { acquireLock } from "../util/lock.ts";
 import { treeDigest } from "../cnb/fingerprint.ts";
+import {
+  type BuilderInfo,
+  type BuilderMetadata,
+  buildersDir,
+  cachedBuilder,
+  readBuilderJson,
+  readRef,
+  type RefRecord,
+  refRecordPath,
+  refsDir,
+  type RunImageRef,
+} from "./builder_cache.ts";
 
 export type { PullOptions } from "./image.ts";
 
@@ -36,93 +47,13 @@ export { DEFAULT_BUILDER } from "../cnb/sources.ts";
 
 export type PullPolicy = "always" | "if-not-present" | "never";
 
+export type { BuilderInfo, BuilderMetadata, RunImageRef } from "./builder_cache.ts";
+/** A builder already pulled, without the network; undefined if there is none. */
+export { cachedBuilder as findBuilder } from "./builder_cache.ts";
+
 export interface BuilderPullOptions extends PullOptions {
   /** Default "if-not-present": a builder already extracted for this reference is used as is. */
   pullPolicy?: PullPolicy;
-}
-
-export interface RunImageRef {
-  image: string;
-  mirrors: string[];
-}
-
-export interface BuilderInfo {
-  /** Canonical reference as given (index.docker.io/heroku/builder:24). */
-  ref: string;
-  /** Digest of the platform's image manifest (the cache key). */
-  digest: string;
-  /** Digest of the multi-arch index, when the reference named one. */
-  indexDigest?: string;
-  platform: string;
-  /** The cache directory for this builder. */
-  root: string;
-  /** The extracted /cnb. */
-  cnbDir: string;
-  /** <cnbDir>/buildpacks: <escaped-id>/<version>/ trees (CNB_BUILDPACKS_DIR). */
-  buildpacksDir: string;
-  /** <cnbDir>/order.toml (CNB_ORDER_PATH). */
-  orderPath: string;
-  /** <cnbDir>/run.toml, or a run.toml written from a legacy stack.toml (CNB_RUN_PATH). */
-  runPath?: string;
-  /** The first run image of run.toml (mirrors included); undefined if the builder has none. */
-  runImage?: RunImageRef;
-  runImages: RunImageRef[];
-  /** <cnbDir>/build-config when present: pass as CNB_BUILD_CONFIG_DIR, the lifecycle applies it. */
-  buildConfigDir?: string;
-  /** Variables of build-config/env (file name -> content; suffixes such as .default kept). */
-  buildConfigEnv: Record<string, string>;
-  /** CNB_* variables from the builder image's config Env (CNB_USER_ID, CNB_STACK_ID...). */
-  imageEnv: Record<string, string>;
-  /** A directory holding lifecycle/ (as LOCALD_LIFECYCLE_DIR expects), if the builder ships one. */
-  lifecycleDir?: string;
-  /** Parsed io.buildpacks.builder.metadata label (description, buildpacks, lifecycle, stack). */
-  metadata: BuilderMetadata | null;
-  /**
-   * Platform APIs the builder's own lifecycle declares (io.buildpacks.lifecycle.apis label,
-   * else the builder metadata's lifecycle.apis): what its buildpacks were tested with.
-   */
-  platformApis?: string[];
-  /** Parsed io.buildpacks.buildpack.layers label. */
-  buildpackLayers: Record<string, Record<string, unknown>> | null;
-  /** Parsed order.toml ([[order]] groups). */
-  order: { group: { id: string; version?: string; optional?: boolean }[] }[];
-  /** Sum of the compressed layer sizes. */
-  size: number;
-  /** Blobs this builder uses (manifest, config, layers), for `builder rm`. */
-  blobs: string[];
-  pulledAt: string;
-  /** Digest of the extracted /cnb tree as extracted (see treeDigest), to find damage. */
-  treeDigest?: string;
-}
-
-export interface BuilderMetadata {
-  description?: string;
-  buildpacks?: { id: string; version?: string; homepage?: string }[];
-  lifecycle?: { version?: string; apis?: Record<string, { supported?: string[] }> };
-  stack?: { runImage?: { image?: string; mirrors?: string[] } };
-  createdBy?: { name?: string; version?: string };
-  [k: string]: unknown;
-}
-
-interface RefRecord {
-  ref: string;
-  platform: string;
-  digest: string;
-  indexDigest?: string;
-  pulledAt: string;
-}
-
-function buildersDir(env: Record<string, string>) {
-  return join(ociRoot(env), "builders");
-}
-
-function refsDir(env: Record<string, string>) {
-  return join(ociRoot(env), "refs");
-}
-
-function refRecordPath(env: Record<string, string>, canonical: string, platform: string) {
-  const id = createHash("sha256").update(`${canonical} ${platform}`).digest("hex").slice(0, 32);
-  return join(refsDir(env), `${id}.json`);
 }
 
 function parseJsonLabel<T>(labels: Record<string, string> | undefined, name: string): T | null {
@@ -132,26 +63,6 @@ function parseJsonLabel<T>(labels: Record<string, string> | undefined, name: str
     return JSON.parse(v) as T;
   } catch {
     return null;
-  }
-}
-
-async function readRef(path: string): Promise<RefRecord | undefined> {
-  const t = await readTextIfExists(path);
-  if (!t) return undefined;
-  try {
-    return JSON.parse(t) as RefRecord;
-  } catch {
-    return undefined;
-  }
-}
-
-async function readBuilderJson(dir: string): Promise<BuilderInfo | undefined> {
-  const t = await readTextIfExists(join(dir, "builder.json"));
-  if (!t) return undefined;
-  try {
-    return JSON.parse(t) as BuilderInfo;
-  } catch {
-    return undefined;
   }
 }
 
@@ -170,9 +81,8 @@ export async function pullBuilder(
   const recordPath = refRecordPath(opts.env, canonical, pf);
   const policy = opts.pullPolicy ?? "if-not-present";
   if (policy !== "always") {
-    const rec = await readRef(recordPath);
-    const info = rec && await readBuilderJson(join(buildersDir(opts.env), rec.digest.slice(7)));
-    if (info) return { ...info, ref: canonical, indexDigest: rec!.indexDigest };
+    const info = await cachedBuilder(refInput, opts.env, platform);
+    if (info) return info;
     if (policy === "never") {
       throw new LocaldError(`builder ${canonical} has not been pulled (pull policy "never")`, {
         hint: `run \`locald builder pull ${refInput}\`, or use --pull-policy if-not-present`,
@@ -642,18 +552,6 @@ export async function listBuilders(env: Record<string, string>): Promise<Builder
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   return out.sort((a, b) => a.ref.localeCompare(b.ref));
-}
-
-/** A builder already pulled, without the network; undefined if there is none. */
-export async function findBuilder(
-  refInput: string,
-  env: Record<string, string>,
-  platform: Platform = hostPlatform(),
-): Promise<BuilderInfo | undefined> {
-  const canonical = formatReference(parseReference(refInput));
-  const rec = await readRef(refRecordPath(env, canonical, formatPlatform(platform)));
-  if (!rec) return undefined;
-  return await readBuilderJson(join(buildersDir(env), rec.digest.slice(7)));
 }
 
 /**
