@@ -1,0 +1,84 @@
+/**
+ * Start-up depends on what each command loads before it runs. `deno compile` and `deno run`
+ * both load the module graph `deno info` reports, evaluating a dynamically imported module
+ * only when the import runs; these tests walk that graph's static edges and check that the
+ * paths users feel on every keystroke (exec, env, shell, run) and a build with a cached
+ * builder reach none of the heavy modules, and that commands stay behind dynamic imports.
+ * (A `deno bundle` inlines the dynamic imports; the compiled binary keeps them: compile embeds
+ * this graph as modules, it does not bundle.)
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+const repo = fileURLToPath(new URL("../../", import.meta.url));
+
+interface Info {
+  roots: string[];
+  redirects?: Record<string, string>;
+  modules: {
+    specifier: string;
+    dependencies?: { specifier: string; isDynamic?: boolean; code?: { specifier: string } }[];
+  }[];
+}
+
+/** What `entry` loads before any of its dynamic imports run, and its dynamic imports. */
+async function graph(entry: string) {
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entry],
+    cwd: repo,
+  }).output();
+  assert.ok(o.success, new TextDecoder().decode(o.stderr));
+  const info = JSON.parse(new TextDecoder().decode(o.stdout)) as Info;
+  const mods = new Map(info.modules.map((m) => [m.specifier, m]));
+  const loaded = new Set<string>();
+  const dynamic = new Set<string>();
+  const todo = [info.roots[0]];
+  while (todo.length) {
+    let s = todo.pop()!;
+    s = info.redirects?.[s] ?? s;
+    if (loaded.has(s)) continue;
+    loaded.add(s);
+    for (const d of mods.get(s)?.dependencies ?? []) {
+      if (!d.code) continue;
+      if (d.isDynamic) dynamic.add(d.specifier);
+      else todo.push(d.code.specifier);
+    }
+  }
+  const rel = (s: string) => s.replace(`file://${repo}`, "");
+  return { loaded: [...loaded].map(rel), dynamic: [...dynamic] };
+}
+
+/** Heavy at start-up (measured: node:crypto ~15 ms, dax ~2x an empty program, tar, zlib). */
+const HEAVY =
+  /^(npm:|jsr:|node:(crypto|zlib|path|stream|fs))|\/node_modules\/|src\/oci\/(builder|image|registry|store)\.ts$/;
+
+Deno.test("main.ts loads the argument parser and the registry; each command is a dynamic import", async () => {
+  const g = await graph("main.ts");
+  assert.deepEqual(g.loaded.filter((m) => HEAVY.test(m)), []);
+  assert.ok(g.loaded.every((m) => m === "main.ts" || m.startsWith("src/")), g.loaded.join(" "));
+  const reg = await graph("src/cli/registry.ts");
+  assert.ok(!reg.loaded.some((m) => m.startsWith("src/cli/commands/")), reg.loaded.join(" "));
+  for (const c of ["exec", "env", "shell", "run", "build", "builder"]) {
+    assert.ok(reg.dynamic.includes(`./commands/${c}.ts`), `${c} is not loaded lazily`);
+  }
+});
+
+for (const c of ["exec", "env", "shell", "run"]) {
+  Deno.test(`${c}: nothing heavy is loaded before the command runs`, async () => {
+    const g = await graph(`src/cli/commands/${c}.ts`);
+    assert.deepEqual(g.loaded.filter((m) => HEAVY.test(m)), []);
+  });
+}
+
+Deno.test("a build with a cached builder reads it without the pull machinery", async () => {
+  const g = await graph("src/oci/builder_cache.ts");
+  assert.deepEqual(g.loaded.filter((m) => HEAVY.test(m)), []);
+  const sources = await graph("src/cnb/sources.ts");
+  assert.ok(sources.dynamic.includes("../oci/builder.ts"));
+  assert.ok(!sources.loaded.includes("src/oci/builder.ts"));
+  // The build command itself: TOML and node:path, but no registry client, tar or node:crypto.
+  const build = await graph("src/cli/commands/build.ts");
+  const pull =
+    /^(npm:\/?tar|node:(crypto|zlib|stream))|src\/oci\/(builder|image|registry|store)\.ts$/;
+  assert.deepEqual(build.loaded.filter((m) => pull.test(m)), []);
+});
