@@ -92,6 +92,15 @@ Deno.test("release.yml: tag-triggered, pinned, refuses missing pins, smoke-tests
   ) assert.ok(smokeRuns.includes(cmd), `smoke test lacks: ${cmd}`);
   const linuxBuild = smoke.steps.find((s) => s.run?.includes("locald build -C examples/hello"));
   assert.equal(linuxBuild?.if, "runner.os == 'Linux'");
+  // The compiled binary's exec start-up, measured against deno run main.ts in the same job.
+  const startup = smoke.steps.find((s) => s.run?.includes("hyperfine"));
+  assert.ok(startup, "no start-up measurement of the compiled binary");
+  assert.match(startup.run!, /"locald exec -C examples\/hello -- true"/);
+  assert.match(startup.run!, /"deno run -A --quiet main\.ts exec -C examples\/hello -- true"/);
+  assert.ok(
+    smoke.steps.indexOf(startup) > smoke.steps.indexOf(linuxBuild!),
+    "start-up is measured on the built example",
+  );
 
   assert.deepEqual(rel.jobs.publish.needs, ["build", "smoke"]);
   assert.equal(rel.jobs.publish.permissions?.contents, "write");
