@@ -1,0 +1,309 @@
+/**
+ * Scale series (issue 15): what locald costs as the source tree grows, each figure a ratio
+ * against a floor measured in the same run on the same tree. Trees from bench/lib/tree.ts at
+ * 1k, 10k and 100k files, "flat" and node_modules-like, with and without .gitignore files, each
+ * inside a copy of the everything fixture app built with the everything buildpack.
+ *
+ *  1. no-op `locald build` against `find -printf '%p %s %m %T@\n' | sha256sum` of the tree
+ *     (the same metadata, walked and hashed by C programs); also the no-op build of the 2-file
+ *     fixture app, so the tree-dependent part shows on its own (the "marginal" ratio);
+ *  2. exec, env, shell -c, run on the tree against the same command on the 2-file app;
+ *  3. a one-file-change rebuild: locald's own share (wall time minus the lifecycle phases it
+ *     reports in --json) against its no-op build;
+ *  4. the fingerprint walk's peak memory (max RSS of a program that only walks) against the
+ *     same program walking nothing.
+ * And once: `locald exec -- true` on the 2-file app against a Deno program that only spawns
+ * the launcher (bench/lib/spawn_launcher.ts).
+ *
+ * Run: deno run -A bench/scale.ts [--sizes 1000,10000,100000] [--runs N]
+ * Needs hyperfine and the test tools (scripts/test-tools.sh). Writes bench/results/scale.md.
+ */
+import { join } from "node:path";
+import { makeTree, type Shape } from "./lib/tree.ts";
+
+const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
+const CACHE = Deno.env.get("LOCALD_TEST_CACHE") || "/var/cache/locald-test";
+const OUT = join(REPO, "bench", "results");
+const DENO = Deno.execPath();
+const arg = (name: string) => {
+  const i = Deno.args.indexOf(name);
+  return i >= 0 ? Deno.args[i + 1] : undefined;
+};
+const SIZES = (arg("--sizes") ?? "1000,10000,100000").split(",").map(Number);
+const RUNS = Number(arg("--runs") ?? 10);
+const SHAPES: Shape[] = ["flat", "node"];
+
+const root = await Deno.makeTempDir({ prefix: "locald-bench-scale-" });
+const home = join(root, "home");
+const env: Record<string, string> = {
+  PATH: Deno.env.get("PATH")!,
+  HOME: Deno.env.get("HOME")!,
+  LOCALD_HOME: home,
+  LOCALD_LIFECYCLE_DIR: join(CACHE, "lifecycle"),
+  NO_COLOR: "1",
+  DENO_NO_UPDATE_CHECK: "1",
+  ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+};
+const locald = `${DENO} run -A --quiet ${REPO}/main.ts`;
+const BP = join(REPO, "tests/fixtures/buildpacks/everything");
+const APP = join(REPO, "tests/fixtures/apps/everything");
+const dec = new TextDecoder();
+
+interface Hf {
+  command: string;
+  median: number;
+}
+
+async function hyperfine(cmds: Record<string, string>, runs = RUNS): Promise<Record<string, Hf>> {
+  const json = join(root, "hf.json");
+  const args = ["--export-json", json, "--style", "none", "-N", "--warmup", "1"];
+  args.push("--runs", String(runs));
+  for (const [label, cmd] of Object.entries(cmds)) args.push("-n", label, cmd);
+  const p = await new Deno.Command("hyperfine", { args, env, clearEnv: true }).output();
+  if (!p.success) throw new Error(`hyperfine failed: ${dec.decode(p.stderr)}`);
+  const res = JSON.parse(await Deno.readTextFile(json)).results as Hf[];
+  return Object.fromEntries(res.map((r) => [r.command, r]));
+}
+
+async function run(argv: string[]): Promise<{ stdout: string; ms: number }> {
+  const t = performance.now();
+  const p = await new Deno.Command(argv[0], { args: argv.slice(1), env, clearEnv: true })
+    .output();
+  const ms = performance.now() - t;
+  if (!p.success) throw new Error(`${argv.join(" ")}: ${dec.decode(p.stderr)}`);
+  return { stdout: dec.decode(p.stdout), ms };
+}
+
+const build = (app: string, ...flags: string[]) =>
+  run([...locald.split(" "), "build", "-C", app, "-b", BP, ...flags]);
+
+/** Max RSS in KiB of a command (GNU time). */
+async function maxRss(argv: string[]): Promise<number> {
+  const p = await new Deno.Command("/usr/bin/time", {
+    args: ["-f", "%M", ...argv],
+    env,
+    clearEnv: true,
+    stdout: "null",
+  }).output();
+  const lines = dec.decode(p.stderr).trim().split("\n");
+  return Number(lines.at(-1));
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
+const r2 = (x: number) => x.toFixed(2);
+const say = (s: string) => console.log(s);
+
+async function copyApp(dest: string) {
+  const p = await new Deno.Command("cp", { args: ["-r", APP, dest] }).output();
+  if (!p.success) throw new Error(`cp ${APP}`);
+}
+
+interface Row {
+  tree: string;
+  files: number;
+  noop: number;
+  small: number;
+  floor: number;
+  env: Record<string, { tree: number; small: number }>;
+  share: number;
+  phases: number;
+  changeNoop: number;
+  rss: number;
+}
+
+const rows: Row[] = [];
+const small = join(root, "small");
+await copyApp(small);
+await build(small);
+const baseRss = median(
+  await Promise.all(
+    [1, 2, 3].map(() => maxRss([DENO, "run", "-A", `${REPO}/bench/lib/walk.ts`, "--none"])),
+  ),
+);
+
+try {
+  for (const files of SIZES) {
+    for (const shape of SHAPES) {
+      for (const gitignore of [false, true]) {
+        const name = `${shape}${gitignore ? "+gitignore" : ""}`;
+        const app = join(root, `app-${files}-${name}`);
+        await copyApp(app);
+        await makeTree(join(app, "tree"), files, shape, gitignore);
+        say(`== ${files} files, ${name}`);
+        await build(app);
+        const floorCmd = `sh -c "find ${app} -printf '%p %s %m %T@\\n' | sha256sum"`;
+        const runs = files >= 100000 ? Math.max(3, Math.floor(RUNS / 2)) : RUNS;
+        const n = await hyperfine({
+          noop: `${locald} build -C ${app} -b ${BP}`,
+          small: `${locald} build -C ${small} -b ${BP}`,
+          floor: floorCmd,
+        }, runs);
+        const noop = n.noop.median, floor = n.floor.median, smallNoop = n.small.median;
+        say(
+          `no-op build ${ms(noop)} vs find+sha256sum ${ms(floor)}: ${r2(noop / floor)}x ` +
+            `(tree-dependent part ${ms(noop - smallNoop)}: ${r2((noop - smallNoop) / floor)}x)`,
+        );
+        // The environment commands, on the tree and on the 2-file app, in one run.
+        const envCmds: Record<string, string> = {};
+        const forms: Record<string, (a: string) => string> = {
+          "exec -- true": (a) => `${locald} exec -C ${a} -- true`,
+          "env": (a) => `${locald} env -C ${a}`,
+          "shell -c true": (a) => `${locald} shell -C ${a} -c true`,
+          "run web": (a) => `${locald} run -C ${a} web`,
+        };
+        for (const [k, f] of Object.entries(forms)) {
+          envCmds[`${k} (tree)`] = f(app);
+          envCmds[`${k} (small)`] = f(small);
+        }
+        const e = await hyperfine(envCmds, runs);
+        const envRes: Row["env"] = {};
+        for (const k of Object.keys(forms)) {
+          envRes[k] = { tree: e[`${k} (tree)`].median, small: e[`${k} (small)`].median };
+          say(
+            `${k}: ${ms(envRes[k].tree)} vs ${ms(envRes[k].small)} on the 2-file app: ` +
+              r2(envRes[k].tree / envRes[k].small) + "x",
+          );
+        }
+        // One-file change against no-op, alternating, locald's share = wall - phases.
+        const changed = join(app, "tree", shape === "flat" ? "src/m0000/f0.ts" : "src/app1.js");
+        const shares: number[] = [], phases: number[] = [], noops: number[] = [];
+        for (let i = 0; i < Math.max(3, Math.min(5, runs)); i++) {
+          await Deno.writeTextFile(changed, `// change ${i}\n`, { append: true });
+          const c = await build(app, "--json");
+          const d = JSON.parse(c.stdout).durationsMs as Record<string, number>;
+          const p = Object.values(d).reduce((a, b) => a + b, 0);
+          shares.push(c.ms - p);
+          phases.push(p);
+          noops.push((await build(app)).ms);
+        }
+        const share = median(shares) / 1000, changeNoop = median(noops) / 1000;
+        say(
+          `one-file change: locald's share ${ms(share)} (phases ${ms(median(phases) / 1000)}) ` +
+            `vs its no-op build ${ms(changeNoop)}: ${r2(share / changeNoop)}x`,
+        );
+        const rss = median(
+          await Promise.all(
+            [1, 2, 3].map(() => maxRss([DENO, "run", "-A", `${REPO}/bench/lib/walk.ts`, app])),
+          ),
+        );
+        say(`walk peak RSS ${(rss / 1024).toFixed(0)} MiB (base ${(baseRss / 1024).toFixed(0)})`);
+        rows.push({
+          tree: name,
+          files,
+          noop,
+          small: smallNoop,
+          floor,
+          env: envRes,
+          share,
+          phases: median(phases) / 1000,
+          changeNoop,
+          rss,
+        });
+        await Deno.remove(app, { recursive: true });
+      }
+    }
+  }
+
+  // exec on the 2-file app against a Deno program that only spawns the launcher.
+  const rec = JSON.parse(
+    await Deno.readTextFile(join(home, "projects", await stateName(small), "build.json")),
+  );
+  const spawnOnly = `${DENO} run -A --quiet ${REPO}/bench/lib/spawn_launcher.ts ` +
+    `${rec.lifecycle.launcher} ${rec.layersDir} ${small} ${rec.platformApi} -- true`;
+  const x = await hyperfine({
+    exec: `${locald} exec -C ${small} -- true`,
+    spawn: spawnOnly,
+  }, RUNS * 3);
+  say(
+    `exec -- true ${ms(x.exec.median)} vs spawning the launcher from Deno ${ms(x.spawn.median)}: ` +
+      `+${((x.exec.median - x.spawn.median) * 1000).toFixed(1)} ms`,
+  );
+  await Deno.writeTextFile(join(OUT, "scale.md"), report(rows, x.exec.median, x.spawn.median));
+  say(`wrote ${join(OUT, "scale.md")}`);
+} finally {
+  await Deno.remove(root, { recursive: true }).catch(() => {});
+}
+
+/** The state directory's name under $LOCALD_HOME/projects for `dir` (as locald names it). */
+async function stateName(dir: string): Promise<string> {
+  for await (const e of Deno.readDir(join(home, "projects"))) {
+    try {
+      const p = await Deno.readTextFile(join(home, "projects", e.name, "project-dir"));
+      if (p.trim() === dir) return e.name;
+    } catch { /* not a project */ }
+  }
+  throw new Error(`no state for ${dir}`);
+}
+
+function report(rows: Row[], exec: number, spawn: number): string {
+  const cpu = Deno.build.arch;
+  const lines = [
+    "# Scale series: cost against tree size",
+    "",
+    `Recorded ${new Date().toISOString()} on linux/${cpu}, ${navigator.hardwareConcurrency} ` +
+    `cores, with \`deno run -A bench/scale.ts\` (hyperfine medians, ${RUNS} runs; 100k trees ` +
+    "half as many). Trees from bench/lib/tree.ts inside the 2-file fixture app; every ratio " +
+    "is against a floor measured in the same run.",
+    "",
+    "## No-op build against find + sha256sum of the same tree",
+    "",
+    "Floor: `find APP -printf '%p %s %m %T@\\n' | sha256sum` (the metadata the fingerprint " +
+    "reads, walked and hashed by C programs; it walks ignored directories too). " +
+    "`tree part` is the no-op build minus the 2-file app's no-op build (Deno start-up and the " +
+    "build command's fixed cost), i.e. what the tree itself costs.",
+    "",
+    "| files | tree | no-op build | 2-file app | floor | ratio (goal <= 3) | tree part / floor |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...rows.map((r) =>
+      `| ${r.files} | ${r.tree} | ${ms(r.noop)} | ${ms(r.small)} | ${ms(r.floor)} | ` +
+      `${r2(r.noop / r.floor)} | ${r2((r.noop - r.small) / r.floor)} |`
+    ),
+    "",
+    "## Environment commands on the tree against the 2-file app",
+    "",
+    "| files | tree | exec -- true | env | shell -c true | run web | (goal <= 1.25) |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...rows.map((r) =>
+      `| ${r.files} | ${r.tree} | ` +
+      Object.values(r.env).map((v) => `${ms(v.tree)} / ${ms(v.small)} = ${r2(v.tree / v.small)}`)
+        .join(" | ") +
+      " | |"
+    ),
+    "",
+    "## One-file-change rebuild: locald's own share against its no-op build",
+    "",
+    "Share = wall time of `build --json` minus the phases' durations it reports.",
+    "",
+    "| files | tree | share | phases | no-op build | ratio (goal <= 2) |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...rows.map((r) =>
+      `| ${r.files} | ${r.tree} | ${ms(r.share)} | ${ms(r.phases)} | ${ms(r.changeNoop)} | ` +
+      `${r2(r.share / r.changeNoop)} |`
+    ),
+    "",
+    "## Fingerprint walk memory",
+    "",
+    `Max RSS of bench/lib/walk.ts (the walk alone, .gitignore honoured) against the same ` +
+    `program walking nothing: ${(baseRss / 1024).toFixed(0)} MiB.`,
+    "",
+    "| files | tree | max RSS | above base | per file |",
+    "| --- | --- | --- | --- | --- |",
+    ...rows.map((r) =>
+      `| ${r.files} | ${r.tree} | ${(r.rss / 1024).toFixed(0)} MiB | ` +
+      `${((r.rss - baseRss) / 1024).toFixed(1)} MiB | ` +
+      `${(((r.rss - baseRss) * 1024) / r.files).toFixed(0)} B |`
+    ),
+    "",
+    "## exec start-up against the least a Deno program can do",
+    "",
+    `\`locald exec -- true\` on the 2-file app: ${ms(exec)}; a Deno program that only spawns ` +
+    `the launcher with its three variables (bench/lib/spawn_launcher.ts): ${ms(spawn)}; ` +
+    `difference ${((exec - spawn) * 1000).toFixed(1)} ms (goal <= 5 ms).`,
+    "",
+  ];
+  return lines.join("\n");
+}
