@@ -52,7 +52,11 @@ const dec = new TextDecoder();
 interface Hf {
   command: string;
   median: number;
+  /** Means of user and system CPU time (the machine's load moves these less than wall time). */
+  user: number;
+  system: number;
 }
+const cpu = (h: Hf) => h.user + h.system;
 
 async function hyperfine(cmds: Record<string, string>, runs = RUNS): Promise<Record<string, Hf>> {
   const json = join(root, "hf.json");
@@ -108,7 +112,8 @@ interface Row {
   noop: number;
   small: number;
   floor: number;
-  env: Record<string, { tree: number; small: number }>;
+  cpu: { noop: number; small: number; floor: number };
+  env: Record<string, { tree: number; small: number; cpuTree: number; cpuSmall: number }>;
   share: number;
   phases: number;
   changeNoop: number;
@@ -116,6 +121,7 @@ interface Row {
 }
 
 const rows: Row[] = [];
+const LOAD = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
 const small = join(root, "small");
 await copyApp(small);
 await build(small);
@@ -145,7 +151,9 @@ try {
         const noop = n.noop.median, floor = n.floor.median, smallNoop = n.small.median;
         say(
           `no-op build ${ms(noop)} vs find+sha256sum ${ms(floor)}: ${r2(noop / floor)}x ` +
-            `(tree-dependent part ${ms(noop - smallNoop)}: ${r2((noop - smallNoop) / floor)}x)`,
+            `(tree-dependent part ${ms(noop - smallNoop)}: ${r2((noop - smallNoop) / floor)}x; ` +
+            `CPU ${r2(cpu(n.noop) / cpu(n.floor))}x, tree part ` +
+            `${r2((cpu(n.noop) - cpu(n.small)) / cpu(n.floor))}x)`,
         );
         // The environment commands, on the tree and on the 2-file app, in one run.
         const envCmds: Record<string, string> = {};
@@ -162,10 +170,11 @@ try {
         const e = await hyperfine(envCmds, runs);
         const envRes: Row["env"] = {};
         for (const k of Object.keys(forms)) {
-          envRes[k] = { tree: e[`${k} (tree)`].median, small: e[`${k} (small)`].median };
+          const t = e[`${k} (tree)`], sm = e[`${k} (small)`];
+          envRes[k] = { tree: t.median, small: sm.median, cpuTree: cpu(t), cpuSmall: cpu(sm) };
           say(
-            `${k}: ${ms(envRes[k].tree)} vs ${ms(envRes[k].small)} on the 2-file app: ` +
-              r2(envRes[k].tree / envRes[k].small) + "x",
+            `${k}: ${ms(t.median)} vs ${ms(sm.median)} on the 2-file app: ` +
+              `${r2(t.median / sm.median)}x (CPU ${r2(cpu(t) / cpu(sm))}x)`,
           );
         }
         // One-file change against no-op, alternating, locald's share = wall - phases.
@@ -197,6 +206,7 @@ try {
           noop,
           small: smallNoop,
           floor,
+          cpu: { noop: cpu(n.noop), small: cpu(n.small), floor: cpu(n.floor) },
           env: envRes,
           share,
           phases: median(phases) / 1000,
@@ -220,9 +230,10 @@ try {
   }, RUNS * 3);
   say(
     `exec -- true ${ms(x.exec.median)} vs spawning the launcher from Deno ${ms(x.spawn.median)}: ` +
-      `+${((x.exec.median - x.spawn.median) * 1000).toFixed(1)} ms`,
+      `+${((x.exec.median - x.spawn.median) * 1000).toFixed(1)} ms ` +
+      `(CPU +${((cpu(x.exec) - cpu(x.spawn)) * 1000).toFixed(1)} ms)`,
   );
-  await Deno.writeTextFile(join(OUT, "scale.md"), report(rows, x.exec.median, x.spawn.median));
+  await Deno.writeTextFile(join(OUT, "scale.md"), report(rows, x.exec, x.spawn));
   say(`wrote ${join(OUT, "scale.md")}`);
 } finally {
   await Deno.remove(root, { recursive: true }).catch(() => {});
@@ -239,15 +250,18 @@ async function stateName(dir: string): Promise<string> {
   throw new Error(`no state for ${dir}`);
 }
 
-function report(rows: Row[], exec: number, spawn: number): string {
-  const cpu = Deno.build.arch;
+function report(rows: Row[], execHf: Hf, spawnHf: Hf): string {
+  const exec = execHf.median, spawn = spawnHf.median;
+  const arch = Deno.build.arch;
   const lines = [
     "# Scale series: cost against tree size",
     "",
-    `Recorded ${new Date().toISOString()} on linux/${cpu}, ${navigator.hardwareConcurrency} ` +
+    `Recorded ${new Date().toISOString()} on linux/${arch}, ${navigator.hardwareConcurrency} ` +
     `cores, with \`deno run -A bench/scale.ts\` (hyperfine medians, ${RUNS} runs; 100k trees ` +
     "half as many). Trees from bench/lib/tree.ts inside the 2-file fixture app; every ratio " +
-    "is against a floor measured in the same run.",
+    "is against a floor measured in the same run. CPU ratios use hyperfine's mean user+system " +
+    "time, which the machine's load (it is shared) moves less than wall time. Load average " +
+    `when the series started: ${LOAD}.`,
     "",
     "## No-op build against find + sha256sum of the same tree",
     "",
@@ -256,22 +270,27 @@ function report(rows: Row[], exec: number, spawn: number): string {
     "`tree part` is the no-op build minus the 2-file app's no-op build (Deno start-up and the " +
     "build command's fixed cost), i.e. what the tree itself costs.",
     "",
-    "| files | tree | no-op build | 2-file app | floor | ratio (goal <= 3) | tree part / floor |",
-    "| --- | --- | --- | --- | --- | --- | --- |",
+    "| files | tree | no-op build | 2-file app | floor | ratio (goal <= 3) | tree part / floor " +
+    "| CPU ratio | CPU tree part / floor |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...rows.map((r) =>
       `| ${r.files} | ${r.tree} | ${ms(r.noop)} | ${ms(r.small)} | ${ms(r.floor)} | ` +
-      `${r2(r.noop / r.floor)} | ${r2((r.noop - r.small) / r.floor)} |`
+      `${r2(r.noop / r.floor)} | ${r2((r.noop - r.small) / r.floor)} | ` +
+      `${r2(r.cpu.noop / r.cpu.floor)} | ${r2((r.cpu.noop - r.cpu.small) / r.cpu.floor)} |`
     ),
     "",
     "## Environment commands on the tree against the 2-file app",
     "",
-    "| files | tree | exec -- true | env | shell -c true | run web | (goal <= 1.25) |",
-    "| --- | --- | --- | --- | --- | --- | --- |",
+    "Each cell: on the tree / on the 2-file app = wall ratio (CPU-time ratio). Goal <= 1.25.",
+    "",
+    "| files | tree | exec -- true | env | shell -c true | run web |",
+    "| --- | --- | --- | --- | --- | --- |",
     ...rows.map((r) =>
       `| ${r.files} | ${r.tree} | ` +
-      Object.values(r.env).map((v) => `${ms(v.tree)} / ${ms(v.small)} = ${r2(v.tree / v.small)}`)
-        .join(" | ") +
-      " | |"
+      Object.values(r.env).map((v) =>
+        `${ms(v.tree)} / ${ms(v.small)} = ${r2(v.tree / v.small)} ` +
+        `(${r2(v.cpuTree / v.cpuSmall)})`
+      ).join(" | ") + " |"
     ),
     "",
     "## One-file-change rebuild: locald's own share against its no-op build",
@@ -302,7 +321,8 @@ function report(rows: Row[], exec: number, spawn: number): string {
     "",
     `\`locald exec -- true\` on the 2-file app: ${ms(exec)}; a Deno program that only spawns ` +
     `the launcher with its three variables (bench/lib/spawn_launcher.ts): ${ms(spawn)}; ` +
-    `difference ${((exec - spawn) * 1000).toFixed(1)} ms (goal <= 5 ms).`,
+    `difference ${((exec - spawn) * 1000).toFixed(1)} ms (goal <= 5 ms); CPU time ` +
+    `${(cpu(execHf) * 1000).toFixed(1)} ms against ${(cpu(spawnHf) * 1000).toFixed(1)} ms.`,
     "",
   ];
   return lines.join("\n");
