@@ -3,7 +3,8 @@
  * message, a hint and an exit code. Nothing else in locald calls Deno.exit.
  */
 import { parseInvocation } from "./src/cli/invocation.ts";
-import { createOutput } from "./src/cli/output.ts";
+import { COMMANDS, TABLE } from "./src/cli/registry.ts";
+import { createOutput } from "./src/output.ts";
 import {
   checkPathVariables,
   errorMessage,
@@ -36,10 +37,10 @@ async function main(argv: string[]): Promise<number> {
     if (inv.kind === "help") {
       const { mainHelp } = await import("./src/cli/help.ts");
       if (!inv.asked) {
-        err(mainHelp());
+        err(mainHelp(COMMANDS));
         return ExitCode.usage;
       }
-      console.log(mainHelp());
+      console.log(mainHelp(COMMANDS));
       return ExitCode.ok;
     }
     const { spec, sub, args } = inv;
@@ -54,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
     const dir = await resolveDir(inv.dirs);
     const mod = await spec.load();
     (await import("./src/util/trace.ts")).trace(`loaded ${spec.name}`);
-    return await mod.run({ args, out, env, dir });
+    return await mod.run({ args, out, env, dir, table: TABLE });
   } catch (caught) {
     // A full disk or a read-only directory is the machine's doing, not a bug (nor bad input).
     // A LocaldError keeps its own words, except a download's or an unpacking's, which would
@@ -63,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
     const e = keep ? caught : machineError(caught) ?? notUtf8Error(caught) ?? caught;
     if (e instanceof UsageError) {
       const { usageError } = await import("./src/cli/help.ts");
-      err(usageError(e, command));
+      err(usageError(e, TABLE, command));
       jsonFailure(e, []);
       return e.exitCode;
     }

@@ -11,7 +11,7 @@ import { startRegistry } from "./support/registry.ts";
 import { appDir, pushImages } from "./support/image_fixture.ts";
 import { copyApp } from "./support/fixture.ts";
 import { lifecycleDir } from "./support/tools.ts";
-import { goArch } from "../src/cnb/hostimage.ts";
+import { goArch } from "../src/hosts/target.ts";
 
 const REPO = new URL("../", import.meta.url).pathname;
 const FIXTURES = join(REPO, "tests/fixtures/buildpacks");

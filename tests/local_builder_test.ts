@@ -16,7 +16,7 @@ import { dirs, entriesOf } from "./support/tree.ts";
 import { lifecycleDir } from "./support/tools.ts";
 import { runProcess } from "./support/proc.ts";
 import { hostPlatform } from "../src/oci/manifest.ts";
-import { goArch } from "../src/cnb/hostimage.ts";
+import { goArch } from "../src/hosts/target.ts";
 
 const REPO = new URL("../", import.meta.url).pathname;
 const FIXTURES = join(REPO, "tests/fixtures/buildpacks");

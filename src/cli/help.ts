@@ -1,12 +1,11 @@
 /** Help text, built from the command table. */
 import { type FlagSpec, GLOBAL_FLAGS, VERSION_FLAG } from "./args.ts";
 import {
-  COMMANDS,
   type CommandSpec,
-  findCommand,
+  type CommandTable,
   findSubcommand,
   type SubcommandSpec,
-} from "./registry.ts";
+} from "./context.ts";
 import { didYouMean } from "./suggest.ts";
 import type { UsageError } from "../errors.ts";
 import { VERSION } from "../version.ts";
@@ -21,15 +20,15 @@ function flagLines(flags: FlagSpec[]): string[] {
   return rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b}`);
 }
 
-export function mainHelp(): string {
-  const w = Math.max(...COMMANDS.map((c) => c.name.length));
+export function mainHelp(commands: CommandSpec[]): string {
+  const w = Math.max(...commands.map((c) => c.name.length));
   return [
     `locald ${VERSION}: a project's real toolchain from Cloud Native Buildpacks, no Docker`,
     "",
     "Usage: locald [-C DIR] COMMAND [FLAGS]",
     "",
     "Commands:",
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
+    ...commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
     "",
     "Flags (-C and -h on every command, before or after its name):",
     ...flagLines([...GLOBAL_FLAGS, VERSION_FLAG]),
@@ -76,10 +75,10 @@ export function commandHelp(c: CommandSpec, sub?: SubcommandSpec): string {
  * What a usage error prints. An unknown name gets a short answer (the message, the nearest
  * match, where to look); other mistakes get the command's usage as well.
  */
-export function usageError(e: UsageError, fallback?: string): string {
+export function usageError(e: UsageError, table: CommandTable, fallback?: string): string {
   const context = e.command && e.command !== "locald" ? e.command : fallback;
   const [name, subName] = (context ?? "").split(" ");
-  const spec = name ? findCommand(name) : undefined;
+  const spec = name ? table.find(name) : undefined;
   const sub = spec && subName ? findSubcommand(spec, subName) : undefined;
   const lines = [`locald${spec ? ` ${context}` : ""}: ${e.message}`];
   const dym = didYouMean(e.suggestions);

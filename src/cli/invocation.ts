@@ -5,7 +5,8 @@
  * errors that name the nearest command, subcommand or flag.
  */
 import { type FlagSpec, GLOBAL_FLAGS, parseArgs, type ParsedArgs, VERSION_FLAG } from "./args.ts";
-import { COMMANDS, type CommandSpec, findCommand, type SubcommandSpec } from "./registry.ts";
+import { COMMANDS, findCommand } from "./registry.ts";
+import type { CommandSpec, SubcommandSpec } from "./context.ts";
 import { nearest } from "./suggest.ts";
 import { UsageError } from "../errors.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseInvocation } from "./invocation.ts";
-import { COMMANDS } from "./registry.ts";
+import { COMMANDS, TABLE } from "./registry.ts";
 import { editDistance, nearest } from "./suggest.ts";
 import { commandHelp, usageError } from "./help.ts";
 import { UsageError } from "../errors.ts";
@@ -89,7 +89,7 @@ Deno.test("an unknown name's answer is short: message, nearest match, where to l
   for (
     const argv of [["biuld"], ["build", "--forse"], ["builder", "pul"], ["cache", "prune", "--al"]]
   ) {
-    const text = usageError(usage(argv));
+    const text = usageError(usage(argv), TABLE);
     const lines = text.split("\n");
     assert.ok(lines.length <= 6, `${argv.join(" ")}: ${lines.length} lines:\n${text}`);
     assert.match(text, /did you mean `/);

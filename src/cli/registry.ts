@@ -2,39 +2,8 @@
  * The command table. Each entry carries its flags and help, and loads its implementation
  * lazily so `locald exec` does not pay for `locald build`'s imports.
  */
-import type { FlagSpec, ParsedArgs } from "./args.ts";
-import type { Output } from "./output.ts";
-
-export interface CommandContext {
-  args: ParsedArgs;
-  out: Output;
-  env: Record<string, string>;
-  /** The project directory from -C (absolute), or the current directory. */
-  dir: string;
-}
-
-export interface CommandModule {
-  run(ctx: CommandContext): Promise<number>;
-}
-
-/** `locald builder pull`, `locald cache ls`, ...: its own usage, flags and help. */
-export interface SubcommandSpec {
-  name: string;
-  summary: string;
-  usage: string[];
-  description?: string;
-  flags: FlagSpec[];
-  examples?: string[];
-}
-
-export interface CommandSpec extends SubcommandSpec {
-  /** With subcommands: every flag any of them takes (each subcommand accepts only its own). */
-  flags: FlagSpec[];
-  stopAtPositional?: boolean;
-  /** The first positional names one of these; main parses the rest with its flags. */
-  subcommands?: SubcommandSpec[];
-  load: () => Promise<CommandModule>;
-}
+import type { FlagSpec } from "./args.ts";
+import type { CommandSpec, CommandTable, SubcommandSpec } from "./context.ts";
 
 /** The flags of all subcommands, each once, in order of first appearance. */
 function flagsOf(subs: SubcommandSpec[]): FlagSpec[] {
@@ -497,6 +466,5 @@ export function findCommand(name: string): CommandSpec | undefined {
   return COMMANDS.find((c) => c.name === name) ?? HIDDEN_COMMANDS.find((c) => c.name === name);
 }
 
-export function findSubcommand(c: CommandSpec, name: string): SubcommandSpec | undefined {
-  return c.subcommands?.find((s) => s.name === name);
-}
+/** The table handed to every command in its context (help and completions read it). */
+export const TABLE: CommandTable = { commands: COMMANDS, find: findCommand };

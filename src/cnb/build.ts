@@ -3,7 +3,7 @@
  * phases; the layers they write become the development environment.
  */
 import { join, resolve } from "node:path";
-import { formatAgo, type Output } from "../cli/output.ts";
+import { formatAgo, type Output } from "../output.ts";
 import { ExitCode, LocaldError, NO_SPACE_HINT } from "../errors.ts";
 import { localdHome, pathsUnder, type ProjectPaths, withLayersAt } from "../config/paths.ts";
 import { forExecEnv, loadProject } from "../config/project.ts";
@@ -12,7 +12,8 @@ import { cnbIds } from "../hosts/native.ts";
 import type { Host } from "../hosts/types.ts";
 import type { Backend } from "../hosts/select.ts";
 import { spawn } from "../hosts/spawn.ts";
-import { type Network, sandboxHost, type SandboxOptions, sandboxStep } from "../hosts/sandbox.ts";
+import { sandboxHost, type SandboxOptions, sandboxStep } from "../hosts/sandbox.ts";
+import type { Network } from "../config/defaults.ts";
 import { decideSandbox, loadSettings, type SandboxDecision } from "../config/settings.ts";
 import type { Lifecycle } from "../tools/lifecycle.ts";
 import { LIFECYCLE } from "../tools/pins.ts";
@@ -27,12 +28,13 @@ import {
   type Buildpack,
   escapeId,
   orderToml,
+  treeBuildpacks,
   unsupportedBuildpackApi,
   writeBuildpacksDir,
 } from "./buildpacks.ts";
 import type { LayerState } from "./layers.ts";
 import { mergeBuildEnv, parseEnvFile, parseEnvFlag } from "./env.ts";
-import { resolveSources, type Sources, treeBuildpacks } from "./sources.ts";
+import { resolveSources, type Sources } from "./sources.ts";
 import {
   type ExportedImage,
   exportedImage,
@@ -49,7 +51,8 @@ import {
   withRegistryAuth,
 } from "./image.ts";
 import { combineDigest, treeDigest } from "./fingerprint.ts";
-import { hostRunImageRef, type Target, writeHostRunImage } from "./hostimage.ts";
+import { hostRunImageRef, writeHostRunImage } from "./hostimage.ts";
+import type { Target } from "../hosts/target.ts";
 import { hideNonLaunchLayers, layerRecords, profileScripts, scanLayers } from "./layers.ts";
 import {
   type CopyTree,

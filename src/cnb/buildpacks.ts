@@ -7,7 +7,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { parseToml, toToml } from "../config/toml.ts";
 import { childPath } from "../util/names.ts";
-import { goArch, hostTarget } from "./hostimage.ts";
+import { goArch, hostTarget } from "../hosts/target.ts";
 import { isDir } from "../util/fs.ts";
 
 export interface Buildpack {
@@ -282,4 +282,24 @@ export function orderToml(groups: OrderGroupEntry[][]): string {
       })),
     })),
   });
+}
+
+/** Every `<escaped id>/<version>` directory under the given trees. */
+export async function treeBuildpacks(trees: string[]): Promise<{ rel: string; path: string }[]> {
+  const out: { rel: string; path: string }[] = [];
+  for (const t of trees) {
+    let ids: Deno.DirEntry[];
+    try {
+      ids = await Array.fromAsync(Deno.readDir(t));
+    } catch {
+      continue;
+    }
+    for (const id of ids) {
+      if (!id.isDirectory) continue;
+      for await (const v of Deno.readDir(join(t, id.name))) {
+        out.push({ rel: `${id.name}/${v.name}`, path: join(t, id.name, v.name) });
+      }
+    }
+  }
+  return out;
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readBuildpack } from "./buildpacks.ts";
-import { goArch, hostTarget } from "./hostimage.ts";
+import { goArch, hostTarget } from "../hosts/target.ts";
 
 async function tree(root: string, files: Record<string, string>) {
   for (const [rel, content] of Object.entries(files)) {

@@ -14,7 +14,7 @@
  *   image would lack what it adds.
  */
 import { join } from "../util/path.ts";
-import type { Output } from "../cli/output.ts";
+import type { Output } from "../output.ts";
 import type { ProjectPaths } from "../config/paths.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { parseToml } from "../config/toml.ts";

@@ -7,37 +7,7 @@
 import { join } from "node:path";
 import { sha256HexSync as sha256Hex } from "../util/sha256.ts";
 import { readTextIfExists, writeFileAtomic } from "../util/fs.ts";
-
-export interface Target {
-  os: string;
-  arch: string;
-  distro?: { name: string; version: string };
-}
-
-export function parseOsRelease(text: string): { name: string; version: string } | undefined {
-  const vars: Record<string, string> = {};
-  for (const line of text.split("\n")) {
-    const m = line.match(/^([A-Z_]+)=(.*)$/);
-    if (m) vars[m[1]] = m[2].replace(/^["']|["']$/g, "");
-  }
-  if (!vars.ID) return undefined;
-  return { name: vars.ID, version: vars.VERSION_ID ?? "" };
-}
-
-export function goArch(arch: string): string {
-  return ({ x86_64: "amd64", aarch64: "arm64" } as Record<string, string>)[arch] ?? arch;
-}
-
-export async function hostTarget(): Promise<Target> {
-  let distro: Target["distro"];
-  for (const f of ["/etc/os-release", "/usr/lib/os-release"]) {
-    try {
-      distro = parseOsRelease(await Deno.readTextFile(f));
-      if (distro) break;
-    } catch { /* try the next */ }
-  }
-  return { os: "linux", arch: goArch(Deno.build.arch), distro };
-}
+import type { Target } from "../hosts/target.ts";
 
 /** Reference of the host run image; its tag names the distro so a change of host is visible. */
 export function hostRunImageRef(t: Target): string {

@@ -14,19 +14,19 @@ import { dirname, join, resolve } from "node:path";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { parseToml, toToml } from "../config/toml.ts";
 import type { BuilderInfo } from "../oci/builder.ts";
-import type { Output } from "../cli/output.ts";
+import type { Output } from "../output.ts";
 import {
   type Buildpack,
   localBuildpackPath,
   readBuildpack,
+  treeBuildpacks,
   writeBuildpacksDir,
 } from "./buildpacks.ts";
 import { treeDigest } from "./fingerprint.ts";
-import { goArch } from "./hostimage.ts";
+import { goArch } from "../hosts/target.ts";
 import { sha256HexSync } from "../util/sha256.ts";
 import { ociRoot } from "../oci/store.ts";
 import { exists, isDir, readTextIfExists, removeIfExists } from "../util/fs.ts";
-import { treeBuildpacks } from "./sources.ts";
 
 export interface LocalBuilderOptions {
   env: Record<string, string>;

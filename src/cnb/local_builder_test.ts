@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadLocalBuilder } from "./local_builder.ts";
-import { createOutput } from "../cli/output.ts";
+import { createOutput } from "../output.ts";
 
 const FIXTURES = new URL("../../tests/fixtures/buildpacks/", import.meta.url).pathname;
 

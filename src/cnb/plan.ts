@@ -5,6 +5,7 @@
 import type { ProjectPaths } from "../config/paths.ts";
 import type { Mount, Step } from "../hosts/types.ts";
 import type { Phase } from "../tools/lifecycle.ts";
+import { PASSTHROUGH_ENV } from "../hosts/target.ts";
 
 export interface BuildInputs {
   projectDir: string;
@@ -62,27 +63,6 @@ export interface BuildPlan {
   lifecycleVersion: string;
   steps: Step[];
 }
-
-/** Host variables that a build may see. Everything else (tokens, keys) stays out. */
-export const PASSTHROUGH_ENV = [
-  "PATH",
-  "HOME",
-  "USER",
-  "LOGNAME",
-  "LANG",
-  "LC_ALL",
-  "TZ",
-  "TMPDIR",
-  "TERM",
-  "http_proxy",
-  "https_proxy",
-  "no_proxy",
-  "HTTP_PROXY",
-  "HTTPS_PROXY",
-  "NO_PROXY",
-  "SSL_CERT_FILE",
-  "SSL_CERT_DIR",
-];
 
 export function passthroughEnv(hostEnv: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};

@@ -6,13 +6,20 @@
  * run image the detector's target comes from.
  */
 import { join, resolve } from "node:path";
-import type { Output } from "../cli/output.ts";
+import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import type { GroupEntry } from "../config/project.ts";
-import { type Buildpack, escapeId, localBuildpackPath, readBuildpack } from "./buildpacks.ts";
+import {
+  type Buildpack,
+  escapeId,
+  localBuildpackPath,
+  readBuildpack,
+  treeBuildpacks,
+} from "./buildpacks.ts";
 import { isDir, readTextIfExists } from "../util/fs.ts";
 import { childPath } from "../util/names.ts";
 import { parseToml } from "../config/toml.ts";
+import { DEFAULT_BUILDER } from "../config/defaults.ts";
 
 /** The builder's part, as the build needs it (src/oci/builder.ts BuilderInfo, narrowed). */
 export interface BuilderSource {
@@ -30,9 +37,6 @@ export interface BuilderSource {
   /** A local builder (builder.toml): the directories its buildpacks' links point into. */
   sourceDirs?: string[];
 }
-
-/** The default builder: public, multi-arch (amd64 and arm64), Ubuntu 24.04 based. */
-export const DEFAULT_BUILDER = "heroku/builder:24";
 
 export interface Sources {
   builder?: BuilderSource;
@@ -368,24 +372,4 @@ async function builderBuildpack(
     });
   }
   return await readBuildpack(join(dir, v), `${id}@${v}`);
-}
-
-/** Every `<escaped id>/<version>` directory under the given trees. */
-export async function treeBuildpacks(trees: string[]): Promise<{ rel: string; path: string }[]> {
-  const out: { rel: string; path: string }[] = [];
-  for (const t of trees) {
-    let ids: Deno.DirEntry[];
-    try {
-      ids = await Array.fromAsync(Deno.readDir(t));
-    } catch {
-      continue;
-    }
-    for (const id of ids) {
-      if (!id.isDirectory) continue;
-      for await (const v of Deno.readDir(join(t, id.name))) {
-        out.push({ rel: `${id.name}/${v.name}`, path: join(t, id.name, v.name) });
-      }
-    }
-  }
-  return out;
 }

@@ -15,7 +15,7 @@ import { ExitCode, LocaldError, UsageError } from "../errors.ts";
 import { readTextIfExists } from "../util/fs.ts";
 import { locate, parseToml } from "./toml.ts";
 
-import type { Network } from "../hosts/sandbox.ts";
+import type { Network } from "./defaults.ts";
 
 export type SandboxMode = "always" | "untrusted" | "never";
 

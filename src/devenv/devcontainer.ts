@@ -15,7 +15,7 @@
  * keys that would change are listed instead.
  */
 import { basename, join } from "../util/path.ts";
-import type { Output } from "../cli/output.ts";
+import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { pathsUnder, projectPaths } from "../config/paths.ts";
 import { readBuildRecord } from "../cnb/record.ts";

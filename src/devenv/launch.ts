@@ -7,10 +7,10 @@
 import { dirname, join } from "../util/path.ts";
 import { type ProjectPaths, projectPaths } from "../config/paths.ts";
 import { type BuildRecord, notBuiltError, readBuildRecord } from "../cnb/record.ts";
-import type { HostCommand } from "../hosts/types.ts";
-import type { Network, SandboxOptions } from "../hosts/sandbox.ts";
+import type { HostCommand, Step } from "../hosts/types.ts";
+import type { SandboxOptions } from "../hosts/sandbox.ts";
+import { type Network, parseNetwork } from "../config/defaults.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
-import type { CommandContext } from "../cli/registry.ts";
 import { assertLauncherSafePath, shellQuote, shellWord } from "../util/shell.ts";
 import { exists } from "../util/fs.ts";
 import { parseEnvZ } from "./format.ts";
@@ -326,17 +326,68 @@ export function workingDir(projectDir: string, requested: string): string {
   return cwd === projectDir || cwd.startsWith(projectDir + "/") ? cwd : projectDir;
 }
 
+/** The dev command's --sandbox and --network flags, as parsed. */
+export interface SandboxFlags {
+  sandbox?: unknown;
+  network?: unknown;
+}
+
+/** The --sandbox/--network request of a dev command; undefined when it runs unsandboxed. */
+export function devSandboxRequest(
+  flags: SandboxFlags,
+  command: string,
+): { network: Network } | undefined {
+  const network = parseNetwork(
+    typeof flags.network === "string" ? flags.network : undefined,
+    command,
+  );
+  if (flags.sandbox === true || network === "none") return { network: network ?? "default" };
+  return undefined;
+}
+
 /**
- * `cmd` under the sandbox when the command line has --sandbox or --network (loaded lazily),
- * still in the guest view: the backend's `command()` wraps it (on Lima, bwrap runs in the VM).
+ * `shell`, `exec` and `run` with --sandbox: the launcher and the project's code run under the
+ * same walls as a sandboxed build. The project directory is writable; the layers, the
+ * launcher and the process links are read-only; HOME is empty; the environment is cut to the
+ * allow-list (host secrets stay out); --network none cuts the network.
+ *
+ * `cmd` under the sandbox when the command line asks for it, else as it was, still in the
+ * guest view: the backend's `command()` wraps it (on Lima, bwrap runs in the VM). An
+ * unavailable sandbox is an error, never skipped. The sandbox module loads only when --sandbox
+ * or --network is on the command line, so plain `exec` stays light.
  */
 export async function withSandbox(
-  ctx: Pick<CommandContext, "args" | "env">,
+  flags: SandboxFlags,
   d: DevEnv,
   cmd: HostCommand,
   command: string,
 ): Promise<HostCommand> {
-  if (ctx.args.flags.sandbox === undefined && ctx.args.flags.network === undefined) return cmd;
-  const { applySandbox } = await import("./sandboxed.ts");
-  return applySandbox(ctx, d, cmd, command);
+  if (flags.sandbox === undefined && flags.network === undefined) return cmd;
+  const req = devSandboxRequest(flags, command);
+  if (!req) return cmd;
+  const why = `locald ${command}`;
+  if (!d.view?.sandboxOptions) {
+    throw new LocaldError(`${why}: no backend to sandbox the command with`, {
+      hint: "this is a bug in locald; please report it",
+      exitCode: ExitCode.failure,
+    });
+  }
+  // Where the command runs: this machine's bwrap natively, the VM's on Lima.
+  const opts = await d.view.sandboxOptions(req.network, why);
+  const step: Step = {
+    name: command,
+    argv: cmd.argv,
+    env: cmd.env,
+    cwd: cmd.cwd ?? d.projectDir,
+    dropRoot: false,
+    interactive: Deno.stdin.isTerminal(),
+    mounts: [
+      { path: d.projectDir, writable: true },
+      { path: d.rec.layersDir, writable: false },
+      { path: d.rec.lifecycle.root, writable: false },
+      { path: d.paths.processes, writable: false },
+    ],
+  };
+  const { sandboxHost } = await import("../hosts/sandbox.ts");
+  return sandboxHost(opts).wrap(step);
 }

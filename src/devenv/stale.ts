@@ -10,7 +10,7 @@
  * An interactive shell holds its prompt up to SHELL_HOLD_MS for the check, so on most trees the
  * line comes before the prompt rather than into it.
  */
-import { formatAgo, type Output } from "../cli/output.ts";
+import { formatAgo, type Output } from "../output.ts";
 import { pacedTreeDigest } from "../cnb/fingerprint.ts";
 import { trace } from "../util/trace.ts";
 import type { DevEnv } from "./launch.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { Output } from "../cli/output.ts";
+import type { Output } from "../output.ts";
 import { treeDigest } from "../cnb/fingerprint.ts";
 import type { BuildRecord } from "../cnb/record.ts";
 import { checkStale, HEAD_START, withStaleCheck } from "./stale.ts";

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { localdHome } from "../config/paths.ts";
-import { formatBytes } from "../cli/output.ts";
+import { formatBytes } from "../output.ts";
 import type { GuestFacts } from "../hosts/select.ts";
 
 export type CheckStatus = "ok" | "warn" | "fail" | "info";

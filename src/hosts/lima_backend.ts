@@ -5,11 +5,11 @@
  * phases is the native code, unchanged. See README "macOS and Windows" for why.
  */
 import { join } from "node:path";
-import type { Output } from "../cli/output.ts";
+import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { projectPaths } from "../config/paths.ts";
 import { readTextIfExists, writeFileAtomic } from "../util/fs.ts";
-import { goArch, parseOsRelease } from "../cnb/hostimage.ts";
+import { goArch, parseOsRelease } from "./target.ts";
 import { type Backend, commandStep, type GuestFacts } from "./select.ts";
 import { GUEST_PROBE_SCRIPT, guestCommandEnv, parseGuestProbe } from "./guest.ts";
 import type { Host } from "./types.ts";

@@ -15,17 +15,9 @@
  */
 import { dirname, isAbsolute, normalize, resolve } from "node:path";
 import type { Host, HostCommand, Mount, Step } from "./types.ts";
-import { PASSTHROUGH_ENV } from "../cnb/plan.ts";
+import { PASSTHROUGH_ENV } from "./target.ts";
 import { NAMESPACE_ID } from "./native.ts";
-import { UsageError } from "../errors.ts";
-
-export type Network = "default" | "none";
-
-/** --network's value. */
-export function parseNetwork(value: string | undefined, command: string): Network | undefined {
-  if (value === undefined || value === "none" || value === "default") return value;
-  throw new UsageError(`--network takes "none" or "default" (got "${value}")`, command);
-}
+import type { Network } from "../config/defaults.ts";
 
 /** A system path shown read-only: bound as is, or recreated as the same symlink. */
 export interface SystemEntry {

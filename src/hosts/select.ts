@@ -11,13 +11,14 @@
  * `C:\x` into `/mnt/c/x` and `\\wsl.localhost\<distro>\x` into `/x`. The plan and the dev-env
  * commands apply it where they are created, and nowhere else.
  */
-import type { Output } from "../cli/output.ts";
+import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { type ProjectPaths, projectPaths } from "../config/paths.ts";
 import type { Lifecycle } from "../tools/lifecycle.ts";
-import type { Target } from "../cnb/hostimage.ts";
+import type { Target } from "./target.ts";
 import type { Host, HostCommand, Step } from "./types.ts";
-import type { Network, SandboxOptions } from "./sandbox.ts";
+import type { SandboxOptions } from "./sandbox.ts";
+import type { Network } from "../config/defaults.ts";
 import type { GuestSandbox } from "./guest.ts";
 
 export const BACKENDS = ["native", "lima", "wsl"] as const;
@@ -131,7 +132,7 @@ async function openNative(env: Record<string, string>, reason: string): Promise<
     ready: () => Promise.resolve(),
     async guest() {
       if (!facts) {
-        const { hostTarget } = await import("../cnb/hostimage.ts");
+        const { hostTarget } = await import("./target.ts");
         facts = {
           uid: Deno.uid() ?? 0,
           gid: Deno.gid() ?? 0,

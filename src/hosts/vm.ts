@@ -3,7 +3,7 @@
  * install limactl, write the instance YAML, bring the VM up with progress; find the WSL distro.
  */
 import { join } from "node:path";
-import type { Output } from "../cli/output.ts";
+import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 import { ensureLima, findLima, type LimaInstall } from "../tools/lima.ts";

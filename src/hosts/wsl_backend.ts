@@ -12,11 +12,11 @@
  * path is the path itself.
  */
 import { join } from "node:path";
-import type { Output } from "../cli/output.ts";
+import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { localdHome, projectPaths } from "../config/paths.ts";
 import { exists, removeIfExists } from "../util/fs.ts";
-import { goArch, parseOsRelease } from "../cnb/hostimage.ts";
+import { goArch, parseOsRelease } from "./target.ts";
 import { LIFECYCLE } from "../tools/pins.ts";
 import { type Backend, commandStep, type GuestFacts } from "./select.ts";
 import { guestCommandEnv } from "./guest.ts";

@@ -43,8 +43,6 @@ import {
 
 export type { PullOptions } from "./image.ts";
 
-export { DEFAULT_BUILDER } from "../cnb/sources.ts";
-
 export type PullPolicy = "always" | "if-not-present" | "never";
 
 export type { BuilderInfo, BuilderMetadata, RunImageRef } from "./builder_cache.ts";

@@ -4,7 +4,7 @@
  * too, so a digest-pinned image can be used later without the network.
  */
 import { join } from "node:path";
-import type { Output } from "../cli/output.ts";
+import type { Output } from "../output.ts";
 import { LayerApplier } from "./apply.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import {

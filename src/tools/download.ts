@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import { ExitCode, LocaldError, machineError } from "../errors.ts";
-import type { Output } from "../cli/output.ts";
+import type { Output } from "../output.ts";
 import { exists, removeIfExists, sizeOf } from "../util/fs.ts";
 import { DEFAULT_NET_TIMEOUT_S, StallError, stallHint, timedFetch } from "../util/net.ts";
 

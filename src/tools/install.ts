@@ -5,7 +5,7 @@
  * under the final path, and the next run starts clean (a partial download resumes).
  */
 import { basename, dirname, join } from "node:path";
-import type { Output } from "../cli/output.ts";
+import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { exists, removeIfExists } from "../util/fs.ts";
 import { acquireLock } from "../util/lock.ts";

@@ -1,7 +1,7 @@
 /** The CNB lifecycle: pinned release, installed once under $LOCALD_HOME, or a local copy. */
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
-import type { Output } from "../cli/output.ts";
+import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { localdHome } from "../config/paths.ts";
 import { LIFECYCLE } from "./pins.ts";

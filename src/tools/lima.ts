@@ -9,7 +9,7 @@
  * ToolPin object in code, which no environment variable can do.
  */
 import { join } from "node:path";
-import type { Output } from "../cli/output.ts";
+import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { localdHome } from "../config/paths.ts";
 import { LIMA, type ToolPin } from "./pins.ts";

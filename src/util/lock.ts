@@ -8,7 +8,6 @@
  * only while its file is still the one at `path`; otherwise it is taken again.
  */
 import { dirname } from "node:path";
-import type { Output } from "../cli/output.ts";
 
 export interface Lock {
   release(): void;
@@ -44,7 +43,8 @@ async function open(path: string): Promise<Deno.FsFile> {
 export async function acquireLock(
   path: string,
   what: string,
-  out?: Output,
+  /** Where the "waiting for" line goes (an Output). */
+  out?: { info(line: string): void },
   opts: { shared?: boolean } = {},
 ): Promise<Lock> {
   const exclusive = !opts.shared;

@@ -11,7 +11,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
-import { COMMANDS, type CommandSpec } from "../../src/cli/registry.ts";
+import { COMMANDS } from "../../src/cli/registry.ts";
+import type { CommandSpec } from "../../src/cli/context.ts";
 import { completionModel, completionScript } from "../../src/cli/commands/completions.ts";
 import { REPO, runLocald, type TestEnv, testEnv } from "../support/locald.ts";
 import { copyApp, FIXTURE_APP, FIXTURE_BP } from "../support/fixture.ts";

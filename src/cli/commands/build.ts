@@ -1,10 +1,10 @@
-import type { CommandContext } from "../registry.ts";
+import type { CommandContext } from "../context.ts";
 import { flagBool, flagList, flagString } from "../args.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
 import type { ImageOptions } from "../../cnb/image.ts";
 import { type BuildOptions, prepareBuild, runBuild } from "../../cnb/build.ts";
-import { formatMs } from "../output.ts";
-import { parseNetwork } from "../../hosts/sandbox.ts";
+import { formatMs } from "../../output.ts";
+import { parseNetwork } from "../../config/defaults.ts";
 import { openBackend } from "../../hosts/select.ts";
 import { shellWord } from "../../util/shell.ts";
 import { enclosingProject } from "../../devenv/launch.ts";

@@ -1,11 +1,11 @@
 /** `locald builder pull|inspect|ls|rm`: builders from OCI registries, no Docker. */
-import type { CommandContext } from "../registry.ts";
+import type { CommandContext } from "../context.ts";
 import { flagList, flagString } from "../args.ts";
-import { formatAgo, formatBytes } from "../output.ts";
+import { formatAgo, formatBytes } from "../../output.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
+import { DEFAULT_BUILDER } from "../../config/defaults.ts";
 import {
   type BuilderInfo,
-  DEFAULT_BUILDER,
   listBuilders,
   pullBuilder,
   type PullPolicy,

@@ -8,12 +8,12 @@
  *   prune --all        also every project's state (tools and builders stay)
  *   prune --dry-run    say what would go
  */
-import type { CommandContext } from "../registry.ts";
+import type { CommandContext } from "../context.ts";
 import { flagBool } from "../args.ts";
 import { UsageError } from "../../errors.ts";
 import { join } from "../../util/path.ts";
 import { localdHome } from "../../config/paths.ts";
-import { formatAgo, formatBytes } from "../output.ts";
+import { formatAgo, formatBytes } from "../../output.ts";
 import { diskUse } from "../../doctor/checks.ts";
 import { type Lock, tryLock } from "../../util/lock.ts";
 import { isDir, removeIfExists } from "../../util/fs.ts";

@@ -4,7 +4,7 @@
  * `locald run` finds it, from a subdirectory too) and the builders pulled so far. Prints
  * nothing, and exits 0, when there is nothing to offer: a completion never shows an error.
  */
-import type { CommandContext } from "../registry.ts";
+import type { CommandContext } from "../context.ts";
 
 export async function run({ args, env, dir }: CommandContext): Promise<number> {
   const lines: string[] = [];

@@ -5,8 +5,7 @@
  * does the matching. What only this machine knows (the built project's process types, the
  * builders pulled) comes from `locald __complete`, with the -C directories typed so far.
  */
-import type { CommandContext, CommandSpec, SubcommandSpec } from "../registry.ts";
-import { COMMANDS } from "../registry.ts";
+import type { CommandContext, CommandSpec, SubcommandSpec } from "../context.ts";
 import { type FlagSpec, GLOBAL_FLAGS, VERSION_FLAG } from "../args.ts";
 import { UsageError } from "../../errors.ts";
 import { VERSION } from "../../version.ts";
@@ -112,7 +111,7 @@ function context(c: CommandSpec | SubcommandSpec, key: string): CompletionContex
 }
 
 /** The completion model: pure data taken from the command table. */
-export function completionModel(commands: CommandSpec[] = COMMANDS): CompletionModel {
+export function completionModel(commands: CommandSpec[]): CompletionModel {
   const names = commands.map((c) => c.name);
   return {
     global: [...GLOBAL_FLAGS, VERSION_FLAG].map(completionFlag),
@@ -766,7 +765,7 @@ ${data}
 `;
 }
 
-export function completionScript(shell: Shell, model = completionModel()): string {
+export function completionScript(shell: Shell, model: CompletionModel): string {
   switch (shell) {
     case "bash":
       return bashScript(model);
@@ -779,7 +778,7 @@ export function completionScript(shell: Shell, model = completionModel()): strin
   }
 }
 
-export function run({ args }: CommandContext): Promise<number> {
+export function run({ args, table }: CommandContext): Promise<number> {
   const [shell, ...extra] = args.positionals;
   if (!shell) throw new UsageError(`name a shell: ${SHELLS.join(", ")}`, "completions");
   if (extra.length) throw new UsageError("takes one argument, the shell", "completions");
@@ -790,7 +789,9 @@ export function run({ args }: CommandContext): Promise<number> {
       "completions",
     );
   }
-  const bytes = new TextEncoder().encode(completionScript(name as Shell));
+  const bytes = new TextEncoder().encode(
+    completionScript(name as Shell, completionModel(table.commands)),
+  );
   for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
   return Promise.resolve(0);
 }

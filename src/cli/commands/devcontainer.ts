@@ -1,4 +1,4 @@
-import type { CommandContext } from "../registry.ts";
+import type { CommandContext } from "../context.ts";
 import { flagBool } from "../args.ts";
 import { UsageError } from "../../errors.ts";
 import { writeDevcontainer } from "../../devenv/devcontainer.ts";

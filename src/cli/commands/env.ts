@@ -1,4 +1,4 @@
-import type { CommandContext } from "../registry.ts";
+import type { CommandContext } from "../context.ts";
 import { flagString } from "../args.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
 import { enclosingProject, launcherEnv, loadDevEnv, workingDir } from "../../devenv/launch.ts";

@@ -1,19 +1,19 @@
-import type { CommandContext } from "../registry.ts";
+import type { CommandContext } from "../context.ts";
 import { commandHelp, mainHelp } from "../help.ts";
-import { COMMANDS, findCommand, findSubcommand } from "../registry.ts";
+import { findSubcommand } from "../context.ts";
 import { nearest } from "../suggest.ts";
 import { UsageError } from "../../errors.ts";
 
-export function run({ args }: CommandContext): Promise<number> {
+export function run({ args, table }: CommandContext): Promise<number> {
   const [name, subName, ...extra] = args.positionals;
   if (!name) {
-    console.log(mainHelp());
+    console.log(mainHelp(table.commands));
     return Promise.resolve(0);
   }
-  const spec = findCommand(name);
+  const spec = table.find(name);
   if (!spec) {
     throw new UsageError(`no command named "${name}"`, "help", {
-      suggestions: nearest(name, COMMANDS.map((c) => c.name)),
+      suggestions: nearest(name, table.commands.map((c) => c.name)),
       brief: true,
     });
   }

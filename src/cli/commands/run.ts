@@ -1,4 +1,4 @@
-import type { CommandContext } from "../registry.ts";
+import type { CommandContext } from "../context.ts";
 import { ExitCode, LocaldError } from "../../errors.ts";
 import { loadDevEnv, processCommand, withSandbox } from "../../devenv/launch.ts";
 import { defaultProcess } from "../../cnb/record.ts";
@@ -43,7 +43,12 @@ export async function run(ctx: CommandContext): Promise<number> {
   return await withStaleCheck(d, out, async (started) => {
     await b.ready(out);
     const base = withoutLocaldEnv(await b.commandEnv(env));
-    const cmd = await withSandbox(ctx, d, processCommand(d, proc.type, procArgs, base), "run");
+    const cmd = await withSandbox(
+      ctx.args.flags,
+      d,
+      processCommand(d, proc.type, procArgs, base),
+      "run",
+    );
     return (await spawn(b.command(cmd, "run"), { mode: "inherit", started })).code;
   });
 }

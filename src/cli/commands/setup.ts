@@ -1,4 +1,4 @@
-import type { CommandContext } from "../registry.ts";
+import type { CommandContext } from "../context.ts";
 import { UsageError } from "../../errors.ts";
 import { openBackend } from "../../hosts/select.ts";
 

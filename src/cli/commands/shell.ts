@@ -1,4 +1,4 @@
-import type { CommandContext } from "../registry.ts";
+import type { CommandContext } from "../context.ts";
 import { flagString } from "../args.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
 import {
@@ -88,7 +88,7 @@ export async function run(ctx: CommandContext): Promise<number> {
         "fish",
       );
     } else cmd = await commandIn(d, [shell, "-c", command], cwd, base);
-    const run = b.command(await withSandbox(ctx, d, cmd, "shell"), "shell");
+    const run = b.command(await withSandbox(ctx.args.flags, d, cmd, "shell"), "shell");
     return (await spawn(run, { mode: "inherit", started })).code;
   }, command === undefined ? SHELL_HOLD_MS : 0);
 }

@@ -1,4 +1,4 @@
-import type { CommandContext } from "../registry.ts";
+import type { CommandContext } from "../context.ts";
 import { VERSION } from "../../version.ts";
 import { LIFECYCLE, LIMA } from "../../tools/pins.ts";
 import { UsageError } from "../../errors.ts";

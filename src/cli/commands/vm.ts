@@ -3,7 +3,7 @@
  * that builds run in. On Linux there is none; status says so.
  */
 import { join } from "node:path";
-import type { CommandContext } from "../registry.ts";
+import type { CommandContext } from "../context.ts";
 import { flagString } from "../args.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
 import { chooseBackend } from "../../hosts/select.ts";

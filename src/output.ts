@@ -2,7 +2,7 @@
  * Human output goes to stderr, machine output (--json) to stdout. Colour only on a TTY and
  * never when NO_COLOR is set; progress bars only on a TTY, plain lines otherwise.
  */
-import { writeText } from "../util/stdio.ts";
+import { writeText } from "./util/stdio.ts";
 
 export interface Output {
   readonly color: boolean;
