@@ -10,9 +10,9 @@ import { forExecEnv, loadProject } from "../config/project.ts";
 import { parseToml } from "../config/toml.ts";
 import { cnbIds } from "../hosts/native.ts";
 import type { Host } from "../hosts/types.ts";
-import type { Backend } from "../hosts/select.ts";
+import type { Backend } from "../hosts/backend.ts";
 import { spawn } from "../hosts/spawn.ts";
-import { sandboxHost, type SandboxOptions, sandboxStep } from "../hosts/sandbox.ts";
+import { type SandboxOptions, sandboxStep } from "../hosts/sandbox.ts";
 import type { Network } from "../config/defaults.ts";
 import { decideSandbox, loadSettings, type SandboxDecision } from "../config/settings.ts";
 import type { Lifecycle } from "../tools/lifecycle.ts";
@@ -402,12 +402,10 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
   const prep = await prepareBuild(o, true);
   const { plan, paths, buildpacks } = prep;
   const sandbox = prep.sandbox;
-  // Natively the sandbox host is the whole host; elsewhere the backend's host wraps the
-  // sandboxed step (bwrap runs inside the VM).
+  // The backend's host wraps the sandboxed step, wherever steps run (on Lima, bwrap runs
+  // inside the VM).
   const host: Host = !sandbox
     ? o.backend.host
-    : o.backend.name === "native"
-    ? sandboxHost(sandbox)
     : { name: o.backend.host.name, wrap: (s) => o.backend.host.wrap(sandboxStep(s, sandbox)) };
   if (prep.sandbox) {
     o.out.info(

@@ -95,7 +95,7 @@ async function launcherEnv(
   },
 ): Promise<Record<string, string>> {
   const { checkSandbox, sandboxUnavailable } = await import("../hosts/sandbox_check.ts");
-  const { sandboxHost, systemLayout } = await import("../hosts/sandbox.ts");
+  const { sandboxStep, systemLayout } = await import("../hosts/sandbox.ts");
   const a = await checkSandbox(env);
   if (!a.available) throw sandboxUnavailable(a, "computing the container's environment");
   const startPath = `${BASE_PATH}:${SYSTEM_PATH}`;
@@ -104,13 +104,8 @@ async function launcherEnv(
   const capture = await Deno.makeTempDir({ dir: imageState, prefix: ".env-" });
   const file = join(capture, "env");
   try {
-    const cmd = sandboxHost({
-      bwrap: a.bwrap!,
-      uid: Deno.uid() ?? 0,
-      gid: Deno.gid() ?? 0,
-      network: "none",
-      system: await systemLayout(),
-    }).wrap({
+    // On this machine, whatever the backend: the sandboxed step runs as it is.
+    const cmd = sandboxStep({
       name: "launcher",
       argv: launcherArgv(rec.lifecycle.launcher, sourced, envCaptureArgv(file), "/workspace"),
       env: {
@@ -128,6 +123,12 @@ async function launcherEnv(
         { path: rec.lifecycle.root, writable: false },
         { path: capture, writable: true },
       ],
+    }, {
+      bwrap: a.bwrap!,
+      uid: Deno.uid() ?? 0,
+      gid: Deno.gid() ?? 0,
+      network: "none",
+      system: await systemLayout(),
     });
     const o = await new Deno.Command(cmd.argv[0], {
       args: cmd.argv.slice(1),

@@ -7,7 +7,7 @@
 import { dirname, join } from "../util/path.ts";
 import { type ProjectPaths, projectPaths } from "../config/paths.ts";
 import { type BuildRecord, notBuiltError, readBuildRecord } from "../cnb/record.ts";
-import type { HostCommand, Step } from "../hosts/types.ts";
+import type { Host, HostCommand, Step } from "../hosts/types.ts";
 import type { SandboxOptions } from "../hosts/sandbox.ts";
 import { type Network, parseNetwork } from "../config/defaults.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
@@ -17,7 +17,7 @@ import { parseEnvZ } from "./format.ts";
 
 /**
  * Where the build's state is and how the launcher's side sees it: natively (and on Lima) the
- * same paths; on WSL the distro's view of them (see src/hosts/select.ts). A Backend is one.
+ * same paths; on WSL the distro's view of them (see src/hosts/backend.ts). A Backend is one.
  */
 export interface StateView {
   name: string;
@@ -205,7 +205,8 @@ export async function readCapturedEnv(file: string): Promise<Record<string, stri
  * One command in the environment, argv kept exact, run from `hostCwd`. With no profile.d
  * scripts the launcher execs it directly; otherwise it goes through the launcher's bash,
  * which sources the profiles, as a quoted script so no argument is re-evaluated. The command
- * comes back with its paths as the launcher sees them (d.view), ready for the backend.
+ * comes back as a step, its paths as the launcher sees them (d.view), ready for the sandbox
+ * (withSandbox) and the backend's host.
  */
 export async function commandIn(
   d: DevEnv,
@@ -213,18 +214,38 @@ export async function commandIn(
   hostCwd: string,
   baseEnv: Record<string, string>,
   opts: { notFound?: boolean } = {},
-): Promise<HostCommand> {
+): Promise<Step> {
   const g = d.view?.guestPath ?? ((p: string) => p);
   const cwd = g(hostCwd);
   const sourced = d.rec.profiles.length > 0 || await hasAppProfile(d.projectDir);
   // `notFound`: a command the environment does not have is one locald line with a hint
   // (exit 127, as shells), not the launcher's or bash's own message.
   const check = opts.notFound ? notFoundCheck(argv[0], d.projectDir) : "";
-  return {
+  return devStep(d, "launcher", {
     argv: launcherArgv(d.rec.lifecycle.launcher, sourced, argv, cwd, check),
     // Sourcing, the launcher changes to CNB_APP_DIR first (the script then to cwd).
     env: { ...baseEnv, ...launcherVars(d.rec, sourced ? g(d.projectDir) : cwd) },
     cwd,
+  });
+}
+
+/**
+ * A dev-env command as a step. It runs as it is (as root too: it is the user's own command);
+ * the mounts are what it sees when sandboxed: the project writable; the layers, the lifecycle
+ * and the process links read-only.
+ */
+export function devStep(d: DevEnv, name: string, cmd: HostCommand & { cwd: string }): Step {
+  return {
+    name,
+    ...cmd,
+    dropRoot: false,
+    interactive: Deno.stdin.isTerminal(),
+    mounts: [
+      { path: d.projectDir, writable: true },
+      { path: d.rec.layersDir, writable: false },
+      { path: d.rec.lifecycle.root, writable: false },
+      { path: d.paths.processes, writable: false },
+    ],
   };
 }
 
@@ -241,30 +262,27 @@ function notFoundCheck(cmd: string, projectDir: string): string {
 
 /**
  * The environment a command gets in the build's environment, as the launcher computes it
- * (exec.d, profile.d and .profile included), run from `hostCwd` through the backend (and
- * `wrap`, the sandbox, when asked for). The launcher writes it to a file in the project's state
+ * (exec.d, profile.d and .profile included), run from `hostCwd` through the backend's host
+ * (and `wrap`, the sandbox, when asked for). The launcher writes it to a file in the project's state
  * (visible to the guest on Lima and WSL), so what profile scripts print never mixes with it;
  * that goes to the terminal when `show`, else nowhere. Errors are one line with a hint.
  */
 export async function launcherEnv(
   d: DevEnv,
-  b: { command(cmd: HostCommand, name: string): HostCommand },
+  host: Host,
   hostCwd: string,
   base: Record<string, string>,
   opts: {
     show?: boolean;
-    wrap?: (cmd: HostCommand) => Promise<HostCommand>;
+    wrap?: (step: Step) => Promise<Step>;
     /** Called once the launcher runs. */
     started?: () => void;
   } = {},
 ): Promise<Record<string, string>> {
   const file = join(d.paths.state, `.env-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
   const g = d.view?.guestPath ?? ((p: string) => p);
-  const wrap = opts.wrap ?? ((c: HostCommand) => Promise.resolve(c));
-  const cmd = b.command(
-    await wrap(await commandIn(d, envCaptureArgv(g(file)), hostCwd, base)),
-    "env",
-  );
+  const wrap = opts.wrap ?? ((s: Step) => Promise.resolve(s));
+  const cmd = host.wrap(await wrap(await commandIn(d, envCaptureArgv(g(file)), hostCwd, base)));
   const launcher = new Deno.Command(cmd.argv[0], {
     args: cmd.argv.slice(1),
     env: cmd.env,
@@ -301,7 +319,7 @@ export function processCommand(
   type: string,
   args: string[],
   baseEnv: Record<string, string>,
-): HostCommand {
+): Step {
   const g = d.view?.guestPath ?? ((p: string) => p);
   const argv = d.view && !d.view.symlinks
     ? [
@@ -312,11 +330,11 @@ export function processCommand(
       ...args,
     ]
     : [g(join(d.paths.processes, type)), ...args];
-  return {
+  return devStep(d, type, {
     argv,
     env: { ...baseEnv, ...launcherVars(d.rec, g(d.projectDir)) },
     cwd: g(d.projectDir),
-  };
+  });
 }
 
 /** The working directory for commands: where the user is, if inside the project. */
@@ -351,20 +369,20 @@ export function devSandboxRequest(
  * launcher and the process links are read-only; HOME is empty; the environment is cut to the
  * allow-list (host secrets stay out); --network none cuts the network.
  *
- * `cmd` under the sandbox when the command line asks for it, else as it was, still in the
- * guest view: the backend's `command()` wraps it (on Lima, bwrap runs in the VM). An
+ * The step under the sandbox when the command line asks for it, else as it was, still in the
+ * guest view: the backend's host wraps it (on Lima, bwrap runs in the VM). An
  * unavailable sandbox is an error, never skipped. The sandbox module loads only when --sandbox
  * or --network is on the command line, so plain `exec` stays light.
  */
 export async function withSandbox(
   flags: SandboxFlags,
   d: DevEnv,
-  cmd: HostCommand,
+  step: Step,
   command: string,
-): Promise<HostCommand> {
-  if (flags.sandbox === undefined && flags.network === undefined) return cmd;
+): Promise<Step> {
+  if (flags.sandbox === undefined && flags.network === undefined) return step;
   const req = devSandboxRequest(flags, command);
-  if (!req) return cmd;
+  if (!req) return step;
   const why = `locald ${command}`;
   if (!d.view?.sandboxOptions) {
     throw new LocaldError(`${why}: no backend to sandbox the command with`, {
@@ -374,20 +392,6 @@ export async function withSandbox(
   }
   // Where the command runs: this machine's bwrap natively, the VM's on Lima.
   const opts = await d.view.sandboxOptions(req.network, why);
-  const step: Step = {
-    name: command,
-    argv: cmd.argv,
-    env: cmd.env,
-    cwd: cmd.cwd ?? d.projectDir,
-    dropRoot: false,
-    interactive: Deno.stdin.isTerminal(),
-    mounts: [
-      { path: d.projectDir, writable: true },
-      { path: d.rec.layersDir, writable: false },
-      { path: d.rec.lifecycle.root, writable: false },
-      { path: d.paths.processes, writable: false },
-    ],
-  };
-  const { sandboxHost } = await import("../hosts/sandbox.ts");
-  return sandboxHost(opts).wrap(step);
+  const { sandboxStep } = await import("../hosts/sandbox.ts");
+  return sandboxStep(step, opts);
 }

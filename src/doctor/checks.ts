@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { localdHome } from "../config/paths.ts";
 import { formatBytes } from "../output.ts";
-import type { GuestFacts } from "../hosts/select.ts";
+import type { BackendName } from "../hosts/backend.ts";
 
 export type CheckStatus = "ok" | "warn" | "fail" | "info";
 
@@ -32,7 +32,7 @@ const backend: Check = {
   title: "backend",
   async run(env) {
     const { os, arch } = Deno.build;
-    const { chooseBackend } = await import("../hosts/select.ts");
+    const { backendDriver, chooseBackend } = await import("../hosts/select.ts");
     let chosen;
     try {
       chosen = chooseBackend(env, os);
@@ -44,17 +44,8 @@ const backend: Check = {
         data: { backend: null, os, arch },
       };
     }
-    if (chosen.name === "native") {
-      return {
-        status: "ok",
-        summary: `native: the lifecycle runs directly on this host (${os}/${arch})`,
-        data: { backend: "native", reason: chosen.reason, os, arch },
-      };
-    }
     try {
-      return chosen.name === "lima"
-        ? await limaStatus(env, chosen.reason)
-        : await wslStatus(env, chosen.reason);
+      return await (await backendDriver(chosen.name)).status(env, chosen.reason);
     } catch (e) {
       return {
         status: "fail",
@@ -65,78 +56,6 @@ const backend: Check = {
     }
   },
 };
-
-/** The Lima VM's state, without starting or installing anything. */
-async function limaStatus(env: Record<string, string>, reason: string): Promise<CheckResult> {
-  const vm = await import("../hosts/vm.ts");
-  const l = await import("../hosts/lima.ts");
-  const data: Record<string, unknown> = { backend: "lima", reason };
-  const lc = await vm.limaContext(env, undefined, false);
-  if (!lc) {
-    return {
-      status: "warn",
-      summary: "lima: Lima is not installed yet",
-      hint: "`locald vm start` installs Lima and creates the VM (or the first build does)",
-      data: { ...data, status: "NotInstalled" },
-    };
-  }
-  const inst = await l.limaInstance(lc.limactl);
-  const log = l.haLogPath(lc.limactl.home);
-  Object.assign(data, { limaHome: lc.limactl.home, status: inst?.status ?? "NotCreated", log });
-  if (!inst) {
-    return {
-      status: "info",
-      summary: "lima: the locald VM does not exist yet",
-      hint: "`locald vm start` creates it (or the first build does)",
-      data,
-    };
-  }
-  const mounts = inst.mounts ?? [];
-  data.mounts = mounts;
-  if (inst.status === "Broken") {
-    return {
-      status: "fail",
-      summary: `lima: the locald VM is broken${inst.errors?.[0] ? `: ${inst.errors[0]}` : ""}`,
-      hint: `read ${log}; \`locald vm stop\` and \`locald vm start\`, or \`locald vm rm\``,
-      data,
-    };
-  }
-  // State lives on the shared mount: the VM must see LOCALD_HOME.
-  const home = localdHome(env);
-  if (mounts.length && !l.isMounted(home, mounts)) {
-    return {
-      status: "fail",
-      summary: `lima: the VM cannot see locald's state in ${home}`,
-      hint: "add it to LOCALD_VM_MOUNTS, then `locald vm rm` and `locald vm start`",
-      data,
-    };
-  }
-  return {
-    status: inst.status === "Running" ? "ok" : "info",
-    summary: `lima: the locald VM is ${inst.status}` +
-      (inst.status === "Running" ? "" : " (the next build or command starts it)"),
-    details: mounts.length ? [`mounts ${mounts.join(", ")}`] : undefined,
-    data,
-  };
-}
-
-/** The WSL distribution locald would use, without starting it. */
-async function wslStatus(env: Record<string, string>, reason: string): Promise<CheckResult> {
-  const { wslContext } = await import("../hosts/vm.ts");
-  const c = await wslContext(env);
-  return {
-    status: "ok",
-    summary: `wsl: distribution ${c.distro.name} (${c.reason}), ${c.distro.state}, WSL ` +
-      c.distro.version,
-    data: {
-      backend: "wsl",
-      reason,
-      distro: c.distro.name,
-      status: c.distro.state,
-      version: c.distro.version,
-    },
-  };
-}
 
 const lifecycle: Check = {
   id: "lifecycle",
@@ -198,79 +117,14 @@ const sandbox: Check = {
   id: "sandbox",
   title: "sandbox",
   async run(env) {
-    const { chooseBackend } = await import("../hosts/select.ts");
-    let inVm = false;
+    const { backendDriver, chooseBackend } = await import("../hosts/select.ts");
+    let name: BackendName = "native";
     try {
-      inVm = chooseBackend(env).name === "lima";
-    } catch { /* the backend check says why */ }
-    if (inVm) return await limaSandbox(env);
-    const { checkSandbox } = await import("../hosts/sandbox_check.ts");
-    const a = await checkSandbox(env, { version: true });
-    const data = {
-      available: a.available,
-      bwrap: a.bwrap ?? null,
-      version: a.version ?? null,
-      reason: a.reason ?? null,
-      fix: a.fix ?? null,
-      userns: a.userns,
-    };
-    if (a.available) {
-      return {
-        status: "ok",
-        summary: `available: bwrap${a.version ? ` ${a.version}` : ""} at ${a.bwrap}`,
-        data,
-      };
-    }
-    return {
-      status: "warn",
-      summary: `not available: ${a.reason} (sandboxed builds stop with this)`,
-      hint: a.fix,
-      details: a.details,
-      data,
-    };
+      name = chooseBackend(env).name;
+    } catch { /* the backend check says why; this machine's sandbox is then the one asked */ }
+    return await (await backendDriver(name)).sandboxStatus(env);
   },
 };
-
-/** On Lima, builds sandbox inside the VM: what the VM said when it was last asked. */
-async function limaSandbox(env: Record<string, string>): Promise<CheckResult> {
-  const { limaHome } = await import("../hosts/lima.ts");
-  const { guestFactsFile } = await import("../hosts/lima_backend.ts");
-  const { readTextIfExists } = await import("../util/fs.ts");
-  let s: GuestFacts["sandbox"];
-  let known = false;
-  try {
-    const text = await readTextIfExists(guestFactsFile(limaHome(env)));
-    if (text) {
-      s = (JSON.parse(text) as GuestFacts).sandbox;
-      known = s !== undefined;
-    }
-  } catch { /* unknown */ }
-  const data = {
-    where: "lima VM",
-    available: known ? s!.works : null,
-    bwrap: s?.bwrap || null,
-    reason: s && !s.works ? (s.bwrap ? s.error ?? null : "no bwrap in the VM") : null,
-  };
-  const hint = "`locald vm rm && locald vm start` re-creates the VM, whose provisioning " +
-    "installs bubblewrap and lets it create user namespaces";
-  if (!known) {
-    return {
-      status: "info",
-      summary: "in the locald VM: not known until the VM runs a command",
-      hint: "`locald vm start` asks the VM",
-      data,
-    };
-  }
-  if (s!.works) {
-    return { status: "ok", summary: `available in the locald VM: bwrap at ${s!.bwrap}`, data };
-  }
-  return {
-    status: "warn",
-    summary: `not available in the locald VM: ${data.reason} (sandboxed and image builds stop)`,
-    hint,
-    data,
-  };
-}
 
 /** Disk use of a tree as du counts it (allocated blocks), without following symlinks. */
 export async function diskUse(path: string): Promise<number> {

@@ -1,5 +1,5 @@
 /**
- * The sandbox host: every step runs under bubblewrap (bwrap) in fresh namespaces, seeing only
+ * The sandbox: a step runs under bubblewrap (bwrap) in fresh namespaces, seeing only
  * the system directories, a chosen part of /etc, private /proc, /dev and /tmp, an empty HOME,
  * and exactly the step's mounts (writable ones read-write, the rest read-only). The
  * environment is cut to an allow-list, capabilities are dropped, and the sandbox dies with
@@ -9,12 +9,14 @@
  * The same runner shows host paths elsewhere inside (Mount.source): an image build can see
  * the project at /workspace and its layers at /layers.
  *
- * `sandboxHost()` and `bwrapArgs()` are pure: facts about this machine (where bwrap is, which
- * system paths exist) come in as options, gathered once by `systemLayout()` and
- * src/hosts/sandbox_check.ts.
+ * `sandboxStep()` is the one way in: it turns a step into the step that runs it under bwrap,
+ * which the backend's host then wraps as any other (`host.wrap(sandboxStep(step, o))`): on
+ * this machine, or inside the VM on Lima. It and `bwrapArgs()` are pure: facts about the
+ * system (where bwrap is, which system paths exist) come in as options, gathered once by
+ * `systemLayout()` and src/hosts/sandbox_check.ts (or the VM's probe).
  */
 import { dirname, isAbsolute, normalize, resolve } from "node:path";
-import type { Host, HostCommand, Mount, Step } from "./types.ts";
+import type { Mount, Step } from "./types.ts";
 import { PASSTHROUGH_ENV } from "./target.ts";
 import { NAMESPACE_ID } from "./native.ts";
 import type { Network } from "../config/defaults.ts";
@@ -220,16 +222,6 @@ export function sandboxStep(step: Step, o: SandboxOptions): Step {
     // cwd may not even exist on the host.
     cwd: "/",
     dropRoot: false,
-  };
-}
-
-export function sandboxHost(o: SandboxOptions): Host {
-  return {
-    name: "sandbox",
-    wrap(step: Step): HostCommand {
-      const s = sandboxStep(step, o);
-      return { argv: s.argv, env: s.env, cwd: s.cwd };
-    },
   };
 }
 

@@ -6,12 +6,12 @@ import {
   orderMounts,
   sandboxEnv,
   sandboxHome,
-  sandboxHost,
   type SandboxOptions,
   sandboxStep,
   systemLayout,
 } from "./sandbox.ts";
 import type { Step } from "./types.ts";
+import { nativeHost } from "./native.ts";
 import { spawn } from "./spawn.ts";
 import { checkSandbox } from "./sandbox_check.ts";
 
@@ -150,7 +150,9 @@ Deno.test("sandboxEnv keeps the allow-list and CNB_*, drops secrets, points HOME
     TMPDIR: "/tmp",
     HOME: "/home/ann",
   });
-  const host = sandboxHost(opts()).wrap(step({ env: { HOME: "/home/ann", GITHUB_TOKEN: "x" } }));
+  const host = nativeHost({ uid: 1000 }).wrap(
+    sandboxStep(step({ env: { HOME: "/home/ann", GITHUB_TOKEN: "x" } }), opts()),
+  );
   assert.equal(host.env.GITHUB_TOKEN, undefined);
   assert.equal(host.argv[0], "/usr/bin/bwrap");
   assert.deepEqual(host.argv.slice(-1), ["/lc/lifecycle/builder"]);
@@ -173,12 +175,16 @@ Deno.test({
       await Deno.mkdir(layers);
       await Deno.writeTextFile(join(layers, "in"), "from the host's layers dir\n");
       const a = await checkSandbox(Deno.env.toObject());
-      const host = sandboxHost({
+      const o: SandboxOptions = {
         bwrap: a.bwrap!,
         uid: Deno.uid() ?? 0,
         gid: Deno.gid() ?? 0,
         system: await systemLayout(),
-      });
+      };
+      // As builds compose it: the backend's host wraps the sandboxed step.
+      const host = {
+        wrap: (s: Step) => nativeHost({ uid: Deno.uid() ?? 0 }).wrap(sandboxStep(s, o)),
+      };
       const res = await spawn(
         host.wrap({
           name: "probe",

@@ -41,7 +41,7 @@ export interface HostCommand {
 }
 
 export interface Host {
-  readonly name: "native" | "sandbox" | "lima" | "wsl";
+  readonly name: "native" | "lima" | "wsl";
   /** Translate a step into the command that runs it on this host. Pure. */
   wrap(step: Step): HostCommand;
 }

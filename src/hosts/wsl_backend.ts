@@ -18,8 +18,9 @@ import { localdHome, projectPaths } from "../config/paths.ts";
 import { exists, removeIfExists } from "../util/fs.ts";
 import { goArch, parseOsRelease } from "./target.ts";
 import { LIFECYCLE } from "../tools/pins.ts";
-import { type Backend, commandStep, type GuestFacts } from "./select.ts";
+import type { Backend, BackendDriver, BackendStatus, GuestFacts, VmRequest } from "./backend.ts";
 import { guestCommandEnv } from "./guest.ts";
+import { nativeSandboxStatus } from "./native_backend.ts";
 import type { Host, Step } from "./types.ts";
 import { probeGuest, windowsToWsl, wslHost, wslStateDir, wslToWindows } from "./wsl.ts";
 import { wslContext } from "./vm.ts";
@@ -97,7 +98,6 @@ export async function openWslBackend(
       return { lifecycle: await lcm.lifecycleAt(root, "pinned release"), root };
     },
     commandEnv: (userEnv) => Promise.resolve(guestCommandEnv(userEnv, facts.login)),
-    command: (cmd, name) => host.wrap(commandStep(cmd, name)),
     sandboxOptions(_network, why) {
       // Paths differ on WSL (/mnt/c, \\wsl.localhost): the sandbox's mounts are not mapped yet.
       return Promise.reject(
@@ -178,3 +178,96 @@ async function installInDistro(
   }
   await removeIfExists(archive);
 }
+
+/** The WSL distribution locald would use, without starting it. */
+async function wslStatus(env: Record<string, string>, reason: string): Promise<BackendStatus> {
+  const c = await wslContext(env);
+  return {
+    status: "ok",
+    summary: `wsl: distribution ${c.distro.name} (${c.reason}), ${c.distro.state}, WSL ` +
+      c.distro.version,
+    data: {
+      backend: "wsl",
+      reason,
+      distro: c.distro.name,
+      status: c.distro.state,
+      version: c.distro.version,
+    },
+  };
+}
+
+/** `locald vm SUB` on WSL: the distribution builds run in (it is the user's). */
+async function wslVm(sub: string, req: VmRequest): Promise<number> {
+  const { out, env } = req;
+  const w = await import("./wsl.ts");
+  const { wslContext } = await import("./vm.ts");
+  const c = await wslContext(env);
+  const d = c.distro.name;
+  const inherit = (args: string[]) =>
+    new Deno.Command(c.wsl, { args, env, stdin: "inherit", stdout: "inherit", stderr: "inherit" })
+      .spawn().status;
+  if (sub === "status") {
+    if (req.json) {
+      out.json({
+        backend: "wsl",
+        distro: d,
+        reason: c.reason,
+        status: c.distro.state,
+        version: c.distro.version,
+      });
+    } else {
+      out.info(`WSL distribution ${d} (${c.reason}): ${c.distro.state}, WSL ${c.distro.version}`);
+    }
+    return 0;
+  }
+  if (sub === "start") {
+    const guest = await w.probeGuest(c.wsl, d, env);
+    out.info(
+      `WSL distribution ${d} (${c.reason}) is running; locald's state is in ` +
+        w.wslToWindows(w.wslStateDir(guest.home), d),
+    );
+    return 0;
+  }
+  if (sub === "stop") {
+    const s = await inherit(["--terminate", d]);
+    if (s.code !== 0) {
+      throw new LocaldError(`wsl.exe --terminate ${d} failed (exit ${s.code})`, {
+        hint: "`wsl --shutdown` stops every distribution",
+        exitCode: ExitCode.failure,
+      });
+    }
+    out.info(`WSL distribution ${d} is stopped`);
+    return 0;
+  }
+  if (sub === "shell") {
+    const dir = await w.wslpath(c.wsl, d, req.dir, env);
+    return (await inherit(["-d", d, "--cd", dir])).code;
+  }
+  // rm: the distribution is the user's; remove only what locald put in it.
+  const guest = await w.probeGuest(c.wsl, d, env);
+  const state = w.wslStateDir(guest.home);
+  const r = await new Deno.Command(c.wsl, {
+    args: w.wslProbeArgs(d, ["rm", "-rf", "--", state]),
+    env,
+    stdin: "null",
+  }).output();
+  if (r.code !== 0) {
+    throw new LocaldError(`could not remove ${w.wslToWindows(state, d)} (exit ${r.code})`, {
+      hint: `remove it yourself with \`wsl -d ${d} rm -rf ${state}\``,
+      exitCode: ExitCode.failure,
+    });
+  }
+  out.info(
+    `removed locald's state from ${d} (${w.wslToWindows(state, d)}); ` +
+      "the distribution itself is yours and stays",
+  );
+  return 0;
+}
+
+export const driver: BackendDriver = {
+  open: openWslBackend,
+  status: wslStatus,
+  // Steps run in the distribution; what doctor can ask without starting it is this machine.
+  sandboxStatus: nativeSandboxStatus,
+  vm: wslVm,
+};

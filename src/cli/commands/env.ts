@@ -47,7 +47,7 @@ export async function run({ args, env, dir, out }: CommandContext): Promise<numb
     const base = withoutLocaldEnv(await b.commandEnv(env));
     return {
       base,
-      vars: await launcherEnv(dev, b, workingDir(dev.projectDir, dir), base, { started }),
+      vars: await launcherEnv(dev, b.host, workingDir(dev.projectDir, dir), base, { started }),
     };
   });
   // What the environment adds to what the command started from (natively: your own).

@@ -19,7 +19,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     // Without what an earlier `eval "$(locald env)"` added (the launcher adds it again).
     const base = withoutLocaldEnv(await b.commandEnv(env));
     const cmd = await commandIn(d, argv, workingDir(d.projectDir, dir), base, { notFound: true });
-    const run = b.command(await withSandbox(ctx.args.flags, d, cmd, "exec"), "exec");
+    const run = b.host.wrap(await withSandbox(ctx.args.flags, d, cmd, "exec"));
     return (await spawn(run, { mode: "inherit", started })).code;
   });
 }

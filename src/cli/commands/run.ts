@@ -49,6 +49,6 @@ export async function run(ctx: CommandContext): Promise<number> {
       processCommand(d, proc.type, procArgs, base),
       "run",
     );
-    return (await spawn(b.command(cmd, "run"), { mode: "inherit", started })).code;
+    return (await spawn(b.host.wrap(cmd), { mode: "inherit", started })).code;
   });
 }

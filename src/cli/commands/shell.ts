@@ -3,6 +3,7 @@ import { flagString } from "../args.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
 import {
   commandIn,
+  devStep,
   launcherEnv,
   loadDevEnv,
   withSandbox,
@@ -53,9 +54,9 @@ export async function run(ctx: CommandContext): Promise<number> {
       lang: "sh" | "fish",
     ) => {
       // What profile scripts print shows before the shell starts, as it did through the launcher.
-      const after = await launcherEnv(d, b, cwd, base, { show: true });
+      const after = await launcherEnv(d, b.host, cwd, base, { show: true });
       const g = d.view?.guestPath ?? ((p: string) => p);
-      return {
+      return devStep(d, "shell", {
         argv,
         env: {
           ...base,
@@ -63,7 +64,7 @@ export async function run(ctx: CommandContext): Promise<number> {
           [(await prompt()).REAPPLY_VAR]: renderReapply(diffEnv(base, after), base, lang),
         },
         cwd: g(cwd),
-      };
+      });
     };
     let cmd;
     if (command === undefined) {
@@ -88,7 +89,7 @@ export async function run(ctx: CommandContext): Promise<number> {
         "fish",
       );
     } else cmd = await commandIn(d, [shell, "-c", command], cwd, base);
-    const run = b.command(await withSandbox(ctx.args.flags, d, cmd, "shell"), "shell");
+    const run = b.host.wrap(await withSandbox(ctx.args.flags, d, cmd, "shell"));
     return (await spawn(run, { mode: "inherit", started })).code;
   }, command === undefined ? SHELL_HOLD_MS : 0);
 }

@@ -1,0 +1,114 @@
+/**
+ * The host seam: what a backend is (Backend, opened for one command), and what each backend
+ * module offers besides (BackendDriver: open it, say how it stands, run `locald vm`). One file
+ * per backend implements it (native_backend.ts, lima_backend.ts, wsl_backend.ts); select.ts
+ * picks one and loads only that file.
+ *
+ * Two views of a path. locald itself reads and writes per-project state (platform/env,
+ * order.toml, the run image layout, layers between builds, build.json) through the *host
+ * view*: the path as this process opens it. Steps (lifecycle phases, the launcher) see the
+ * *guest view*. A Backend says how one becomes the other (`guestPath`): natively and on Lima
+ * (state on the shared mount at the same path) it is the identity; on WSL it turns
+ * `C:\x` into `/mnt/c/x` and `\\wsl.localhost\<distro>\x` into `/x`. The plan and the dev-env
+ * commands apply it where they are created, and nowhere else.
+ */
+import type { Output } from "../output.ts";
+import type { ProjectPaths } from "../config/paths.ts";
+import type { Network } from "../config/defaults.ts";
+import type { Lifecycle } from "../tools/lifecycle.ts";
+import type { Target } from "./target.ts";
+import type { Host } from "./types.ts";
+import type { SandboxOptions } from "./sandbox.ts";
+import type { GuestSandbox } from "./guest.ts";
+
+export const BACKENDS = ["native", "lima", "wsl"] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+/** What the plan needs to know about the Linux system its steps run on. */
+export interface GuestFacts {
+  /** The ids steps run as (before any user namespace). */
+  uid: number;
+  gid: number;
+  /** `uname -m`: x86_64 or aarch64. Chooses the lifecycle release. */
+  machine: string;
+  /** os, arch and distro (os-release) for the run image the analyzer reads. */
+  target: Target;
+  /** The guest login's HOME, PATH, SHELL, USER, LOGNAME (empty natively: the user's are it). */
+  login: Record<string, string>;
+  /**
+   * What a sandbox in the guest needs (its bwrap and system layout). Natively never set (this
+   * machine is probed when needed); absent in facts an older locald cached: unknown.
+   */
+  sandbox?: GuestSandbox;
+}
+
+/** Everything a command needs to run a plan somewhere. */
+export interface Backend {
+  name: BackendName;
+  reason: string;
+  host: Host;
+  /** Start the VM or distro if needed (with progress); a no-op natively. */
+  ready(out: Output): Promise<void>;
+  /** Facts about the guest (asked once per process). */
+  guest(): Promise<GuestFacts>;
+  /** Per-project state, host view (where locald reads and writes). */
+  projectPaths(userDir: string): ProjectPaths;
+  /** A host-view path as steps see it (identity natively and on Lima). */
+  guestPath(hostPath: string): string;
+  /** Fails with a one-line error when steps cannot see `hostPath`. */
+  assertVisible(hostPath: string, what: string): void;
+  /** A guest-view path written for the user (messages, errors). */
+  userPath(guestPath: string): string;
+  /** Whether locald may create symlinks in the state directory that steps follow. */
+  symlinks: boolean;
+  /**
+   * The lifecycle for the guest's architecture, installed (when `install`) where steps can run
+   * it; `root` is where it is or would be (host view), for a dry run before any install.
+   */
+  lifecycle(
+    env: Record<string, string>,
+    out: Output,
+    install: boolean,
+  ): Promise<{ lifecycle?: Lifecycle; root: string }>;
+  /** The environment commands and phases start from, given locald's own (after ready()). */
+  commandEnv(userEnv: Record<string, string>): Promise<Record<string, string>>;
+  /**
+   * How to sandbox a step where steps run (after ready()): the bwrap, ids and system layout of
+   * that system, for sandboxStep(); the host then wraps the sandboxed step as any other
+   * (`host.wrap(sandboxStep(step, options))`, for builds and dev commands alike). Fails
+   * with a one-line error and the fix when no sandbox can run there (`why`: "this build (...)").
+   */
+  sandboxOptions(network: Network | undefined, why: string): Promise<SandboxOptions>;
+}
+
+/** How a backend stands, in doctor's terms (one line, a hint, facts for --json). */
+export interface BackendStatus {
+  status: "ok" | "warn" | "fail" | "info";
+  summary: string;
+  hint?: string;
+  details?: string[];
+  data?: Record<string, unknown>;
+}
+
+/** What `locald vm` hands a backend that has a VM (flags already checked). */
+export interface VmRequest {
+  out: Output;
+  env: Record<string, string>;
+  /** The directory from -C, or the current one (where `vm shell` starts). */
+  dir: string;
+  json: boolean;
+  /** --cpus, --memory, --disk (start and shell only: they size a new VM). */
+  size: { cpus?: string; memory?: string; disk?: string };
+}
+
+/** One backend module: everything locald does with a backend goes through these. */
+export interface BackendDriver {
+  /** Open the backend for one command (cheap: starts nothing until `ready()`). */
+  open(env: Record<string, string>, reason: string): Promise<Backend>;
+  /** The backend's state for doctor, without starting or installing anything. */
+  status(env: Record<string, string>, reason: string): Promise<BackendStatus>;
+  /** Whether steps can be sandboxed where they run, without starting anything. */
+  sandboxStatus(env: Record<string, string>): Promise<BackendStatus>;
+  /** `locald vm SUB` (start, stop, status, shell, rm); absent: this backend has no VM. */
+  vm?(sub: string, req: VmRequest): Promise<number>;
+}

@@ -1,0 +1,99 @@
+/**
+ * The native backend: steps run on this Linux machine (in a user namespace when locald runs as
+ * root and the step must not, see native.ts); state is where locald keeps it, steps see the
+ * same paths. A dev-env command runs as it is (as root too: it is the user's own command).
+ */
+import { projectPaths } from "../config/paths.ts";
+import type { Backend, BackendDriver, BackendStatus, GuestFacts } from "./backend.ts";
+import { nativeHost } from "./native.ts";
+import { hostTarget } from "./target.ts";
+
+function open(env: Record<string, string>, reason: string): Promise<Backend> {
+  let facts: GuestFacts | undefined;
+  return Promise.resolve({
+    name: "native",
+    reason,
+    host: nativeHost({ uid: Deno.uid() ?? 1000 }),
+    ready: () => Promise.resolve(),
+    async guest() {
+      if (!facts) {
+        facts = {
+          uid: Deno.uid() ?? 0,
+          gid: Deno.gid() ?? 0,
+          machine: Deno.build.arch,
+          target: await hostTarget(),
+          login: {},
+        };
+      }
+      return facts;
+    },
+    projectPaths: (d) => projectPaths(env, d),
+    guestPath: (p) => p,
+    assertVisible: () => {},
+    userPath: (p) => p,
+    symlinks: true,
+    async lifecycle(e, out, install) {
+      const lc = await import("../tools/lifecycle.ts");
+      const lifecycle = install ? await lc.ensureLifecycle(e, out) : await lc.findLifecycle(e);
+      return {
+        lifecycle,
+        root: lifecycle?.root ?? e.LOCALD_LIFECYCLE_DIR ?? lc.lifecycleInstallDir(e),
+      };
+    },
+    commandEnv: (e) => Promise.resolve(e),
+    async sandboxOptions(network, why) {
+      const { checkSandbox, sandboxUnavailable } = await import("./sandbox_check.ts");
+      const a = await checkSandbox(env);
+      if (!a.available) throw sandboxUnavailable(a, why);
+      const { systemLayout } = await import("./sandbox.ts");
+      return {
+        bwrap: a.bwrap!,
+        uid: Deno.uid() ?? 0,
+        gid: Deno.gid() ?? 0,
+        network,
+        system: await systemLayout(),
+      };
+    },
+  });
+}
+
+/** Whether bwrap can sandbox a step on this machine (what sandboxed builds would meet). */
+export async function nativeSandboxStatus(env: Record<string, string>): Promise<BackendStatus> {
+  const { checkSandbox } = await import("./sandbox_check.ts");
+  const a = await checkSandbox(env, { version: true });
+  const data = {
+    available: a.available,
+    bwrap: a.bwrap ?? null,
+    version: a.version ?? null,
+    reason: a.reason ?? null,
+    fix: a.fix ?? null,
+    userns: a.userns,
+  };
+  if (a.available) {
+    return {
+      status: "ok",
+      summary: `available: bwrap${a.version ? ` ${a.version}` : ""} at ${a.bwrap}`,
+      data,
+    };
+  }
+  return {
+    status: "warn",
+    summary: `not available: ${a.reason} (sandboxed builds stop with this)`,
+    hint: a.fix,
+    details: a.details,
+    data,
+  };
+}
+
+export const driver: BackendDriver = {
+  open,
+  status(_env, reason) {
+    const { os, arch } = Deno.build;
+    return Promise.resolve({
+      status: "ok",
+      summary: `native: the lifecycle runs directly on this host (${os}/${arch})`,
+      data: { backend: "native", reason, os, arch },
+    });
+  },
+  sandboxStatus: nativeSandboxStatus,
+};
