@@ -8,7 +8,8 @@ import { chooseBuilder, isBuildpackId } from "./sources.ts";
 import { layoutPathFor } from "./hostimage.ts";
 import { parseOsRelease } from "../hosts/target.ts";
 import { parseProject } from "../config/project.ts";
-import { pathsUnder } from "../config/paths.ts";
+import { pathsUnder, type ProjectPaths } from "../config/paths.ts";
+import { windowsToWsl } from "../hosts/wsl.ts";
 import { imageMounts, imageView, imageWorkspace, layoutDirOf } from "./image.ts";
 import { LocaldError } from "../errors.ts";
 
@@ -204,4 +205,53 @@ Deno.test("image build view: a copy of the project at /workspace, the layout at 
   assert.deepEqual(imageMounts([{ path: "/layers/generated", writable: true }], paths), [
     { path: "/layers/generated", writable: true, source: `${paths.layers}/generated` },
   ]);
+});
+
+Deno.test("the plan maps every path to the guest's view in one place (WSL: C:\\ -> /mnt/c)", () => {
+  const d = "Ubuntu";
+  const g = (p: string) => windowsToWsl(p, d)!;
+  const state = "\\\\wsl.localhost\\Ubuntu\\home\\ann\\.local\\share\\locald\\projects\\app-1";
+  const paths = Object.fromEntries(
+    [
+      "state",
+      "layers",
+      "platform",
+      "cache",
+      "buildpacks",
+      "order",
+      "analyzed",
+      "group",
+      "plan",
+      "report",
+      "processes",
+      "lock",
+      "buildRecord",
+    ].map((k) => [k, `${state}\\${k}`]),
+  ) as unknown as ProjectPaths;
+  const lc = "\\\\wsl.localhost\\Ubuntu\\home\\ann\\.local\\share\\locald\\tools\\lc";
+  const plan = createBuildPlan({
+    projectDir: "C:\\Users\\ann\\app",
+    paths,
+    lifecycle: { root: lc, version: "0.21.17", phase: (p) => `${lc}\\lifecycle\\${p}` },
+    platformApi: "0.15",
+    ids: { uid: 1000, gid: 1000 },
+    runImage: "locald.local/host:ubuntu-24.04-amd64",
+    layoutDir: `${state}\\layout`,
+    appImage: "locald.local/dev/app",
+    buildpackDirs: ["C:\\bp"],
+    hostEnv: { PATH: "/usr/bin:/bin" },
+    logLevel: "info",
+    color: false,
+    guestPath: g,
+  });
+  assert.equal(plan.projectDir, "C:\\Users\\ann\\app", "headers keep the user's path");
+  for (const s of plan.steps) {
+    assert.equal(s.cwd, "/mnt/c/Users/ann/app");
+    assert.match(s.argv[0], /^\/home\/ann\/\.local\/share\/locald\/tools\/lc\/lifecycle\/\w+$/);
+    for (const [k, v] of Object.entries(s.env)) {
+      assert.ok(!v.includes("\\"), `${s.name} ${k}=${v} has a Windows path`);
+    }
+    assert.equal(s.env.CNB_LAYERS_DIR, "/home/ann/.local/share/locald/projects/app-1/layers");
+    assert.deepEqual(s.mounts.map((m) => m.path).slice(-1), ["/mnt/c/bp"]);
+  }
 });
