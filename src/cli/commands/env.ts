@@ -2,16 +2,9 @@ import type { CommandContext } from "../context.ts";
 import { flagString } from "../args.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
 import { enclosingProject, launcherEnv, loadDevEnv, workingDir } from "../../devenv/launch.ts";
-import { withStaleCheck } from "../../devenv/stale.ts";
 import { openBackend } from "../../hosts/select.ts";
-import {
-  diffEnv,
-  type Format,
-  FORMATS,
-  renderEnv,
-  withMark,
-  withoutLocaldEnv,
-} from "../../devenv/format.ts";
+import { diffEnv, type Format, FORMATS, renderEnv, withMark } from "../../devenv/format.ts";
+import { inDevEnv } from "../../devenv/session.ts";
 
 export async function run({ args, env, dir, out }: CommandContext): Promise<number> {
   if (args.positionals.length || args.rest.length) {
@@ -40,16 +33,12 @@ export async function run({ args, env, dir, out }: CommandContext): Promise<numb
   }
   const dev = d; // narrowed, for the closure
   // The launcher's run has the stale check beside it (src/devenv/stale.ts).
-  const { base, vars } = await withStaleCheck(d, out, async (started) => {
-    await b.ready(out);
-    // Computed from the environment without an earlier `eval "$(locald env)"`'s additions, so
-    // evaluating the output twice equals once.
-    const base = withoutLocaldEnv(await b.commandEnv(env));
-    return {
-      base,
-      vars: await launcherEnv(dev, b.host, workingDir(dev.projectDir, dir), base, { started }),
-    };
-  });
+  // Computed from the environment without an earlier `eval "$(locald env)"`'s additions, so
+  // evaluating the output twice equals once.
+  const { base, vars } = await inDevEnv({ b, d }, env, out, async (base, started) => ({
+    base,
+    vars: await launcherEnv(dev, b.host, workingDir(dev.projectDir, dir), base, { started }),
+  }));
   // What the environment adds to what the command started from (natively: your own).
   const diff = diffEnv(base, vars);
   const evaluated = format !== "json" && format !== "dotenv";

@@ -1,11 +1,9 @@
 import type { CommandContext } from "../context.ts";
 import { ExitCode, LocaldError } from "../../errors.ts";
-import { loadDevEnv, processCommand, withSandbox } from "../../devenv/launch.ts";
+import { processCommand, withSandbox } from "../../devenv/launch.ts";
 import { defaultProcess } from "../../cnb/record.ts";
 import { spawn } from "../../hosts/spawn.ts";
-import { withStaleCheck } from "../../devenv/stale.ts";
-import { openBackend } from "../../hosts/select.ts";
-import { withoutLocaldEnv } from "../../devenv/format.ts";
+import { inDevEnv, openDevSession } from "../../devenv/session.ts";
 
 export async function run(ctx: CommandContext): Promise<number> {
   const { args, env, dir, out } = ctx;
@@ -13,8 +11,8 @@ export async function run(ctx: CommandContext): Promise<number> {
   const procArgs = args.rest[0] === "--" && args.positionals.length
     ? args.rest.slice(1)
     : args.rest;
-  const b = await openBackend(env);
-  const d = await loadDevEnv(dir, env, b);
+  const s = await openDevSession(dir, env);
+  const { b, d } = s;
   const types = d.rec.processes.map((p) => p.type);
   const requested = args.positionals[0];
   const proc = requested === undefined
@@ -40,9 +38,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       },
     );
   }
-  return await withStaleCheck(d, out, async (started) => {
-    await b.ready(out);
-    const base = withoutLocaldEnv(await b.commandEnv(env));
+  return await inDevEnv(s, env, out, async (base, started) => {
     const cmd = await withSandbox(
       ctx.args.flags,
       d,

@@ -1,19 +1,12 @@
 import type { CommandContext } from "../context.ts";
 import { flagString } from "../args.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
-import {
-  commandIn,
-  devStep,
-  launcherEnv,
-  loadDevEnv,
-  withSandbox,
-  workingDir,
-} from "../../devenv/launch.ts";
-import { diffEnv, renderReapply, withoutLocaldEnv } from "../../devenv/format.ts";
+import { commandIn, devStep, launcherEnv, withSandbox, workingDir } from "../../devenv/launch.ts";
+import { diffEnv, renderReapply } from "../../devenv/format.ts";
 import { spawn } from "../../hosts/spawn.ts";
-import { SHELL_HOLD_MS, withStaleCheck } from "../../devenv/stale.ts";
-import { openBackend } from "../../hosts/select.ts";
+import { SHELL_HOLD_MS } from "../../devenv/stale.ts";
 import { basename } from "../../util/path.ts";
+import { inDevEnv, openDevSession } from "../../devenv/session.ts";
 
 export async function run(ctx: CommandContext): Promise<number> {
   const { args, env, dir, out } = ctx;
@@ -33,13 +26,10 @@ export async function run(ctx: CommandContext): Promise<number> {
       },
     );
   }
-  const b = await openBackend(env);
-  const d = await loadDevEnv(dir, env, b);
+  const s = await openDevSession(dir, env);
+  const { b, d } = s;
   // An interactive shell gives the check a moment more: its line comes before the prompt.
-  return await withStaleCheck(d, out, async (started) => {
-    await b.ready(out);
-    // Without what an earlier `eval "$(locald env)"` added, so nothing is doubled.
-    const start = withoutLocaldEnv(await b.commandEnv(env));
+  return await inDevEnv(s, env, out, async (start, started) => {
     // Your $SHELL natively; in a VM the guest login's shell (macOS's /bin/zsh is not the VM's).
     const shell = start.SHELL || "/bin/bash";
     const cwd = workingDir(d.projectDir, dir);
