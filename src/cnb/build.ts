@@ -5,7 +5,7 @@
 import { join, resolve } from "node:path";
 import { formatAgo, type Output } from "../output.ts";
 import { ExitCode, LocaldError, NO_SPACE_HINT } from "../errors.ts";
-import { localdHome, pathsUnder, type ProjectPaths, withLayersAt } from "../config/paths.ts";
+import { localdDirs, pathsUnder, type ProjectPaths, withLayersAt } from "../config/paths.ts";
 import { forExecEnv, loadProject } from "../config/project.ts";
 import { parseToml } from "../config/toml.ts";
 import { cnbIds } from "../hosts/native.ts";
@@ -549,7 +549,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
         mounts: s.mounts.map((m) => (m.source === paths.layers ? { ...m, source: next } : m)),
       }));
       // The phases build a copy of the project shaped by project.toml's include/exclude.
-      await stageWorkspace(o.projectDir, imageWorkspace(paths), prep, [localdHome(o.env)]);
+      await stageWorkspace(o.projectDir, imageWorkspace(paths), prep, [localdDirs(o.env).home]);
     } else {
       // Leftovers of cut builds go; the generation before the current one stays for
       // processes started from it.
@@ -581,7 +581,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       }
     }
     // Registry credentials reach only the phases that talk to registries, never the plan.
-    const authRoot = join(localdHome(o.env), "registry-auth");
+    const authRoot = localdDirs(o.env).registryAuth;
     const auths = o.image?.mode === "registry"
       ? await registryAuths([o.image.ref, prep.sources.runImage!], o.env)
       : undefined;

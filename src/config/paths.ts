@@ -19,11 +19,60 @@ export function localdHome(
   });
 }
 
+/**
+ * Every place under locald's home, in one map: no other module joins a name onto the home.
+ * Pure (the paths are computed, nothing is created).
+ */
+export interface LocaldDirs {
+  home: string;
+  /** Per-project state, one directory per project (projectStateDir). */
+  projects: string;
+  /** The content-addressed blob store; builders/ and refs/ under it. */
+  oci: string;
+  /** Extracted builder trees. */
+  builders: string;
+  /** What each pulled reference pointed at. */
+  refs: string;
+  /** Image layouts that locald owns (`build --export` without --layout-dir). */
+  images: string;
+  /** Tool downloads (`*.part` while in progress). */
+  downloads: string;
+  /** Installers' locks, one per tool and version. */
+  locks: string;
+  /** Installed tools: tools/lifecycle/VERSION-ASSET, tools/lima/VERSION-ASSET. */
+  tools: string;
+  /** The Lima VM's home, where its path is short enough for Lima's sockets. */
+  lima: string;
+  /** Private Docker configs of phases that pull or push (they hold credentials). */
+  registryAuth: string;
+}
+
+export function localdDirs(env: Record<string, string>, os: string = Deno.build.os): LocaldDirs {
+  const home = localdHome(env, os);
+  const oci = join(home, "oci");
+  return {
+    home,
+    projects: join(home, "projects"),
+    oci,
+    builders: join(oci, "builders"),
+    refs: join(oci, "refs"),
+    images: join(home, "images"),
+    downloads: join(home, "downloads"),
+    locks: join(home, "locks"),
+    tools: join(home, "tools"),
+    lima: join(home, "lima"),
+    registryAuth: join(home, "registry-auth"),
+  };
+}
+
+/** The shared stores `locald cache ls` sizes besides the projects' state. */
+export const SHARED_STORES = ["tools", "oci", "images", "downloads", "lima"] as const;
+
 /** The per-project state directory: outside the source tree, keyed by the project's path. */
 export function projectStateDir(env: Record<string, string>, projectDir: string): string {
   const id = sha256HexSync(projectDir).slice(0, 12);
   const name = basename(projectDir).replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 40) || "root";
-  return join(localdHome(env), "projects", `${name}-${id}`);
+  return join(localdDirs(env).projects, `${name}-${id}`);
 }
 
 export interface ProjectPaths {

@@ -4,7 +4,7 @@
  * Check and append it to CHECKS; keep heavy imports inside its run().
  */
 import { join } from "node:path";
-import { localdHome } from "../config/paths.ts";
+import { localdDirs } from "../config/paths.ts";
 import { formatBytes } from "../output.ts";
 import type { BackendName } from "../hosts/backend.ts";
 
@@ -150,7 +150,7 @@ const disk: Check = {
   id: "disk",
   title: "disk",
   async run(env) {
-    const home = localdHome(env);
+    const home = localdDirs(env).home;
     const parts: Record<string, number> = {};
     let projects = 0;
     try {

@@ -27,7 +27,7 @@
  */
 import { join } from "node:path";
 import { ExitCode, LocaldError } from "../errors.ts";
-import { localdHome } from "../config/paths.ts";
+import { localdDirs } from "../config/paths.ts";
 import { checkStep, exactEnvArgv } from "./guest.ts";
 import { nativeHost } from "./native.ts";
 import type { Host, HostCommand, Step } from "./types.ts";
@@ -68,7 +68,7 @@ export function limaHome(env: Record<string, string>, instance = LIMA_INSTANCE):
     if (!fits(chosen, instance)) throw tooLong(chosen, instance, "LOCALD_LIMA_HOME");
     return chosen;
   }
-  const preferred = join(localdHome(env), "lima");
+  const preferred = localdDirs(env).lima;
   if (fits(preferred, instance)) return preferred;
   if (env.HOME) {
     const short = join(env.HOME, ".locald", "lima");

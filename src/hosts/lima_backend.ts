@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import type { Output } from "../output.ts";
 import { ExitCode, LocaldError, UsageError } from "../errors.ts";
-import { localdHome, projectPaths } from "../config/paths.ts";
+import { localdDirs, projectPaths } from "../config/paths.ts";
 import { readTextIfExists, removeIfExists, writeFileAtomic } from "../util/fs.ts";
 import { goArch, parseOsRelease } from "./target.ts";
 import type { Backend, BackendDriver, BackendStatus, GuestFacts, VmRequest } from "./backend.ts";
@@ -220,7 +220,7 @@ async function limaStatus(env: Record<string, string>, reason: string): Promise<
     };
   }
   // State lives on the shared mount: the VM must see LOCALD_HOME.
-  const home = localdHome(env);
+  const home = localdDirs(env).home;
   if (mounts.length && !l.isMounted(home, mounts)) {
     return {
       status: "fail",

@@ -14,7 +14,7 @@
 import { join } from "node:path";
 import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
-import { localdHome, projectPaths } from "../config/paths.ts";
+import { localdDirs, projectPaths } from "../config/paths.ts";
 import { exists, removeIfExists } from "../util/fs.ts";
 import { goArch, parseOsRelease } from "./target.ts";
 import { LIFECYCLE } from "../tools/pins.ts";
@@ -135,7 +135,7 @@ async function installInDistro(
   const { sha256 } = await expectedDigest(LIFECYCLE, asset, env, out, LIFECYCLE_OFFLINE);
   const archive = await downloadVerified({
     url: `${releaseBase(LIFECYCLE, env)}/${a.file}`,
-    dest: join(localdHome(env), "downloads", a.file),
+    dest: join(localdDirs(env).downloads, a.file),
     sha256,
     label: `${LIFECYCLE.name} ${LIFECYCLE.version}`,
     out,

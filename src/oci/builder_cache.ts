@@ -4,7 +4,7 @@
  * registry client, no tar): a build whose builder is cached loads only this; pulling lives in
  * builder.ts.
  */
-import { localdHome } from "../config/paths.ts";
+import { localdDirs } from "../config/paths.ts";
 import { readTextIfExists } from "../util/fs.ts";
 import { join } from "../util/path.ts";
 import { sha256HexSync } from "../util/sha256.ts";
@@ -83,11 +83,11 @@ export interface RefRecord {
 }
 
 export function buildersDir(env: Record<string, string>) {
-  return join(localdHome(env), "oci", "builders");
+  return localdDirs(env).builders;
 }
 
 export function refsDir(env: Record<string, string>) {
-  return join(localdHome(env), "oci", "refs");
+  return localdDirs(env).refs;
 }
 
 export function refRecordPath(env: Record<string, string>, canonical: string, platform: string) {

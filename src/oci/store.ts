@@ -8,14 +8,14 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { ExitCode, LocaldError, machineError } from "../errors.ts";
-import { localdHome } from "../config/paths.ts";
+import { localdDirs } from "../config/paths.ts";
 import { exists, removeIfExists, sizeOf } from "../util/fs.ts";
 import type { Descriptor } from "./manifest.ts";
 import { formatReference, type ImageRef } from "./reference.ts";
 import { digestMismatch, type RegistryClient, TransientError, unreachable } from "./registry.ts";
 
 export function ociRoot(env: Record<string, string>): string {
-  return join(localdHome(env), "oci");
+  return localdDirs(env).oci;
 }
 
 /**

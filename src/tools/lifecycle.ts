@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
-import { localdHome } from "../config/paths.ts";
+import { localdDirs } from "../config/paths.ts";
 import { LIFECYCLE } from "./pins.ts";
 
 /** How to build without downloading the lifecycle (said when its server stalls). */
@@ -31,7 +31,7 @@ export function hostAsset(os = Deno.build.os, arch = Deno.build.arch): string {
 
 export function lifecycleInstallDir(env: Record<string, string>, asset?: string): string {
   asset ??= hostAsset();
-  return join(localdHome(env), "tools", "lifecycle", `${LIFECYCLE.version}-${asset}`);
+  return join(localdDirs(env).tools, "lifecycle", `${LIFECYCLE.version}-${asset}`);
 }
 
 async function validateLayout(root: string) {
@@ -137,7 +137,7 @@ export async function ensureLifecycle(
     pin: LIFECYCLE,
     asset: asset ?? hostAsset(),
     dest,
-    downloads: join(localdHome(env), "downloads"),
+    downloads: localdDirs(env).downloads,
     env,
     out,
     offline: LIFECYCLE_OFFLINE,

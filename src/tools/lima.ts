@@ -11,7 +11,7 @@
 import { join } from "node:path";
 import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
-import { localdHome } from "../config/paths.ts";
+import { localdDirs } from "../config/paths.ts";
 import { LIMA, type ToolPin } from "./pins.ts";
 
 export interface LimaInstall {
@@ -34,7 +34,7 @@ export function limaAsset(os = Deno.build.os, arch = Deno.build.arch): string {
 }
 
 export function limaInstallDir(env: Record<string, string>, version: string, asset: string) {
-  return join(localdHome(env), "tools", "lima", `${version}-${asset}`);
+  return join(localdDirs(env).tools, "lima", `${version}-${asset}`);
 }
 
 /** The release layout locald relies on: bin/limactl next to share/lima/. */
@@ -95,7 +95,7 @@ export async function ensureLima(
     pin,
     asset,
     dest: root,
-    downloads: join(localdHome(env), "downloads"),
+    downloads: localdDirs(env).downloads,
     env,
     out,
     validate: validateLimaLayout,

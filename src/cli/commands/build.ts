@@ -217,11 +217,11 @@ async function imageOptions(
     return { ref: publish, mode: "registry", layoutDir: "" };
   }
   const { basename, dirname, join, resolve } = await import("../../util/path.ts");
-  const { localdHome } = await import("../../config/paths.ts");
+  const { localdDirs } = await import("../../config/paths.ts");
   const name = tag ?? (basename(dir).toLowerCase().replace(/[^a-z0-9._-]+/g, "-") || "app");
   const ref = name.includes(":") || name.includes("@") ? name : `${name}:latest`;
   parseReference(ref);
-  const owned = join(localdHome(env), "images");
+  const owned = localdDirs(env).images;
   const out = layoutDir ? resolve(layoutDir) : join(owned, ref.replace(/[/:@]+/g, "_"));
   // An unwritable destination fails now, not after the whole build.
   try {

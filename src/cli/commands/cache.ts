@@ -12,7 +12,7 @@ import type { CommandContext } from "../context.ts";
 import { flagBool } from "../args.ts";
 import { UsageError } from "../../errors.ts";
 import { join } from "../../util/path.ts";
-import { localdHome } from "../../config/paths.ts";
+import { type LocaldDirs, localdDirs, SHARED_STORES } from "../../config/paths.ts";
 import { formatAgo, formatBytes } from "../../output.ts";
 import { diskUse } from "../../doctor/checks.ts";
 import { type Lock, tryLock } from "../../util/lock.ts";
@@ -40,12 +40,12 @@ async function projectDirOf(state: string): Promise<{ dir?: string; builtAt?: st
   }
 }
 
-async function projects(home: string): Promise<ProjectEntry[]> {
+async function projects(dirs: LocaldDirs): Promise<ProjectEntry[]> {
   const out: ProjectEntry[] = [];
   try {
-    for await (const e of Deno.readDir(join(home, "projects"))) {
+    for await (const e of Deno.readDir(dirs.projects)) {
       if (!e.isDirectory) continue;
-      const state = join(home, "projects", e.name);
+      const state = join(dirs.projects, e.name);
       const { dir, builtAt } = await projectDirOf(state);
       out.push({
         state,
@@ -65,28 +65,28 @@ async function projects(home: string): Promise<ProjectEntry[]> {
  * The locks whose holder uses `path` (a project's state or a leftover): prune removes it only
  * when it can take every one of them without waiting.
  */
-async function locksFor(home: string, env: Record<string, string>, path: string) {
+async function locksFor(dirs: LocaldDirs, env: Record<string, string>, path: string) {
   const { blobLockPath, extractionLock } = await import("../../oci/store.ts");
-  const under = (dir: string) => path.startsWith(join(home, dir) + "/");
-  if (under("projects")) return [join(path, "build.lock"), join(path, "image", "build.lock")];
+  const under = (dir: string) => path.startsWith(dir + "/");
+  if (under(dirs.projects)) return [join(path, "build.lock"), join(path, "image", "build.lock")];
   const part = path.match(/\/oci\/tmp\/([0-9a-f]{64})\.part$/);
-  if (part) return [blobLockPath(join(home, "oci"), part[1])];
-  if (under("oci")) return [extractionLock(env)];
-  if (under("registry-auth")) {
+  if (part) return [blobLockPath(dirs.oci, part[1])];
+  if (under(dirs.oci)) return [extractionLock(env)];
+  if (under(dirs.registryAuth)) {
     const { authLockPath } = await import("../../cnb/image.ts");
-    return [authLockPath(join(home, "registry-auth"))];
+    return [authLockPath(dirs.registryAuth)];
   }
   // Downloads and installs of tools: every installer's lock (one per tool and version).
   try {
-    return (await Array.fromAsync(Deno.readDir(join(home, "locks"))))
-      .filter((e) => e.name.endsWith(".lock")).map((e) => join(home, "locks", e.name));
+    return (await Array.fromAsync(Deno.readDir(dirs.locks)))
+      .filter((e) => e.name.endsWith(".lock")).map((e) => join(dirs.locks, e.name));
   } catch {
     return [];
   }
 }
 
 /** Partial downloads and trees of installs that were killed midway. */
-async function leftovers(home: string): Promise<string[]> {
+async function leftovers(dirs: LocaldDirs): Promise<string[]> {
   const out: string[] = [];
   const scan = async (dir: string, match: (name: string) => boolean, depth: number) => {
     try {
@@ -97,11 +97,11 @@ async function leftovers(home: string): Promise<string[]> {
       }
     } catch { /* absent */ }
   };
-  await scan(join(home, "downloads"), (n) => n.endsWith(".part"), 0);
-  await scan(join(home, "tools"), (n) => n.startsWith(".install-"), 2);
-  await scan(join(home, "oci"), (n) => n.endsWith(".part") || n.startsWith(".tmp-"), 3);
+  await scan(dirs.downloads, (n) => n.endsWith(".part"), 0);
+  await scan(dirs.tools, (n) => n.startsWith(".install-"), 2);
+  await scan(dirs.oci, (n) => n.endsWith(".part") || n.startsWith(".tmp-"), 3);
   // Private Docker configs of phases whose locald was killed (they hold credentials).
-  await scan(join(home, "registry-auth"), (n) => !n.endsWith(".lock"), 0);
+  await scan(dirs.registryAuth, (n) => !n.endsWith(".lock"), 0);
   return out;
 }
 
@@ -113,14 +113,15 @@ export async function run({ args, env, out }: CommandContext): Promise<number> {
       "cache",
     );
   }
-  const home = localdHome(env);
-  const list = await projects(home);
+  const dirs = localdDirs(env);
+  const home = dirs.home;
+  const list = await projects(dirs);
   if (sub === "ls") {
     const other: Record<string, number> = {};
-    for (const part of ["tools", "oci", "images", "downloads", "lima"]) {
-      if (await isDir(join(home, part))) other[part] = await diskUse(join(home, part));
+    for (const part of SHARED_STORES) {
+      if (await isDir(dirs[part])) other[part] = await diskUse(dirs[part]);
     }
-    const left = await leftovers(home);
+    const left = await leftovers(dirs);
     if (flagBool(args, "json")) {
       out.json({ home, projects: list, other, leftovers: left });
       return 0;
@@ -149,7 +150,7 @@ export async function run({ args, env, out }: CommandContext): Promise<number> {
       what: p.projectDir ?? p.state,
     })),
     ...(await Promise.all(
-      (await leftovers(home)).map(async (p) => ({ path: p, bytes: await diskUse(p), what: p })),
+      (await leftovers(dirs)).map(async (p) => ({ path: p, bytes: await diskUse(p), what: p })),
     )),
   ];
   let freed = 0;
@@ -161,7 +162,7 @@ export async function run({ args, env, out }: CommandContext): Promise<number> {
     } else {
       // What another locald holds (a project being built, a download or an extraction in
       // progress) stays: prune takes the same locks, without waiting.
-      const wanted = await locksFor(home, env, d.path);
+      const wanted = await locksFor(dirs, env, d.path);
       const locks: Lock[] = [];
       try {
         for (const path of wanted) {
