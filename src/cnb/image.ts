@@ -10,6 +10,7 @@ import type { Mount } from "../hosts/types.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { parseToml } from "../config/toml.ts";
 import { sha256HexSync } from "../util/sha256.ts";
+import { command } from "../util/run.ts";
 
 export interface ImageOptions {
   /** The app image: its layout path (layout mode) or where it is pushed (registry mode). */
@@ -95,7 +96,7 @@ export async function removeWorkspace(dir: string): Promise<void> {
     await Deno.remove(dir, { recursive: true });
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return;
-    await new Deno.Command("chmod", { args: ["-R", "u+rwx", dir], stderr: "null" }).output();
+    await command(["chmod", "-R", "u+rwx", dir], { stderr: "null" }).output();
     await Deno.remove(dir, { recursive: true });
   }
 }
@@ -125,10 +126,7 @@ export async function stageWorkspace(
   await Deno.mkdir(dest, { recursive: true });
   if (!select.exclude.length && !select.include.length && !skipped.length) {
     // Everything: one cp (which clones blocks where the filesystem can).
-    const cp = await new Deno.Command("cp", {
-      args: ["-a", `${projectDir}/.`, dest],
-      stderr: "piped",
-    }).output();
+    const cp = await command(["cp", "-a", `${projectDir}/.`, dest], { stderr: "piped" }).output();
     if (cp.success) return;
     throw fail(new TextDecoder().decode(cp.stderr).trim().split("\n").pop() ?? "cp failed");
   }
@@ -466,7 +464,7 @@ async function copyLayout(from: string, to: string, projectDir: string, owned?: 
     });
   }
   const tmp = `${to}.tmp-${Deno.pid}`;
-  const cp = await new Deno.Command("cp", { args: ["-a", from, tmp], stderr: "piped" }).output();
+  const cp = await command(["cp", "-a", from, tmp], { stderr: "piped" }).output();
   if (!cp.success) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw new LocaldError(

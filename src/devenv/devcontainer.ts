@@ -24,6 +24,7 @@ import { envCaptureArgv, hasAppProfile, launcherArgv, readCapturedEnv } from "./
 import { sha256HexSync } from "../util/sha256.ts";
 import { VERSION } from "../version.ts";
 import { writeFileAtomic } from "../util/fs.ts";
+import { command } from "../util/run.ts";
 
 const BASE_PATH = "/__locald_container_path__";
 
@@ -130,8 +131,7 @@ async function launcherEnv(
       network: "none",
       system: await systemLayout(),
     });
-    const o = await new Deno.Command(cmd.argv[0], {
-      args: cmd.argv.slice(1),
+    const o = await command(cmd.argv, {
       env: cmd.env,
       clearEnv: true,
       cwd: cmd.cwd,

@@ -14,6 +14,7 @@ import { ExitCode, LocaldError } from "../errors.ts";
 import { assertLauncherSafePath, shellQuote, shellWord } from "../util/shell.ts";
 import { exists } from "../util/fs.ts";
 import { parseEnvZ } from "./format.ts";
+import { command } from "../util/run.ts";
 
 /**
  * Where the build's state is and how the launcher's side sees it: natively (and on Lima) the
@@ -283,8 +284,7 @@ export async function launcherEnv(
   const g = d.view?.guestPath ?? ((p: string) => p);
   const wrap = opts.wrap ?? ((s: Step) => Promise.resolve(s));
   const cmd = host.wrap(await wrap(await commandIn(d, envCaptureArgv(g(file)), hostCwd, base)));
-  const launcher = new Deno.Command(cmd.argv[0], {
-    args: cmd.argv.slice(1),
+  const launcher = command(cmd.argv, {
     env: cmd.env,
     clearEnv: true,
     cwd: cmd.cwd,

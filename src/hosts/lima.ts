@@ -31,6 +31,7 @@ import { localdDirs } from "../config/paths.ts";
 import { checkStep, exactEnvArgv } from "./guest.ts";
 import { nativeHost } from "./native.ts";
 import type { Host, HostCommand, Step } from "./types.ts";
+import { command } from "../util/run.ts";
 
 /** The one instance locald creates in its private LIMA_HOME. */
 export const LIMA_INSTANCE = "locald";
@@ -251,8 +252,7 @@ async function spawnCapture(
 ): Promise<{ code: number; stdout: string; stderr: string[] }> {
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(l.path, {
-      args,
+    child = command([l.path, ...args], {
       env: l.env,
       clearEnv: true,
       stdin: "null",

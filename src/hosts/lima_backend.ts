@@ -15,6 +15,7 @@ import { GUEST_PROBE_SCRIPT, guestCommandEnv, parseGuestProbe } from "./guest.ts
 import type { Host } from "./types.ts";
 import { isMounted, LIMA_INSTANCE, type Limactl, limaHome, limaHost } from "./lima.ts";
 import { ensureLimaRunning, limaContext, vmConfig } from "./vm.ts";
+import { command } from "../util/run.ts";
 
 /** Where the last probe of the VM is kept (removed with the VM by `locald vm rm`). */
 export function guestFactsFile(limaHome: string): string {
@@ -25,23 +26,17 @@ export function guestFactsFile(limaHome: string): string {
 export async function probeLimaGuest(l: Limactl): Promise<GuestFacts> {
   let r: Deno.CommandOutput;
   try {
-    r = await new Deno.Command(l.path, {
-      args: [
-        "shell",
-        "--tty=false",
-        "--workdir",
-        "/",
-        LIMA_INSTANCE,
-        "sh",
-        "-c",
-        GUEST_PROBE_SCRIPT,
-      ],
-      env: l.env,
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    r = await command([
+      l.path,
+      "shell",
+      "--tty=false",
+      "--workdir",
+      "/",
+      LIMA_INSTANCE,
+      "sh",
+      "-c",
+      GUEST_PROBE_SCRIPT,
+    ], { env: l.env, clearEnv: true, stdin: "null", stdout: "piped", stderr: "piped" }).output();
   } catch (e) {
     throw new LocaldError(`cannot run ${l.path}: ${(e as Error).message.split("\n")[0]}`, {
       hint: "run `locald vm start` to install Lima, or unset LOCALD_LIMACTL",
@@ -315,8 +310,7 @@ async function limaVm(sub: string, req: VmRequest): Promise<number> {
     if (l.isMounted(req.dir, mounts)) args.push("--workdir", req.dir);
     else out.warn(`the VM cannot see ${req.dir}; the shell starts in the VM user's home`);
     args.push(l.LIMA_INSTANCE);
-    const child = new Deno.Command(lc.limactl.path, {
-      args,
+    const child = command([lc.limactl.path, ...args], {
       env: lc.limactl.env,
       clearEnv: true,
       stdin: "inherit",

@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { NAMESPACE_ID } from "./native.ts";
+import { command } from "../util/run.ts";
 
 export interface SandboxAvailability {
   available: boolean;
@@ -168,8 +169,7 @@ async function distroIds(): Promise<string[]> {
 
 async function run(argv: string[], env: Record<string, string>) {
   try {
-    const o = await new Deno.Command(argv[0], {
-      args: argv.slice(1),
+    const o = await command(argv, {
       env,
       clearEnv: true,
       stdin: "null",

@@ -5,6 +5,7 @@
 import type { HostCommand } from "./types.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { writeAll } from "../util/stdio.ts";
+import { command } from "../util/run.ts";
 
 /** Signals passed on to the child. Windows knows only Ctrl-C and Ctrl-Break. */
 export function forwardedSignals(os: string = Deno.build.os): Deno.Signal[] {
@@ -42,8 +43,7 @@ export interface SpawnResult {
 export async function spawn(cmd: HostCommand, opts: SpawnOptions): Promise<SpawnResult> {
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(cmd.argv[0], {
-      args: cmd.argv.slice(1),
+    child = command(cmd.argv, {
       env: cmd.env,
       clearEnv: true,
       cwd: cmd.cwd,

@@ -29,6 +29,7 @@ import {
 } from "./guest.ts";
 import { nativeHost } from "./native.ts";
 import type { Host, HostCommand, Step } from "./types.ts";
+import { command } from "../util/run.ts";
 
 export const CARRIER_PREFIX = "LOCALD_ENV_";
 
@@ -272,7 +273,7 @@ async function runWsl(
   env: Record<string, string>,
 ): Promise<{ code: number; stdout: Uint8Array; stderr: Uint8Array }> {
   try {
-    const r = await new Deno.Command(wsl, { args, env, stdin: "null" }).output();
+    const r = await command([wsl, ...args], { env, stdin: "null" }).output();
     return { code: r.code, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     throw new LocaldError(`cannot run ${wsl}: ${(e as Error).message.split("\n")[0]}`, {

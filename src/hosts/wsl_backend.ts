@@ -24,6 +24,7 @@ import { nativeSandboxStatus } from "./native_backend.ts";
 import type { Host, Step } from "./types.ts";
 import { probeGuest, windowsToWsl, wslHost, wslStateDir, wslToWindows } from "./wsl.ts";
 import { wslContext } from "./vm.ts";
+import { command } from "../util/run.ts";
 
 /** Windows' view of a path inside the distro (the path itself when locald runs on Linux). */
 export function wslHostView(guestPath: string, distro: string, os = Deno.build.os): string {
@@ -152,8 +153,7 @@ async function installInDistro(
     mounts: [],
   };
   const cmd = host.wrap(step);
-  const child = new Deno.Command(cmd.argv[0], {
-    args: cmd.argv.slice(1),
+  const child = command(cmd.argv, {
     env: cmd.env,
     clearEnv: true,
     cwd: cmd.cwd,
@@ -204,7 +204,7 @@ async function wslVm(sub: string, req: VmRequest): Promise<number> {
   const c = await wslContext(env);
   const d = c.distro.name;
   const inherit = (args: string[]) =>
-    new Deno.Command(c.wsl, { args, env, stdin: "inherit", stdout: "inherit", stderr: "inherit" })
+    command([c.wsl, ...args], { env, stdin: "inherit", stdout: "inherit", stderr: "inherit" })
       .spawn().status;
   if (sub === "status") {
     if (req.json) {
@@ -246,8 +246,7 @@ async function wslVm(sub: string, req: VmRequest): Promise<number> {
   // rm: the distribution is the user's; remove only what locald put in it.
   const guest = await w.probeGuest(c.wsl, d, env);
   const state = w.wslStateDir(guest.home);
-  const r = await new Deno.Command(c.wsl, {
-    args: w.wslProbeArgs(d, ["rm", "-rf", "--", state]),
+  const r = await command([c.wsl, ...w.wslProbeArgs(d, ["rm", "-rf", "--", state])], {
     env,
     stdin: "null",
   }).output();

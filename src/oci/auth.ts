@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { DOCKER_HUB } from "./reference.ts";
+import { command } from "../util/run.ts";
 
 export interface Credential {
   username?: string;
@@ -96,8 +97,7 @@ async function runHelper(
   const bin = `docker-credential-${helper}`;
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(bin, {
-      args: ["get"],
+    child = command([bin, "get"], {
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
