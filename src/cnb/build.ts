@@ -184,9 +184,20 @@ export interface Prepared {
 }
 
 /**
- * Everything up to the plan; nothing written (with `install` false, no VM is started either).
+ * The plan of a dry run (`build --dry-run`): nothing installed, downloaded or written, no VM
+ * started; what is not there yet is described as it would be.
  */
-export async function prepareBuild(o: BuildOptions, install: boolean): Promise<Prepared> {
+export function planBuild(o: BuildOptions): Promise<Prepared> {
+  return prepare(o, false);
+}
+
+/** Everything a real build needs up to the plan: the lifecycle installed, sources pulled. */
+export function prepareBuild(o: BuildOptions): Promise<Prepared> {
+  return prepare(o, true);
+}
+
+/** Everything up to the plan; nothing written (with `install` false, no VM is started either). */
+async function prepare(o: BuildOptions, install: boolean): Promise<Prepared> {
   const b = o.backend;
   trace("build: start prepare");
   // The environment's launcher would meet these paths inside double quotes in bash (an
@@ -399,7 +410,7 @@ function lastErrorLine(output: string): string | undefined {
 
 export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
   await o.backend.ready(o.out);
-  const prep = await prepareBuild(o, true);
+  const prep = await prepareBuild(o);
   const { plan, paths, buildpacks } = prep;
   const sandbox = prep.sandbox;
   // The backend's host wraps the sandboxed step, wherever steps run (on Lima, bwrap runs
@@ -580,125 +591,25 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
         work = withLayersAt(paths, started.next.dir);
       }
     }
-    // Registry credentials reach only the phases that talk to registries, never the plan.
-    const authRoot = localdDirs(o.env).registryAuth;
-    const auths = o.image?.mode === "registry"
-      ? await registryAuths([o.image.ref, prep.sources.runImage!], o.env)
-      : undefined;
-
     trace("build: state prepared");
-    const durationsMs: Record<string, number> = {};
-    let analyzed: string | undefined;
-    for (const step of steps) {
-      const end = o.out.phase(step.name);
-      const res = await withRegistryAuth(step.name, auths, authRoot, (secret) =>
-        spawn(
-          runHost.wrap({
-            ...step,
-            env: { ...step.env, ...secret.env },
-            mounts: [...step.mounts, ...secret.mounts],
-          }),
-          {
-            mode: "capture",
-            // The exporter names the image by its id (a digest, or a short one); locald prints
-            // the digest when it is done (in layout mode, of the manifest it rewrote): once.
-            rewrite: step.name === "exporter"
-              ? (l) => l.replace(/\*\*\* Images \(.*\):/, "*** Images:")
-              : undefined,
-          },
-        ));
-      durationsMs[step.name] = Math.round(end(res.code === 0));
-      if (res.interrupted) {
-        throw new LocaldError(`build interrupted during the ${step.name} phase`, {
-          hint: "run locald build again; the next build starts from the last good state",
-          exitCode: ExitCode.interrupted,
-        });
-      }
-      if (res.code !== 0) {
-        throw await phaseError(
-          step.name,
-          res.code,
-          res.output,
-          runHost,
-          { ...plan, steps },
-          o.projectDir,
-          prep.sandbox ? prep.isolation : undefined,
-          work.layers,
-          prep.lifecycle,
-        );
-      }
-      if (step.name === "analyzer") analyzed = await readTextIfExists(work.analyzed);
-      if (step.name === "detector") {
-        await afterDetect(work, { image: !!o.image, analyzed, out: o.out });
-      }
-    }
-
+    const durationsMs = await runPhases(o, prep, { ...plan, steps }, runHost, work);
     trace("build: phases done");
-    const reusedLaunch = started && !o.image
-      ? await restoreReusedLaunchLayers(started, current, copy)
-      : new Set<string>();
-    const bpIds = new Map<string, string>();
-    // deno-lint-ignore no-explicit-any
-    const group = parseToml(await Deno.readTextFile(work.group), work.group) as any;
-    const inGroup: { id: string; version: string; api?: string }[] = (group.group ?? []).map(
-      // deno-lint-ignore no-explicit-any
-      (g: any) => ({ id: g.id, version: g.version, api: g.api }),
-    );
-    // Ids come from buildpack.toml files (a builder's too): each must name a directory inside
-    // the layers, or scanning and pruning them would reach the state around it.
-    const groupDirs = inGroup.map((g) => {
-      childPath(work.layers, escapeId(g.id), "buildpack id");
-      return escapeId(g.id);
-    });
-    for (const g of inGroup) bpIds.set(escapeId(g.id), g.id);
-    // Layers of buildpacks that are no longer in the group are no longer part of the environment.
-    for (const old of previous?.buildpacks ?? []) {
-      if (!groupDirs.includes(escapeId(old.id))) {
-        await removeIfExists(childPath(work.layers, escapeId(old.id), "buildpack id"));
-      }
-    }
-    // Processes of another execution environment are not this build's (the launcher would
-    // not start them either).
-    let processes = (await readProcesses(join(work.layers, "config", "metadata.toml")))
-      .filter((p) => !prep.execEnv || forExecEnv(p.execEnv, prep.execEnv));
-    if (o.defaultProcess) processes = chooseDefaultProcess(processes, o.defaultProcess);
-    const after = await scanLayers(work.layers, groupDirs);
-    const layers = layerRecords(after, before, (d) => bpIds.get(d) ?? d, reusedLaunch);
-    if (started && !o.image) await hideNonLaunchLayers(work.layers, groupDirs, started.next.held);
-    // The launcher and the layers as the phases (and later the launcher) see them.
-    const g = o.backend.guestPath;
-    const launcher = g(prep.lifecycle!.launcher);
-    if (o.backend.symlinks) await writeProcessLinks(paths, processes.map((p) => p.type), launcher);
-    else await removeIfExists(paths.processes);
-    // Taken after the build: buildpacks may write into the source tree (node_modules, ...).
-    const sourcesAfter = await treeDigest(o.projectDir, sourceOptions);
-    const record: BuildRecord = {
-      recordVersion: 1,
-      projectDir: o.projectDir,
-      builtAt: new Date().toISOString(),
-      platformApi: plan.platformApi,
-      lifecycle: {
-        root: g(prep.lifecycle!.root),
-        version: prep.lifecycle!.version,
-        launcher,
-      },
-      layersDir: o.image ? "/layers" : g(paths.layers),
-      runImage: prep.sources.runImage,
-      imageMode: o.image ? true : undefined,
-      execEnv: prep.execEnv,
-      buildpacks: inGroup,
-      processes,
-      layers,
-      // As the launcher will see them: through `<state>/layers`, not the generation.
-      profiles: (await profileScripts(work.layers, groupDirs)).map((p) =>
-        paths.layers + p.slice(work.layers.length)
-      ),
+    const record = await recordBuild({
+      o,
+      prep,
+      plan,
+      paths,
+      work,
+      started,
+      current,
+      renamed,
+      copy,
+      previous,
+      before,
       durationsMs,
-      fingerprint: await inputsDigest(sourcesAfter),
-      sources: { digest: sourcesAfter, ...sourceOptions },
-      generation: started && !renamed ? started.next.id : undefined,
-      previousGeneration: started && !renamed ? current?.id : undefined,
-    };
+      inputsDigest,
+      sourceOptions,
+    });
     trace("build: record ready");
     // The switch: the record names the new generation, then `layers` points at it (a cut
     // between the two is settled by the next build, from the record).
@@ -738,6 +649,180 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     if (o.image) await removeWorkspace(imageWorkspace(paths)).catch(() => {});
     lock.release();
   }
+}
+
+/** What recordBuild needs: the build as runBuild has it once the phases are done. */
+interface Finished {
+  o: BuildOptions;
+  prep: Prepared;
+  plan: BuildPlan;
+  paths: ProjectPaths;
+  /** Where the phases wrote (the new generation of a dev build). */
+  work: ProjectPaths;
+  started?: Started;
+  current?: Generation;
+  renamed: boolean;
+  copy?: CopyTree;
+  previous?: BuildRecord;
+  before: LayerState[];
+  durationsMs: Record<string, number>;
+  inputsDigest: (sources: string) => Promise<string>;
+  sourceOptions: { gitignore: boolean; exclude: string[]; include: Prepared["include"] };
+}
+
+/**
+ * What the phases left, put in order and described: layers of buildpacks no longer in the
+ * group go, launch layers reused from the last build come back, non-launch layers are hidden,
+ * the process links are written; the record build.json will hold comes back (not yet written).
+ */
+async function recordBuild(
+  {
+    o,
+    prep,
+    plan,
+    paths,
+    work,
+    started,
+    current,
+    renamed,
+    copy,
+    previous,
+    before,
+    durationsMs,
+    inputsDigest,
+    sourceOptions,
+  }: Finished,
+): Promise<BuildRecord> {
+  const reusedLaunch = started && !o.image
+    ? await restoreReusedLaunchLayers(started, current, copy)
+    : new Set<string>();
+  const bpIds = new Map<string, string>();
+  // deno-lint-ignore no-explicit-any
+  const group = parseToml(await Deno.readTextFile(work.group), work.group) as any;
+  const inGroup: { id: string; version: string; api?: string }[] = (group.group ?? []).map(
+    // deno-lint-ignore no-explicit-any
+    (g: any) => ({ id: g.id, version: g.version, api: g.api }),
+  );
+  // Ids come from buildpack.toml files (a builder's too): each must name a directory inside
+  // the layers, or scanning and pruning them would reach the state around it.
+  const groupDirs = inGroup.map((g) => {
+    childPath(work.layers, escapeId(g.id), "buildpack id");
+    return escapeId(g.id);
+  });
+  for (const g of inGroup) bpIds.set(escapeId(g.id), g.id);
+  // Layers of buildpacks that are no longer in the group are no longer part of the environment.
+  for (const old of previous?.buildpacks ?? []) {
+    if (!groupDirs.includes(escapeId(old.id))) {
+      await removeIfExists(childPath(work.layers, escapeId(old.id), "buildpack id"));
+    }
+  }
+  // Processes of another execution environment are not this build's (the launcher would
+  // not start them either).
+  let processes = (await readProcesses(join(work.layers, "config", "metadata.toml")))
+    .filter((p) => !prep.execEnv || forExecEnv(p.execEnv, prep.execEnv));
+  if (o.defaultProcess) processes = chooseDefaultProcess(processes, o.defaultProcess);
+  const after = await scanLayers(work.layers, groupDirs);
+  const layers = layerRecords(after, before, (d) => bpIds.get(d) ?? d, reusedLaunch);
+  if (started && !o.image) await hideNonLaunchLayers(work.layers, groupDirs, started.next.held);
+  // The launcher and the layers as the phases (and later the launcher) see them.
+  const g = o.backend.guestPath;
+  const launcher = g(prep.lifecycle!.launcher);
+  if (o.backend.symlinks) await writeProcessLinks(paths, processes.map((p) => p.type), launcher);
+  else await removeIfExists(paths.processes);
+  // Taken after the build: buildpacks may write into the source tree (node_modules, ...).
+  const sourcesAfter = await treeDigest(o.projectDir, sourceOptions);
+  const record: BuildRecord = {
+    recordVersion: 1,
+    projectDir: o.projectDir,
+    builtAt: new Date().toISOString(),
+    platformApi: plan.platformApi,
+    lifecycle: {
+      root: g(prep.lifecycle!.root),
+      version: prep.lifecycle!.version,
+      launcher,
+    },
+    layersDir: o.image ? "/layers" : g(paths.layers),
+    runImage: prep.sources.runImage,
+    imageMode: o.image ? true : undefined,
+    execEnv: prep.execEnv,
+    buildpacks: inGroup,
+    processes,
+    layers,
+    // As the launcher will see them: through `<state>/layers`, not the generation.
+    profiles: (await profileScripts(work.layers, groupDirs)).map((p) =>
+      paths.layers + p.slice(work.layers.length)
+    ),
+    durationsMs,
+    fingerprint: await inputsDigest(sourcesAfter),
+    sources: { digest: sourcesAfter, ...sourceOptions },
+    generation: started && !renamed ? started.next.id : undefined,
+    previousGeneration: started && !renamed ? current?.id : undefined,
+  };
+  return record;
+}
+
+/**
+ * The phases, one after another, each under its header, through `host`; the first that fails
+ * (or is interrupted) stops the build with its error. What each phase took, by name.
+ */
+async function runPhases(
+  o: BuildOptions,
+  prep: Prepared,
+  plan: BuildPlan,
+  host: Host,
+  work: ProjectPaths,
+): Promise<Record<string, number>> {
+  // Registry credentials reach only the phases that talk to registries, never the plan.
+  const authRoot = localdDirs(o.env).registryAuth;
+  const auths = o.image?.mode === "registry"
+    ? await registryAuths([o.image.ref, prep.sources.runImage!], o.env)
+    : undefined;
+  const durationsMs: Record<string, number> = {};
+  let analyzed: string | undefined;
+  for (const step of plan.steps) {
+    const end = o.out.phase(step.name);
+    const res = await withRegistryAuth(step.name, auths, authRoot, (secret) =>
+      spawn(
+        host.wrap({
+          ...step,
+          env: { ...step.env, ...secret.env },
+          mounts: [...step.mounts, ...secret.mounts],
+        }),
+        {
+          mode: "capture",
+          // The exporter names the image by its id (a digest, or a short one); locald prints
+          // the digest when it is done (in layout mode, of the manifest it rewrote): once.
+          rewrite: step.name === "exporter"
+            ? (l) => l.replace(/\*\*\* Images \(.*\):/, "*** Images:")
+            : undefined,
+        },
+      ));
+    durationsMs[step.name] = Math.round(end(res.code === 0));
+    if (res.interrupted) {
+      throw new LocaldError(`build interrupted during the ${step.name} phase`, {
+        hint: "run locald build again; the next build starts from the last good state",
+        exitCode: ExitCode.interrupted,
+      });
+    }
+    if (res.code !== 0) {
+      throw await phaseError(
+        step.name,
+        res.code,
+        res.output,
+        host,
+        plan,
+        o.projectDir,
+        prep.sandbox ? prep.isolation : undefined,
+        work.layers,
+        prep.lifecycle,
+      );
+    }
+    if (step.name === "analyzer") analyzed = await readTextIfExists(work.analyzed);
+    if (step.name === "detector") {
+      await afterDetect(work, { image: !!o.image, analyzed, out: o.out });
+    }
+  }
+  return durationsMs;
 }
 
 /**

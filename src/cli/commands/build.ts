@@ -2,7 +2,7 @@ import type { CommandContext } from "../context.ts";
 import { flagBool, flagList, flagString } from "../args.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
 import type { ImageOptions } from "../../cnb/image.ts";
-import { type BuildOptions, prepareBuild, runBuild } from "../../cnb/build.ts";
+import { type BuildOptions, planBuild, runBuild } from "../../cnb/build.ts";
 import { formatMs } from "../../output.ts";
 import { parseNetwork } from "../../config/defaults.ts";
 import { openBackend } from "../../hosts/select.ts";
@@ -66,7 +66,7 @@ export async function run({ args, out, env, dir }: CommandContext): Promise<numb
   };
   const viaVm = opts.backend.name !== "native";
   if (flagBool(args, "dry-run")) {
-    const { plan, buildEnv, isolation } = await prepareBuild(opts, false);
+    const { plan, buildEnv, isolation } = await planBuild(opts);
     if (flagBool(args, "json")) {
       out.json({
         plan,
