@@ -9,7 +9,7 @@ import { localdDirs, pathsUnder, type ProjectPaths, withLayersAt } from "../conf
 import { forExecEnv, loadProject } from "../config/project.ts";
 import { parseToml } from "../config/toml.ts";
 import { cnbIds } from "../hosts/native.ts";
-import type { Host } from "../hosts/types.ts";
+import type { Host, Step } from "../hosts/types.ts";
 import type { Backend } from "../hosts/backend.ts";
 import { spawn } from "../hosts/spawn.ts";
 import { type SandboxOptions, sandboxStep } from "../hosts/sandbox.ts";
@@ -435,10 +435,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
   if (prep.execEnvNote) o.out.info(prep.execEnvNote);
   trace("build: prepared");
   const lock = await acquireLock(paths.lock, `another build of ${o.projectDir}`, o.out);
-  let started: Started | undefined;
-  let current: Generation | undefined;
-  let renamed = false;
-  let switched = false;
+  const gen: BuildGeneration = { renamed: false, switched: false };
   try {
     const previous = await readBuildRecord(paths);
     // The environment is the generation the last good build recorded (generations.ts).
@@ -482,115 +479,13 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       return { ...summaryOf(previous, paths.state), skipped: true, sandbox: prep.isolation };
     }
     trace("build: fingerprint checked");
-    const ns = o.image ? undefined : await buildNamespace(o, prep.sandbox);
-    const copy = o.backend.symlinks ? undefined : guestCopy(o.backend);
-    // Image builds always run in a mount namespace (the sandbox's): their layers are a link.
-    current = await settleGeneration(paths, o.image || ns ? "link" : "rename");
-    // A build starts its generation from nothing; the last good one stays until it is done.
-    if (o.clearCache) await removeIfExists(paths.cache);
-    for (const d of [paths.cache, paths.platform]) {
-      await Deno.mkdir(d, { recursive: true });
-    }
-    await writePlatformDir(paths.platform, prep.buildEnv);
-    // Which project this state belongs to, even before a build succeeds (`locald cache`).
-    await Deno.writeTextFile(join(paths.state, "project-dir"), o.projectDir);
-    if (buildpacks.length) {
-      // The named group, with every buildpack the builder and buildpack images bring beside
-      // it (composite buildpacks refer to others by id).
-      const trees = [...prep.sources.extraTrees];
-      if (prep.sources.builder) trees.unshift(prep.sources.builder.buildpacksDir);
-      await writeBuildpacksDir(
-        paths.buildpacks,
-        [...prep.sources.dependencies, ...buildpacks],
-        await treeBuildpacks(trees),
-        { copy: !o.backend.symlinks },
-      );
-      await writeFileAtomic(
-        paths.order,
-        orderToml([buildpacks.map((b) => ({ id: b.id, version: b.version }))]),
-      );
-    }
-    const layoutDir = layoutDirOf(paths);
-    await Deno.mkdir(layoutDir, { recursive: true });
-    if (o.image) {
-      // The exporter builds on the run image's layers: in layout mode all of them must be
-      // in the layout; in registry mode the lifecycle reads them from the registry.
-      if (o.image.mode === "layout") {
-        const { pullImageToLayout } = await import("../oci/builder.ts");
-        const pulled = await pullImageToLayout(prep.sources.runImage!, layoutDir, {
-          env: o.env,
-          out: o.out,
-          insecureRegistries: o.insecureRegistries ?? [],
-          full: true,
-        });
-        await linkLayoutAlias(layoutDir, prep.runImage, pulled);
-      }
-    } else if (prep.sources.runImage) {
-      // Like the builder, the run image is fetched again only under --pull-policy always.
-      const { layoutRelativePath, parseReference } = await import("../oci/reference.ts");
-      const have = join(layoutDir, layoutRelativePath(parseReference(prep.runImage)), "index.json");
-      if (o.pullPolicy === "always" || !(await exists(have))) {
-        const { pullImageToLayout } = await import("../oci/builder.ts");
-        await pullImageToLayout(prep.sources.runImage, layoutDir, {
-          env: o.env,
-          out: o.out,
-          insecureRegistries: o.insecureRegistries ?? [],
-        });
-      }
-    } else {
-      const runImage = await writeHostRunImage(layoutDir, prep.target);
-      await writeFileAtomic(join(paths.state, "run.toml"), `[[images]]\nimage = "${runImage}"\n`);
-    }
-    let before: LayerState[] = [];
-    // Where locald reads what the phases wrote: the new generation of a dev build.
-    let work = paths;
-    let steps = plan.steps;
-    let runHost = host;
-    if (o.image) {
-      // An image build starts from an empty /layers, as in a container; the lifecycle's
-      // volume cache (restorer in, exporter out) carries what buildpacks cache. It too builds
-      // a new generation: the last image build's layers (a devcontainer's /layers) stay until
-      // this one is complete.
-      await pruneGenerations(paths, [current?.id, previous?.previousGeneration]);
-      started = await startGeneration(paths, undefined);
-      work = withLayersAt(paths, started.next.dir);
-      const next = o.backend.guestPath(started.next.dir);
-      steps = steps.map((s) => ({
-        ...s,
-        mounts: s.mounts.map((m) => (m.source === paths.layers ? { ...m, source: next } : m)),
-      }));
-      // The phases build a copy of the project shaped by project.toml's include/exclude.
-      await stageWorkspace(o.projectDir, imageWorkspace(paths), prep, [localdDirs(o.env).home]);
-    } else {
-      // Leftovers of cut builds go; the generation before the current one stays for
-      // processes started from it.
-      await pruneGenerations(paths, [current?.id, previous?.previousGeneration]);
-      started = await startGeneration(paths, o.clearCache ? undefined : current, copy);
-      before = started.before;
-      work = withLayersAt(paths, started.next.dir);
-      if (ns) {
-        // The phases see the new generation at `<state>/layers`; everyone else the current one.
-        const g = o.backend.guestPath;
-        const view = { ...paths, state: g(paths.state), layers: g(paths.layers) };
-        const entries = (await Array.fromAsync(Deno.readDir(paths.state))).map((e) => e.name);
-        steps = steps.map((s) => ({
-          ...s,
-          mounts: generationMounts(s.mounts, view, entries, g(started!.next.dir)),
-        }));
-        if (ns !== "sandbox") {
-          runHost = {
-            name: host.name,
-            wrap: (s) => host.wrap(namespaceStep(s, ns.bwrap, ns.uid, view.state)),
-          };
-        }
-      } else {
-        // No mount namespace here: the new generation takes the place of the last good one
-        // for the build, which comes back if the build fails.
-        ({ started, current } = await renameIn(paths, started, current));
-        renamed = true;
-        work = withLayersAt(paths, started.next.dir);
-      }
-    }
+    const { copy, before, work, steps, runHost } = await prepareState(
+      o,
+      prep,
+      previous,
+      host,
+      gen,
+    );
     trace("build: state prepared");
     const durationsMs = await runPhases(o, prep, { ...plan, steps }, runHost, work);
     trace("build: phases done");
@@ -600,9 +495,9 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       plan,
       paths,
       work,
-      started,
-      current,
-      renamed,
+      started: gen.started,
+      current: gen.current,
+      renamed: gen.renamed,
       copy,
       previous,
       before,
@@ -614,16 +509,16 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     // The switch: the record names the new generation, then `layers` points at it (a cut
     // between the two is settled by the next build, from the record).
     await writeFileAtomic(paths.buildRecord, JSON.stringify(record, null, 2));
-    if (renamed) {
-      switched = true;
+    if (gen.renamed) {
+      gen.switched = true;
       await renameDone(paths);
-    } else if (started) {
-      await pointLayersAt(paths, started.next.id);
-      switched = true;
+    } else if (gen.started) {
+      await pointLayersAt(paths, gen.started.next.id);
+      gen.switched = true;
       // The one before stays for processes started from it, without its cached build-only
       // layers, which no process uses.
-      await pruneGenerations(paths, [started.next.id, current?.id]);
-      if (current) await removeIfExists(current.held);
+      await pruneGenerations(paths, [gen.started.next.id, gen.current?.id]);
+      if (gen.current) await removeIfExists(gen.current.held);
     }
     await removeIfExists(`${paths.buildRecord}.incomplete`);
     const image = o.image
@@ -632,13 +527,13 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     return { ...summaryOf(record, paths.state), skipped: false, sandbox: prep.isolation, image };
   } catch (e) {
     // A failed or cut build leaves the last good generation as it was, and drops its own.
-    if (started && !switched) {
+    if (gen.started && !gen.switched) {
       try {
-        if (renamed) {
+        if (gen.renamed) {
           await renameBack(paths);
         } else {
-          await removeIfExists(started.next.dir);
-          await removeIfExists(started.next.held);
+          await removeIfExists(gen.started.next.dir);
+          await removeIfExists(gen.started.next.held);
         }
       } catch { /* the next build settles it from the record */ }
     }
@@ -649,6 +544,150 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     if (o.image) await removeWorkspace(imageWorkspace(paths)).catch(() => {});
     lock.release();
   }
+}
+
+/** The generations a build works with; set as they come, so runBuild undoes a failure. */
+interface BuildGeneration {
+  /** The one this build writes. */
+  started?: Started;
+  /** The last good one. */
+  current?: Generation;
+  /** The new one took the last good one's place for the build (no mount namespace). */
+  renamed: boolean;
+  /** The record and `layers` name the new one: the build cannot be undone any more. */
+  switched: boolean;
+}
+
+/**
+ * The state around the phases: the platform and buildpacks directories, order.toml, the run
+ * image in the layout, the new generation (or an image build's empty one and its workspace).
+ * What the phases then run: their steps (mounts on the new generation) and host, where they
+ * write (`work`), and the layers as they were before (`before`).
+ */
+async function prepareState(
+  o: BuildOptions,
+  prep: Prepared,
+  previous: BuildRecord | undefined,
+  host: Host,
+  gen: BuildGeneration,
+): Promise<
+  { copy?: CopyTree; before: LayerState[]; work: ProjectPaths; steps: Step[]; runHost: Host }
+> {
+  const { plan, paths, buildpacks } = prep;
+  const ns = o.image ? undefined : await buildNamespace(o, prep.sandbox);
+  const copy = o.backend.symlinks ? undefined : guestCopy(o.backend);
+  // Image builds always run in a mount namespace (the sandbox's): their layers are a link.
+  gen.current = await settleGeneration(paths, o.image || ns ? "link" : "rename");
+  // A build starts its generation from nothing; the last good one stays until it is done.
+  if (o.clearCache) await removeIfExists(paths.cache);
+  for (const d of [paths.cache, paths.platform]) {
+    await Deno.mkdir(d, { recursive: true });
+  }
+  await writePlatformDir(paths.platform, prep.buildEnv);
+  // Which project this state belongs to, even before a build succeeds (`locald cache`).
+  await Deno.writeTextFile(join(paths.state, "project-dir"), o.projectDir);
+  if (buildpacks.length) {
+    // The named group, with every buildpack the builder and buildpack images bring beside
+    // it (composite buildpacks refer to others by id).
+    const trees = [...prep.sources.extraTrees];
+    if (prep.sources.builder) trees.unshift(prep.sources.builder.buildpacksDir);
+    await writeBuildpacksDir(
+      paths.buildpacks,
+      [...prep.sources.dependencies, ...buildpacks],
+      await treeBuildpacks(trees),
+      { copy: !o.backend.symlinks },
+    );
+    await writeFileAtomic(
+      paths.order,
+      orderToml([buildpacks.map((b) => ({ id: b.id, version: b.version }))]),
+    );
+  }
+  const layoutDir = layoutDirOf(paths);
+  await Deno.mkdir(layoutDir, { recursive: true });
+  if (o.image) {
+    // The exporter builds on the run image's layers: in layout mode all of them must be
+    // in the layout; in registry mode the lifecycle reads them from the registry.
+    if (o.image.mode === "layout") {
+      const { pullImageToLayout } = await import("../oci/builder.ts");
+      const pulled = await pullImageToLayout(prep.sources.runImage!, layoutDir, {
+        env: o.env,
+        out: o.out,
+        insecureRegistries: o.insecureRegistries ?? [],
+        full: true,
+      });
+      await linkLayoutAlias(layoutDir, prep.runImage, pulled);
+    }
+  } else if (prep.sources.runImage) {
+    // Like the builder, the run image is fetched again only under --pull-policy always.
+    const { layoutRelativePath, parseReference } = await import("../oci/reference.ts");
+    const have = join(layoutDir, layoutRelativePath(parseReference(prep.runImage)), "index.json");
+    if (o.pullPolicy === "always" || !(await exists(have))) {
+      const { pullImageToLayout } = await import("../oci/builder.ts");
+      await pullImageToLayout(prep.sources.runImage, layoutDir, {
+        env: o.env,
+        out: o.out,
+        insecureRegistries: o.insecureRegistries ?? [],
+      });
+    }
+  } else {
+    const runImage = await writeHostRunImage(layoutDir, prep.target);
+    await writeFileAtomic(join(paths.state, "run.toml"), `[[images]]\nimage = "${runImage}"\n`);
+  }
+  let before: LayerState[] = [];
+  // Where locald reads what the phases wrote: the new generation of a dev build.
+  let work = paths;
+  let steps = plan.steps;
+  let runHost = host;
+  if (o.image) {
+    // An image build starts from an empty /layers, as in a container; the lifecycle's
+    // volume cache (restorer in, exporter out) carries what buildpacks cache. It too builds
+    // a new generation: the last image build's layers (a devcontainer's /layers) stay until
+    // this one is complete.
+    await pruneGenerations(paths, [gen.current?.id, previous?.previousGeneration]);
+    gen.started = await startGeneration(paths, undefined);
+    work = withLayersAt(paths, gen.started.next.dir);
+    const next = o.backend.guestPath(gen.started.next.dir);
+    steps = steps.map((s) => ({
+      ...s,
+      mounts: s.mounts.map((m) => (m.source === paths.layers ? { ...m, source: next } : m)),
+    }));
+    // The phases build a copy of the project shaped by project.toml's include/exclude.
+    await stageWorkspace(o.projectDir, imageWorkspace(paths), prep, [localdDirs(o.env).home]);
+  } else {
+    // Leftovers of cut builds go; the generation before the current one stays for
+    // processes started from it.
+    await pruneGenerations(paths, [gen.current?.id, previous?.previousGeneration]);
+    gen.started = await startGeneration(paths, o.clearCache ? undefined : gen.current, copy);
+    before = gen.started.before;
+    work = withLayersAt(paths, gen.started.next.dir);
+    if (ns) {
+      // The phases see the new generation at `<state>/layers`; everyone else the current one.
+      const g = o.backend.guestPath;
+      const view = { ...paths, state: g(paths.state), layers: g(paths.layers) };
+      const entries = (await Array.fromAsync(Deno.readDir(paths.state))).map((e) => e.name);
+      steps = steps.map((s) => ({
+        ...s,
+        mounts: generationMounts(s.mounts, view, entries, g(gen.started!.next.dir)),
+      }));
+      if (ns !== "sandbox") {
+        runHost = {
+          name: host.name,
+          wrap: (s) => host.wrap(namespaceStep(s, ns.bwrap, ns.uid, view.state)),
+        };
+      }
+    } else {
+      // No mount namespace here: the new generation takes the place of the last good one
+      // for the build, which comes back if the build fails.
+      ({ started: gen.started, current: gen.current } = await renameIn(
+        paths,
+        gen.started,
+        gen.current,
+      ));
+      gen.renamed = true;
+      work = withLayersAt(paths, gen.started.next.dir);
+    }
+  }
+  return { copy, before, work, steps, runHost };
 }
 
 /** What recordBuild needs: the build as runBuild has it once the phases are done. */
