@@ -10,7 +10,6 @@ import type { Mount } from "../hosts/types.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { parseToml } from "../config/toml.ts";
 import { sha256HexSync } from "../util/sha256.ts";
-import { command } from "../util/run.ts";
 
 export interface ImageOptions {
   /** The app image: its layout path (layout mode) or where it is pushed (registry mode). */
@@ -96,7 +95,8 @@ export async function removeWorkspace(dir: string): Promise<void> {
     await Deno.remove(dir, { recursive: true });
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return;
-    await command(["chmod", "-R", "u+rwx", dir], { stderr: "null" }).output();
+    const { run } = await import("../util/runner.ts");
+    await run(["chmod", "-R", "u+rwx", dir], { stderr: "null" });
     await Deno.remove(dir, { recursive: true });
   }
 }
@@ -126,9 +126,10 @@ export async function stageWorkspace(
   await Deno.mkdir(dest, { recursive: true });
   if (!select.exclude.length && !select.include.length && !skipped.length) {
     // Everything: one cp (which clones blocks where the filesystem can).
-    const cp = await command(["cp", "-a", `${projectDir}/.`, dest], { stderr: "piped" }).output();
-    if (cp.success) return;
-    throw fail(new TextDecoder().decode(cp.stderr).trim().split("\n").pop() ?? "cp failed");
+    const { run } = await import("../util/runner.ts");
+    const cp = await run(["cp", "-a", `${projectDir}/.`, dest], { stdout: "null" });
+    if (cp.code === 0) return;
+    throw fail(cp.stderr.trim().split("\n").pop() || "cp failed");
   }
   const { compileIgnore, compileInclude } = await import("./fingerprint.ts");
   const ignored = compileIgnore(select.exclude);
@@ -464,11 +465,12 @@ async function copyLayout(from: string, to: string, projectDir: string, owned?: 
     });
   }
   const tmp = `${to}.tmp-${Deno.pid}`;
-  const cp = await command(["cp", "-a", from, tmp], { stderr: "piped" }).output();
-  if (!cp.success) {
+  const { run } = await import("../util/runner.ts");
+  const cp = await run(["cp", "-a", from, tmp], { stdout: "null" });
+  if (cp.code !== 0) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw new LocaldError(
-      `cannot write the image layout to ${to}: ${new TextDecoder().decode(cp.stderr).trim()}`,
+      `cannot write the image layout to ${to}: ${cp.stderr.trim()}`,
       { hint: "choose a writable --layout-dir with room for the image", exitCode: ExitCode.input },
     );
   }

@@ -24,7 +24,6 @@ import { envCaptureArgv, hasAppProfile, launcherArgv, readCapturedEnv } from "./
 import { sha256HexSync } from "../util/sha256.ts";
 import { VERSION } from "../version.ts";
 import { writeFileAtomic } from "../util/fs.ts";
-import { command } from "../util/run.ts";
 
 const BASE_PATH = "/__locald_container_path__";
 
@@ -131,16 +130,16 @@ async function launcherEnv(
       network: "none",
       system: await systemLayout(),
     });
-    const o = await command(cmd.argv, {
+    const { run } = await import("../util/runner.ts");
+    const o = await run(cmd.argv, {
       env: cmd.env,
       clearEnv: true,
       cwd: cmd.cwd,
       stdout: "null",
-      stderr: "piped",
-    }).output();
+    });
     const after = await readCapturedEnv(file);
-    if (!o.success || !after) {
-      const lines = new TextDecoder().decode(o.stderr).trim().split("\n").filter(Boolean);
+    if (o.code !== 0 || !after) {
+      const lines = o.stderr.trim().split("\n").filter(Boolean);
       throw new LocaldError(
         `the launcher could not compute the container's environment` +
           (lines.length ? `: ${lines[lines.length - 1]}` : ""),

@@ -31,7 +31,6 @@ import { localdDirs } from "../config/paths.ts";
 import { checkStep, exactEnvArgv } from "./guest.ts";
 import { nativeHost } from "./native.ts";
 import type { Host, HostCommand, Step } from "./types.ts";
-import { command } from "../util/run.ts";
 
 /** The one instance locald creates in its private LIMA_HOME. */
 export const LIMA_INSTANCE = "locald";
@@ -250,44 +249,19 @@ async function spawnCapture(
   args: string[],
   onStderrLine?: (line: string) => void,
 ): Promise<{ code: number; stdout: string; stderr: string[] }> {
-  let child: Deno.ChildProcess;
-  try {
-    child = command([l.path, ...args], {
-      env: l.env,
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch (e) {
-    throw new LocaldError(`cannot run ${l.path}: ${(e as Error).message.split("\n")[0]}`, {
-      hint: "run `locald vm start` to install Lima, or unset LOCALD_LIMACTL",
-      exitCode: ExitCode.failure,
-      cause: e,
-    });
-  }
+  const { run } = await import("../util/runner.ts");
   const stderr: string[] = [];
-  const readErr = (async () => {
-    let buf = "";
-    const dec = new TextDecoder();
-    for await (const chunk of child.stderr) {
-      buf += dec.decode(chunk, { stream: true });
-      let i;
-      while ((i = buf.indexOf("\n")) !== -1) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        stderr.push(line);
-        onStderrLine?.(line);
-      }
-    }
-    if (buf) {
-      stderr.push(buf);
-      onStderrLine?.(buf);
-    }
-  })();
-  const stdout = new Response(child.stdout).text();
-  const [status, text] = await Promise.all([child.status, stdout, readErr]);
-  return { code: status.code, stdout: text, stderr };
+  const r = await run([l.path, ...args], {
+    env: l.env,
+    clearEnv: true,
+    onStderrLine: (line) => {
+      stderr.push(line);
+      onStderrLine?.(line);
+    },
+    hint: "run `locald vm start` to install Lima, or unset LOCALD_LIMACTL",
+    exitCode: ExitCode.failure,
+  });
+  return { code: r.code, stdout: r.stdout, stderr };
 }
 
 /** A logrus text line (`time=... level=info msg="..."`) as level and message. */

@@ -15,7 +15,6 @@ import { GUEST_PROBE_SCRIPT, guestCommandEnv, parseGuestProbe } from "./guest.ts
 import type { Host } from "./types.ts";
 import { isMounted, LIMA_INSTANCE, type Limactl, limaHome, limaHost } from "./lima.ts";
 import { ensureLimaRunning, limaContext, vmConfig } from "./vm.ts";
-import { command } from "../util/run.ts";
 
 /** Where the last probe of the VM is kept (removed with the VM by `locald vm rm`). */
 export function guestFactsFile(limaHome: string): string {
@@ -24,28 +23,26 @@ export function guestFactsFile(limaHome: string): string {
 
 /** Ask the running VM about itself: one `limactl shell` through the login shell. */
 export async function probeLimaGuest(l: Limactl): Promise<GuestFacts> {
-  let r: Deno.CommandOutput;
-  try {
-    r = await command([
-      l.path,
-      "shell",
-      "--tty=false",
-      "--workdir",
-      "/",
-      LIMA_INSTANCE,
-      "sh",
-      "-c",
-      GUEST_PROBE_SCRIPT,
-    ], { env: l.env, clearEnv: true, stdin: "null", stdout: "piped", stderr: "piped" }).output();
-  } catch (e) {
-    throw new LocaldError(`cannot run ${l.path}: ${(e as Error).message.split("\n")[0]}`, {
-      hint: "run `locald vm start` to install Lima, or unset LOCALD_LIMACTL",
-      exitCode: ExitCode.failure,
-    });
-  }
-  const p = r.code === 0 ? parseGuestProbe(new TextDecoder().decode(r.stdout)) : undefined;
+  const { run } = await import("../util/runner.ts");
+  const r = await run([
+    l.path,
+    "shell",
+    "--tty=false",
+    "--workdir",
+    "/",
+    LIMA_INSTANCE,
+    "sh",
+    "-c",
+    GUEST_PROBE_SCRIPT,
+  ], {
+    env: l.env,
+    clearEnv: true,
+    hint: "run `locald vm start` to install Lima, or unset LOCALD_LIMACTL",
+    exitCode: ExitCode.failure,
+  });
+  const p = r.code === 0 ? parseGuestProbe(r.stdout) : undefined;
   if (!p) {
-    const why = new TextDecoder().decode(r.stderr).trim().split("\n").pop();
+    const why = r.stderr.trim().split("\n").pop();
     throw new LocaldError(`the locald VM did not answer${why ? `: ${why}` : ""}`, {
       hint: `read ${join(l.home, LIMA_INSTANCE, "ha.stderr.log")}; \`locald vm stop\` and ` +
         "`locald vm start` restart it",
@@ -310,14 +307,15 @@ async function limaVm(sub: string, req: VmRequest): Promise<number> {
     if (l.isMounted(req.dir, mounts)) args.push("--workdir", req.dir);
     else out.warn(`the VM cannot see ${req.dir}; the shell starts in the VM user's home`);
     args.push(l.LIMA_INSTANCE);
-    const child = command([lc.limactl.path, ...args], {
+    const { run } = await import("../util/runner.ts");
+    return (await run([lc.limactl.path, ...args], {
       env: lc.limactl.env,
       clearEnv: true,
       stdin: "inherit",
       stdout: "inherit",
       stderr: "inherit",
-    }).spawn();
-    return (await child.status).code;
+      hint: "run `locald vm start` to install Lima, or unset LOCALD_LIMACTL",
+    })).code;
   }
   const lc = await vm.limaContext(env, out, false);
   const inst = lc ? await l.limaInstance(lc.limactl) : undefined;

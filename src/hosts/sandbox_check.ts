@@ -7,7 +7,6 @@
 import { join } from "node:path";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { NAMESPACE_ID } from "./native.ts";
-import { command } from "../util/run.ts";
 
 export interface SandboxAvailability {
   available: boolean;
@@ -168,16 +167,9 @@ async function distroIds(): Promise<string[]> {
 }
 
 async function run(argv: string[], env: Record<string, string>) {
+  const runner = await import("../util/runner.ts");
   try {
-    const o = await command(argv, {
-      env,
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
+    return await runner.run(argv, { env, clearEnv: true, timeout: 30_000 });
   } catch (e) {
     return { code: 127, stdout: "", stderr: (e as Error).message };
   }

@@ -29,7 +29,6 @@ import {
 } from "./guest.ts";
 import { nativeHost } from "./native.ts";
 import type { Host, HostCommand, Step } from "./types.ts";
-import { command } from "../util/run.ts";
 
 export const CARRIER_PREFIX = "LOCALD_ENV_";
 
@@ -272,16 +271,13 @@ async function runWsl(
   args: string[],
   env: Record<string, string>,
 ): Promise<{ code: number; stdout: Uint8Array; stderr: Uint8Array }> {
-  try {
-    const r = await command([wsl, ...args], { env, stdin: "null" }).output();
-    return { code: r.code, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    throw new LocaldError(`cannot run ${wsl}: ${(e as Error).message.split("\n")[0]}`, {
-      hint: "install WSL with `wsl --install` (Windows 10 2004+ or Windows 11)",
-      exitCode: ExitCode.unsupported,
-      cause: e,
-    });
-  }
+  const { run } = await import("../util/runner.ts");
+  const r = await run([wsl, ...args], {
+    env,
+    hint: "install WSL with `wsl --install` (Windows 10 2004+ or Windows 11)",
+    exitCode: ExitCode.unsupported,
+  });
+  return { code: r.code, stdout: r.stdoutBytes, stderr: r.stderrBytes };
 }
 
 export async function listDistros(wsl: string, env: Record<string, string>): Promise<WslDistro[]> {

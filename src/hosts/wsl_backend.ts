@@ -24,7 +24,6 @@ import { nativeSandboxStatus } from "./native_backend.ts";
 import type { Host, Step } from "./types.ts";
 import { probeGuest, windowsToWsl, wslHost, wslStateDir, wslToWindows } from "./wsl.ts";
 import { wslContext } from "./vm.ts";
-import { command } from "../util/run.ts";
 
 /** Windows' view of a path inside the distro (the path itself when locald runs on Linux). */
 export function wslHostView(guestPath: string, distro: string, os = Deno.build.os): string {
@@ -153,21 +152,18 @@ async function installInDistro(
     mounts: [],
   };
   const cmd = host.wrap(step);
-  const child = command(cmd.argv, {
+  const { run } = await import("../util/runner.ts");
+  const file = await Deno.open(archive, { read: true });
+  const status = await run(cmd.argv, {
     env: cmd.env,
     clearEnv: true,
     cwd: cmd.cwd,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const file = await Deno.open(archive, { read: true });
-  const [status] = await Promise.all([
-    child.output(),
-    file.readable.pipeTo(child.stdin).catch(() => {}),
-  ]);
+    stdin: file.readable,
+    hint: "install WSL with `wsl --install` (Windows 10 2004+ or Windows 11)",
+    exitCode: ExitCode.unsupported,
+  });
   if (status.code !== 0) {
-    const why = new TextDecoder().decode(status.stderr).trim().split("\n").pop();
+    const why = status.stderr.trim().split("\n").pop();
     throw new LocaldError(
       `could not unpack the lifecycle in the WSL distribution${why ? `: ${why}` : ""}`,
       {
@@ -203,9 +199,9 @@ async function wslVm(sub: string, req: VmRequest): Promise<number> {
   const { wslContext } = await import("./vm.ts");
   const c = await wslContext(env);
   const d = c.distro.name;
+  const { run } = await import("../util/runner.ts");
   const inherit = (args: string[]) =>
-    command([c.wsl, ...args], { env, stdin: "inherit", stdout: "inherit", stderr: "inherit" })
-      .spawn().status;
+    run([c.wsl, ...args], { env, stdin: "inherit", stdout: "inherit", stderr: "inherit" });
   if (sub === "status") {
     if (req.json) {
       out.json({
@@ -246,10 +242,7 @@ async function wslVm(sub: string, req: VmRequest): Promise<number> {
   // rm: the distribution is the user's; remove only what locald put in it.
   const guest = await w.probeGuest(c.wsl, d, env);
   const state = w.wslStateDir(guest.home);
-  const r = await command([c.wsl, ...w.wslProbeArgs(d, ["rm", "-rf", "--", state])], {
-    env,
-    stdin: "null",
-  }).output();
+  const r = await run([c.wsl, ...w.wslProbeArgs(d, ["rm", "-rf", "--", state])], { env });
   if (r.code !== 0) {
     throw new LocaldError(`could not remove ${w.wslToWindows(state, d)} (exit ${r.code})`, {
       hint: `remove it yourself with \`wsl -d ${d} rm -rf ${state}\``,

@@ -7,7 +7,6 @@
 import { join } from "node:path";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { DOCKER_HUB } from "./reference.ts";
-import { command } from "../util/run.ts";
 
 export interface Credential {
   username?: string;
@@ -95,31 +94,21 @@ async function runHelper(
   env: Record<string, string>,
 ): Promise<Credential | undefined> {
   const bin = `docker-credential-${helper}`;
-  let child: Deno.ChildProcess;
-  try {
-    child = command([bin, "get"], {
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-      env,
-      clearEnv: true,
-    }).spawn();
-  } catch {
-    throw new LocaldError(`credential helper ${bin} is not installed`, {
-      hint: `${dockerConfigPath(env)} names it for ${registry}; install it or edit the file`,
-      exitCode: ExitCode.input,
-    });
-  }
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(helperServer(registry)));
-  await w.close();
-  const res = await child.output();
-  if (!res.success) {
+  const { run } = await import("../util/runner.ts");
+  const res = await run([bin, "get"], {
+    stdin: helperServer(registry),
+    env,
+    clearEnv: true,
+    hint: `${dockerConfigPath(env)} names it for ${registry}; install it or edit the file`,
+    exitCode: ExitCode.input,
+    missing: `credential helper ${bin} is not installed`,
+  });
+  if (res.code !== 0) {
     // "credentials not found" is a normal answer: fall through to anonymous access.
     return undefined;
   }
   try {
-    const doc = JSON.parse(new TextDecoder().decode(res.stdout)) as {
+    const doc = JSON.parse(res.stdout) as {
       Username?: string;
       Secret?: string;
     };

@@ -19,8 +19,8 @@ export interface RunOptions {
   /** Variables for the child; with clearEnv, the only ones it sees. */
   env?: Record<string, string>;
   clearEnv?: boolean;
-  /** Text or bytes written to the child's stdin, or "inherit"; default nothing ("null"). */
-  stdin?: string | Uint8Array | "inherit" | "null";
+  /** Text, bytes or a stream written to the child's stdin, or "inherit"; default "null". */
+  stdin?: string | Uint8Array | ReadableStream<Uint8Array> | "inherit" | "null";
   /** "piped" (default): kept in the result and given to the line callbacks. */
   stdout?: "piped" | "inherit" | "null";
   stderr?: "piped" | "inherit" | "null";
@@ -34,9 +34,11 @@ export interface RunOptions {
   timeout?: number;
   /** Throw a LocaldError when the program exits non-zero (default: return the code). */
   check?: boolean;
+  /** The error's message when the program is not found (default "cannot run NAME: not found"). */
+  missing?: string;
   /** What to say when the program cannot be run or fails `check` (the `hint:` line). */
   hint?: string;
-  /** The exit code of those errors (default ExitCode.failure; 127 for a missing program). */
+  /** The exit code of those errors (default ExitCode.failure, and 127 for a missing program). */
   exitCode?: number;
 }
 
@@ -44,6 +46,9 @@ export interface RunResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** The same output as bytes (for output that is not UTF-8, such as wsl.exe's UTF-16). */
+  stdoutBytes: Uint8Array;
+  stderrBytes: Uint8Array;
 }
 
 /** The path of `name` on `path` (a name with a slash is taken as it is). */
@@ -77,10 +82,12 @@ export async function resolveProgram(
 /** Splits a byte stream into lines for `each`, keeping the whole text too. */
 function lineSink(each: ((line: string) => void) | undefined) {
   const dec = new TextDecoder();
+  const chunks: Uint8Array[] = [];
   let text = "";
   let partial = "";
   const stream = new WritableStream<Uint8Array>({
     write(chunk) {
+      chunks.push(chunk.slice());
       const s = dec.decode(chunk, { stream: true });
       text += s;
       if (!each) return;
@@ -96,7 +103,13 @@ function lineSink(each: ((line: string) => void) | undefined) {
       partial = "";
     },
   });
-  return { stream, text: () => text };
+  const bytes = () => {
+    const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks) all.set(c, (at += c.length) - c.length);
+    return all;
+  };
+  return { stream, text: () => text, bytes };
 }
 
 /** Runs argv to the end. See RunOptions; throws LocaldError when it cannot run or times out. */
@@ -105,9 +118,9 @@ export async function run(argv: readonly string[], opts: RunOptions = {}): Promi
   const path = opts.env?.PATH ?? (opts.clearEnv ? undefined : Deno.env.get("PATH"));
   const program = name ? await resolveProgram(name, path) : undefined;
   if (!program) {
-    throw new LocaldError(`cannot run ${name || "(empty command)"}: not found`, {
+    throw new LocaldError(opts.missing ?? `cannot run ${name || "(empty command)"}: not found`, {
       hint: opts.hint ?? "check that it is installed and on PATH",
-      exitCode: 127,
+      exitCode: opts.exitCode ?? 127,
     });
   }
   let b = new CommandBuilder().command([program, ...argv.slice(1)]).noThrow();
@@ -146,7 +159,13 @@ export async function run(argv: readonly string[], opts: RunOptions = {}): Promi
     clearTimeout(timer);
     clearTimeout(hard);
   }
-  const result = { code, stdout: out.text(), stderr: err.text() };
+  const result = {
+    code,
+    stdout: out.text(),
+    stderr: err.text(),
+    stdoutBytes: out.bytes(),
+    stderrBytes: err.bytes(),
+  };
   if (timedOut) {
     throw new LocaldError(`${name} did not finish within ${opts.timeout} ms and was stopped`, {
       hint: opts.hint,

@@ -38,6 +38,9 @@ Deno.test("runner: stdin text and bytes reach the child", async () => {
   const bytes = new Uint8Array([0, 1, 2, 255]);
   const b = await run(["od", "-An", "-tu1"], { env: ENV, clearEnv: true, stdin: bytes });
   assert.deepEqual(b.stdout.trim().split(/\s+/), ["0", "1", "2", "255"]);
+  // A stream (a file, say) is piped in; bytes that are not UTF-8 come back as they are.
+  const s = await run(["cat"], { env: ENV, clearEnv: true, stdin: new Blob([bytes]).stream() });
+  assert.deepEqual(s.stdoutBytes, bytes);
 });
 
 Deno.test("runner: lines stream in order, before the child ends, per stream", async () => {
