@@ -7,26 +7,12 @@
  * Writes bench/results/sandbox.md and the raw hyperfine JSON beside it.
  */
 import { join } from "node:path";
+import { benchEnv } from "./lib/env.ts";
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
-const CACHE = Deno.env.get("LOCALD_TEST_CACHE") || "/var/cache/locald-test";
 const OUT = join(REPO, "bench", "results");
 const root = await Deno.makeTempDir({ prefix: "locald-bench-sandbox-" });
-const env: Record<string, string> = {
-  PATH: Deno.env.get("PATH")!,
-  HOME: join(root, "home"),
-  LOCALD_HOME: join(root, "locald"),
-  LOCALD_LIFECYCLE_DIR: join(CACHE, "lifecycle"),
-  NO_COLOR: "1",
-  DENO_NO_UPDATE_CHECK: "1",
-};
-// The module cache of this deno (HOME is a fresh one, so the default cache would be empty).
-env.DENO_DIR = Deno.env.get("DENO_DIR") ?? JSON.parse(
-  new TextDecoder().decode(
-    (await new Deno.Command(Deno.execPath(), { args: ["info", "--json"], stderr: "null" }).output())
-      .stdout,
-  ),
-).denoDir;
+const env = await benchEnv(root);
 await Deno.mkdir(env.HOME);
 const app = join(root, "app");
 await new Deno.Command("cp", { args: ["-r", join(REPO, "tests/fixtures/apps/everything"), app] })

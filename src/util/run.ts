@@ -1,9 +1,9 @@
 /**
- * The one place locald makes a process: `command(argv, options)` is Deno.Command with the
- * program and its arguments as one exact argv (never a string a shell would re-parse). Callers
- * choose spawn() (streams, stdin, signals: src/hosts/spawn.ts for phases and dev commands) or
- * output() (small probes), as Deno.Command offers them; options and defaults are Deno's.
- * Light: on the exec/env hot path.
+ * Where the start-up path makes a process: `command(argv, options)` is Deno.Command with the
+ * program and its arguments as one exact argv (never a string a shell would re-parse). Used by
+ * src/hosts/spawn.ts (phases and dev commands: streams, signals, 128+N for a signal death) and
+ * the launcher's environment capture. Light: on the exec/env hot path, where dax must not load.
+ * Everything else runs through the dax runner, src/util/runner.ts (README "Processes").
  */
 export type CommandOptions = Omit<Deno.CommandOptions, "args">;
 

@@ -10,6 +10,9 @@
  * argv[0] is looked up on PATH here (the env's PATH when one is given), so dax's built-in
  * commands (cat, cp, rm, ...) never stand in for the real program and a missing program is a
  * clear error before anything runs.
+ *
+ * Limit: dax 0.49.0 reports exit 0 for a child killed by a signal it did not send (the timeout
+ * here is sent by dax and comes back as an error); callers check the output they rely on.
  */
 import { CommandBuilder, KillController } from "dax";
 import { ExitCode, LocaldError } from "../errors.ts";
