@@ -138,3 +138,19 @@ Deno.test("runner: env is cleared when asked and cwd is honoured", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("runner: a program whose path has spaces, quotes and unicode runs", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "My Tools 'é' " });
+  try {
+    const prog = `${dir}/say hi`;
+    await Deno.writeTextFile(prog, '#!/bin/sh\nprintf "%s|" "$0" "$@"\n');
+    await Deno.chmod(prog, 0o755);
+    const r = await run([prog, "a b"], { env: ENV, clearEnv: true });
+    assert.equal(r.stdout, `${prog}|a b|`);
+    // Found on PATH too.
+    const p = await run(["say hi"], { env: { PATH: `${dir}:/usr/bin:/bin` }, clearEnv: true });
+    assert.equal(p.stdout, `${prog}|`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
