@@ -102,6 +102,21 @@ export async function removeWorkspace(dir: string): Promise<void> {
 }
 
 /**
+ * `cp -a from to`. Through Deno.Command (util/run.ts), not the dax runner: dax 0.49 reports a
+ * child killed by a signal it did not send (an OOM kill) as exit 0, and a copy cut short must
+ * never pass for a whole one.
+ */
+async function copyTree(from: string, to: string): Promise<{ ok: boolean; why: string }> {
+  const { command } = await import("../util/run.ts");
+  const r = await command(["cp", "-a", from, to], { stdout: "null", stderr: "piped" }).output();
+  const err = new TextDecoder().decode(r.stderr).trim();
+  if (r.success) return { ok: true, why: "" };
+  const why = err.split("\n").pop() ||
+    (r.signal ? `cp was killed by ${r.signal}` : `cp exited with ${r.code}`);
+  return { ok: false, why };
+}
+
+/**
  * Copy the project to `dest` as pack copies it into a build: everything, or what project.toml's
  * `include` names, minus what its `exclude` names (gitignore patterns; see compileInclude).
  * Files keep their mode and modification time, symlinks their target; sockets and devices are
@@ -126,10 +141,10 @@ export async function stageWorkspace(
   await Deno.mkdir(dest, { recursive: true });
   if (!select.exclude.length && !select.include.length && !skipped.length) {
     // Everything: one cp (which clones blocks where the filesystem can).
-    const { run } = await import("../util/runner.ts");
-    const cp = await run(["cp", "-a", `${projectDir}/.`, dest], { stdout: "null" });
-    if (cp.code === 0) return;
-    throw fail(cp.stderr.trim().split("\n").pop() || "cp failed");
+    // Deno.Command, not the dax runner: dax reports a copy killed by a signal as a success.
+    const cp = await copyTree(`${projectDir}/.`, dest);
+    if (cp.ok) return;
+    throw fail(cp.why);
   }
   const { compileIgnore, compileInclude } = await import("./fingerprint.ts");
   const ignored = compileIgnore(select.exclude);
@@ -465,12 +480,11 @@ async function copyLayout(from: string, to: string, projectDir: string, owned?: 
     });
   }
   const tmp = `${to}.tmp-${Deno.pid}`;
-  const { run } = await import("../util/runner.ts");
-  const cp = await run(["cp", "-a", from, tmp], { stdout: "null" });
-  if (cp.code !== 0) {
+  const cp = await copyTree(from, tmp);
+  if (!cp.ok) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw new LocaldError(
-      `cannot write the image layout to ${to}: ${cp.stderr.trim()}`,
+      `cannot write the image layout to ${to}: ${cp.why}`,
       { hint: "choose a writable --layout-dir with room for the image", exitCode: ExitCode.input },
     );
   }
