@@ -116,6 +116,49 @@ Deno.test("locald builder pull, inspect, ls, rm", async (t) => {
       assert.deepEqual(after.map((s) => s.mtime), before.map((s) => s.mtime));
     });
 
+    await t.step(
+      "a layer damaged in the store is caught before it is extracted again",
+      async () => {
+        // A warm pull trusts what the store verified when it wrote it; extracting from a blob
+        // this process did not download reads it again first.
+        const pulled = await locald(env, "builder", "pull", ref, "--json");
+        assert.equal(pulled.code, 0, pulled.stderr);
+        const { digest } = JSON.parse(pulled.stdout);
+        const blobs = join(env.LOCALD_HOME, "oci/blobs/sha256");
+        const manifest = JSON.parse(await Deno.readTextFile(join(blobs, digest.slice(7))));
+        const layerDigest: string = manifest.layers.at(-1).digest;
+        const blob = join(blobs, layerDigest.slice(7));
+        const bytes = await Deno.readFile(blob);
+        bytes[bytes.length >> 1] ^= 0xff; // same size, other content
+        await Deno.writeFile(blob, bytes);
+        await Deno.remove(join(env.LOCALD_HOME, "oci/builders", digest.slice(7)), {
+          recursive: true,
+        });
+        const r = await locald(env, "builder", "pull", ref);
+        assert.equal(r.code, 5, r.stderr);
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `the stored layer ${manifest.layers.length} of .* is damaged: expected ${layerDigest}`,
+          ),
+        );
+        assert.match(r.stderr, /\nhint: .*run the command again/);
+        await assert.rejects(Deno.lstat(blob), Deno.errors.NotFound);
+        await assert.rejects(
+          Deno.lstat(join(env.LOCALD_HOME, "oci/builders", digest.slice(7))),
+          Deno.errors.NotFound,
+        );
+        const again = await locald(env, "builder", "pull", ref);
+        assert.equal(again.code, 0, again.stderr);
+        const fresh = await Deno.readFile(blob);
+        const hex = Array.from(
+          new Uint8Array(await crypto.subtle.digest("SHA-256", fresh)),
+          (b) => b.toString(16).padStart(2, "0"),
+        ).join("");
+        assert.equal(`sha256:${hex}`, layerDigest);
+      },
+    );
+
     await t.step("inspect works offline once pulled", async () => {
       await reg.stop();
       stopped = true;

@@ -29,9 +29,6 @@ export interface ApplyStats {
   skipped: number;
 }
 
-/** Only `/cnb` and what lies below it. */
-export const onlyCnb = (rel: string) => rel === "cnb" || rel.startsWith("cnb/");
-
 const WH = ".wh.";
 const OPAQUE = ".wh..wh..opq";
 
@@ -58,12 +55,15 @@ async function sniff(path: string, declared: Compression): Promise<Compression> 
   }
 }
 
-/** A decompressed tar stream of a layer blob on disk. */
+/**
+ * A decompressed tar stream of a layer blob on disk. Small reads and the default 16 KiB inflate chunks: every chunk is a new buffer, and V8
+ * frees them only at its next collection, so bigger ones raised the peak memory by tens of MiB.
+ */
 export async function openLayer(path: string, declared: Compression): Promise<Readable> {
   const kind = await sniff(path, declared);
-  const src = createReadStream(path, { highWaterMark: 1 << 20 });
+  const src = createReadStream(path, { highWaterMark: 1 << 16 });
   if (kind === "none") return src;
-  const z = kind === "gzip" ? createGunzip({ chunkSize: 1 << 18 }) : createZstdDecompress();
+  const z = kind === "gzip" ? createGunzip() : createZstdDecompress();
   src.on("error", (e) => z.destroy(e));
   return src.pipe(z);
 }

@@ -14,11 +14,11 @@ import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { exists, readTextIfExists, removeIfExists, writeFileAtomic } from "../util/fs.ts";
-import { onlyCnb } from "./apply.ts";
 import {
   applyLayers,
   clientFor,
   fetchLayers,
+  onlyCnb,
   type PullOptions,
   resolveImage,
   storeFor,

@@ -5,7 +5,6 @@
  */
 import { join } from "node:path";
 import type { Output } from "../output.ts";
-import { LayerApplier } from "./apply.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import {
   type Descriptor,
@@ -22,7 +21,7 @@ import {
 } from "./manifest.ts";
 import { formatReference, type ImageRef, parseReference } from "./reference.ts";
 import { RegistryClient } from "./registry.ts";
-import { BlobStore, ociRoot, parallel } from "./store.ts";
+import { BlobStore, ociRoot, parallel, verifyStored } from "./store.ts";
 
 export interface PullOptions {
   env: Record<string, string>;
@@ -49,6 +48,9 @@ export interface ResolvedImage {
   config: ImageConfig;
   platform: Platform;
 }
+
+/** Only `/cnb` and what lies below it. */
+export const onlyCnb = (rel: string) => rel === "cnb" || rel.startsWith("cnb/");
 
 export function clientFor(opts: PullOptions): RegistryClient {
   return opts.client ?? new RegistryClient({
@@ -206,12 +208,13 @@ export async function applyLayers(
   root: string,
   include?: (rel: string) => boolean,
 ) {
+  // Loaded only to extract: tar and decompression are not needed when nothing is extracted.
+  const { LayerApplier } = await import("./apply.ts");
   const applier = new LayerApplier(root, include);
   for (let i = 0; i < layers.length; i++) {
-    await applier.apply(
-      layers[i],
-      layerCompression(img.manifest.layers[i].mediaType),
-      `layer ${i + 1} of ${formatReference(img.ref)}`,
-    );
+    const label = `layer ${i + 1} of ${formatReference(img.ref)}`;
+    // What the store holds was verified when written; read again unless this process did it.
+    await verifyStored(layers[i], img.manifest.layers[i].digest, label);
+    await applier.apply(layers[i], layerCompression(img.manifest.layers[i].mediaType), label);
   }
 }

@@ -5,7 +5,7 @@
  * HTTP for loopback registries and those named with --insecure-registry.
  */
 import { ExitCode, LocaldError } from "../errors.ts";
-import { sha256Hex } from "../tools/download.ts";
+import { sha256HexSync } from "../util/sha256.ts";
 import {
   basicHeader,
   type Challenge,
@@ -31,7 +31,7 @@ export interface RegistryOptions {
 export interface FetchedManifest {
   digest: string;
   mediaType: string | undefined;
-  bytes: Uint8Array;
+  bytes: Uint8Array<ArrayBuffer>;
   doc: Record<string, unknown>;
 }
 
@@ -66,6 +66,16 @@ export function digestMismatch(what: string, expected: string, got: string): Loc
       "kept, run the command again",
     exitCode: ExitCode.download,
   });
+}
+
+/**
+ * The sha256 hex of bytes in memory (manifests, configs): small ones in JS, without loading
+ * node:crypto (a warm pull hashes only its manifest), large ones with Web Crypto.
+ */
+export async function sha256OfBytes(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  if (bytes.length < 1 << 16) return sha256HexSync(bytes);
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 export class RegistryClient {
@@ -232,7 +242,7 @@ export class RegistryClient {
       throw httpError(ref, res.status);
     }
     const bytes = await readLimited(res, MAX_MANIFEST, ref);
-    const got = sha256Hex(bytes);
+    const got = await sha256OfBytes(bytes);
     const expected = reference.startsWith("sha256:")
       ? reference
       : res.headers.get("docker-content-digest") ?? undefined;
@@ -277,7 +287,11 @@ export class RegistryClient {
   }
 }
 
-async function readLimited(res: Response, max: number, ref: ImageRef): Promise<Uint8Array> {
+async function readLimited(
+  res: Response,
+  max: number,
+  ref: ImageRef,
+): Promise<Uint8Array<ArrayBuffer>> {
   const chunks: Uint8Array[] = [];
   let n = 0;
   for await (const c of res.body!) {

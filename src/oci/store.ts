@@ -5,14 +5,22 @@
  * it streams, and renamed into place only when its sha256 matches. So whatever sits under
  * blobs/ is verified, and a failed pull leaves at most a `.part` file that is never trusted.
  */
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { ExitCode, LocaldError, machineError } from "../errors.ts";
 import { localdDirs } from "../config/paths.ts";
 import { exists, removeIfExists, sizeOf } from "../util/fs.ts";
 import type { Descriptor } from "./manifest.ts";
 import { formatReference, type ImageRef } from "./reference.ts";
-import { digestMismatch, type RegistryClient, TransientError, unreachable } from "./registry.ts";
+import {
+  digestMismatch,
+  type RegistryClient,
+  sha256OfBytes,
+  TransientError,
+  unreachable,
+} from "./registry.ts";
+
+/** node:crypto, loaded only when a blob is downloaded or hashed from disk. */
+const nodeCrypto = () => import("node:crypto");
 
 export function ociRoot(env: Record<string, string>): string {
   return localdDirs(env).oci;
@@ -43,6 +51,9 @@ function hexOf(digest: string): string {
   return m[1];
 }
 
+/** Blobs this process hashed as it wrote them (their sha256 matched): trusted without a re-read. */
+const verifiedHere = new Set<string>();
+
 /** Called with the number of bytes received since the last call. */
 export type OnBytes = (n: number) => void;
 
@@ -63,10 +74,10 @@ export class BlobStore {
   }
 
   /** Store bytes already in memory (manifests, configs) after checking their digest. */
-  async putVerified(digest: string, bytes: Uint8Array): Promise<string> {
+  async putVerified(digest: string, bytes: Uint8Array<ArrayBuffer>): Promise<string> {
     const dest = this.path(digest);
     if (await exists(dest)) return dest;
-    const got = createHash("sha256").update(bytes).digest("hex");
+    const got = await sha256OfBytes(bytes);
     if (`sha256:${got}` !== digest) throw digestMismatch(digest, digest, got);
     await Deno.mkdir(join(this.root, "blobs", "sha256"), { recursive: true });
     const tmp = join(this.root, "blobs", "sha256", `.${got}.${Deno.pid}.${crypto.randomUUID()}`);
@@ -107,6 +118,7 @@ export class BlobStore {
       const part = join(tmpDir, `${hex}.part`);
       await this.#download(client, ref, desc, part, onBytes);
       await Deno.rename(part, dest);
+      verifiedHere.add(desc.digest);
       return dest;
     } finally {
       await lock.unlock().catch(() => {});
@@ -176,7 +188,7 @@ export class BlobStore {
       onBytes?.(-have); // the registry ignored the range: start over
       have = 0;
     }
-    const hash = createHash("sha256");
+    const hash = (await nodeCrypto()).createHash("sha256");
     if (append) {
       const f = await Deno.open(part, { read: true });
       for await (const chunk of f.readable) hash.update(chunk);
@@ -219,8 +231,27 @@ export class BlobStore {
   }
 }
 
+/**
+ * Check the stored blob at `path` against its digest before it is used, unless this process
+ * verified it as it downloaded it. A blob damaged since it was stored (disk, hand edits) is
+ * removed, so the next pull downloads it again, and the error says so.
+ */
+export async function verifyStored(path: string, digest: string, what: string): Promise<void> {
+  if (verifiedHere.has(digest)) return;
+  const { hex } = await hashFile(path);
+  if (`sha256:${hex}` === digest) {
+    verifiedHere.add(digest);
+    return;
+  }
+  await removeIfExists(path);
+  throw new LocaldError(`the stored ${what} is damaged: expected ${digest}, got sha256:${hex}`, {
+    hint: "it was removed from locald's store; run the command again to download it again",
+    exitCode: ExitCode.download,
+  });
+}
+
 export async function hashFile(path: string): Promise<{ hex: string; size: number }> {
-  const hash = createHash("sha256");
+  const hash = (await nodeCrypto()).createHash("sha256");
   let size = 0;
   const f = await Deno.open(path, { read: true });
   for await (const chunk of f.readable) {

@@ -82,3 +82,17 @@ Deno.test("a build with a cached builder reads it without the pull machinery", a
     /^(npm:\/?tar|node:(crypto|zlib|stream))|src\/oci\/(builder|image|registry|store)\.ts$/;
   assert.deepEqual(build.loaded.filter((m) => pull.test(m)), []);
 });
+
+Deno.test("builder pull loads tar, decompression and node:crypto only to download or extract", async () => {
+  // A warm pull (the builder is extracted already) fetches and hashes one manifest: JavaScript
+  // SHA-256 and Web Crypto, no node:crypto; apply.ts (tar-stream, zlib) only when it extracts.
+  const g = await graph("src/cli/commands/builder.ts");
+  const extract =
+    /^(npm:\/?tar|node:(crypto|zlib|stream|fs)$)|src\/(oci\/apply|archive\/extract)\.ts$/;
+  assert.deepEqual(g.loaded.filter((m) => extract.test(m)), []);
+  assert.ok(g.loaded.includes("src/oci/builder.ts"), g.loaded.join(" "));
+  const image = await graph("src/oci/image.ts");
+  assert.ok(image.dynamic.includes("./apply.ts"), "apply.ts is not loaded lazily");
+  const store = await graph("src/oci/store.ts");
+  assert.ok(store.dynamic.includes("node:crypto"), "node:crypto is not loaded lazily");
+});
