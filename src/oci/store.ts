@@ -189,14 +189,18 @@ export class BlobStore {
       have = 0;
     }
     const hash = (await nodeCrypto()).createHash("sha256");
-    if (append) {
-      const f = await Deno.open(part, { read: true });
-      for await (const chunk of f.readable) hash.update(chunk);
-    }
+    if (append) await hashInto(hash, part);
     const file = await Deno.open(part, { write: true, create: true, append, truncate: !append });
     let done = have;
     try {
-      for await (const chunk of res.body!) {
+      // One buffer for the whole download (a BYOB read): no allocation per chunk.
+      const reader = res.body!.getReader({ mode: "byob" });
+      let buf = new Uint8Array(1 << 16);
+      for (;;) {
+        const r = await reader.read(buf);
+        if (r.done) break;
+        const chunk = r.value;
+        buf = new Uint8Array(chunk.buffer);
         done += chunk.length;
         if (done > desc.size) {
           throw digestMismatch(
@@ -252,13 +256,25 @@ export async function verifyStored(path: string, digest: string, what: string): 
 
 export async function hashFile(path: string): Promise<{ hex: string; size: number }> {
   const hash = (await nodeCrypto()).createHash("sha256");
+  const size = await hashInto(hash, path);
+  return { hex: hash.digest("hex"), size };
+}
+
+/** Feed a file to `hash` through one reused buffer; returns its size. */
+async function hashInto(hash: { update(b: Uint8Array): unknown }, path: string) {
+  const buf = new Uint8Array(1 << 16);
   let size = 0;
   const f = await Deno.open(path, { read: true });
-  for await (const chunk of f.readable) {
-    hash.update(chunk);
-    size += chunk.length;
+  try {
+    for (;;) {
+      const n = await f.read(buf);
+      if (n === null) return size;
+      hash.update(buf.subarray(0, n));
+      size += n;
+    }
+  } finally {
+    f.close();
   }
-  return { hex: hash.digest("hex"), size };
 }
 
 /** Run `fn` over `items` with at most `limit` at a time. */

@@ -68,17 +68,29 @@ export async function timedFetch(
     clearTimeout(timer);
   }
   if (!res.body) return res;
-  const reader = res.body.getReader();
-  const body = new ReadableStream<Uint8Array>({
+  // A byte stream read into the caller's buffer: a reader that reuses one buffer (the blob
+  // store's) then allocates nothing per chunk, which keeps large downloads' memory flat.
+  const reader = res.body.getReader({ mode: "byob" });
+  const body = new ReadableStream({
+    type: "bytes",
+    autoAllocateChunkSize: 1 << 16,
     async pull(ctrl) {
+      const req = ctrl.byobRequest!;
+      const v = req.view!;
       let t: ReturnType<typeof setTimeout> | undefined;
       const quiet = new Promise<never>((_, reject) => {
         t = setTimeout(() => reject(new StallError(host, "body", timeoutMs)), timeoutMs);
       });
       try {
-        const r = await Promise.race([reader.read(), quiet]);
-        if (r.done) ctrl.close();
-        else ctrl.enqueue(r.value);
+        const r = await Promise.race([
+          reader.read(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)),
+          quiet,
+        ]);
+        if (r.done) {
+          ctrl.close();
+          if (r.value) req.respondWithNewView(r.value);
+          else req.respond(0);
+        } else req.respondWithNewView(r.value);
       } catch (e) {
         ac.abort(e);
         reader.cancel(e).catch(() => {});

@@ -74,3 +74,51 @@ Deno.test("timedFetch: a server that stalls before its headers or mid-body is na
     await server.finished;
   }
 });
+
+Deno.test("timedFetch: a body read into one reused buffer (BYOB) arrives whole, and a stall still ends it", async () => {
+  const ac = new AbortController();
+  let release!: () => void;
+  const stopped = new Promise<void>((r) => (release = r));
+  const data = new Uint8Array(300_000);
+  crypto.getRandomValues(data.subarray(0, 65536));
+  for (let i = 65536; i < data.length; i++) data[i] = i % 251;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
+    (req) =>
+      new URL(req.url).pathname === "/stall"
+        ? new Response(
+          new ReadableStream({
+            async pull(c) {
+              c.enqueue(data.subarray(0, 1000));
+              await stopped;
+              c.close();
+            },
+          }),
+        )
+        : new Response(data),
+  );
+  const host = `127.0.0.1:${server.addr.port}`;
+  const readAll = async (path: string) => {
+    const res = await timedFetch(`http://${host}${path}`, {}, 200);
+    const reader = res.body!.getReader({ mode: "byob" });
+    let buf = new Uint8Array(4096);
+    const got: number[] = [];
+    for (;;) {
+      const r = await reader.read(buf);
+      if (r.done) break;
+      got.push(...r.value);
+      buf = new Uint8Array(r.value.buffer);
+    }
+    return { got };
+  };
+  try {
+    const { got } = await readAll("/whole");
+    assert.equal(got.length, data.length);
+    assert.deepEqual(new Uint8Array(got), data);
+    await assert.rejects(readAll("/stall"), StallError);
+  } finally {
+    release();
+    ac.abort();
+    await server.finished;
+  }
+});
