@@ -16,6 +16,10 @@ import {
 } from "./src/errors.ts";
 
 import { writeText } from "./src/util/stdio.ts";
+// Small and import-free: static, so that no module load waits on another before a command.
+import { resolve } from "./src/util/path.ts";
+import { LAUNCHER_UNSAFE } from "./src/util/shell.ts";
+import { trace } from "./src/util/trace.ts";
 
 // A reader that went away must not turn a finished command into a failure (src/util/stdio.ts).
 const err = (s: string) => writeText("stderr", s + "\n");
@@ -52,9 +56,12 @@ async function main(argv: string[]): Promise<number> {
       return ExitCode.ok;
     }
     checkPathVariables(env);
+    // The command's modules load while the project directory is checked (its error wins).
+    const loading = spec.load();
+    loading.catch(() => {});
     const dir = await resolveDir(inv.dirs);
-    const mod = await spec.load();
-    (await import("./src/util/trace.ts")).trace(`loaded ${spec.name}`);
+    const mod = await loading;
+    trace(`loaded ${spec.name}`);
     return await mod.run({ args, out, env, dir, table: TABLE });
   } catch (caught) {
     // A full disk or a read-only directory is the machine's doing, not a bug (nor bad input).
@@ -86,7 +93,6 @@ async function main(argv: string[]): Promise<number> {
 
 /** The project directory: every -C in turn (a relative one is relative to the one before). */
 async function resolveDir(dirs: string[]): Promise<string> {
-  const { resolve } = await import("./src/util/path.ts");
   let abs = resolve(".", ...dirs);
   let info: Deno.FileInfo;
   try {
@@ -114,7 +120,6 @@ async function resolveDir(dirs: string[]): Promise<string> {
   // unless the real path has what the launcher's bash would run as code and this one has not
   // (a symlink is how such a project is used at all).
   const real = await Deno.realPath(abs).catch(() => abs);
-  const { LAUNCHER_UNSAFE } = await import("./src/util/shell.ts");
   if (!LAUNCHER_UNSAFE.test(real) || LAUNCHER_UNSAFE.test(abs)) abs = real;
   try {
     for await (const _ of Deno.readDir(abs)) break;
