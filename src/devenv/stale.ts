@@ -95,7 +95,9 @@ export function checkStale(d: DevEnv, out: Output, holdMs = 0): StaleCheck {
     stop: () => {
       stopped = true;
       go();
-      clearTimeout(timer);
+      // Only if one was set: the first use of the timer globals loads Deno's node:timers
+      // (async_hooks, errors, inspect...), milliseconds on every exec that never waited.
+      if (timer !== undefined) clearTimeout(timer);
       wake?.();
     },
   };
