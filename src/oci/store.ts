@@ -18,9 +18,7 @@ import {
   TransientError,
   unreachable,
 } from "./registry.ts";
-
-/** node:crypto, loaded only when a blob is downloaded or hashed from disk. */
-const nodeCrypto = () => import("node:crypto");
+import { hashFile, hashInto, newSha256 } from "../util/hash_file.ts";
 
 export function ociRoot(env: Record<string, string>): string {
   return localdDirs(env).oci;
@@ -188,7 +186,7 @@ export class BlobStore {
       onBytes?.(-have); // the registry ignored the range: start over
       have = 0;
     }
-    const hash = (await nodeCrypto()).createHash("sha256");
+    const hash = await newSha256();
     if (append) await hashInto(hash, part);
     const file = await Deno.open(part, { write: true, create: true, append, truncate: !append });
     let done = have;
@@ -252,29 +250,6 @@ export async function verifyStored(path: string, digest: string, what: string): 
     hint: "it was removed from locald's store; run the command again to download it again",
     exitCode: ExitCode.download,
   });
-}
-
-export async function hashFile(path: string): Promise<{ hex: string; size: number }> {
-  const hash = (await nodeCrypto()).createHash("sha256");
-  const size = await hashInto(hash, path);
-  return { hex: hash.digest("hex"), size };
-}
-
-/** Feed a file to `hash` through one reused buffer; returns its size. */
-async function hashInto(hash: { update(b: Uint8Array): unknown }, path: string) {
-  const buf = new Uint8Array(1 << 16);
-  let size = 0;
-  const f = await Deno.open(path, { read: true });
-  try {
-    for (;;) {
-      const n = await f.read(buf);
-      if (n === null) return size;
-      hash.update(buf.subarray(0, n));
-      size += n;
-    }
-  } finally {
-    f.close();
-  }
 }
 
 /** Run `fn` over `items` with at most `limit` at a time. */

@@ -8,6 +8,7 @@ import { dirname } from "node:path";
 import { ExitCode, LocaldError, machineError } from "../errors.ts";
 import type { Output } from "../output.ts";
 import { exists, removeIfExists, sizeOf } from "../util/fs.ts";
+import { hashFile } from "../util/hash_file.ts";
 import { DEFAULT_NET_TIMEOUT_S, StallError, stallHint, timedFetch } from "../util/net.ts";
 
 export interface DownloadRequest {
@@ -30,25 +31,8 @@ export interface DownloadRequest {
 
 const defaultTimeout = DEFAULT_NET_TIMEOUT_S * 1000;
 
-async function hashFile(
-  path: string,
-): Promise<{ hash: ReturnType<typeof createHash>; size: number }> {
-  const hash = createHash("sha256");
-  let size = 0;
-  const f = await Deno.open(path, { read: true });
-  try {
-    for await (const chunk of f.readable) {
-      hash.update(chunk);
-      size += chunk.length;
-    }
-  } catch (e) {
-    throw e;
-  }
-  return { hash, size };
-}
-
 export async function sha256File(path: string): Promise<string> {
-  return (await hashFile(path)).hash.digest("hex");
+  return (await hashFile(path)).hex;
 }
 
 export function sha256Hex(data: Uint8Array | string): string {
