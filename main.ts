@@ -18,6 +18,8 @@ import {
 import { writeText } from "./src/util/stdio.ts";
 // Small and import-free: static, so that no module load waits on another before a command.
 import { resolve } from "./src/util/path.ts";
+// The map of locald's home: exec, env, shell and run load it anyway (their project's state).
+import { type LocaldDirs, localdDirs } from "./src/config/paths.ts";
 import { LAUNCHER_UNSAFE } from "./src/util/shell.ts";
 import { trace } from "./src/util/trace.ts";
 
@@ -62,7 +64,17 @@ async function main(argv: string[]): Promise<number> {
     const dir = await resolveDir(inv.dirs);
     const mod = await loading;
     trace(`loaded ${spec.name}`);
-    return await mod.run({ args, out, env, dir, table: TABLE });
+    let dirs: LocaldDirs | undefined;
+    return await mod.run({
+      args,
+      out,
+      env,
+      dir,
+      table: TABLE,
+      get dirs() {
+        return dirs ??= localdDirs(env);
+      },
+    });
   } catch (caught) {
     // A full disk or a read-only directory is the machine's doing, not a bug (nor bad input).
     // A LocaldError keeps its own words, except a download's or an unpacking's, which would

@@ -5,11 +5,17 @@
  */
 import type { FlagSpec, ParsedArgs } from "./args.ts";
 import type { Output } from "../output.ts";
+import type { LocaldDirs } from "../config/paths.ts";
 
 export interface CommandContext {
   args: ParsedArgs;
   out: Output;
   env: Record<string, string>;
+  /**
+   * Every place under locald's home, resolved once from `env` (config/paths.ts) and handed
+   * down. Resolved on first use: a command that keeps nothing there runs without a HOME.
+   */
+  readonly dirs: LocaldDirs;
   /** The project directory from -C (absolute), or the current directory. */
   dir: string;
   /** The command table, for the commands that describe the others (help, completions). */

@@ -5,7 +5,7 @@
 import { join, resolve } from "node:path";
 import { formatAgo, type Output } from "../output.ts";
 import { ExitCode, LocaldError, NO_SPACE_HINT } from "../errors.ts";
-import { localdDirs, pathsUnder, type ProjectPaths, withLayersAt } from "../config/paths.ts";
+import { type LocaldDirs, pathsUnder, type ProjectPaths, withLayersAt } from "../config/paths.ts";
 import { forExecEnv, loadProject } from "../config/project.ts";
 import { parseToml } from "../config/toml.ts";
 import { cnbIds } from "../hosts/native.ts";
@@ -93,6 +93,8 @@ export interface BuildOptions {
   /** Directory -b paths are relative to (the caller's working directory). */
   cwd: string;
   env: Record<string, string>;
+  /** Where locald keeps things (config/paths.ts), resolved once by the caller. */
+  dirs: LocaldDirs;
   out: Output;
   buildpacks: string[];
   envFlags: string[];
@@ -652,7 +654,7 @@ async function prepareState(
       mounts: s.mounts.map((m) => (m.source === paths.layers ? { ...m, source: next } : m)),
     }));
     // The phases build a copy of the project shaped by project.toml's include/exclude.
-    await stageWorkspace(o.projectDir, imageWorkspace(paths), prep, [localdDirs(o.env).home]);
+    await stageWorkspace(o.projectDir, imageWorkspace(paths), prep, [o.dirs.home]);
   } else {
     // Leftovers of cut builds go; the generation before the current one stays for
     // processes started from it.
@@ -812,7 +814,7 @@ async function runPhases(
   work: ProjectPaths,
 ): Promise<Record<string, number>> {
   // Registry credentials reach only the phases that talk to registries, never the plan.
-  const authRoot = localdDirs(o.env).registryAuth;
+  const authRoot = o.dirs.registryAuth;
   const auths = o.image?.mode === "registry"
     ? await registryAuths([o.image.ref, prep.sources.runImage!], o.env)
     : undefined;

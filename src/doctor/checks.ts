@@ -4,7 +4,7 @@
  * Check and append it to CHECKS; keep heavy imports inside its run().
  */
 import { join } from "node:path";
-import { localdDirs } from "../config/paths.ts";
+import type { CommandContext } from "../cli/context.ts";
 import { formatBytes } from "../output.ts";
 import type { BackendName } from "../hosts/backend.ts";
 
@@ -24,13 +24,14 @@ export interface CheckResult {
 export interface Check {
   id: string;
   title: string;
-  run(env: Record<string, string>): Promise<CheckResult>;
+  /** `dirs` is resolved on first use: a check that throws is reported, not fatal. */
+  run(ctx: Pick<CommandContext, "env" | "dirs">): Promise<CheckResult>;
 }
 
 const backend: Check = {
   id: "backend",
   title: "backend",
-  async run(env) {
+  async run({ env }) {
     const { os, arch } = Deno.build;
     const { backendDriver, chooseBackend } = await import("../hosts/select.ts");
     let chosen;
@@ -60,7 +61,7 @@ const backend: Check = {
 const lifecycle: Check = {
   id: "lifecycle",
   title: "lifecycle",
-  async run(env) {
+  async run({ env }) {
     const { findLifecycle } = await import("../tools/lifecycle.ts");
     const { LIFECYCLE } = await import("../tools/pins.ts");
     const lc = await findLifecycle(env);
@@ -116,7 +117,7 @@ const lifecycle: Check = {
 const sandbox: Check = {
   id: "sandbox",
   title: "sandbox",
-  async run(env) {
+  async run({ env }) {
     const { backendDriver, chooseBackend } = await import("../hosts/select.ts");
     let name: BackendName = "native";
     try {
@@ -149,8 +150,8 @@ export async function diskUse(path: string): Promise<number> {
 const disk: Check = {
   id: "disk",
   title: "disk",
-  async run(env) {
-    const home = localdDirs(env).home;
+  async run({ dirs }) {
+    const home = dirs.home;
     const parts: Record<string, number> = {};
     let projects = 0;
     try {

@@ -20,7 +20,8 @@ import {
   writeChoice,
 } from "../../cnb/choice.ts";
 
-export async function run({ args, out, env, dir }: CommandContext): Promise<number> {
+export async function run(ctx: CommandContext): Promise<number> {
+  const { args, out, env, dir } = ctx;
   if (args.positionals.length || args.rest.length) {
     throw new UsageError(
       `unexpected argument "${[...args.positionals, ...args.rest][0]}"`,
@@ -36,12 +37,13 @@ export async function run({ args, out, env, dir }: CommandContext): Promise<numb
         "(a project.toml there makes it a project of its own)",
     );
   }
-  const image = await imageOptions(args, env, projectDir);
+  const image = await imageOptions(args, ctx, projectDir);
   const choice = await buildChoice(args, out, projectDir, backend.projectPaths(projectDir).state);
   const opts: BuildOptions = {
     projectDir,
     cwd: Deno.cwd(),
     env,
+    dirs: ctx.dirs,
     out,
     buildpacks: choice.buildpacks,
     envFlags: flagList(args, "env"),
@@ -193,7 +195,7 @@ async function buildChoice(
 /** --export [--layout-dir DIR] [-t NAME] and --publish REF, checked before anything runs. */
 async function imageOptions(
   args: CommandContext["args"],
-  env: Record<string, string>,
+  ctx: Pick<CommandContext, "dirs">,
   dir: string,
 ): Promise<ImageOptions | undefined> {
   const publish = flagString(args, "publish");
@@ -217,11 +219,10 @@ async function imageOptions(
     return { ref: publish, mode: "registry", layoutDir: "" };
   }
   const { basename, dirname, join, resolve } = await import("../../util/path.ts");
-  const { localdDirs } = await import("../../config/paths.ts");
   const name = tag ?? (basename(dir).toLowerCase().replace(/[^a-z0-9._-]+/g, "-") || "app");
   const ref = name.includes(":") || name.includes("@") ? name : `${name}:latest`;
   parseReference(ref);
-  const owned = localdDirs(env).images;
+  const owned = ctx.dirs.images;
   const out = layoutDir ? resolve(layoutDir) : join(owned, ref.replace(/[/:@]+/g, "_"));
   // An unwritable destination fails now, not after the whole build.
   try {

@@ -12,7 +12,7 @@ import type { CommandContext } from "../context.ts";
 import { flagBool } from "../args.ts";
 import { UsageError } from "../../errors.ts";
 import { join } from "../../util/path.ts";
-import { type LocaldDirs, localdDirs, SHARED_STORES } from "../../config/paths.ts";
+import { type LocaldDirs, SHARED_STORES } from "../../config/paths.ts";
 import { formatAgo, formatBytes } from "../../output.ts";
 import { diskUse } from "../../doctor/checks.ts";
 import { type Lock, tryLock } from "../../util/lock.ts";
@@ -105,7 +105,8 @@ async function leftovers(dirs: LocaldDirs): Promise<string[]> {
   return out;
 }
 
-export async function run({ args, env, out }: CommandContext): Promise<number> {
+export async function run(ctx: CommandContext): Promise<number> {
+  const { args, env, out } = ctx;
   const [sub, ...extra] = args.positionals;
   if (extra.length || (sub !== "ls" && sub !== "prune")) {
     throw new UsageError(
@@ -113,7 +114,7 @@ export async function run({ args, env, out }: CommandContext): Promise<number> {
       "cache",
     );
   }
-  const dirs = localdDirs(env);
+  const dirs = ctx.dirs;
   const home = dirs.home;
   const list = await projects(dirs);
   if (sub === "ls") {

@@ -3,12 +3,13 @@ import { UsageError } from "../../errors.ts";
 import { type CheckResult, CHECKS } from "../../doctor/checks.ts";
 
 /** Runs every check (each one on its own: a check that throws is reported, not fatal). */
-export async function run({ args, out, env }: CommandContext): Promise<number> {
+export async function run(ctx: CommandContext): Promise<number> {
+  const { args, out } = ctx;
   if (args.positionals.length) throw new UsageError("takes no arguments", "doctor");
   const results = await Promise.all(CHECKS.map(async (c) => {
     let r: CheckResult;
     try {
-      r = await c.run(env);
+      r = await c.run(ctx);
     } catch (e) {
       r = { status: "fail", summary: `the check itself failed: ${(e as Error).message}` };
     }
