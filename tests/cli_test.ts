@@ -85,6 +85,37 @@ Deno.test("mistakes: exit 2, at most 6 lines, the nearest match, not the whole h
   }
 });
 
+Deno.test("no HOME: commands that keep nothing there run; the rest say so once, exit 3", async () => {
+  // main resolves the home's map on first use (ctx.dirs), not before every command.
+  const t = await testEnv();
+  try {
+    const env = { ...t.env };
+    delete env.HOME;
+    delete env.LOCALD_HOME;
+    const version = await runLocald(["version"], { env });
+    assert.equal(version.code, 0, version.stderr);
+    assert.match(version.stdout, /^locald /);
+    const usage = await runLocald(["cache", "bogus"], { env });
+    assert.equal(usage.code, 2, usage.stderr);
+    const ls = await runLocald(["cache", "ls"], { env });
+    assert.equal(ls.code, 3, ls.stderr);
+    assert.match(
+      ls.stderr,
+      /^locald: cannot tell where to keep locald's data: HOME is not set\nhint: set LOCALD_HOME/,
+    );
+    // doctor reports the disk check's failure and still runs the others.
+    const doctor = await runLocald(["doctor", "--json"], { env });
+    const checks = (doctor.json as { checks: { id: string; status: string; summary: string }[] })
+      .checks;
+    const disk = checks.find((c) => c.id === "disk");
+    assert.equal(disk?.status, "fail");
+    assert.match(disk!.summary, /HOME is not set/);
+    assert.ok(checks.some((c) => c.id === "backend"), JSON.stringify(checks));
+  } finally {
+    await t.cleanup();
+  }
+});
+
 Deno.test("builder, cache and vm subcommands have their own help and flags", async () => {
   const t = await testEnv();
   try {
