@@ -11,24 +11,16 @@
  * Run: deno run -A bench/rebuild.ts. Writes bench/results/rebuild.md.
  */
 import { join } from "node:path";
+import { benchEnv } from "./lib/env.ts";
 import { startRegistry } from "../tests/support/registry.ts";
 import { pushImages } from "../tests/support/image_fixture.ts";
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
-const CACHE = Deno.env.get("LOCALD_TEST_CACHE") || "/var/cache/locald-test";
 const OUT = join(REPO, "bench", "results");
 const DENO = Deno.execPath();
 const root = await Deno.makeTempDir({ prefix: "locald-bench-rebuild-" });
-const home = join(root, "home");
-const env: Record<string, string> = {
-  PATH: Deno.env.get("PATH")!,
-  HOME: Deno.env.get("HOME")!,
-  LOCALD_HOME: home,
-  LOCALD_LIFECYCLE_DIR: join(CACHE, "lifecycle"),
-  NO_COLOR: "1",
-  DENO_NO_UPDATE_CHECK: "1",
-  ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
-};
+const env = await benchEnv(root);
+const home = env.LOCALD_HOME;
 const locald = `${DENO} run -A --quiet ${REPO}/main.ts`;
 
 interface Hf {

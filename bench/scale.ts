@@ -19,10 +19,10 @@
  * Needs hyperfine and the test tools (scripts/test-tools.sh). Writes bench/results/scale.md.
  */
 import { join } from "node:path";
+import { benchEnv } from "./lib/env.ts";
 import { makeTree, type Shape } from "./lib/tree.ts";
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
-const CACHE = Deno.env.get("LOCALD_TEST_CACHE") || "/var/cache/locald-test";
 const OUT = join(REPO, "bench", "results");
 const DENO = Deno.execPath();
 const arg = (name: string) => {
@@ -34,16 +34,8 @@ const RUNS = Number(arg("--runs") ?? 10);
 const SHAPES: Shape[] = ["flat", "node"];
 
 const root = await Deno.makeTempDir({ prefix: "locald-bench-scale-" });
-const home = join(root, "home");
-const env: Record<string, string> = {
-  PATH: Deno.env.get("PATH")!,
-  HOME: Deno.env.get("HOME")!,
-  LOCALD_HOME: home,
-  LOCALD_LIFECYCLE_DIR: join(CACHE, "lifecycle"),
-  NO_COLOR: "1",
-  DENO_NO_UPDATE_CHECK: "1",
-  ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
-};
+const env = await benchEnv(root);
+const home = env.LOCALD_HOME;
 const locald = `${DENO} run -A --quiet ${REPO}/main.ts`;
 const BP = join(REPO, "tests/fixtures/buildpacks/everything");
 const APP = join(REPO, "tests/fixtures/apps/everything");
