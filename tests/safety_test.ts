@@ -522,8 +522,8 @@ Deno.test("builder pull --pull-policy always repairs a damaged extracted builder
     const builder = await pushImages(reg);
     const p = await runLocald(["builder", "pull", builder, "--json"], { env: t.env });
     assert.equal(p.code, 0, p.stderr);
-    const { findBuilder } = await import("../src/oci/builder.ts");
-    const info = (await findBuilder(builder, t.env))!;
+    const { cachedBuilder } = await import("../src/oci/builder_cache.ts");
+    const info = (await cachedBuilder(builder, t.env))!;
     const order = join(info.cnbDir, "order.toml");
     const build = join(info.buildpacksDir, "locald-fixtures_image-app", "1.0.0", "bin", "build");
     const want = [await Deno.readTextFile(order), await Deno.readTextFile(build)];

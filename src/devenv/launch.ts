@@ -263,8 +263,8 @@ function notFoundCheck(cmd: string, projectDir: string): string {
 
 /**
  * The environment a command gets in the build's environment, as the launcher computes it
- * (exec.d, profile.d and .profile included), run from `hostCwd` through the backend's host
- * (and `wrap`, the sandbox, when asked for). The launcher writes it to a file in the project's state
+ * (exec.d, profile.d and .profile included), run from `hostCwd` through the backend's host.
+ * The launcher writes it to a file in the project's state
  * (visible to the guest on Lima and WSL), so what profile scripts print never mixes with it;
  * that goes to the terminal when `show`, else nowhere. Errors are one line with a hint.
  */
@@ -275,15 +275,13 @@ export async function launcherEnv(
   base: Record<string, string>,
   opts: {
     show?: boolean;
-    wrap?: (step: Step) => Promise<Step>;
     /** Called once the launcher runs. */
     started?: () => void;
   } = {},
 ): Promise<Record<string, string>> {
   const file = join(d.paths.state, `.env-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
   const g = d.view?.guestPath ?? ((p: string) => p);
-  const wrap = opts.wrap ?? ((s: Step) => Promise.resolve(s));
-  const cmd = host.wrap(await wrap(await commandIn(d, envCaptureArgv(g(file)), hostCwd, base)));
+  const cmd = host.wrap(await commandIn(d, envCaptureArgv(g(file)), hostCwd, base));
   const launcher = command(cmd.argv, {
     env: cmd.env,
     clearEnv: true,

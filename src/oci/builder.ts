@@ -46,8 +46,6 @@ export type { PullOptions } from "./image.ts";
 export type PullPolicy = "always" | "if-not-present" | "never";
 
 export type { BuilderInfo, BuilderMetadata, RunImageRef } from "./builder_cache.ts";
-/** A builder already pulled, without the network; undefined if there is none. */
-export { cachedBuilder as findBuilder } from "./builder_cache.ts";
 
 export interface BuilderPullOptions extends PullOptions {
   /** Default "if-not-present": a builder already extracted for this reference is used as is. */
