@@ -15,17 +15,29 @@
  * system (where bwrap is, which system paths exist) come in as options, gathered once by
  * `systemLayout()` and src/hosts/sandbox_check.ts (or the VM's probe).
  */
-import { dirname, isAbsolute, normalize, resolve } from "node:path";
+import { dirname, isAbsolute, resolve } from "../util/path.ts";
 import type { Mount, Step } from "./types.ts";
 import { PASSTHROUGH_ENV } from "./target.ts";
 import { NAMESPACE_ID } from "./native.ts";
 import type { Network } from "../config/defaults.ts";
 
-/** A system path shown read-only: bound as is, or recreated as the same symlink. */
+/**
+ * A system path shown read-only: bound as is, or recreated as the same symlink. A root
+ * filesystem (src/hosts/stack.ts) also binds from elsewhere (`source`), creates empty
+ * directories (`dir`) and tmpfs mounts (`tmpfs`), and binds files that may be absent (`optional`).
+ */
 export interface SystemEntry {
   path: string;
   /** Recreate as a symlink with this target instead of binding (merged-/usr layouts). */
   symlink?: string;
+  /** Bind this path (as steps see it) at `path`; unset: the same path. */
+  source?: string;
+  /** An empty directory (its children are listed after it). */
+  dir?: boolean;
+  /** A private tmpfs. */
+  tmpfs?: boolean;
+  /** Skip the bind when `source` is absent (bwrap's --ro-bind-try). */
+  optional?: boolean;
 }
 
 export interface SandboxOptions {
@@ -40,6 +52,8 @@ export interface SandboxOptions {
   system: SystemEntry[];
   /** Extra environment variable names a step may keep (beyond SANDBOX_ENV and CNB_*). */
   allowEnv?: string[];
+  /** The ids a step runs as inside, when fixed (a stack build: the builder's CNB_USER_ID). */
+  inside?: { uid: number; gid: number };
 }
 
 /** Top-level system directories shown read-only (when they exist). */
@@ -124,7 +138,7 @@ function within(path: string, dir: string): boolean {
 /** Where the empty HOME goes: the host's HOME path (so paths look alike), when usable. */
 export function sandboxHome(hostHome: string | undefined): string {
   if (!hostHome || !isAbsolute(hostHome)) return FALLBACK_HOME;
-  const h = normalize(hostHome).replace(/\/+$/, "") || "/";
+  const h = resolve(hostHome);
   if (h === "/" || RESERVED.some((r) => r !== "/" && within(h, r))) return FALLBACK_HOME;
   return h;
 }
@@ -168,6 +182,7 @@ export function orderMounts(mounts: Mount[]): Mount[] {
 
 /** The uid/gid a step runs as inside: root drops to NAMESPACE_ID when the step asks. */
 export function insideIds(step: Step, o: SandboxOptions): { uid: number; gid: number } {
+  if (o.inside) return o.inside;
   if (o.uid === 0) {
     return step.dropRoot ? { uid: NAMESPACE_ID, gid: NAMESPACE_ID } : { uid: 0, gid: 0 };
   }
@@ -187,7 +202,9 @@ export function bwrapArgs(step: Step, o: SandboxOptions, home: string): string[]
   a.push("--unshare-user", "--uid", String(uid), "--gid", String(gid));
   for (const s of o.system) {
     if (s.symlink !== undefined) a.push("--symlink", s.symlink, s.path);
-    else a.push("--ro-bind", s.path, s.path);
+    else if (s.dir) a.push("--dir", s.path);
+    else if (s.tmpfs) a.push("--tmpfs", s.path);
+    else a.push(s.optional ? "--ro-bind-try" : "--ro-bind", s.source ?? s.path, s.path);
   }
   a.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp");
   const mounts = orderMounts(step.mounts);
