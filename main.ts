@@ -19,7 +19,7 @@ import { writeText } from "./src/util/stdio.ts";
 // Small and import-free: static, so that no module load waits on another before a command.
 import { resolve } from "./src/util/path.ts";
 // The map of locald's home: exec, env, shell and run load it anyway (their project's state).
-import { type LocaldDirs, localdDirs } from "./src/config/paths.ts";
+import { envAndDirs } from "./src/config/paths.ts";
 import { LAUNCHER_UNSAFE } from "./src/util/shell.ts";
 import { trace } from "./src/util/trace.ts";
 
@@ -64,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
     const dir = await resolveDir(inv.dirs);
     const mod = await loading;
     trace(`loaded ${spec.name}`);
-    let dirs: LocaldDirs | undefined;
+    const where = envAndDirs(env);
     return await mod.run({
       args,
       out,
@@ -72,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
       dir,
       table: TABLE,
       get dirs() {
-        return dirs ??= localdDirs(env);
+        return where.dirs;
       },
     });
   } catch (caught) {

@@ -9,6 +9,7 @@ import { ensureLima, limaInstallDir } from "../src/tools/lima.ts";
 import { LIMA, type ToolPin } from "../src/tools/pins.ts";
 import { sha256File } from "../src/tools/download.ts";
 import { LocaldError } from "../src/errors.ts";
+import { envAndDirs, localdDirs } from "../src/config/paths.ts";
 
 const LIMACTL_BYTES = "#!/bin/sh\necho 'limactl version 2.2.0 (test build)'\n";
 
@@ -69,18 +70,18 @@ async function leftovers(dir: string): Promise<string[]> {
 Deno.test("Lima installs from a mirror, verified against the pin, bin/ and share/lima/ kept together", async () => {
   await withMirror(async ({ dir, base, tarball }) => {
     const env = { LOCALD_HOME: join(dir, "home"), LOCALD_LIMA_MIRROR: base };
-    const got = await ensureLima(env, undefined, {
+    const got = await ensureLima(envAndDirs(env), undefined, {
       pin: pinWith(tarball.sha256),
       asset: "darwin-aarch64",
     });
-    assert.equal(got.root, limaInstallDir(env, "2.2.0", "darwin-aarch64"));
+    assert.equal(got.root, limaInstallDir(localdDirs(env).tools, "2.2.0", "darwin-aarch64"));
     assert.equal(got.limactl, join(got.root, "bin", "limactl"));
     assert.equal(await Deno.readTextFile(got.limactl), LIMACTL_BYTES, "limactl is untouched");
     assert.ok(((await Deno.stat(got.limactl)).mode! & 0o111) !== 0, "limactl is executable");
     assert.ok((await Deno.stat(join(got.root, "share", "lima", "templates"))).isDirectory);
     // Installed once: a second call uses it without the network.
     const again = await ensureLima(
-      { ...env, LOCALD_LIMA_MIRROR: "http://127.0.0.1:9/" },
+      envAndDirs({ ...env, LOCALD_LIMA_MIRROR: "http://127.0.0.1:9/" }),
       undefined,
       {
         pin: pinWith(tarball.sha256),
@@ -95,7 +96,10 @@ Deno.test("a bad checksum installs nothing and says so", async () => {
   await withMirror(async ({ dir, base }) => {
     const env = { LOCALD_HOME: join(dir, "home"), LOCALD_LIMA_MIRROR: base };
     await assert.rejects(
-      ensureLima(env, undefined, { pin: pinWith("0".repeat(64)), asset: "darwin-aarch64" }),
+      ensureLima(envAndDirs(env), undefined, {
+        pin: pinWith("0".repeat(64)),
+        asset: "darwin-aarch64",
+      }),
       (e: unknown) =>
         e instanceof LocaldError && e.exitCode === 5 && /checksum mismatch/.test(e.message) &&
         /nothing was installed/.test(e.hint ?? ""),
@@ -117,7 +121,7 @@ Deno.test("a mirror cannot get past the embedded pin (real LIMA pin, mirror's ow
     );
     const env = { LOCALD_HOME: join(dir, "home"), LOCALD_LIMA_MIRROR: base };
     await assert.rejects(
-      ensureLima(env, undefined, { asset: "darwin-aarch64" }),
+      ensureLima(envAndDirs(env), undefined, { asset: "darwin-aarch64" }),
       (e: unknown) =>
         e instanceof LocaldError && e.message.includes(LIMA.assets["darwin-aarch64"].sha256!),
     );
@@ -131,7 +135,7 @@ Deno.test("an unpinned asset is verified against the mirror's SHA256SUMS (sha256
     const env = { LOCALD_HOME: join(dir, "home"), LOCALD_LIMA_MIRROR: base };
     await Deno.writeTextFile(join(dir, "www", "SHA256SUMS"), `${"1".repeat(64)}  ${name}\n`);
     await assert.rejects(
-      ensureLima(env, undefined, { pin: pinWith(null), asset: "darwin-aarch64" }),
+      ensureLima(envAndDirs(env), undefined, { pin: pinWith(null), asset: "darwin-aarch64" }),
       /checksum mismatch/,
     );
     assert.deepEqual(await leftovers(join(dir, "home", "tools", "lima")), []);
@@ -139,7 +143,10 @@ Deno.test("an unpinned asset is verified against the mirror's SHA256SUMS (sha256
       join(dir, "www", "SHA256SUMS"),
       `${"2".repeat(64)}  lima-2.2.0-Linux-x86_64.tar.gz\n${tarball.sha256} *${name}\n`,
     );
-    const got = await ensureLima(env, undefined, { pin: pinWith(null), asset: "darwin-aarch64" });
+    const got = await ensureLima(envAndDirs(env), undefined, {
+      pin: pinWith(null),
+      asset: "darwin-aarch64",
+    });
     assert.equal(await Deno.readTextFile(got.limactl), LIMACTL_BYTES);
   });
 });

@@ -171,9 +171,9 @@ Deno.test("a project path with bash syntax never runs as code in the launcher", 
     assert.equal(viaLink.stdout.trim(), "from-profile-d");
     assert.doesNotMatch(viaLink.stdout + viaLink.stderr, /INJECTED-42/);
     // A build made before the check (a build record naming the path): exec refuses it.
-    const { projectPaths } = await import("../src/config/paths.ts");
-    const from = projectPaths(f.env, link);
-    const to = projectPaths(f.env, evil);
+    const { localdDirs, projectPaths } = await import("../src/config/paths.ts");
+    const from = projectPaths(localdDirs(f.env), link);
+    const to = projectPaths(localdDirs(f.env), evil);
     await Deno.rename(from.state, to.state);
     const rec = JSON.parse(await Deno.readTextFile(to.buildRecord));
     rec.projectDir = evil;
@@ -324,8 +324,8 @@ Deno.test("cache prune leaves a download in progress alone", async () => {
 Deno.test("cache prune --all leaves a project being built alone, and its build finishes", async () => {
   const f = await builtFixture();
   try {
-    const { projectPaths } = await import("../src/config/paths.ts");
-    const paths = projectPaths(f.env, f.app);
+    const { localdDirs, projectPaths } = await import("../src/config/paths.ts");
+    const paths = projectPaths(localdDirs(f.env), f.app);
     const build = spawnLocald(
       ["build", "-C", f.app, "-b", FIXTURE_BP, "--force", "-e", "FIXTURE_SLEEP=3"],
       { env: f.env },
@@ -491,8 +491,8 @@ Deno.test("paths that are not UTF-8: LOCALD_HOME and the working directory", asy
 Deno.test("a removed layers directory: exec says what happened, build brings it back", async () => {
   const f = await builtFixture();
   try {
-    const { projectPaths } = await import("../src/config/paths.ts");
-    const layers = projectPaths(f.env, f.app).layers;
+    const { localdDirs, projectPaths } = await import("../src/config/paths.ts");
+    const layers = projectPaths(localdDirs(f.env), f.app).layers;
     // `layers` is a link to the current generation: removing it loses nothing the next build
     // cannot point at again.
     await Deno.remove(layers, { recursive: true });

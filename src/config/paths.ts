@@ -47,8 +47,13 @@ export interface LocaldDirs {
   registryAuth: string;
 }
 
+/** locald's dirs under the home its environment names (localdHome). */
 export function localdDirs(env: Record<string, string>, os: string = Deno.build.os): LocaldDirs {
-  const home = localdHome(env, os);
+  return dirsUnder(localdHome(env, os));
+}
+
+/** The same map under a home given as it is (e.g. the one inside a WSL distribution). */
+export function dirsUnder(home: string): LocaldDirs {
   const oci = join(home, "oci");
   return {
     home,
@@ -65,14 +70,46 @@ export function localdDirs(env: Record<string, string>, os: string = Deno.build.
   };
 }
 
+/**
+ * What modules that need both start from: locald's environment (its variables: overrides,
+ * mirrors, proxies, what child processes inherit) and its dirs, resolved once. `dirs` may be a
+ * getter resolved on first use (CommandContext is one of these), so a command that never
+ * touches the state directory runs without a HOME.
+ */
+export interface EnvAndDirs {
+  readonly env: Record<string, string>;
+  readonly dirs: LocaldDirs;
+}
+
+/** `env` and the dirs it names, resolved on first use, once (main's CommandContext uses it). */
+export function envAndDirs(env: Record<string, string>): EnvAndDirs {
+  let dirs: LocaldDirs | undefined;
+  return {
+    env,
+    get dirs() {
+      return dirs ??= localdDirs(env);
+    },
+  };
+}
+
+/** The same dirs with another environment (still resolved on first use). */
+export function withEnv(ed: EnvAndDirs, env: Record<string, string>): EnvAndDirs {
+  return {
+    env,
+    get dirs() {
+      return ed.dirs;
+    },
+  };
+}
+
 /** The shared stores `locald cache ls` sizes besides the projects' state. */
 export const SHARED_STORES = ["tools", "oci", "images", "downloads", "lima"] as const;
 
 /** The per-project state directory: outside the source tree, keyed by the project's path. */
-export function projectStateDir(env: Record<string, string>, projectDir: string): string {
+export function projectStateDir(dirs: Pick<LocaldDirs, "projects">, projectDir: string): string {
   const id = sha256HexSync(projectDir).slice(0, 12);
   const name = basename(projectDir).replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 40) || "root";
-  return join(localdDirs(env).projects, `${name}-${id}`);
+  return join(dirs.projects, `${name}-${id}`);
 }
 
 export interface ProjectPaths {
@@ -91,8 +128,11 @@ export interface ProjectPaths {
   buildRecord: string;
 }
 
-export function projectPaths(env: Record<string, string>, projectDir: string): ProjectPaths {
-  return pathsUnder(projectStateDir(env, projectDir));
+export function projectPaths(
+  dirs: Pick<LocaldDirs, "projects">,
+  projectDir: string,
+): ProjectPaths {
+  return pathsUnder(projectStateDir(dirs, projectDir));
 }
 
 /** The layout of a state directory (a project's, or its image builds' under `image/`). */

@@ -17,7 +17,7 @@
 import { basename, join } from "../util/path.ts";
 import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
-import { pathsUnder, projectPaths } from "../config/paths.ts";
+import { type LocaldDirs, pathsUnder, projectPaths } from "../config/paths.ts";
 import { readBuildRecord } from "../cnb/record.ts";
 import { diffEnv } from "./format.ts";
 import { envCaptureArgv, hasAppProfile, launcherArgv, readCapturedEnv } from "./launch.ts";
@@ -177,10 +177,11 @@ function changedKeys(a: Record<string, unknown>, b: Record<string, unknown>): st
 export async function writeDevcontainer(o: {
   projectDir: string;
   env: Record<string, string>;
+  dirs: LocaldDirs;
   out: Output;
   force: boolean;
 }): Promise<DevcontainerResult> {
-  const image = pathsUnder(join(projectPaths(o.env, o.projectDir).state, "image"));
+  const image = pathsUnder(join(projectPaths(o.dirs, o.projectDir).state, "image"));
   const rec = await readBuildRecord(image);
   if (!rec || !rec.imageMode || !rec.runImage) {
     throw new LocaldError(`${o.projectDir} has no image build yet`, {

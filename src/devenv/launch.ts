@@ -5,7 +5,7 @@
  * env load only this and the build record.
  */
 import { dirname, join } from "../util/path.ts";
-import { type ProjectPaths, projectPaths } from "../config/paths.ts";
+import type { ProjectPaths } from "../config/paths.ts";
 import { type BuildRecord, notBuiltError, readBuildRecord } from "../cnb/record.ts";
 import type { Host, HostCommand, Step } from "../hosts/types.ts";
 import type { SandboxOptions } from "../hosts/sandbox.ts";
@@ -39,22 +39,18 @@ export interface DevEnv {
 }
 
 /** The build for `dir`, or for the nearest parent directory that has one. */
-export async function loadDevEnv(
-  dir: string,
-  env: Record<string, string>,
-  view?: StateView,
-): Promise<DevEnv> {
+export async function loadDevEnv(dir: string, view: StateView): Promise<DevEnv> {
   let cur = dir;
   let imageOnly: string | undefined;
   while (true) {
-    const paths = view ? view.projectPaths(cur) : projectPaths(env, cur);
+    const paths = view.projectPaths(cur);
     const rec = await readBuildRecord(paths);
     if (rec) {
       // The launcher's bash sees these paths inside double quotes.
       assertLauncherSafePath(cur, "project");
       assertLauncherSafePath(rec.layersDir, "state");
       // Natively and on Lima the launcher's path is the same on this side; on WSL it is not.
-      if (!view || view.name !== "wsl") {
+      if (view.name !== "wsl") {
         await assertLauncher(rec.lifecycle.launcher, cur);
         await assertLayers(rec.layersDir, cur);
       }

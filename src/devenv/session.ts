@@ -4,6 +4,7 @@
  * the environment commands start from. Light: on the exec/env hot path.
  */
 import type { Output } from "../output.ts";
+import type { EnvAndDirs } from "../config/paths.ts";
 import type { Backend } from "../hosts/backend.ts";
 import { openBackend } from "../hosts/select.ts";
 import { type DevEnv, loadDevEnv } from "./launch.ts";
@@ -16,12 +17,9 @@ export interface DevSession {
 }
 
 /** The backend and the build of the project at or above `dir` (not built: a LocaldError). */
-export async function openDevSession(
-  dir: string,
-  env: Record<string, string>,
-): Promise<DevSession> {
-  const b = await openBackend(env);
-  return { b, d: await loadDevEnv(dir, env, b) };
+export async function openDevSession(dir: string, ed: EnvAndDirs): Promise<DevSession> {
+  const b = await openBackend(ed);
+  return { b, d: await loadDevEnv(dir, b) };
 }
 
 /**

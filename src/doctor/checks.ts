@@ -31,7 +31,8 @@ export interface Check {
 const backend: Check = {
   id: "backend",
   title: "backend",
-  async run({ env }) {
+  async run(ctx) {
+    const env = ctx.env;
     const { os, arch } = Deno.build;
     const { backendDriver, chooseBackend } = await import("../hosts/select.ts");
     let chosen;
@@ -46,7 +47,7 @@ const backend: Check = {
       };
     }
     try {
-      return await (await backendDriver(chosen.name)).status(env, chosen.reason);
+      return await (await backendDriver(chosen.name)).status(ctx, chosen.reason);
     } catch (e) {
       return {
         status: "fail",
@@ -61,10 +62,11 @@ const backend: Check = {
 const lifecycle: Check = {
   id: "lifecycle",
   title: "lifecycle",
-  async run({ env }) {
+  async run(ctx) {
+    const env = ctx.env;
     const { findLifecycle } = await import("../tools/lifecycle.ts");
     const { LIFECYCLE } = await import("../tools/pins.ts");
-    const lc = await findLifecycle(env);
+    const lc = await findLifecycle(ctx);
     // Which release assets this binary carries a sha256 for (the rest are verified against
     // the release's checksums file on first use).
     const checksums = Object.fromEntries(
@@ -117,13 +119,13 @@ const lifecycle: Check = {
 const sandbox: Check = {
   id: "sandbox",
   title: "sandbox",
-  async run({ env }) {
+  async run(ctx) {
     const { backendDriver, chooseBackend } = await import("../hosts/select.ts");
     let name: BackendName = "native";
     try {
-      name = chooseBackend(env).name;
+      name = chooseBackend(ctx.env).name;
     } catch { /* the backend check says why; this machine's sandbox is then the one asked */ }
-    return await (await backendDriver(name)).sandboxStatus(env);
+    return await (await backendDriver(name)).sandboxStatus(ctx);
   },
 };
 

@@ -13,7 +13,7 @@
  * commands apply it where they are created, and nowhere else.
  */
 import type { Output } from "../output.ts";
-import type { ProjectPaths } from "../config/paths.ts";
+import type { EnvAndDirs, ProjectPaths } from "../config/paths.ts";
 import type { Network } from "../config/defaults.ts";
 import type { Lifecycle } from "../tools/lifecycle.ts";
 import type { Target } from "./target.ts";
@@ -91,9 +91,8 @@ export interface BackendStatus {
 }
 
 /** What `locald vm` hands a backend that has a VM (flags already checked). */
-export interface VmRequest {
+export interface VmRequest extends EnvAndDirs {
   out: Output;
-  env: Record<string, string>;
   /** The directory from -C, or the current one (where `vm shell` starts). */
   dir: string;
   json: boolean;
@@ -103,12 +102,15 @@ export interface VmRequest {
 
 /** One backend module: everything locald does with a backend goes through these. */
 export interface BackendDriver {
-  /** Open the backend for one command (cheap: starts nothing until `ready()`). */
-  open(env: Record<string, string>, reason: string): Promise<Backend>;
+  /**
+   * Open the backend for one command (cheap: starts nothing until `ready()`). `ed.dirs` is
+   * read when a path under locald's home is first needed, not before.
+   */
+  open(ed: EnvAndDirs, reason: string): Promise<Backend>;
   /** The backend's state for doctor, without starting or installing anything. */
-  status(env: Record<string, string>, reason: string): Promise<BackendStatus>;
+  status(ed: EnvAndDirs, reason: string): Promise<BackendStatus>;
   /** Whether steps can be sandboxed where they run, without starting anything. */
-  sandboxStatus(env: Record<string, string>): Promise<BackendStatus>;
+  sandboxStatus(ed: EnvAndDirs): Promise<BackendStatus>;
   /** `locald vm SUB` (start, stop, status, shell, rm); absent: this backend has no VM. */
   vm?(sub: string, req: VmRequest): Promise<number>;
 }

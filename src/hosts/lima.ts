@@ -27,7 +27,7 @@
  */
 import { join } from "node:path";
 import { ExitCode, LocaldError } from "../errors.ts";
-import { localdDirs } from "../config/paths.ts";
+import type { EnvAndDirs } from "../config/paths.ts";
 import { checkStep, exactEnvArgv } from "./guest.ts";
 import { nativeHost } from "./native.ts";
 import type { Host, HostCommand, Step } from "./types.ts";
@@ -62,13 +62,14 @@ function fits(limaHome: string, instance: string): boolean {
  * in 104 bytes; `~/.locald/lima` otherwise. A path that does not fit is an error, not a
  * silent truncation.
  */
-export function limaHome(env: Record<string, string>, instance = LIMA_INSTANCE): string {
+export function limaHome(ed: EnvAndDirs, instance = LIMA_INSTANCE): string {
+  const env = ed.env;
   const chosen = env.LOCALD_LIMA_HOME;
   if (chosen) {
     if (!fits(chosen, instance)) throw tooLong(chosen, instance, "LOCALD_LIMA_HOME");
     return chosen;
   }
-  const preferred = localdDirs(env).lima;
+  const preferred = ed.dirs.lima;
   if (fits(preferred, instance)) return preferred;
   if (env.HOME) {
     const short = join(env.HOME, ".locald", "lima");

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import type { Output } from "../output.ts";
 import { ExitCode, LocaldError, UsageError } from "../errors.ts";
-import { localdDirs, projectPaths } from "../config/paths.ts";
+import { type EnvAndDirs, projectPaths, withEnv } from "../config/paths.ts";
 import { readTextIfExists, removeIfExists, writeFileAtomic } from "../util/fs.ts";
 import { goArch, parseOsRelease } from "./target.ts";
 import type { Backend, BackendDriver, BackendStatus, GuestFacts, VmRequest } from "./backend.ts";
@@ -66,11 +66,9 @@ export async function recordGuestFacts(l: Limactl): Promise<GuestFacts> {
   return facts;
 }
 
-export async function openLimaBackend(
-  env: Record<string, string>,
-  reason: string,
-): Promise<Backend> {
-  const lc = (await limaContext(env, undefined, false)) ?? undefined;
+export async function openLimaBackend(ed: EnvAndDirs, reason: string): Promise<Backend> {
+  const env = ed.env;
+  const lc = (await limaContext(ed, undefined, false)) ?? undefined;
   const config = vmConfig(env);
   let mounts = config.mounts;
   let facts: GuestFacts | undefined;
@@ -112,7 +110,7 @@ export async function openLimaBackend(
       });
     },
     async ready(out: Output) {
-      context ??= (await limaContext(env, out, true))!;
+      context ??= (await limaContext(ed, out, true))!;
       const r = await ensureLimaRunning(context, out, config);
       if (r.instance.mounts?.length) mounts = r.instance.mounts;
       const file = guestFactsFile(context.limactl.home);
@@ -125,7 +123,7 @@ export async function openLimaBackend(
     },
     guest,
     // State on the shared mount at the same path: exactly the native layout.
-    projectPaths: (d) => projectPaths(env, d),
+    projectPaths: (d) => projectPaths(ed.dirs, d),
     guestPath: (p) => p,
     assertVisible,
     userPath: (p) => p,
@@ -135,9 +133,10 @@ export async function openLimaBackend(
       if (e.LOCALD_LIFECYCLE_DIR) assertVisible(e.LOCALD_LIFECYCLE_DIR, "the lifecycle in");
       const asset = `linux-${(await guest()).machine}`;
       const lifecycle = install
-        ? await lcm.ensureLifecycle(e, out, asset)
-        : await lcm.findLifecycle(e, asset);
-      const root = lifecycle?.root ?? e.LOCALD_LIFECYCLE_DIR ?? lcm.lifecycleInstallDir(e, asset);
+        ? await lcm.ensureLifecycle(withEnv(ed, e), out, asset)
+        : await lcm.findLifecycle(withEnv(ed, e), asset);
+      const root = lifecycle?.root ?? e.LOCALD_LIFECYCLE_DIR ??
+        lcm.lifecycleInstallDir(ed.dirs.tools, asset);
       assertVisible(root, "the lifecycle in");
       return { lifecycle, root };
     },
@@ -177,11 +176,11 @@ export async function openLimaBackend(
 }
 
 /** The Lima VM's state, without starting or installing anything. */
-async function limaStatus(env: Record<string, string>, reason: string): Promise<BackendStatus> {
+async function limaStatus(ed: EnvAndDirs, reason: string): Promise<BackendStatus> {
   const vm = await import("./vm.ts");
   const l = await import("./lima.ts");
   const data: Record<string, unknown> = { backend: "lima", reason };
-  const lc = await vm.limaContext(env, undefined, false);
+  const lc = await vm.limaContext(ed, undefined, false);
   if (!lc) {
     return {
       status: "warn",
@@ -212,7 +211,7 @@ async function limaStatus(env: Record<string, string>, reason: string): Promise<
     };
   }
   // State lives on the shared mount: the VM must see LOCALD_HOME.
-  const home = localdDirs(env).home;
+  const home = ed.dirs.home;
   if (mounts.length && !l.isMounted(home, mounts)) {
     return {
       status: "fail",
@@ -231,11 +230,11 @@ async function limaStatus(env: Record<string, string>, reason: string): Promise<
 }
 
 /** On Lima, builds sandbox inside the VM: what the VM said when it was last asked. */
-async function limaSandbox(env: Record<string, string>): Promise<BackendStatus> {
+async function limaSandbox(ed: EnvAndDirs): Promise<BackendStatus> {
   let s: GuestFacts["sandbox"];
   let known = false;
   try {
-    const text = await readTextIfExists(guestFactsFile(limaHome(env)));
+    const text = await readTextIfExists(guestFactsFile(limaHome(ed)));
     if (text) {
       s = (JSON.parse(text) as GuestFacts).sandbox;
       known = s !== undefined;
@@ -284,7 +283,7 @@ async function limaVm(sub: string, req: VmRequest): Promise<number> {
       memory: req.size.memory,
       disk: req.size.disk,
     });
-    const lc = (await vm.limaContext(env, out, true))!;
+    const lc = (await vm.limaContext(req, out, true))!;
     const r = await vm.ensureLimaRunning(lc, out, config);
     if (sub === "start") {
       // What builds need to know about the VM (ids, arch, os-release), asked once now.
@@ -317,10 +316,10 @@ async function limaVm(sub: string, req: VmRequest): Promise<number> {
       hint: "run `locald vm start` to install Lima, or unset LOCALD_LIMACTL",
     })).code;
   }
-  const lc = await vm.limaContext(env, out, false);
+  const lc = await vm.limaContext(req, out, false);
   const inst = lc ? await l.limaInstance(lc.limactl) : undefined;
   if (sub === "status") {
-    const home = lc?.limactl.home ?? l.limaHome(env);
+    const home = lc?.limactl.home ?? l.limaHome(req);
     const info = {
       backend: "lima",
       instance: l.LIMA_INSTANCE,

@@ -7,17 +7,21 @@ import {
   parseLogLine,
 } from "./lima.ts";
 import { LocaldError } from "../errors.ts";
+import { envAndDirs } from "../config/paths.ts";
 
 Deno.test("LIMA_HOME stays under macOS's 104-byte socket limit", () => {
-  assert.equal(limaHome({ HOME: "/Users/ann" }), "/Users/ann/.local/share/locald/lima");
+  assert.equal(limaHome(envAndDirs({ HOME: "/Users/ann" })), "/Users/ann/.local/share/locald/lima");
   const longName = "/Users/" + "x".repeat(40);
-  assert.equal(limaHome({ HOME: longName }), `${longName}/.locald/lima`);
+  assert.equal(limaHome(envAndDirs({ HOME: longName })), `${longName}/.locald/lima`);
   assert.ok(new TextEncoder().encode(longestSocketPath(`${longName}/.locald/lima`)).length < 104);
   assert.throws(
-    () => limaHome({ HOME: "/Users/" + "y".repeat(100) }),
+    () => limaHome(envAndDirs({ HOME: "/Users/" + "y".repeat(100) })),
     (e: unknown) => e instanceof LocaldError && /LOCALD_LIMA_HOME/.test(e.hint ?? ""),
   );
-  assert.throws(() => limaHome({ LOCALD_LIMA_HOME: "/" + "z".repeat(90) }), /would be \d+ bytes/);
+  assert.throws(
+    () => limaHome(envAndDirs({ LOCALD_LIMA_HOME: "/" + "z".repeat(90) })),
+    /would be \d+ bytes/,
+  );
 });
 
 Deno.test("vz needs macOS 13 (Darwin 22): older Macs get a clear error", () => {

@@ -3,12 +3,12 @@
  * root and the step must not, see native.ts); state is where locald keeps it, steps see the
  * same paths. A dev-env command runs as it is (as root too: it is the user's own command).
  */
-import { projectPaths } from "../config/paths.ts";
+import { type EnvAndDirs, projectPaths, withEnv } from "../config/paths.ts";
 import type { Backend, BackendDriver, BackendStatus, GuestFacts } from "./backend.ts";
 import { nativeHost } from "./native.ts";
 import { hostTarget } from "./target.ts";
 
-function open(env: Record<string, string>, reason: string): Promise<Backend> {
+function open(ed: EnvAndDirs, reason: string): Promise<Backend> {
   let facts: GuestFacts | undefined;
   return Promise.resolve({
     name: "native",
@@ -27,23 +27,25 @@ function open(env: Record<string, string>, reason: string): Promise<Backend> {
       }
       return facts;
     },
-    projectPaths: (d) => projectPaths(env, d),
+    projectPaths: (d) => projectPaths(ed.dirs, d),
     guestPath: (p) => p,
     assertVisible: () => {},
     userPath: (p) => p,
     symlinks: true,
     async lifecycle(e, out, install) {
       const lc = await import("../tools/lifecycle.ts");
-      const lifecycle = install ? await lc.ensureLifecycle(e, out) : await lc.findLifecycle(e);
+      const lifecycle = install
+        ? await lc.ensureLifecycle(withEnv(ed, e), out)
+        : await lc.findLifecycle(withEnv(ed, e));
       return {
         lifecycle,
-        root: lifecycle?.root ?? e.LOCALD_LIFECYCLE_DIR ?? lc.lifecycleInstallDir(e),
+        root: lifecycle?.root ?? e.LOCALD_LIFECYCLE_DIR ?? lc.lifecycleInstallDir(ed.dirs.tools),
       };
     },
     commandEnv: (e) => Promise.resolve(e),
     async sandboxOptions(network, why) {
       const { checkSandbox, sandboxUnavailable } = await import("./sandbox_check.ts");
-      const a = await checkSandbox(env);
+      const a = await checkSandbox(ed.env);
       if (!a.available) throw sandboxUnavailable(a, why);
       const { systemLayout } = await import("./sandbox.ts");
       return {
@@ -58,7 +60,7 @@ function open(env: Record<string, string>, reason: string): Promise<Backend> {
 }
 
 /** Whether bwrap can sandbox a step on this machine (what sandboxed builds would meet). */
-export async function nativeSandboxStatus(env: Record<string, string>): Promise<BackendStatus> {
+export async function nativeSandboxStatus({ env }: EnvAndDirs): Promise<BackendStatus> {
   const { checkSandbox } = await import("./sandbox_check.ts");
   const a = await checkSandbox(env, { version: true });
   const data = {

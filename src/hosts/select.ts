@@ -4,6 +4,7 @@
  * `locald exec`'s start-up) pays nothing for Lima and WSL. What a backend is: backend.ts.
  */
 import { ExitCode, LocaldError } from "../errors.ts";
+import type { EnvAndDirs } from "../config/paths.ts";
 import { type Backend, type BackendDriver, type BackendName, BACKENDS } from "./backend.ts";
 
 /** The backend for this OS, or LOCALD_BACKEND's. Pure. */
@@ -48,10 +49,8 @@ export async function backendDriver(name: BackendName): Promise<BackendDriver> {
   }
 }
 
-export async function openBackend(
-  env: Record<string, string>,
-  os: string = Deno.build.os,
-): Promise<Backend> {
-  const { name, reason } = chooseBackend(env, os);
-  return await (await backendDriver(name)).open(env, reason);
+/** The backend for this command, given locald's environment and dirs (a CommandContext). */
+export async function openBackend(ed: EnvAndDirs, os: string = Deno.build.os): Promise<Backend> {
+  const { name, reason } = chooseBackend(ed.env, os);
+  return await (await backendDriver(name)).open(ed, reason);
 }

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { writeFileAtomic } from "../util/fs.ts";
+import type { EnvAndDirs } from "../config/paths.ts";
 import { ensureLima, findLima, type LimaInstall } from "../tools/lima.ts";
 import {
   type LimaArch,
@@ -67,15 +68,15 @@ function refuseRoot() {
 
 /** limactl and the private LIMA_HOME; installs Lima when `install` is set and it is missing. */
 export async function limaContext(
-  env: Record<string, string>,
+  ed: EnvAndDirs,
   out: Output | undefined,
   install: boolean,
 ): Promise<LimaContext | undefined> {
   refuseRoot();
-  const found = install ? await ensureLima(env, out) : await findLima(env);
+  const found = install ? await ensureLima(ed, out) : await findLima(ed);
   if (!found) return undefined;
-  const home = limaHome(env);
-  return { install: found, limactl: { path: found.limactl, home, env: limactlEnv(env, home) } };
+  const home = limaHome(ed);
+  return { install: found, limactl: { path: found.limactl, home, env: limactlEnv(ed.env, home) } };
 }
 
 export function instanceYamlPath(home: string): string {

@@ -14,7 +14,7 @@
 import { join } from "node:path";
 import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
-import { localdDirs, projectPaths } from "../config/paths.ts";
+import { dirsUnder, type EnvAndDirs, projectPaths, withEnv } from "../config/paths.ts";
 import { exists, removeIfExists } from "../util/fs.ts";
 import { goArch, parseOsRelease } from "./target.ts";
 import { LIFECYCLE } from "../tools/pins.ts";
@@ -42,10 +42,8 @@ export const UNPACK_SCRIPT = [
   'mv -T "$t" "$d" 2>/dev/null || { rm -rf "$t"; test -x "$d/lifecycle/launcher"; }',
 ].join("; ");
 
-export async function openWslBackend(
-  env: Record<string, string>,
-  reason: string,
-): Promise<Backend> {
+export async function openWslBackend(ed: EnvAndDirs, reason: string): Promise<Backend> {
+  const env = ed.env;
   const ctx = await wslContext(env);
   const distro = ctx.distro.name;
   const probe = await probeGuest(ctx.wsl, distro, env);
@@ -69,6 +67,8 @@ export async function openWslBackend(
     return g;
   };
   const view = (p: string) => wslHostView(p, distro);
+  // locald's state inside the distribution, as this side opens it.
+  const distroDirs = dirsUnder(view(state));
   const b: Backend = {
     name: "wsl",
     reason: `${reason}; distribution ${distro} (${ctx.reason})`,
@@ -76,7 +76,7 @@ export async function openWslBackend(
     ready: () => Promise.resolve(),
     guest: () => Promise.resolve(facts),
     // Keyed by the path the distro sees, so a project keeps its state however it is named.
-    projectPaths: (d) => projectPaths({ LOCALD_HOME: view(state) }, guestPath(d)),
+    projectPaths: (d) => projectPaths(distroDirs, guestPath(d)),
     guestPath,
     assertVisible: (p) => void guestPath(p),
     userPath: (p) => wslToWindows(p, distro),
@@ -84,7 +84,7 @@ export async function openWslBackend(
     async lifecycle(e, out, install) {
       const lcm = await import("../tools/lifecycle.ts");
       if (e.LOCALD_LIFECYCLE_DIR) {
-        const lifecycle = await lcm.ensureLifecycle(e, out, `linux-${facts.machine}`);
+        const lifecycle = await lcm.ensureLifecycle(withEnv(ed, e), out, `linux-${facts.machine}`);
         return { lifecycle, root: lifecycle.root };
       }
       const asset = `linux-${facts.machine}`;
@@ -94,7 +94,7 @@ export async function openWslBackend(
         return { lifecycle: await lcm.lifecycleAt(root, "pinned release"), root };
       }
       if (!install) return { root };
-      await installInDistro(host, facts, e, out, asset, dest);
+      await installInDistro(host, facts, e, ed.dirs.downloads, out, asset, dest);
       return { lifecycle: await lcm.lifecycleAt(root, "pinned release"), root };
     },
     commandEnv: (userEnv) => Promise.resolve(guestCommandEnv(userEnv, facts.login)),
@@ -117,6 +117,7 @@ async function installInDistro(
   host: Host,
   facts: GuestFacts,
   env: Record<string, string>,
+  downloads: string,
   out: Output,
   asset: string,
   dest: string,
@@ -135,7 +136,7 @@ async function installInDistro(
   const { sha256 } = await expectedDigest(LIFECYCLE, asset, env, out, LIFECYCLE_OFFLINE);
   const archive = await downloadVerified({
     url: `${releaseBase(LIFECYCLE, env)}/${a.file}`,
-    dest: join(localdDirs(env).downloads, a.file),
+    dest: join(downloads, a.file),
     sha256,
     label: `${LIFECYCLE.name} ${LIFECYCLE.version}`,
     out,
@@ -176,7 +177,7 @@ async function installInDistro(
 }
 
 /** The WSL distribution locald would use, without starting it. */
-async function wslStatus(env: Record<string, string>, reason: string): Promise<BackendStatus> {
+async function wslStatus({ env }: EnvAndDirs, reason: string): Promise<BackendStatus> {
   const c = await wslContext(env);
   return {
     status: "ok",

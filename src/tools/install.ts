@@ -23,6 +23,9 @@ export interface InstallOptions {
   dest: string;
   /** Where downloads are kept while in progress. */
   downloads: string;
+  /** Where installers' locks are kept (one per tool and version). */
+  locks: string;
+  /** locald's environment: the mirror variable, network timeouts, proxies. */
   env: Record<string, string>;
   out?: Output;
   /** How to do without the download when the server stalls (e.g. LOCALD_LIFECYCLE_DIR). */
@@ -93,7 +96,7 @@ export async function installRelease(o: InstallOptions): Promise<string> {
   // One installer at a time per destination: a second locald waits, then finds it installed.
   // The lock file lives apart from the tools, so nothing but finished installs sits there.
   const lock = await acquireLock(
-    join(dirname(o.downloads), "locks", `${o.pin.name}-${basename(o.dest)}.lock`),
+    join(o.locks, `${o.pin.name}-${basename(o.dest)}.lock`),
     `another locald installing ${o.pin.name} ${o.pin.version}`,
     o.out,
   );

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
-import { localdDirs } from "../config/paths.ts";
+import type { EnvAndDirs } from "../config/paths.ts";
 import { LIFECYCLE } from "./pins.ts";
 
 /** How to build without downloading the lifecycle (said when its server stalls). */
@@ -29,9 +29,10 @@ export function hostAsset(os = Deno.build.os, arch = Deno.build.arch): string {
   return `${os}-${arch}`;
 }
 
-export function lifecycleInstallDir(env: Record<string, string>, asset?: string): string {
+/** Where the pinned release for `asset` is installed under locald's tools directory. */
+export function lifecycleInstallDir(tools: string, asset?: string): string {
   asset ??= hostAsset();
-  return join(localdDirs(env).tools, "lifecycle", `${LIFECYCLE.version}-${asset}`);
+  return join(tools, "lifecycle", `${LIFECYCLE.version}-${asset}`);
 }
 
 async function validateLayout(root: string) {
@@ -94,10 +95,11 @@ export async function lifecycleAt(root: string, source: string): Promise<Lifecyc
  * is the release for a VM's architecture; by default this machine's.
  */
 export async function findLifecycle(
-  env: Record<string, string>,
+  ed: EnvAndDirs,
   asset?: string,
 ): Promise<Lifecycle | undefined> {
-  const root = env.LOCALD_LIFECYCLE_DIR || lifecycleInstallDir(env, asset);
+  const env = ed.env;
+  const root = env.LOCALD_LIFECYCLE_DIR || lifecycleInstallDir(ed.dirs.tools, asset);
   try {
     await Deno.stat(join(root, "lifecycle", "launcher"));
   } catch {
@@ -111,10 +113,11 @@ export async function findLifecycle(
 }
 
 export async function ensureLifecycle(
-  env: Record<string, string>,
+  ed: EnvAndDirs,
   out?: Output,
   asset?: string,
 ): Promise<Lifecycle> {
+  const env = ed.env;
   if (env.LOCALD_LIFECYCLE_DIR) {
     const root = env.LOCALD_LIFECYCLE_DIR;
     await validateLayout(root);
@@ -126,7 +129,8 @@ export async function ensureLifecycle(
       exitCode: ExitCode.unsupported,
     });
   }
-  const dest = lifecycleInstallDir(env, asset);
+  const dirs = ed.dirs;
+  const dest = lifecycleInstallDir(dirs.tools, asset);
   try {
     await Deno.stat(join(dest, "lifecycle", "launcher"));
     return make(dest, "pinned release", await readDescriptor(dest));
@@ -137,7 +141,8 @@ export async function ensureLifecycle(
     pin: LIFECYCLE,
     asset: asset ?? hostAsset(),
     dest,
-    downloads: localdDirs(env).downloads,
+    downloads: dirs.downloads,
+    locks: dirs.locks,
     env,
     out,
     offline: LIFECYCLE_OFFLINE,

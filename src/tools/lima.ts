@@ -11,7 +11,7 @@
 import { join } from "node:path";
 import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
-import { localdDirs } from "../config/paths.ts";
+import type { EnvAndDirs } from "../config/paths.ts";
 import { LIMA, type ToolPin } from "./pins.ts";
 
 export interface LimaInstall {
@@ -33,8 +33,9 @@ export function limaAsset(os = Deno.build.os, arch = Deno.build.arch): string {
   return `${os}-${arch}`;
 }
 
-export function limaInstallDir(env: Record<string, string>, version: string, asset: string) {
-  return join(localdDirs(env).tools, "lima", `${version}-${asset}`);
+/** Where a Lima release is installed under locald's tools directory. */
+export function limaInstallDir(tools: string, version: string, asset: string) {
+  return join(tools, "lima", `${version}-${asset}`);
 }
 
 /** The release layout locald relies on: bin/limactl next to share/lima/. */
@@ -58,14 +59,13 @@ export async function validateLimaLayout(root: string): Promise<void> {
 
 /** The installed limactl, without downloading. */
 export async function findLima(
-  env: Record<string, string>,
+  ed: EnvAndDirs,
   opts: EnsureLimaOptions = {},
 ): Promise<LimaInstall | undefined> {
-  if (env.LOCALD_LIMACTL) {
-    return { root: "", limactl: env.LOCALD_LIMACTL, version: "unknown", source: "LOCALD_LIMACTL" };
-  }
+  const limactl = ed.env.LOCALD_LIMACTL;
+  if (limactl) return { root: "", limactl, version: "unknown", source: "LOCALD_LIMACTL" };
   const pin = opts.pin ?? LIMA;
-  const root = limaInstallDir(env, pin.version, opts.asset ?? limaAsset());
+  const root = limaInstallDir(ed.dirs.tools, pin.version, opts.asset ?? limaAsset());
   try {
     await Deno.stat(join(root, "bin", "limactl"));
   } catch {
@@ -80,23 +80,24 @@ export async function findLima(
 }
 
 export async function ensureLima(
-  env: Record<string, string>,
+  ed: EnvAndDirs,
   out?: Output,
   opts: EnsureLimaOptions = {},
 ): Promise<LimaInstall> {
-  const found = await findLima(env, opts);
+  const found = await findLima(ed, opts);
   if (found) return found;
   const pin = opts.pin ?? LIMA;
   const asset = opts.asset ?? limaAsset();
-  const root = limaInstallDir(env, pin.version, asset);
+  const root = limaInstallDir(ed.dirs.tools, pin.version, asset);
   // Loaded only when installing: keeps the tar code off `locald exec` on macOS.
   const { installRelease } = await import("./install.ts");
   await installRelease({
     pin,
     asset,
     dest: root,
-    downloads: localdDirs(env).downloads,
-    env,
+    downloads: ed.dirs.downloads,
+    locks: ed.dirs.locks,
+    env: ed.env,
     out,
     validate: validateLimaLayout,
   });

@@ -28,7 +28,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       "build",
     );
   }
-  const backend = await openBackend(env);
+  const backend = await openBackend(ctx);
   // From a subdirectory: the enclosing project, as shell, exec, run and env find it.
   const projectDir = await enclosingProject(dir, backend);
   if (projectDir !== dir) {

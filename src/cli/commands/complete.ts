@@ -6,17 +6,18 @@
  */
 import type { CommandContext } from "../context.ts";
 
-export async function run({ args, env, dir }: CommandContext): Promise<number> {
+export async function run(ctx: CommandContext): Promise<number> {
+  const { args, dir } = ctx;
   const lines: string[] = [];
   try {
     if (args.positionals[0] === "processes") {
       const { openBackend } = await import("../../hosts/select.ts");
       const { loadDevEnv } = await import("../../devenv/launch.ts");
-      const d = await loadDevEnv(dir, env, await openBackend(env));
+      const d = await loadDevEnv(dir, await openBackend(ctx));
       lines.push(...d.rec.processes.map((p) => p.type));
     } else if (args.positionals[0] === "builders") {
       const { listBuilders } = await import("../../oci/builder.ts");
-      lines.push(...(await listBuilders(env)).map((b) => b.ref));
+      lines.push(...(await listBuilders(ctx.env)).map((b) => b.ref));
     }
   } catch { /* nothing to offer */ }
   if (lines.length) console.log(lines.join("\n"));

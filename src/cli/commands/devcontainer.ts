@@ -3,14 +3,21 @@ import { flagBool } from "../args.ts";
 import { UsageError } from "../../errors.ts";
 import { writeDevcontainer } from "../../devenv/devcontainer.ts";
 
-export async function run({ args, env, dir, out }: CommandContext): Promise<number> {
+export async function run(ctx: CommandContext): Promise<number> {
+  const { args, env, dir, out } = ctx;
   if (args.positionals.length || args.rest.length) {
     throw new UsageError(
       `unexpected argument "${[...args.positionals, ...args.rest][0]}"`,
       "devcontainer",
     );
   }
-  const r = await writeDevcontainer({ projectDir: dir, env, out, force: flagBool(args, "force") });
+  const r = await writeDevcontainer({
+    projectDir: dir,
+    env,
+    dirs: ctx.dirs,
+    out,
+    force: flagBool(args, "force"),
+  });
   if (flagBool(args, "json")) out.json(r);
   switch (r.status) {
     case "created":

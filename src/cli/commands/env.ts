@@ -6,7 +6,8 @@ import { openBackend } from "../../hosts/select.ts";
 import { diffEnv, type Format, FORMATS, renderEnv, withMark } from "../../devenv/format.ts";
 import { inDevEnv } from "../../devenv/session.ts";
 
-export async function run({ args, env, dir, out }: CommandContext): Promise<number> {
+export async function run(ctx: CommandContext): Promise<number> {
+  const { args, env, dir, out } = ctx;
   if (args.positionals.length || args.rest.length) {
     throw new UsageError(`unexpected argument "${[...args.positionals, ...args.rest][0]}"`, "env");
   }
@@ -14,10 +15,10 @@ export async function run({ args, env, dir, out }: CommandContext): Promise<numb
   if (!FORMATS.includes(format)) {
     throw new UsageError(`unknown format "${format}" (use ${FORMATS.join(", ")})`, "env");
   }
-  const b = await openBackend(env);
+  const b = await openBackend(ctx);
   let d;
   try {
-    d = await loadDevEnv(dir, env, b);
+    d = await loadDevEnv(dir, b);
   } catch (e) {
     if (format !== "direnv" || !(e instanceof LocaldError) || e.exitCode !== ExitCode.notBuilt) {
       throw e;

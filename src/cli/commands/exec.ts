@@ -10,7 +10,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     ? args.rest
     : [...args.positionals, ...args.rest];
   if (!argv.length) throw new UsageError("no command given", "exec");
-  const s = await openDevSession(dir, env);
+  const s = await openDevSession(dir, ctx);
   const { b, d } = s;
   return await inDevEnv(s, env, out, async (base, started) => {
     const cmd = await commandIn(d, argv, workingDir(d.projectDir, dir), base, { notFound: true });

@@ -11,7 +11,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const procArgs = args.rest[0] === "--" && args.positionals.length
     ? args.rest.slice(1)
     : args.rest;
-  const s = await openDevSession(dir, env);
+  const s = await openDevSession(dir, ctx);
   const { b, d } = s;
   const types = d.rec.processes.map((p) => p.type);
   const requested = args.positionals[0];

@@ -26,7 +26,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       },
     );
   }
-  const s = await openDevSession(dir, env);
+  const s = await openDevSession(dir, ctx);
   const { b, d } = s;
   // An interactive shell gives the check a moment more: its line comes before the prompt.
   return await inDevEnv(s, env, out, async (start, started) => {

@@ -25,7 +25,16 @@ export async function run(ctx: CommandContext): Promise<number> {
       disk: sizeFlag(ctx, "disk"),
     };
     const json = ctx.args.flags.json === true;
-    return await driver.vm(sub, { out: ctx.out, env: ctx.env, dir: ctx.dir, json, size });
+    return await driver.vm(sub, {
+      out: ctx.out,
+      env: ctx.env,
+      get dirs() {
+        return ctx.dirs;
+      },
+      dir: ctx.dir,
+      json,
+      size,
+    });
   }
   if (sub === "status") {
     if (ctx.args.flags.json) ctx.out.json({ backend: "native", vm: null });
