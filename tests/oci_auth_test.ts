@@ -11,6 +11,7 @@ import { layer, pushImage } from "./support/images.ts";
 import { startProxy } from "./support/proxy.ts";
 import { resolveImage } from "../src/oci/image.ts";
 import { LocaldError } from "../src/errors.ts";
+import { envAndDirs } from "../src/config/paths.ts";
 
 const USER = "locald";
 const PASSWORD = "s3cret-Pa55";
@@ -63,12 +64,12 @@ Deno.test("basic auth (htpasswd) with credentials from Docker's config.json", as
     });
     const ref = `${reg.host}/private/app:1`;
     await t.step("no config.json: 401 says where credentials are found", async () => {
-      await expect401(resolveImage(ref, { env }), /no credentials were found/);
+      await expect401(resolveImage(ref, envAndDirs(env)), /no credentials were found/);
     });
     await t.step("wrong password in auths: refused, and the source is named", async () => {
       await writeConfig({ auths: { [reg.host]: { auth: btoa(`${USER}:wrong`) } } });
       await expect401(
-        resolveImage(ref, { env }),
+        resolveImage(ref, envAndDirs(env)),
         new RegExp(`credentials from ${env.DOCKER_CONFIG}/config.json were refused`),
       );
     });
@@ -76,22 +77,22 @@ Deno.test("basic auth (htpasswd) with credentials from Docker's config.json", as
       await writeConfig({
         auths: { [`http://${reg.host}`]: { auth: btoa(`${USER}:${PASSWORD}`) } },
       });
-      const img = await resolveImage(ref, { env });
+      const img = await resolveImage(ref, envAndDirs(env));
       assert.equal(img.config.os, "linux");
     });
     await t.step("credHelpers runs docker-credential-<name> for this registry", async () => {
       await writeConfig({ credHelpers: { [reg.host]: "loctest" } });
-      await resolveImage(ref, { env: { ...env, LOCALD_HOME: join(home, "h2") } });
+      await resolveImage(ref, envAndDirs({ ...env, LOCALD_HOME: join(home, "h2") }));
       assert.match(await Deno.readTextFile(join(home, "helper.log")), new RegExp(reg.host));
     });
     await t.step("credsStore is the fallback for every registry", async () => {
       await writeConfig({ credsStore: "loctest" });
-      await resolveImage(ref, { env: { ...env, LOCALD_HOME: join(home, "h3") } });
+      await resolveImage(ref, envAndDirs({ ...env, LOCALD_HOME: join(home, "h3") }));
     });
     await t.step("a missing helper program is named", async () => {
       await writeConfig({ credsStore: "absent" });
       await assert.rejects(
-        resolveImage(ref, { env: { ...env, LOCALD_HOME: join(home, "h4") } }),
+        resolveImage(ref, envAndDirs({ ...env, LOCALD_HOME: join(home, "h4") })),
         (e) =>
           e instanceof LocaldError && /docker-credential-absent is not installed/.test(e.message),
       );
@@ -112,22 +113,24 @@ Deno.test("bearer-token challenge: anonymous and with credentials", async () => 
     });
     proxy.bearer = { user: USER, password: PASSWORD, anonymous: true };
     // A Docker-style short name on a registry given by host.
-    const img = await resolveImage(`${proxy.host}/library/busybox`, { env });
+    const img = await resolveImage(`${proxy.host}/library/busybox`, envAndDirs(env));
     assert.equal(img.config.os, "linux");
     assert.match(proxy.tokenRequests[0], /service=test-registry/);
     assert.match(proxy.tokenRequests[0], /scope=repository%3Alibrary%2Fbusybox%3Apull/);
 
     proxy.bearer = { user: USER, password: PASSWORD, anonymous: false };
     await expect401(
-      resolveImage(`${proxy.host}/library/busybox`, {
-        env: { ...env, LOCALD_HOME: join(home, "b2") },
-      }),
+      resolveImage(
+        `${proxy.host}/library/busybox`,
+        envAndDirs({ ...env, LOCALD_HOME: join(home, "b2") }),
+      ),
       /no credentials were found/,
     );
     await writeConfig({ auths: { [proxy.host]: { username: USER, password: PASSWORD } } });
-    await resolveImage(`${proxy.host}/library/busybox`, {
-      env: { ...env, LOCALD_HOME: join(home, "b3") },
-    });
+    await resolveImage(
+      `${proxy.host}/library/busybox`,
+      envAndDirs({ ...env, LOCALD_HOME: join(home, "b3") }),
+    );
   } finally {
     await proxy.stop();
     await reg.stop();

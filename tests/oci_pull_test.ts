@@ -12,6 +12,7 @@ import { startProxy } from "./support/proxy.ts";
 import { extractImage, resolveImage } from "../src/oci/image.ts";
 import { pullBuildpack, pullImageToLayout } from "../src/oci/builder.ts";
 import { LocaldError } from "../src/errors.ts";
+import { envAndDirs } from "../src/config/paths.ts";
 import { hostPlatform } from "../src/oci/manifest.ts";
 
 async function tmpEnv() {
@@ -61,7 +62,7 @@ const other = hostPlatform().architecture === "amd64" ? "arm64" : "amd64";
 Deno.test("pull images from a loopback registry", async (t) => {
   const reg: TestRegistry = await startRegistry();
   const { home, env } = await tmpEnv();
-  const opts = { env };
+  const opts = envAndDirs(env);
   try {
     await t.step(
       "a multi-arch index resolves to this machine's platform or a chosen one",
@@ -332,7 +333,7 @@ Deno.test("pull images from a loopback registry", async (t) => {
         proxy.dropBlobs = 1;
         proxy.dropAfter = 1024 * 1024;
         const dest = join(home2, "flaky");
-        await extractImage(`${proxy.host}/flaky:1`, dest, { env: env2 });
+        await extractImage(`${proxy.host}/flaky:1`, dest, envAndDirs(env2));
         assert.deepEqual(await Deno.readFile(join(dest, "big.bin")), big);
         const blobGets = proxy.log.filter((r) => r.path.endsWith(l.digest));
         assert.ok(proxy.log.some((r) => r.status === 503), "a 503 was answered and retried");
@@ -342,7 +343,7 @@ Deno.test("pull images from a loopback registry", async (t) => {
         );
         // A second pull of the unchanged image downloads no blob at all.
         proxy.log.length = 0;
-        await extractImage(`${proxy.host}/flaky:1`, join(home2, "again"), { env: env2 });
+        await extractImage(`${proxy.host}/flaky:1`, join(home2, "again"), envAndDirs(env2));
         assert.deepEqual(proxy.log.filter((r) => r.path.includes("/blobs/")), []);
       } finally {
         await proxy.stop();
@@ -356,14 +357,17 @@ Deno.test("pull images from a loopback registry", async (t) => {
         const l = await layer([{ name: "etc/os-release", content: "ID=ubuntu\n" }]);
         const pushed = await pushImage(reg, "run/image", "24", { layers: [l] });
         const root = join(home, "layout");
-        const p = await pullImageToLayout(`${reg.host}/run/image:24`, root, { env });
+        const p = await pullImageToLayout(`${reg.host}/run/image:24`, root, envAndDirs(env));
         assert.equal(p, join(root, reg.host, "run/image", "24"));
         const index = JSON.parse(await Deno.readTextFile(join(p, "index.json")));
         assert.equal(index.manifests[0].digest, pushed.digest);
         assert.equal(index.manifests[0].annotations["org.opencontainers.image.ref.name"], "24");
         const blobs = (await tree(join(p, "blobs/sha256"))).length;
         assert.equal(blobs, 2, "manifest and config only");
-        const full = await pullImageToLayout(`${reg.host}/run/image:24`, root, { env, full: true });
+        const full = await pullImageToLayout(`${reg.host}/run/image:24`, root, {
+          ...envAndDirs(env),
+          full: true,
+        });
         assert.equal((await tree(join(full, "blobs/sha256"))).length, 3);
         // skopeo (an independent reader) accepts the layout.
         const link = join(home, "layout-link"); // skopeo's oci: syntax takes no ':' in the path
@@ -374,9 +378,11 @@ Deno.test("pull images from a loopback registry", async (t) => {
           stderr: "piped",
         }).output();
         assert.ok(res.success, new TextDecoder().decode(res.stderr));
-        const byDigest = await pullImageToLayout(`${reg.host}/run/image@${pushed.digest}`, root, {
-          env,
-        });
+        const byDigest = await pullImageToLayout(
+          `${reg.host}/run/image@${pushed.digest}`,
+          root,
+          envAndDirs(env),
+        );
         assert.equal(byDigest, join(root, reg.host, "run/image", "sha256", pushed.digest.slice(7)));
       },
     );
@@ -411,7 +417,7 @@ Deno.test("pull images from a loopback registry", async (t) => {
             }),
           },
         });
-        const bp = await pullBuildpack(`docker://${reg.host}/bp/meta:1.0.0`, { env });
+        const bp = await pullBuildpack(`docker://${reg.host}/bp/meta:1.0.0`, envAndDirs(env));
         assert.equal(bp.id, "example/meta");
         assert.equal(bp.version, "1.0.0");
         assert.deepEqual(

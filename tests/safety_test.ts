@@ -523,7 +523,8 @@ Deno.test("builder pull --pull-policy always repairs a damaged extracted builder
     const p = await runLocald(["builder", "pull", builder, "--json"], { env: t.env });
     assert.equal(p.code, 0, p.stderr);
     const { cachedBuilder } = await import("../src/oci/builder_cache.ts");
-    const info = (await cachedBuilder(builder, t.env))!;
+    const { localdDirs } = await import("../src/config/paths.ts");
+    const info = (await cachedBuilder(builder, localdDirs(t.env)))!;
     const order = join(info.cnbDir, "order.toml");
     const build = join(info.buildpacksDir, "locald-fixtures_image-app", "1.0.0", "bin", "build");
     const want = [await Deno.readTextFile(order), await Deno.readTextFile(build)];

@@ -211,6 +211,7 @@ async function prepare(o: BuildOptions, install: boolean): Promise<Prepared> {
       projectDir: o.projectDir,
       cwd: o.cwd,
       env: o.env,
+      dirs: o.dirs,
       out: o.out,
       buildpacks: o.buildpacks,
       builder: o.builder,
@@ -613,6 +614,7 @@ async function prepareState(
       const { pullImageToLayout } = await import("../oci/builder.ts");
       const pulled = await pullImageToLayout(prep.sources.runImage!, layoutDir, {
         env: o.env,
+        dirs: o.dirs,
         out: o.out,
         insecureRegistries: o.insecureRegistries ?? [],
         full: true,
@@ -627,6 +629,7 @@ async function prepareState(
       const { pullImageToLayout } = await import("../oci/builder.ts");
       await pullImageToLayout(prep.sources.runImage, layoutDir, {
         env: o.env,
+        dirs: o.dirs,
         out: o.out,
         insecureRegistries: o.insecureRegistries ?? [],
       });

@@ -14,6 +14,7 @@ import { dirname, join, resolve } from "node:path";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { parseToml, toToml } from "../config/toml.ts";
 import type { BuilderInfo } from "../oci/builder.ts";
+import type { ImageDirs } from "../oci/image.ts";
 import type { Output } from "../output.ts";
 import {
   type Buildpack,
@@ -25,11 +26,12 @@ import {
 import { treeDigest } from "./fingerprint.ts";
 import { goArch } from "../hosts/target.ts";
 import { sha256HexSync } from "../util/sha256.ts";
-import { ociRoot } from "../oci/store.ts";
 import { exists, isDir, readTextIfExists, removeIfExists } from "../util/fs.ts";
 
 export interface LocalBuilderOptions {
+  /** locald's environment, for pulling buildpack images (proxies, credentials). */
   env: Record<string, string>;
+  dirs: ImageDirs;
   out: Output;
   insecureRegistries: string[];
   /** False for --dry-run: buildpack images are not pulled, nothing is written. */
@@ -87,6 +89,7 @@ export async function loadLocalBuilder(
       const { pullBuildpack } = await import("../oci/builder.ts");
       const img = await pullBuildpack(uri.replace(/^docker:\/\//, ""), {
         env: o.env,
+        dirs: o.dirs,
         out: o.out,
         insecureRegistries: o.insecureRegistries,
       });
@@ -175,7 +178,7 @@ export async function loadLocalBuilder(
   const digest = sha256HexSync(
     JSON.stringify({ text, sourceDirs, contents, trees, copy: o.copy === true }),
   );
-  const parent = join(ociRoot(o.env), "local-builders");
+  const parent = join(o.dirs.oci, "local-builders");
   const prefix = sha256HexSync(file).slice(0, 12);
   const root = join(parent, `${prefix}-${digest.slice(0, 16)}`);
   const cnbDir = join(root, "cnb");

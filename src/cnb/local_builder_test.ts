@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadLocalBuilder } from "./local_builder.ts";
 import { createOutput } from "../output.ts";
+import { localdDirs } from "../config/paths.ts";
 
 const FIXTURES = new URL("../../tests/fixtures/buildpacks/", import.meta.url).pathname;
 
@@ -16,7 +17,13 @@ Deno.test("a local builder links buildpacks, or copies them where links are not 
         `[[order]]\n[[order.group]]\nid = "locald-fixtures/one-process"\n`,
     );
     const env = { LOCALD_HOME: join(home, "state"), NO_COLOR: "1" };
-    const o = { env, out: createOutput(env), insecureRegistries: [], network: true };
+    const o = {
+      env,
+      dirs: localdDirs(env),
+      out: createOutput(env),
+      insecureRegistries: [],
+      network: true,
+    };
     const linked = await loadLocalBuilder(file, o);
     const one = join(linked.buildpacksDir, "locald-fixtures_one-process", "1.0.0");
     assert.ok((await Deno.lstat(one)).isSymlink);

@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import type { GroupEntry } from "../config/project.ts";
+import type { ImageDirs } from "../oci/image.ts";
 import {
   type Buildpack,
   escapeId,
@@ -54,6 +55,8 @@ export interface SourceOptions {
   projectDir: string;
   cwd: string;
   env: Record<string, string>;
+  /** Where pulled builders and buildpack images are kept. */
+  dirs: ImageDirs;
   out: Output;
   buildpacks: string[];
   builder?: string;
@@ -135,7 +138,12 @@ export async function resolveSources(
         `(${projectBuilder ? "project.toml's" : "the default"}; -B REF picks another)`,
     );
   }
-  const pullOpts = { env: o.env, out: o.out, insecureRegistries: o.insecureRegistries };
+  const pullOpts = {
+    env: o.env,
+    dirs: o.dirs,
+    out: o.out,
+    insecureRegistries: o.insecureRegistries,
+  };
   let builder: BuilderSource | undefined;
   // -B ./builder.toml (relative to where locald runs), or project.toml's (to the project).
   const localBuilder = builderRef &&
@@ -144,6 +152,7 @@ export async function resolveSources(
     const { loadLocalBuilder } = await import("./local_builder.ts");
     builder = await loadLocalBuilder(localBuilder, {
       env: o.env,
+      dirs: o.dirs,
       out: o.out,
       insecureRegistries: o.insecureRegistries,
       network: o.network,
@@ -152,7 +161,7 @@ export async function resolveSources(
   } else if (builderRef) {
     // A builder pulled before needs only its record read back (no registry client, no tar).
     const { cachedBuilder } = await import("../oci/builder_cache.ts");
-    const cached = o.pullPolicy === "always" ? undefined : await cachedBuilder(builderRef, o.env);
+    const cached = o.pullPolicy === "always" ? undefined : await cachedBuilder(builderRef, o.dirs);
     if (cached) builder = cached;
     else if (!o.network) {
       throw new LocaldError(`builder ${builderRef} has not been pulled yet`, {
@@ -288,7 +297,7 @@ async function packageDependencies(
       }
       const img = await (await import("../oci/builder.ts")).pullBuildpack(
         uri.replace(/^docker:\/\//, ""),
-        { env: o.env, out: o.out, insecureRegistries: o.insecureRegistries },
+        { env: o.env, dirs: o.dirs, out: o.out, insecureRegistries: o.insecureRegistries },
       );
       trees.push(img.buildpacksDir);
       continue;

@@ -4,7 +4,7 @@
  *   pullBuilder(ref, opts)                 -> BuilderInfo   (/cnb extracted, labels read)
  *   pullImageToLayout(ref, layoutRoot, o)  -> path          (OCI layout for the analyzer)
  *   pullBuildpack(ref, opts)               -> BuildpackImage (<escaped-id>/<version>/ trees)
- *   listBuilders(env), removeBuilder(ref, env)
+ *   listBuilders(dirs), removeBuilder(ref, dirs)
  *
  * A builder's /cnb is extracted once per manifest digest into
  * `$LOCALD_HOME/oci/builders/<hex>/cnb`, built in a temporary directory and renamed into place,
@@ -18,6 +18,7 @@ import {
   applyLayers,
   clientFor,
   fetchLayers,
+  type ImageDirs,
   onlyCnb,
   type PullOptions,
   resolveImage,
@@ -25,19 +26,18 @@ import {
 } from "./image.ts";
 import { formatPlatform, hostPlatform } from "./manifest.ts";
 import { formatReference, type ImageRef, layoutRelativePath, parseReference } from "./reference.ts";
-import { extractionLock, ociRoot } from "./store.ts";
+import { extractionLock } from "./store.ts";
 import { acquireLock } from "../util/lock.ts";
 import { treeDigest } from "../cnb/fingerprint.ts";
 import {
+  type BuilderDirs,
   type BuilderInfo,
   type BuilderMetadata,
-  buildersDir,
   cachedBuilder,
   readBuilderJson,
   readRef,
   type RefRecord,
   refRecordPath,
-  refsDir,
   type RunImageRef,
 } from "./builder_cache.ts";
 
@@ -74,10 +74,10 @@ export async function pullBuilder(
   const canonical = formatReference(ref);
   const platform = opts.platform ?? hostPlatform();
   const pf = formatPlatform(platform);
-  const recordPath = refRecordPath(opts.env, canonical, pf);
+  const recordPath = refRecordPath(opts.dirs.refs, canonical, pf);
   const policy = opts.pullPolicy ?? "if-not-present";
   if (policy !== "always") {
-    const info = await cachedBuilder(refInput, opts.env, platform);
+    const info = await cachedBuilder(refInput, opts.dirs, platform);
     if (info) return info;
     if (policy === "never") {
       throw new LocaldError(`builder ${canonical} has not been pulled (pull policy "never")`, {
@@ -90,7 +90,7 @@ export async function pullBuilder(
   opts.out?.info(`pulling builder ${canonical} (${pf})`);
   const img = await resolveImage(ref, o);
   const hex = img.digest.slice(7);
-  const dest = join(buildersDir(opts.env), hex);
+  const dest = join(opts.dirs.builders, hex);
   let info = await readBuilderJson(dest);
   // "always" also means: what was extracted is what the image holds. A tree changed or damaged
   // since its extraction (files removed or edited) is extracted again.
@@ -103,14 +103,19 @@ export async function pullBuilder(
   }
   if (!info || damaged) {
     const layers = await fetchLayers(img, o);
-    await Deno.mkdir(buildersDir(opts.env), { recursive: true });
-    const extracting = await acquireLock(extractionLock(opts.env), "locald cache prune", opts.out, {
-      shared: true,
-    });
+    await Deno.mkdir(opts.dirs.builders, { recursive: true });
+    const extracting = await acquireLock(
+      extractionLock(opts.dirs.oci),
+      "locald cache prune",
+      opts.out,
+      {
+        shared: true,
+      },
+    );
     try {
-      await removeStaleTemps(buildersDir(opts.env));
+      await removeStaleTemps(opts.dirs.builders);
       const tmp = await Deno.makeTempDir({
-        dir: buildersDir(opts.env),
+        dir: opts.dirs.builders,
         prefix: `.tmp-${hex.slice(0, 12)}-`,
       });
       try {
@@ -379,7 +384,7 @@ export async function pullImageToLayout(
   const ref = parseReference(refInput);
   const o: PullOptions = { ...opts, client: clientFor(opts) };
   const img = await resolveImage(ref, o);
-  const store = storeFor(opts.env);
+  const store = storeFor(opts.dirs.oci);
   const blobs = [img.digest, img.manifest.config.digest];
   if (opts.full) {
     await fetchLayers(img, o);
@@ -450,13 +455,18 @@ export async function pullBuildpack(refInput: string, opts: PullOptions): Promis
   const o: PullOptions = { ...opts, client: clientFor(opts) };
   opts.out?.info(`pulling buildpack ${canonical}`);
   const img = await resolveImage(ref, o);
-  const dir = join(ociRoot(opts.env), "buildpacks", img.digest.slice(7));
+  const dir = join(opts.dirs.oci, "buildpacks", img.digest.slice(7));
   if (!(await exists(dir))) {
     const layers = await fetchLayers(img, o);
     await Deno.mkdir(join(dir, ".."), { recursive: true });
-    const extracting = await acquireLock(extractionLock(opts.env), "locald cache prune", opts.out, {
-      shared: true,
-    });
+    const extracting = await acquireLock(
+      extractionLock(opts.dirs.oci),
+      "locald cache prune",
+      opts.out,
+      {
+        shared: true,
+      },
+    );
     const tmp = await Deno.makeTempDir({ dir: join(dir, ".."), prefix: ".tmp-" });
     try {
       await applyLayers(
@@ -526,14 +536,14 @@ export interface BuilderListing {
 }
 
 /** The builders pulled so far (one line per reference and platform). */
-export async function listBuilders(env: Record<string, string>): Promise<BuilderListing[]> {
+export async function listBuilders(dirs: BuilderDirs): Promise<BuilderListing[]> {
   const out: BuilderListing[] = [];
   try {
-    for await (const e of Deno.readDir(refsDir(env))) {
+    for await (const e of Deno.readDir(dirs.refs)) {
       if (!e.name.endsWith(".json")) continue;
-      const rec = await readRef(join(refsDir(env), e.name));
+      const rec = await readRef(join(dirs.refs, e.name));
       if (!rec) continue;
-      const info = await readBuilderJson(join(buildersDir(env), rec.digest.slice(7)));
+      const info = await readBuilderJson(join(dirs.builders, rec.digest.slice(7)));
       if (!info) continue;
       out.push({
         ref: rec.ref,
@@ -556,24 +566,24 @@ export async function listBuilders(env: Record<string, string>): Promise<Builder
  */
 export async function removeBuilder(
   refInput: string,
-  env: Record<string, string>,
+  dirs: ImageDirs,
 ): Promise<boolean> {
   const ref: ImageRef = parseReference(refInput);
   const canonical = formatReference(ref);
-  const all = await listBuilders(env);
+  const all = await listBuilders(dirs);
   const mine = all.filter((b) => b.ref === canonical);
   if (!mine.length) return false;
   const keepDigests = new Set(all.filter((b) => b.ref !== canonical).map((b) => b.digest));
   const keepBlobs = new Set<string>();
   for (const d of keepDigests) {
-    const info = await readBuilderJson(join(buildersDir(env), d.slice(7)));
+    const info = await readBuilderJson(join(dirs.builders, d.slice(7)));
     for (const b of info?.blobs ?? []) keepBlobs.add(b);
   }
-  const store = storeFor(env);
+  const store = storeFor(dirs.oci);
   for (const b of mine) {
-    await removeIfExists(refRecordPath(env, b.ref, b.platform));
+    await removeIfExists(refRecordPath(dirs.refs, b.ref, b.platform));
     if (keepDigests.has(b.digest)) continue;
-    const dir = join(buildersDir(env), b.digest.slice(7));
+    const dir = join(dirs.builders, b.digest.slice(7));
     const info = await readBuilderJson(dir);
     // Remove builder.json first: a half-removed directory is then never trusted.
     await removeIfExists(join(dir, "builder.json"));

@@ -4,7 +4,7 @@
  * registry client, no tar): a build whose builder is cached loads only this; pulling lives in
  * builder.ts.
  */
-import { localdDirs } from "../config/paths.ts";
+import type { LocaldDirs } from "../config/paths.ts";
 import { readTextIfExists } from "../util/fs.ts";
 import { join } from "../util/path.ts";
 import { sha256HexSync } from "../util/sha256.ts";
@@ -82,17 +82,13 @@ export interface RefRecord {
   pulledAt: string;
 }
 
-export function buildersDir(env: Record<string, string>) {
-  return localdDirs(env).builders;
-}
+/** Where pulled builders are kept: the extracted trees and the references' records. */
+export type BuilderDirs = Pick<LocaldDirs, "builders" | "refs">;
 
-export function refsDir(env: Record<string, string>) {
-  return localdDirs(env).refs;
-}
-
-export function refRecordPath(env: Record<string, string>, canonical: string, platform: string) {
+/** The record of what `canonical` pointed at for `platform`, under the refs directory. */
+export function refRecordPath(refs: string, canonical: string, platform: string) {
   const id = sha256HexSync(`${canonical} ${platform}`).slice(0, 32);
-  return join(refsDir(env), `${id}.json`);
+  return join(refs, `${id}.json`);
 }
 
 export async function readRef(path: string): Promise<RefRecord | undefined> {
@@ -121,11 +117,11 @@ export async function readBuilderJson(dir: string): Promise<BuilderInfo | undefi
  */
 export async function cachedBuilder(
   refInput: string,
-  env: Record<string, string>,
+  dirs: BuilderDirs,
   platform: Platform = hostPlatform(),
 ): Promise<BuilderInfo | undefined> {
   const canonical = formatReference(parseReference(refInput));
-  const rec = await readRef(refRecordPath(env, canonical, formatPlatform(platform)));
-  const info = rec && await readBuilderJson(join(buildersDir(env), rec.digest.slice(7)));
+  const rec = await readRef(refRecordPath(dirs.refs, canonical, formatPlatform(platform)));
+  const info = rec && await readBuilderJson(join(dirs.builders, rec.digest.slice(7)));
   return info && { ...info, ref: canonical, indexDigest: rec!.indexDigest };
 }

@@ -21,10 +21,17 @@ import {
 } from "./manifest.ts";
 import { formatReference, type ImageRef, parseReference } from "./reference.ts";
 import { RegistryClient } from "./registry.ts";
-import { BlobStore, ociRoot, parallel, verifyStored } from "./store.ts";
+import { BlobStore, parallel, verifyStored } from "./store.ts";
+import type { LocaldDirs } from "../config/paths.ts";
+
+/** What pulling writes under locald's home: the blob store, extracted builders, references. */
+export type ImageDirs = Pick<LocaldDirs, "oci" | "builders" | "refs">;
 
 export interface PullOptions {
+  /** locald's environment, for the registry client (proxies, credentials, timeouts). */
   env: Record<string, string>;
+  /** Where pulled images go. */
+  dirs: ImageDirs;
   out?: Output;
   /** Platform to resolve an index to; default linux on this machine's CPU. */
   platform?: Platform;
@@ -59,8 +66,9 @@ export function clientFor(opts: PullOptions): RegistryClient {
   });
 }
 
-export function storeFor(env: Record<string, string>): BlobStore {
-  return new BlobStore(ociRoot(env));
+/** The blob store under locald's oci directory. */
+export function storeFor(oci: string): BlobStore {
+  return new BlobStore(oci);
 }
 
 /** Fetch the manifest (through an index if need be) and the config of `ref` for a platform. */
@@ -70,7 +78,7 @@ export async function resolveImage(
 ): Promise<ResolvedImage> {
   const ref = typeof refInput === "string" ? parseReference(refInput) : refInput;
   const client = clientFor(opts);
-  const store = storeFor(opts.env);
+  const store = storeFor(opts.dirs.oci);
   const platform = opts.platform ?? hostPlatform();
   let m = await client.getManifest(ref);
   let indexDigest: string | undefined;
@@ -143,7 +151,7 @@ export async function resolveImage(
 /** Download every layer not yet in the store (in parallel); returns their paths in order. */
 export async function fetchLayers(img: ResolvedImage, opts: PullOptions): Promise<string[]> {
   const client = clientFor(opts);
-  const store = storeFor(opts.env);
+  const store = storeFor(opts.dirs.oci);
   const missing: Descriptor[] = [];
   const seen = new Set<string>();
   for (const l of img.manifest.layers) {

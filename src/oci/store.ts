@@ -7,7 +7,6 @@
  */
 import { join } from "node:path";
 import { ExitCode, LocaldError, machineError } from "../errors.ts";
-import { localdDirs } from "../config/paths.ts";
 import { exists, removeIfExists, sizeOf } from "../util/fs.ts";
 import type { Descriptor } from "./manifest.ts";
 import { formatReference, type ImageRef } from "./reference.ts";
@@ -20,17 +19,13 @@ import {
 } from "./registry.ts";
 import { hashFile, hashInto, newSha256 } from "../util/hash_file.ts";
 
-export function ociRoot(env: Record<string, string>): string {
-  return localdDirs(env).oci;
-}
-
 /**
  * Held (shared) by every locald extracting an image under oci/ (`.tmp-*` directories), taken
  * exclusively by `cache prune` before it removes such leftovers: an extraction in progress is
  * never a leftover.
  */
-export function extractionLock(env: Record<string, string>): string {
-  return join(ociRoot(env), "extract.lock");
+export function extractionLock(oci: string): string {
+  return join(oci, "extract.lock");
 }
 
 /** The lock a blob's download holds while it writes `tmp/<hex>.part`. */

@@ -17,7 +17,7 @@ import { join } from "../../util/path.ts";
 
 const POLICIES = ["always", "if-not-present", "never"];
 
-export async function run({ args, out, env }: CommandContext): Promise<number> {
+export async function run({ args, out, env, dirs }: CommandContext): Promise<number> {
   const [sub, ...rest] = args.positionals;
   const json = args.flags.json === true;
   const platformFlag = flagString(args, "platform");
@@ -41,11 +41,19 @@ export async function run({ args, out, env }: CommandContext): Promise<number> {
       const info = local
         ? await (await import("../../cnb/local_builder.ts")).loadLocalBuilder(local, {
           env,
+          dirs,
           out,
           insecureRegistries,
           network: true,
         })
-        : await pullBuilder(ref, { env, out, platform, insecureRegistries, pullPolicy: policy });
+        : await pullBuilder(ref, {
+          env,
+          dirs,
+          out,
+          platform,
+          insecureRegistries,
+          pullPolicy: policy,
+        });
       const s = { ...summary(info), ...(await composition(info)) };
       if (json) out.json(s);
       else if (sub === "inspect") console.log(describe(s));
@@ -54,7 +62,7 @@ export async function run({ args, out, env }: CommandContext): Promise<number> {
     }
     case "ls": {
       if (rest.length) throw new UsageError("ls takes no arguments", "builder");
-      const all = await listBuilders(env);
+      const all = await listBuilders(dirs);
       if (json) out.json(all);
       else if (!all.length) out.info("no builders pulled yet (try `locald builder pull`)");
       else {
@@ -76,7 +84,7 @@ export async function run({ args, out, env }: CommandContext): Promise<number> {
     case "rm": {
       if (!rest.length) throw new UsageError("rm needs a reference", "builder");
       for (const ref of rest) {
-        if (!(await removeBuilder(ref, env))) {
+        if (!(await removeBuilder(ref, dirs))) {
           throw new LocaldError(`builder ${ref} is not pulled`, {
             hint: "`locald builder ls` lists the builders locald has",
             exitCode: ExitCode.input,

@@ -65,13 +65,13 @@ async function projects(dirs: LocaldDirs): Promise<ProjectEntry[]> {
  * The locks whose holder uses `path` (a project's state or a leftover): prune removes it only
  * when it can take every one of them without waiting.
  */
-async function locksFor(dirs: LocaldDirs, env: Record<string, string>, path: string) {
+async function locksFor(dirs: LocaldDirs, path: string) {
   const { blobLockPath, extractionLock } = await import("../../oci/store.ts");
   const under = (dir: string) => path.startsWith(dir + "/");
   if (under(dirs.projects)) return [join(path, "build.lock"), join(path, "image", "build.lock")];
   const part = path.match(/\/oci\/tmp\/([0-9a-f]{64})\.part$/);
   if (part) return [blobLockPath(dirs.oci, part[1])];
-  if (under(dirs.oci)) return [extractionLock(env)];
+  if (under(dirs.oci)) return [extractionLock(dirs.oci)];
   if (under(dirs.registryAuth)) {
     const { authLockPath } = await import("../../cnb/image.ts");
     return [authLockPath(dirs.registryAuth)];
@@ -106,7 +106,7 @@ async function leftovers(dirs: LocaldDirs): Promise<string[]> {
 }
 
 export async function run(ctx: CommandContext): Promise<number> {
-  const { args, env, out } = ctx;
+  const { args, out } = ctx;
   const [sub, ...extra] = args.positionals;
   if (extra.length || (sub !== "ls" && sub !== "prune")) {
     throw new UsageError(
@@ -163,7 +163,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     } else {
       // What another locald holds (a project being built, a download or an extraction in
       // progress) stays: prune takes the same locks, without waiting.
-      const wanted = await locksFor(dirs, env, d.path);
+      const wanted = await locksFor(dirs, d.path);
       const locks: Lock[] = [];
       try {
         for (const path of wanted) {

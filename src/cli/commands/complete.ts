@@ -17,7 +17,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       lines.push(...d.rec.processes.map((p) => p.type));
     } else if (args.positionals[0] === "builders") {
       const { listBuilders } = await import("../../oci/builder.ts");
-      lines.push(...(await listBuilders(ctx.env)).map((b) => b.ref));
+      lines.push(...(await listBuilders(ctx.dirs)).map((b) => b.ref));
     }
   } catch { /* nothing to offer */ }
   if (lines.length) console.log(lines.join("\n"));
