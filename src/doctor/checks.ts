@@ -4,7 +4,7 @@
  * Check and append it to CHECKS; keep heavy imports inside its run().
  */
 import { join } from "node:path";
-import type { CommandContext } from "../cli/context.ts";
+import type { EnvAndDirs } from "../config/paths.ts";
 import { formatBytes } from "../output.ts";
 import type { BackendName } from "../hosts/backend.ts";
 
@@ -25,7 +25,7 @@ export interface Check {
   id: string;
   title: string;
   /** `dirs` is resolved on first use: a check that throws is reported, not fatal. */
-  run(ctx: Pick<CommandContext, "env" | "dirs">): Promise<CheckResult>;
+  run(ctx: EnvAndDirs): Promise<CheckResult>;
 }
 
 const backend: Check = {
