@@ -50,7 +50,8 @@ import {
   stageWorkspace,
   withRegistryAuth,
 } from "./image.ts";
-import { combineDigest, treeDigest } from "./fingerprint.ts";
+import { combineDigest } from "./fingerprint.ts";
+import { treeDigest } from "../util/tree_digest.ts";
 import { hostRunImageRef, writeHostRunImage } from "./hostimage.ts";
 import type { Target } from "../hosts/target.ts";
 import { hideNonLaunchLayers, layerRecords, profileScripts, scanLayers } from "./layers.ts";

@@ -146,7 +146,7 @@ export async function stageWorkspace(
     if (cp.ok) return;
     throw fail(cp.why);
   }
-  const { compileIgnore, compileInclude } = await import("./fingerprint.ts");
+  const { compileIgnore, compileInclude } = await import("../util/tree_digest.ts");
   const ignored = compileIgnore(select.exclude);
   const excluded = (r: string, isDir: boolean) =>
     ignored(r, isDir) || skipped.some((s) => r === s || r.startsWith(s + "/"));

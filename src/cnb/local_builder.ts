@@ -23,7 +23,7 @@ import {
   treeBuildpacks,
   writeBuildpacksDir,
 } from "./buildpacks.ts";
-import { treeDigest } from "./fingerprint.ts";
+import { treeDigest } from "../util/tree_digest.ts";
 import { goArch } from "../hosts/target.ts";
 import { sha256HexSync } from "../util/sha256.ts";
 import { exists, isDir, readTextIfExists, removeIfExists } from "../util/fs.ts";

@@ -11,7 +11,7 @@
  * line comes before the prompt rather than into it.
  */
 import { formatAgo, type Output } from "../output.ts";
-import { pacedTreeDigest } from "../cnb/fingerprint.ts";
+import { pacedTreeDigest } from "../util/tree_digest.ts";
 import { trace } from "../util/trace.ts";
 import type { DevEnv } from "./launch.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Output } from "../output.ts";
-import { treeDigest } from "../cnb/fingerprint.ts";
+import { treeDigest } from "../util/tree_digest.ts";
 import type { BuildRecord } from "../cnb/record.ts";
 import { checkStale, HEAD_START, withStaleCheck } from "./stale.ts";
 import type { DevEnv } from "./launch.ts";

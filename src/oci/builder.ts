@@ -28,7 +28,7 @@ import { formatPlatform, hostPlatform } from "./manifest.ts";
 import { formatReference, type ImageRef, layoutRelativePath, parseReference } from "./reference.ts";
 import { extractionLock } from "./store.ts";
 import { acquireLock } from "../util/lock.ts";
-import { treeDigest } from "../cnb/fingerprint.ts";
+import { treeDigest } from "../util/tree_digest.ts";
 import {
   type BuilderDirs,
   type BuilderInfo,
