@@ -7,6 +7,9 @@
 #   lifecycle/          the host's tarball unpacked (for LOCALD_LIFECYCLE_DIR)
 #   buildpacks/         the CNB project's own test buildpacks, shipped in the pack Go module
 #   bin/limactl         Lima's limactl v2.2.0, with share/lima/ beside bin/
+#   stack/              two Debian trixie userlands made by mmdebstrap (minbase), as gzip'd tar
+#                       layers with their digests: build.tar.gz (+ lua5.4 and m4) and
+#                       run.tar.gz (+ liblua5.4-0 and busybox), for the stack-mode images
 #
 # Idempotent: each part has a stamp; a second run takes seconds. Nothing here is committed.
 # Prints the variables to export at the end.
@@ -21,6 +24,8 @@ LIMA_VERSION=2.2.0
 LC_RECIPE=3
 BP_RECIPE=3
 LIMA_RECIPE=4
+STACK_RECIPE=1
+STACK_SUITE=trixie
 
 export PATH="/usr/local/go/bin:$PATH"
 export GOFLAGS="-mod=mod -buildvcs=false"
@@ -296,6 +301,82 @@ install_devcontainers_cli() {
   stamp_set devcontainers "$key"
 }
 
+# ---------------------------------------------------------------------------------------------
+# Stack userlands: real Debian trixie root filesystems (a newer glibc than this bookworm host)
+# for the builder and run images of the stack-mode tests. The build userland has a build-time
+# tool (m4) and a program (lua5.4) linked against a library (liblua5.4-0) that this host does
+# not have; the run userland has the library but not the tool, and busybox for an HTTP server.
+# Both have a `cnb` user and group (1000). Each is a gzip'd tar layer plus a JSON file with its
+# digest, diff ID and sizes (tests/support/stack_images.ts pushes them as they are).
+# ---------------------------------------------------------------------------------------------
+STACK_BUILD_PACKAGES=lua5.4,m4
+STACK_RUN_PACKAGES=liblua5.4-0,busybox
+
+# The Debian mirror apt uses on this machine (its first non-security source), else Debian's.
+debian_mirror() {
+  if [[ -n "${LOCALD_TEST_DEBIAN_MIRROR:-}" ]]; then
+    echo "$LOCALD_TEST_DEBIAN_MIRROR"
+    return
+  fi
+  local uri
+  uri=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+    sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' | grep -v -- '-security' |
+    grep -E '/debian/?$' | head -1 || true)
+  if [[ -z "$uri" ]]; then
+    uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+      sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]*\).*/\2/p' |
+      grep -v -- '-security' | grep -E '/debian/?$' | head -1 || true)
+  fi
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+build_stack_userlands() {
+  local key="$STACK_SUITE recipe $STACK_RECIPE build $STACK_BUILD_PACKAGES run $STACK_RUN_PACKAGES"
+  local dest="$CACHE/stack"
+  if stamp_ok stack "$key" && [[ -f "$dest/build.json" && -f "$dest/run.json" ]]; then
+    log "stack userlands ($STACK_SUITE): cached"
+    return
+  fi
+  command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed (scripts/test.sh installs it)"
+  local mirror
+  mirror=$(debian_mirror)
+  log "stack userlands: mmdebstrap $STACK_SUITE minbase from $mirror (build and run)"
+  local tmp="$CACHE/build/stack.tmp"
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  local cnb_user='echo "cnb:x:1000:1000:CNB user:/home/cnb:/bin/bash" >>"$1/etc/passwd"
+echo "cnb:x:1000:" >>"$1/etc/group"
+mkdir -p "$1/home/cnb" && chown 1000:1000 "$1/home/cnb"'
+  local kind packages
+  for kind in build run; do
+    packages=$STACK_RUN_PACKAGES
+    [[ $kind == build ]] && packages=$STACK_BUILD_PACKAGES
+    mmdebstrap --quiet --variant=minbase --mode=root --include="$packages" \
+      --dpkgopt='path-exclude=/usr/share/man/*' \
+      --dpkgopt='path-exclude=/usr/share/info/*' \
+      --dpkgopt='path-exclude=/usr/share/doc/*' \
+      --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+      --dpkgopt='path-exclude=/usr/share/locale/*' \
+      --dpkgopt='path-include=/usr/share/locale/locale.alias' \
+      --customize-hook="$cnb_user" \
+      --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/log/*.log "$1"/var/log/apt/*' \
+      "$STACK_SUITE" "$tmp/$kind.tar" "$mirror" </dev/null >&2 ||
+      die "mmdebstrap failed for the $kind userland"
+    local diff size
+    diff=$(sha256sum "$tmp/$kind.tar" | cut -d' ' -f1)
+    size=$(stat -c %s "$tmp/$kind.tar")
+    gzip -n -6 "$tmp/$kind.tar"
+    printf '{"digest":"sha256:%s","diffId":"sha256:%s","size":%s,"tarSize":%s,"suite":"%s","packages":"%s"}\n' \
+      "$(sha256sum "$tmp/$kind.tar.gz" | cut -d' ' -f1)" "$diff" \
+      "$(stat -c %s "$tmp/$kind.tar.gz")" "$size" "$STACK_SUITE" "$packages" >"$tmp/$kind.json"
+  done
+  chmod 0755 "$tmp"
+  chmod 0644 "$tmp"/*
+  swap_in "$tmp" "$dest"
+  stamp_set stack "$key"
+  log "stack userlands: done ($(du -sh "$dest" | cut -f1))"
+}
+
 # `--only lifecycle` builds just the lifecycle release (what scripts/demo.sh needs).
 if [[ "${1:-}" == "--only" && "${2:-}" == "lifecycle" ]]; then
   build_lifecycle
@@ -306,6 +387,7 @@ copy_buildpacks
 build_limactl
 check_limactl
 install_devcontainers_cli
+build_stack_userlands
 rm -rf "$CACHE/build/buildpacks.tmp" "$CACHE/build/lima.tmp"
 
 cat <<EOF
@@ -313,5 +395,6 @@ export LOCALD_TEST_CACHE=$CACHE
 export LOCALD_LIFECYCLE_DIR=$CACHE/lifecycle
 # lifecycle release files and checksums (serve them with tests/support/mirror.ts and point
 # LOCALD_LIFECYCLE_MIRROR at its URL): $CACHE/mirror/lifecycle
+# stack userlands (gzip'd tar layers, digests in *.json): $CACHE/stack/build.tar.gz, run.tar.gz
 # buildpacks: $CACHE/buildpacks   limactl (refuses uid 0): $CACHE/bin/limactl
 EOF

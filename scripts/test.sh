@@ -18,7 +18,7 @@ export PATH="/usr/local/go/bin:$PATH"
 
 log() { printf 'test: %s\n' "$*" >&2; }
 
-PACKAGES=(bubblewrap skopeo umoci docker-registry hyperfine direnv zsh fish ruby apache2-utils unzip dash shellcheck busybox-static)
+PACKAGES=(bubblewrap skopeo umoci docker-registry hyperfine direnv zsh fish ruby apache2-utils unzip dash shellcheck busybox-static mmdebstrap)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
