@@ -88,6 +88,8 @@ export interface ImageSpec {
   architecture?: string;
   env?: string[];
   labels?: Record<string, string>;
+  /** The config's User ("1000:1000"), when the image names one. */
+  user?: string;
 }
 
 export interface PushTarget {
@@ -147,7 +149,11 @@ export async function pushImage(
   const config = new TextEncoder().encode(JSON.stringify({
     architecture: spec.architecture ?? "amd64",
     os: spec.os ?? "linux",
-    config: { Env: spec.env ?? ["PATH=/usr/bin:/bin"], Labels: spec.labels ?? {} },
+    config: {
+      Env: spec.env ?? ["PATH=/usr/bin:/bin"],
+      Labels: spec.labels ?? {},
+      ...(spec.user ? { User: spec.user } : {}),
+    },
     rootfs: { type: "layers", diff_ids: spec.layers.map((l) => l.diffId) },
   }));
   const configDigest = sha256(config);
