@@ -9,7 +9,8 @@
 #   bin/limactl         Lima's limactl v2.2.0, with share/lima/ beside bin/
 #   stack/              two Debian trixie userlands made by mmdebstrap (minbase), as gzip'd tar
 #                       layers with their digests: build.tar.gz (+ lua5.4 and m4) and
-#                       run.tar.gz (+ liblua5.4-0 and busybox), for the stack-mode images
+#                       run.tar.gz (+ liblua5.4-0, libreadline8t64 and busybox: what lua5.4 needs,
+#                       and an HTTP server), for the stack-mode images
 #
 # Idempotent: each part has a stamp; a second run takes seconds. Nothing here is committed.
 # Prints the variables to export at the end.
@@ -310,7 +311,7 @@ install_devcontainers_cli() {
 # digest, diff ID and sizes (tests/support/stack_images.ts pushes them as they are).
 # ---------------------------------------------------------------------------------------------
 STACK_BUILD_PACKAGES=lua5.4,m4
-STACK_RUN_PACKAGES=liblua5.4-0,busybox
+STACK_RUN_PACKAGES=liblua5.4-0,libreadline8t64,busybox
 
 # The Debian mirror apt uses on this machine (its first non-security source), else Debian's.
 debian_mirror() {

@@ -33,6 +33,8 @@ export interface LocaldDirs {
   builders: string;
   /** What each pulled reference pointed at. */
   refs: string;
+  /** Whole root filesystems of stack images: `<hex>/root` + `<hex>/rootfs.json`; refs/. */
+  rootfs: string;
   /** Image layouts that locald owns (`build --export` without --layout-dir). */
   images: string;
   /** Tool downloads (`*.part` while in progress). */
@@ -61,6 +63,7 @@ export function dirsUnder(home: string): LocaldDirs {
     oci,
     builders: join(oci, "builders"),
     refs: join(oci, "refs"),
+    rootfs: join(oci, "rootfs"),
     images: join(home, "images"),
     downloads: join(home, "downloads"),
     locks: join(home, "locks"),

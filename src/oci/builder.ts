@@ -154,7 +154,7 @@ export async function pullBuilder(
 }
 
 /** Temporary directories left by a locald that was killed mid-extraction (over an hour old). */
-async function removeStaleTemps(dir: string) {
+export async function removeStaleTemps(dir: string) {
   for await (const e of Deno.readDir(dir)) {
     if (!e.name.startsWith(".tmp-")) continue;
     const st = await Deno.lstat(join(dir, e.name)).catch(() => undefined);

@@ -2,9 +2,11 @@
  * `locald cache ls|prune`: see what locald keeps on disk, and reclaim it.
  *
  *   ls                 per-project state (which project, last build, size, whether the project
- *                      still exists), builders and blobs, tools, partial downloads
+ *                      still exists), builders and blobs, stack root filesystems (which image,
+ *                      size, used by which projects), tools, partial downloads
  *   prune              remove the state of projects whose directory is gone, partial
- *                      downloads and leftovers of interrupted installs
+ *                      downloads, leftovers of interrupted installs, and the stack root
+ *                      filesystems no remaining project's build record names
  *   prune --all        also every project's state (tools and builders stay)
  *   prune --dry-run    say what would go
  */
@@ -27,7 +29,7 @@ interface ProjectEntry {
 }
 
 async function projectDirOf(state: string): Promise<{ dir?: string; builtAt?: string }> {
-  for (const f of ["build.json", "build.json.incomplete", "image/build.json"]) {
+  for (const f of RECORDS) {
     try {
       const rec = JSON.parse(await Deno.readTextFile(join(state, f)));
       if (rec.projectDir) return { dir: rec.projectDir, builtAt: rec.builtAt };
@@ -38,6 +40,44 @@ async function projectDirOf(state: string): Promise<{ dir?: string; builtAt?: st
   } catch {
     return {};
   }
+}
+
+const RECORDS = ["build.json", "build.json.incomplete", "image/build.json"];
+
+/**
+ * The stack root filesystems (`<rootfs>/<hex>` paths) that the build records of the projects
+ * under `dirs.projects` name, with the projects naming each.
+ */
+async function rootfsUsers(
+  dirs: LocaldDirs,
+  gone = new Set<string>(),
+): Promise<Map<string, string[]>> {
+  const users = new Map<string, string[]>();
+  const pattern = new RegExp(
+    `${dirs.rootfs.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/([0-9a-f]{64})`,
+    "g",
+  );
+  try {
+    for await (const e of Deno.readDir(dirs.projects)) {
+      const state = join(dirs.projects, e.name);
+      if (gone.has(state)) continue;
+      const named = new Set<string>();
+      for (const f of RECORDS) {
+        let text: string;
+        try {
+          text = await Deno.readTextFile(join(state, f));
+        } catch {
+          continue;
+        }
+        for (const m of text.matchAll(pattern)) named.add(join(dirs.rootfs, m[1]));
+      }
+      const who = named.size ? (await projectDirOf(state)).dir ?? state : "";
+      for (const p of named) users.set(p, [...(users.get(p) ?? []), who]);
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return users;
 }
 
 async function projects(dirs: LocaldDirs): Promise<ProjectEntry[]> {
@@ -71,6 +111,10 @@ async function locksFor(dirs: LocaldDirs, path: string) {
   if (under(dirs.projects)) return [join(path, "build.lock"), join(path, "image", "build.lock")];
   const part = path.match(/\/oci\/tmp\/([0-9a-f]{64})\.part$/);
   if (part) return [blobLockPath(dirs.oci, part[1])];
+  if (/^[0-9a-f]{64}$/.test(path.slice(dirs.rootfs.length + 1)) && under(dirs.rootfs)) {
+    const { rootfsUseLock } = await import("../../oci/rootfs.ts");
+    return [extractionLock(dirs.oci), rootfsUseLock(path)];
+  }
   if (under(dirs.oci)) return [extractionLock(dirs.oci)];
   if (under(dirs.registryAuth)) {
     const { authLockPath } = await import("../../cnb/image.ts");
@@ -105,6 +149,36 @@ async function leftovers(dirs: LocaldDirs): Promise<string[]> {
   return out;
 }
 
+interface Doomed {
+  path: string;
+  bytes: number;
+  what: string;
+  rootfs?: boolean;
+}
+
+interface RootfsEntry {
+  path: string;
+  refs: string[];
+  digest: string;
+  osRelease: Record<string, string>;
+  size: number;
+  usedBy: string[];
+}
+
+async function rootfsListing(dirs: LocaldDirs): Promise<RootfsEntry[]> {
+  if (!(await isDir(dirs.rootfs))) return [];
+  const { listRootfs } = await import("../../oci/rootfs.ts");
+  const users = await rootfsUsers(dirs);
+  return (await listRootfs(dirs.rootfs)).map((r) => ({
+    path: r.path,
+    refs: r.refs,
+    digest: r.digest,
+    osRelease: r.osRelease,
+    size: r.size,
+    usedBy: users.get(r.path) ?? [],
+  }));
+}
+
 export async function run(ctx: CommandContext): Promise<number> {
   const { args, out } = ctx;
   const [sub, ...extra] = args.positionals;
@@ -123,8 +197,9 @@ export async function run(ctx: CommandContext): Promise<number> {
       if (await isDir(dirs[part])) other[part] = await diskUse(dirs[part]);
     }
     const left = await leftovers(dirs);
+    const roots = await rootfsListing(dirs);
     if (flagBool(args, "json")) {
-      out.json({ home, projects: list, other, leftovers: left });
+      out.json({ home, projects: list, other, rootfs: roots, leftovers: left });
       return 0;
     }
     console.log(`locald data in ${home}`);
@@ -137,6 +212,17 @@ export async function run(ctx: CommandContext): Promise<number> {
       );
     }
     for (const [k, v] of Object.entries(other)) console.log(`${k.padEnd(10)} ${formatBytes(v)}`);
+    if (roots.length) console.log(`stack root filesystems (${roots.length}, part of oci):`);
+    for (const r of roots) {
+      const used = r.usedBy.length
+        ? `used by ${r.usedBy.length} project${r.usedBy.length === 1 ? "" : "s"}`
+        : "unused: prune removes it";
+      const os = r.osRelease.PRETTY_NAME ?? r.osRelease.ID;
+      console.log(
+        `  ${formatBytes(r.size).padStart(10)}  ${r.refs.join(", ")}${os ? `  (${os})` : ""}` +
+          `  ${used}`,
+      );
+    }
     if (left.length) {
       console.log(`leftovers of interrupted work: ${left.length} (prune removes them)`);
     }
@@ -144,7 +230,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   const all = flagBool(args, "all");
   const dry = flagBool(args, "dry-run");
-  const doomed = [
+  const doomed: Doomed[] = [
     ...list.filter((p) => all || !p.exists).map((p) => ({
       path: p.state,
       bytes: p.bytes,
@@ -157,12 +243,13 @@ export async function run(ctx: CommandContext): Promise<number> {
   let freed = 0;
   const removed: string[] = [];
   const inUse: string[] = [];
-  for (const d of doomed) {
+  const prune = async (d: Doomed) => {
     if (dry) {
       out.info(`would remove ${d.what} (${formatBytes(d.bytes)})`);
     } else {
       // What another locald holds (a project being built, a download or an extraction in
-      // progress) stays: prune takes the same locks, without waiting.
+      // progress, a root filesystem a build or dev command runs in) stays: prune takes the
+      // same locks, without waiting.
       const wanted = await locksFor(dirs, d.path);
       const locks: Lock[] = [];
       try {
@@ -174,9 +261,12 @@ export async function run(ctx: CommandContext): Promise<number> {
         if (locks.length < wanted.length) {
           out.info(`left ${d.what} alone: another locald is using it`);
           inUse.push(d.path);
-          continue;
+          return;
         }
-        await removeIfExists(d.path);
+        if (d.rootfs) {
+          const { removeRootfs } = await import("../../oci/rootfs.ts");
+          await removeRootfs(dirs.rootfs, d.path);
+        } else await removeIfExists(d.path);
       } finally {
         for (const l of locks) l.release();
       }
@@ -184,6 +274,19 @@ export async function run(ctx: CommandContext): Promise<number> {
     }
     removed.push(d.path);
     freed += d.bytes;
+  };
+  for (const d of doomed) await prune(d);
+  // Stack root filesystems: those no remaining project's build record names (decided once the
+  // projects above are gone; a dry run counts them as gone).
+  const users = await rootfsUsers(dirs, new Set(removed));
+  for (const r of await rootfsListing(dirs)) {
+    if (users.has(r.path)) continue;
+    await prune({
+      path: r.path,
+      bytes: r.size,
+      what: `the root filesystem of ${r.refs.join(", ")}`,
+      rootfs: true,
+    });
   }
   const summary = { removed, inUse, bytes: freed, dryRun: dry };
   if (flagBool(args, "json")) out.json(summary);

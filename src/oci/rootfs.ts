@@ -1,0 +1,409 @@
+/**
+ * Whole root filesystems of images (stack mode: the builder's build image with its /cnb, and the
+ * run image), extracted once per manifest digest and shared by every project:
+ *
+ *   <LOCALD_HOME>/oci/rootfs/<hex>/root          the image's root filesystem
+ *   <LOCALD_HOME>/oci/rootfs/<hex>/rootfs.json   what it is (written last: its presence means
+ *                                                the tree is complete)
+ *   <LOCALD_HOME>/oci/rootfs/<hex>/use.lock      held (shared) by whoever uses the root
+ *   <LOCALD_HOME>/oci/rootfs/refs/<id>.json      which digest a reference pointed at
+ *
+ * A tree is built in a `.tmp-` directory beside it through the layer applier (verified blobs,
+ * whiteouts, hard links, nothing written through a link, ownership that of the extracting user)
+ * and renamed into place, under the shared extraction lock: a failure or a kill midway leaves
+ * only a `.tmp-` leftover that nothing uses (`cache prune` removes it; so does the next
+ * extraction once it is an hour old). `cache prune` removes a root no project's build record
+ * names, when it can take its use lock and the extraction lock without waiting.
+ */
+import { join } from "node:path";
+import { ExitCode, LocaldError } from "../errors.ts";
+import type { LocaldDirs } from "../config/paths.ts";
+import { exists, readTextIfExists, removeIfExists, writeFileAtomic } from "../util/fs.ts";
+import { acquireLock, type Lock } from "../util/lock.ts";
+import { sha256HexSync } from "../util/sha256.ts";
+import { treeDigest } from "../util/tree_digest.ts";
+import { diskUse } from "../doctor/checks.ts";
+import {
+  applyLayers,
+  clientFor,
+  fetchLayers,
+  type ImageDirs,
+  type PullOptions,
+  resolveImage,
+} from "./image.ts";
+import { formatPlatform, hostPlatform } from "./manifest.ts";
+import { formatReference, parseReference } from "./reference.ts";
+import { extractionLock } from "./store.ts";
+import { type PullPolicy, removeStaleTemps } from "./builder.ts";
+
+export interface Rootfs {
+  /** Canonical reference. */
+  ref: string;
+  /** Manifest digest (the cache key). */
+  digest: string;
+  /** Host path of the extracted root (contains usr/, etc/, ...). */
+  dir: string;
+  /** Parsed etc/os-release ({} when absent). */
+  osRelease: Record<string, string>;
+  /** The image config's Env. */
+  env: string[];
+  /** The image config's User. */
+  user?: string;
+  /** Bytes on disk (approx.). */
+  size: number;
+  /**
+   * Let `cache prune` remove the root again. ensureRootfs holds its use lock (shared) until
+   * this is called or the process ends.
+   */
+  release(): void;
+}
+
+/** rootfs.json: the record of an extracted root. */
+export interface RootfsRecord {
+  ref: string;
+  digest: string;
+  platform: string;
+  osRelease: Record<string, string>;
+  env: string[];
+  user?: string;
+  size: number;
+  /** Blobs the image uses (manifest, config, layers). */
+  blobs: string[];
+  /** Metadata digest of root/ as extracted (treeDigest), to find a changed or damaged tree. */
+  treeDigest: string;
+  extractedAt: string;
+}
+
+interface RootfsRef {
+  ref: string;
+  platform: string;
+  digest: string;
+}
+
+/** What ensureRootfs writes: the blob store (oci) and the roots (rootfs). */
+export type RootfsDirs = ImageDirs & Pick<LocaldDirs, "rootfs">;
+
+/** The use lock of the root at `<rootfs>/<hex>/root` (or of `<rootfs>/<hex>`). */
+export function rootfsUseLock(dir: string): string {
+  return join(dir.replace(/\/root\/*$/, ""), "use.lock");
+}
+
+function refPath(base: string, canonical: string, platform: string): string {
+  return join(
+    base,
+    "refs",
+    `${sha256HexSync(`${canonical} ${platform}`).slice(0, 32)}.json`,
+  );
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  const t = await readTextIfExists(path);
+  if (!t) return undefined;
+  try {
+    return JSON.parse(t) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export function readRootfsRecord(hexDir: string): Promise<RootfsRecord | undefined> {
+  return readJson<RootfsRecord>(join(hexDir, "rootfs.json"));
+}
+
+/**
+ * Take the use lock of an extracted root (shared: any number of users), for a command that
+ * uses a root named in a build record without calling ensureRootfs. Undefined when the root is
+ * no longer there (pruned): pull it again with ensureRootfs.
+ */
+export async function holdRootfs(dir: string): Promise<Lock | undefined> {
+  const hexDir = dir.replace(/\/root\/*$/, "");
+  if (!(await exists(join(hexDir, "rootfs.json")))) return undefined;
+  const lock = await acquireLock(rootfsUseLock(hexDir), "locald cache prune", undefined, {
+    shared: true,
+  });
+  if (await exists(join(hexDir, "rootfs.json"))) return lock;
+  lock.release();
+  return undefined;
+}
+
+/**
+ * The whole root filesystem of `refInput` for this platform, extracted once per manifest digest
+ * (idempotent: a root already there is used as is, and with pull policy "if-not-present" or
+ * "never" no registry is asked). `what` names the image in messages ("run image"). Throws
+ * LocaldError with a hint for every failure a user can meet.
+ */
+export async function ensureRootfs(
+  refInput: string,
+  opts: PullOptions & { dirs: RootfsDirs; pullPolicy?: PullPolicy; what: string },
+): Promise<Rootfs> {
+  const ref = parseReference(refInput);
+  const canonical = formatReference(ref);
+  const platform = opts.platform ?? hostPlatform();
+  const pf = formatPlatform(platform);
+  const policy = opts.pullPolicy ?? "if-not-present";
+  const base = opts.dirs.rootfs;
+  const recordPath = refPath(base, canonical, pf);
+  if (policy !== "always") {
+    const known = await readJson<RootfsRef>(recordPath);
+    if (known) {
+      const got = await useExisting(join(base, known.digest.slice(7)), canonical, opts);
+      if (got) return got;
+    }
+    if (policy === "never") {
+      throw new LocaldError(
+        `the ${opts.what} ${canonical} has not been pulled (pull policy "never")`,
+        {
+          hint: "run the command once with --pull-policy if-not-present (or always) to pull it",
+          exitCode: ExitCode.input,
+        },
+      );
+    }
+  }
+  const o: PullOptions = { ...opts, platform, client: clientFor(opts) };
+  const img = await resolveImage(ref, o);
+  const hex = img.digest.slice(7);
+  const dest = join(base, hex);
+  await Deno.mkdir(base, { recursive: true });
+  let rec = await readRootfsRecord(dest);
+  // "always" also means: what was extracted is what the image holds.
+  const damaged = rec !== undefined && policy === "always" &&
+    rec.treeDigest !== await treeDigest(join(dest, "root"));
+  if (damaged) {
+    opts.out?.warn(
+      `the extracted ${opts.what} ${canonical} was changed or damaged; extracting it again`,
+    );
+  }
+  let result: Rootfs | undefined;
+  if (rec && !damaged) result = await useExisting(dest, canonical, opts);
+  if (!result) {
+    const layers = await fetchLayers(img, o);
+    opts.out?.info(`extracting the ${opts.what} ${canonical} (${pf})`);
+    const extracting = await acquireLock(
+      extractionLock(opts.dirs.oci),
+      "locald cache prune",
+      opts.out,
+      {
+        shared: true,
+      },
+    );
+    try {
+      await removeStaleTemps(base);
+      const tmp = await Deno.makeTempDir({ dir: base, prefix: `.tmp-${hex.slice(0, 12)}-` });
+      try {
+        const root = join(tmp, "root");
+        await Deno.mkdir(root);
+        await applyLayers(img, layers, root);
+        const cfg = img.config.config ?? {};
+        rec = {
+          ref: canonical,
+          digest: img.digest,
+          platform: formatPlatform(img.platform),
+          osRelease: await osReleaseOf(root),
+          env: cfg.Env ?? [],
+          user: cfg.User || undefined,
+          size: await diskUse(root),
+          blobs: [
+            img.digest,
+            img.manifest.config.digest,
+            ...img.manifest.layers.map((l) => l.digest),
+          ],
+          treeDigest: await treeDigest(root),
+          extractedAt: new Date().toISOString(),
+        };
+        await Deno.writeTextFile(join(tmp, "rootfs.json"), JSON.stringify(rec, null, 2));
+        // What sits at dest without a record (a damaged tree, a prune killed midway) goes aside
+        // first, under a `.tmp-` name: a leftover if we are killed.
+        const aside = `${tmp}-old`;
+        if (damaged || (await exists(dest) && !(await readRootfsRecord(dest)))) {
+          await Deno.rename(dest, aside).catch((e) => {
+            if (!(e instanceof Deno.errors.NotFound)) throw e;
+          });
+        }
+        try {
+          await Deno.rename(tmp, dest);
+        } catch (e) {
+          // Another locald extracted the same image first; theirs is identical.
+          if (!(await readRootfsRecord(dest))) throw e;
+          await removeIfExists(tmp);
+        }
+        await removeIfExists(aside);
+      } catch (e) {
+        await removeIfExists(tmp);
+        throw e;
+      }
+      result = await useExisting(dest, canonical, opts);
+    } finally {
+      extracting.release();
+    }
+    if (!result) {
+      throw new LocaldError(`the ${opts.what} ${canonical} was removed while it was extracted`, {
+        hint: "run the command again (a `locald cache prune` ran at the same time)",
+        exitCode: ExitCode.input,
+      });
+    }
+  }
+  await writeFileAtomic(
+    recordPath,
+    JSON.stringify({ ref: canonical, platform: pf, digest: img.digest } satisfies RootfsRef),
+  );
+  return result;
+}
+
+/** The root at `hexDir` with its use lock held, or undefined when it is not (all) there. */
+async function useExisting(
+  hexDir: string,
+  canonical: string,
+  opts: PullOptions,
+): Promise<Rootfs | undefined> {
+  // The extraction lock (shared) keeps `cache prune` out between the check and the use lock.
+  const extracting = await acquireLock(
+    extractionLock(opts.dirs.oci),
+    "locald cache prune",
+    opts.out,
+    {
+      shared: true,
+    },
+  );
+  try {
+    const rec = await readRootfsRecord(hexDir);
+    if (!rec || !(await exists(join(hexDir, "root")))) return undefined;
+    const lock = await acquireLock(rootfsUseLock(hexDir), "locald cache prune", opts.out, {
+      shared: true,
+    });
+    return {
+      ref: canonical,
+      digest: rec.digest,
+      dir: join(hexDir, "root"),
+      osRelease: rec.osRelease,
+      env: rec.env,
+      user: rec.user,
+      size: rec.size,
+      release: () => lock.release(),
+    };
+  } finally {
+    extracting.release();
+  }
+}
+
+/**
+ * etc/os-release (else usr/lib/os-release, as os-release(5) says) of an extracted root, read
+ * with its symbolic links resolved inside the root (an image's absolute link means its own root,
+ * never the host's). {} when absent.
+ */
+export async function osReleaseOf(root: string): Promise<Record<string, string>> {
+  for (const rel of ["etc/os-release", "usr/lib/os-release"]) {
+    const path = await resolveInside(root, rel);
+    const text = path && await readTextIfExists(path).catch(() => undefined);
+    if (text !== undefined) return parseOsRelease(text);
+  }
+  return {};
+}
+
+/** `rel` inside `root` with every symbolic link followed inside the root; undefined if absent. */
+async function resolveInside(root: string, rel: string): Promise<string | undefined> {
+  let todo = rel.split("/").filter(Boolean);
+  const done: string[] = [];
+  for (let hops = 0; todo.length;) {
+    const part = todo.shift()!;
+    if (part === ".") continue;
+    if (part === "..") {
+      done.pop();
+      continue;
+    }
+    const path = join(root, ...done, part);
+    let st: Deno.FileInfo;
+    try {
+      st = await Deno.lstat(path);
+    } catch {
+      return undefined;
+    }
+    if (!st.isSymlink) {
+      done.push(part);
+      continue;
+    }
+    if (++hops > 40) return undefined;
+    const target = await Deno.readLink(path);
+    if (target.startsWith("/")) done.length = 0;
+    todo = [...target.split("/").filter(Boolean), ...todo];
+  }
+  return join(root, ...done);
+}
+
+/** os-release(5): KEY=value lines, values optionally quoted with shell-style escapes. */
+export function parseOsRelease(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    const m = line.match(/^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/);
+    if (!m) continue;
+    let v = m[2];
+    const q = v[0];
+    if ((q === '"' || q === "'") && v.endsWith(q) && v.length >= 2) {
+      v = v.slice(1, -1);
+      if (q === '"') v = v.replace(/\\([\\$"`])/g, "$1");
+    }
+    out[m[1]] = v;
+  }
+  return out;
+}
+
+export interface RootfsListing {
+  /** `<rootfs>/<hex>`: the root is its root/. */
+  path: string;
+  ref: string;
+  /** Every reference pulled that pointed at it. */
+  refs: string[];
+  digest: string;
+  osRelease: Record<string, string>;
+  size: number;
+  extractedAt: string;
+}
+
+/** The extracted roots (complete ones: with a rootfs.json). */
+export async function listRootfs(base: string): Promise<RootfsListing[]> {
+  const refs = new Map<string, Set<string>>();
+  try {
+    for await (const e of Deno.readDir(join(base, "refs"))) {
+      const r = e.name.endsWith(".json") && await readJson<RootfsRef>(join(base, "refs", e.name));
+      if (r) refs.set(r.digest, (refs.get(r.digest) ?? new Set()).add(r.ref));
+    }
+  } catch { /* none yet */ }
+  const out: RootfsListing[] = [];
+  try {
+    for await (const e of Deno.readDir(base)) {
+      if (!/^[0-9a-f]{64}$/.test(e.name)) continue;
+      const rec = await readRootfsRecord(join(base, e.name));
+      if (!rec) continue;
+      out.push({
+        path: join(base, e.name),
+        ref: rec.ref,
+        refs: [...(refs.get(rec.digest) ?? new Set([rec.ref]))].sort(),
+        digest: rec.digest,
+        osRelease: rec.osRelease,
+        size: rec.size,
+        extractedAt: rec.extractedAt,
+      });
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return out.sort((a, b) => a.ref.localeCompare(b.ref));
+}
+
+/**
+ * Remove an extracted root (the caller holds its use lock and the extraction lock): its record
+ * first, so a half-removed tree is never trusted, then the tree and the references to it.
+ */
+export async function removeRootfs(base: string, hexDir: string) {
+  const rec = await readRootfsRecord(hexDir);
+  await removeIfExists(join(hexDir, "rootfs.json"));
+  await removeIfExists(hexDir);
+  if (!rec) return;
+  const refs = join(base, "refs");
+  try {
+    for await (const e of Deno.readDir(refs)) {
+      const r = await readJson<RootfsRef>(join(refs, e.name));
+      if (r?.digest === rec.digest) await removeIfExists(join(refs, e.name));
+    }
+  } catch { /* none */ }
+}

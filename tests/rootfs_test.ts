@@ -1,0 +1,365 @@
+/**
+ * Stack root filesystems (src/oci/rootfs.ts) from the real Debian trixie test images pushed to
+ * a loopback registry: extracted once per digest through the layer applier, a killed extraction
+ * leaves nothing used, `cache ls|prune` account for them; and the stack fixture is meaningful
+ * (its program fails to load on this host, and runs in the run image).
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ensureRootfs, listRootfs } from "../src/oci/rootfs.ts";
+import { localdDirs } from "../src/config/paths.ts";
+import { layer, pushImage } from "./support/images.ts";
+import { REPO, runLocald, type TestEnv, testEnv } from "./support/locald.ts";
+import { startRegistry, type TestRegistry } from "./support/registry.ts";
+import { runProcess } from "./support/proc.ts";
+import {
+  pushStackImages,
+  STACK_APP,
+  STACK_BUILD_TOOL,
+  STACK_ENV,
+  STACK_LIBRARY,
+  STACK_PROGRAM,
+  userlandLayer,
+} from "./support/stack_images.ts";
+
+/** A test with a loopback registry and a clean LOCALD_HOME, both gone afterwards. */
+function withRegistry(name: string, fn: (reg: TestRegistry, t: TestEnv) => Promise<void>) {
+  Deno.test({
+    name,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => {
+      const reg = await startRegistry();
+      const t = await testEnv();
+      try {
+        await fn(reg, t);
+      } finally {
+        await reg.stop();
+        await t.cleanup();
+      }
+    },
+  });
+}
+
+async function tmpsUnder(dir: string): Promise<string[]> {
+  try {
+    return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name)
+      .filter((n) => n.startsWith(".tmp-"));
+  } catch {
+    return [];
+  }
+}
+
+withRegistry(
+  "the run image's root is extracted once per digest: trixie, its user, env and hard links; offline with pull policy never",
+  async (reg, t) => {
+    const { runImage } = await pushStackImages(reg);
+    const r = await ensureRootfs(runImage, {
+      env: t.env,
+      dirs: localdDirs(t.env),
+      what: "run image",
+    });
+    assert.equal(r.osRelease.VERSION_CODENAME, "trixie");
+    assert.equal(r.osRelease.ID, "debian");
+    assert.equal(r.user, "1000:1000");
+    assert.ok(r.env.includes("CNB_USER_ID=1000"), r.env.join(" "));
+    assert.ok(r.dir.startsWith(join(t.localdHome, "oci", "rootfs", r.digest.slice(7))));
+    assert.ok(r.size > 20 << 20, `size ${r.size}`);
+    // The image's etc/os-release is a relative link to ../usr/lib/os-release.
+    assert.match(await Deno.readTextFile(join(r.dir, "etc/os-release")), /trixie/);
+    assert.match(await Deno.readTextFile(join(r.dir, "etc/passwd")), /^cnb:x:1000:1000:/m);
+    assert.ok(await Deno.stat(join(r.dir, "usr/lib/x86_64-linux-gnu", STACK_LIBRARY)));
+    assert.ok(await Deno.stat(join(r.dir, "etc/issue")));
+    // A hard link in the userland (perl's versioned name) stays one file.
+    const perl = await Deno.stat(join(r.dir, "usr/bin/perl"));
+    const perlV = (await Array.fromAsync(Deno.readDir(join(r.dir, "usr/bin"))))
+      .find((e) => /^perl5\.\d+\.\d+$/.test(e.name));
+    assert.ok(perlV, "the userland has perl's versioned hard link");
+    assert.equal((await Deno.stat(join(r.dir, "usr/bin", perlV.name))).ino, perl.ino);
+    // No device node of the tarball was made.
+    assert.equal(
+      (await Deno.lstat(join(r.dir, "dev/null")).catch(() => undefined))?.isFile,
+      undefined,
+    );
+    r.release();
+
+    // Second call: nothing extracted again (same record, same tree).
+    const record = await Deno.readTextFile(join(r.dir, "..", "rootfs.json"));
+    const ino = (await Deno.stat(r.dir)).ino;
+    const again = await ensureRootfs(runImage, {
+      env: t.env,
+      dirs: localdDirs(t.env),
+      what: "run image",
+    });
+    assert.equal(again.dir, r.dir);
+    assert.equal((await Deno.stat(again.dir)).ino, ino);
+    assert.equal(await Deno.readTextFile(join(r.dir, "..", "rootfs.json")), record);
+    // ... and with pull policy "never", no registry is asked.
+    await reg.stop();
+    const offline = await ensureRootfs(runImage, {
+      env: t.env,
+      dirs: localdDirs(t.env),
+      what: "run image",
+      pullPolicy: "never",
+    });
+    assert.equal(offline.digest, r.digest);
+    again.release();
+    offline.release();
+    await assert.rejects(
+      ensureRootfs(`${runImage}-never-pulled`, {
+        env: t.env,
+        dirs: localdDirs(t.env),
+        what: "run image",
+        pullPolicy: "never",
+      }),
+      /has not been pulled/,
+    );
+  },
+);
+
+withRegistry(
+  "a whiteout in an upper layer removes the file, a hard link in it is one file",
+  async (reg, t) => {
+    const extra = await layer([
+      { name: "etc/.wh.issue", content: "" },
+      { name: "usr/local/bin/", type: "directory" },
+      { name: "usr/local/bin/note", content: "#!/bin/sh\necho note\n", mode: 0o755 },
+      { name: "usr/local/bin/note-again", type: "link", linkname: "usr/local/bin/note" },
+    ]);
+    await pushImage(reg, "stack/run-extra", "trixie", {
+      layers: [await userlandLayer("run"), extra],
+      env: STACK_ENV,
+    });
+    const r = await ensureRootfs(`${reg.host}/stack/run-extra:trixie`, {
+      env: t.env,
+      dirs: localdDirs(t.env),
+      what: "run image",
+    });
+    assert.equal(await Deno.lstat(join(r.dir, "etc/issue")).catch(() => "gone"), "gone");
+    assert.ok((await Deno.stat(join(r.dir, "etc/issue.net"))).isFile);
+    const a = await Deno.stat(join(r.dir, "usr/local/bin/note"));
+    const b = await Deno.stat(join(r.dir, "usr/local/bin/note-again"));
+    assert.equal(a.ino, b.ino);
+    assert.equal(r.osRelease.VERSION_CODENAME, "trixie");
+    r.release();
+  },
+);
+
+withRegistry(
+  "a killed extraction leaves nothing used; the next run works; cache ls and prune count roots",
+  async (reg, t) => {
+    const { runImage } = await pushStackImages(reg);
+    const base = join(t.localdHome, "oci", "rootfs");
+    // A locald process extracting the run image, killed while it writes the tree.
+    const script =
+      `import { ensureRootfs } from ${JSON.stringify(join(REPO, "src/oci/rootfs.ts"))};\n` +
+      `import { localdDirs } from ${JSON.stringify(join(REPO, "src/config/paths.ts"))};\n` +
+      `const env = Deno.env.toObject();\n` +
+      `await ensureRootfs(${
+        JSON.stringify(runImage)
+      }, { env, dirs: localdDirs(env), what: "run image" });\n` +
+      `console.log("done");\n`;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--config", join(REPO, "deno.json"), script],
+      env: t.env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let killed = false;
+    for (let i = 0; i < 600 && !killed; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      for (const tmp of await tmpsUnder(base)) {
+        const usr = await Array.fromAsync(Deno.readDir(join(base, tmp, "root", "usr")))
+          .catch(() => []);
+        if (usr.length) {
+          child.kill("SIGKILL");
+          killed = true;
+          break;
+        }
+      }
+    }
+    const status = await child.output();
+    assert.ok(
+      killed,
+      `the extraction was not caught midway: ${new TextDecoder().decode(status.stdout)}`,
+    );
+    assert.equal(
+      (await listRootfs(localdDirs(t.env).rootfs)).length,
+      0,
+      "a killed extraction left a usable root",
+    );
+    const hexDirs = (await Array.fromAsync(Deno.readDir(base))).filter((e) =>
+      /^[0-9a-f]{64}$/.test(e.name)
+    );
+    assert.deepEqual(hexDirs, []);
+    assert.equal((await tmpsUnder(base)).length, 1);
+
+    let ls = await runLocald(["cache", "ls", "--json"], { env: t.env });
+    assert.equal(ls.code, 0, ls.stderr);
+    // deno-lint-ignore no-explicit-any
+    assert.ok((ls.json as any).leftovers.some((p: string) => p.startsWith(join(base, ".tmp-"))));
+
+    // The next run extracts it completely.
+    const r = await ensureRootfs(runImage, {
+      env: t.env,
+      dirs: localdDirs(t.env),
+      what: "run image",
+    });
+    assert.equal(r.osRelease.VERSION_CODENAME, "trixie");
+    const hexDir = join(r.dir, "..");
+
+    // A project whose build record names the root keeps it; while ensureRootfs's caller holds
+    // it, prune leaves it alone even with no project.
+    ls = await runLocald(["cache", "ls", "--json"], { env: t.env });
+    // deno-lint-ignore no-explicit-any
+    const roots = (ls.json as any).rootfs as {
+      path: string;
+      refs: string[];
+      size: number;
+      usedBy: string[];
+    }[];
+    assert.deepEqual(roots.map((x) => [x.path, x.refs, x.usedBy]), [[hexDir, [runImage], []]]);
+    assert.ok(roots[0].size > 20 << 20);
+    const human = await runLocald(["cache", "ls"], { env: t.env });
+    assert.match(human.stdout, /stack root filesystems \(1/);
+    assert.match(
+      human.stdout,
+      /\/stack\/run:trixie {2}\(Debian GNU\/Linux 13 \(trixie\)\) {2}unused/,
+    );
+
+    let prune = await runLocald(["cache", "prune", "--json"], { env: t.env });
+    assert.equal(prune.code, 0, prune.stderr);
+    // deno-lint-ignore no-explicit-any
+    const p1 = prune.json as any;
+    assert.ok(p1.removed.some((x: string) => x.includes("/.tmp-")), "the leftover was removed");
+    assert.deepEqual(p1.inUse, [hexDir]);
+    assert.match(
+      prune.stderr,
+      /left the root filesystem of .* alone: another locald is using it/,
+    );
+    assert.ok(await Deno.stat(join(hexDir, "rootfs.json")));
+    r.release();
+
+    // A project's build record that names the root keeps it.
+    const app = join(t.root, "app");
+    await Deno.mkdir(app);
+    const state = join(t.localdHome, "projects", "app-0123456789ab");
+    await Deno.mkdir(state, { recursive: true });
+    await Deno.writeTextFile(
+      join(state, "build.json"),
+      JSON.stringify({
+        projectDir: app,
+        builtAt: new Date().toISOString(),
+        userland: "stack",
+        stack: { runImage: { ref: runImage, digest: r.digest, root: r.dir } },
+      }),
+    );
+    prune = await runLocald(["cache", "prune", "--json"], { env: t.env });
+    // deno-lint-ignore no-explicit-any
+    assert.deepEqual((prune.json as any).removed, []);
+    ls = await runLocald(["cache", "ls", "--json"], { env: t.env });
+    // deno-lint-ignore no-explicit-any
+    assert.deepEqual((ls.json as any).rootfs[0].usedBy, [app]);
+
+    // Once the project is gone, prune removes its state and then the root nobody names.
+    await Deno.remove(app);
+    prune = await runLocald(["cache", "prune", "--json"], { env: t.env });
+    // deno-lint-ignore no-explicit-any
+    assert.deepEqual((prune.json as any).removed, [state, hexDir]);
+    assert.equal(await Deno.lstat(hexDir).catch(() => "gone"), "gone");
+    assert.deepEqual(await listRootfs(localdDirs(t.env).rootfs), []);
+    // ... and it is extracted again on demand.
+    const back = await ensureRootfs(runImage, {
+      env: t.env,
+      dirs: localdDirs(t.env),
+      what: "run image",
+    });
+    assert.equal(back.dir, r.dir);
+    back.release();
+  },
+);
+
+withRegistry(
+  "the stack builder's root: real lifecycle and fixture; its program fails to load on this host and runs in the run image",
+  async (reg, t) => {
+    const { builder, runImage } = await pushStackImages(reg);
+    const b = await ensureRootfs(builder, { env: t.env, dirs: localdDirs(t.env), what: "builder" });
+    const runRoot = await ensureRootfs(runImage, {
+      env: t.env,
+      dirs: localdDirs(t.env),
+      what: "run image",
+    });
+    assert.equal(b.osRelease.VERSION_CODENAME, "trixie");
+    for (const p of ["cnb/lifecycle/lifecycle", "cnb/lifecycle/launcher"]) {
+      assert.ok((await Deno.stat(join(b.dir, p))).isFile, p);
+    }
+    assert.equal(await Deno.readLink(join(b.dir, "cnb/lifecycle/detector")), "lifecycle");
+    assert.match(await Deno.readTextFile(join(b.dir, "cnb/run.toml")), new RegExp(runImage));
+    assert.ok(
+      await Deno.stat(join(b.dir, "cnb/buildpacks/locald-fixtures_stack/1.0.0/bin/build")),
+    );
+    assert.match(await Deno.readTextFile(join(b.dir, "etc/passwd")), /^cnb:x:1000:1000:/m);
+    assert.ok(b.env.includes("CNB_USER_ID=1000") && b.env.includes("CNB_GROUP_ID=1000"));
+    // The build-time tool is in the build image only; the library in both stack images.
+    assert.ok(await Deno.stat(join(b.dir, "usr/bin", STACK_BUILD_TOOL)));
+    assert.equal(
+      await Deno.lstat(join(runRoot.dir, "usr/bin", STACK_BUILD_TOOL)).catch(() => "no"),
+      "no",
+    );
+    assert.ok(await Deno.stat(join(runRoot.dir, "usr/lib/x86_64-linux-gnu", STACK_LIBRARY)));
+
+    // This host has neither the library nor the tool ...
+    const ldconfig = await runProcess(["ldconfig", "-p"]);
+    assert.equal(
+      ldconfig.stdout.includes(STACK_LIBRARY),
+      false,
+      "the host has the stack library",
+    );
+    assert.notEqual((await runProcess(["sh", "-c", `command -v ${STACK_BUILD_TOOL}`])).code, 0);
+    // ... so the program the fixture installs fails to load here (a loader error) ...
+    const prog = join(b.dir, "usr/bin", STACK_PROGRAM);
+    const onHost = await runProcess([prog, "-v"]);
+    assert.notEqual(onHost.code, 0);
+    assert.match(
+      onHost.stderr,
+      /version `GLIBC_2\.\d+' not found|liblua5\.4\.so\.0: cannot open/,
+    );
+    // ... and the fixture's build fails on the host for lack of the build-time tool.
+    const layers = await Deno.makeTempDir({ dir: t.root });
+    const build = await new Deno.Command(
+      join(b.dir, "cnb/buildpacks/locald-fixtures_stack/1.0.0/bin/build"),
+      { args: [layers], cwd: STACK_APP, stdout: "piped", stderr: "piped" },
+    ).output();
+    assert.equal(build.code, 1);
+    assert.match(new TextDecoder().decode(build.stderr), /m4 is needed at build time/);
+
+    // In the run image's root the same program runs.
+    const inRun = await runProcess([
+      "bwrap",
+      "--ro-bind",
+      runRoot.dir,
+      "/",
+      "--proc",
+      "/proc",
+      "--dev",
+      "/dev",
+      "--tmpfs",
+      "/tmp",
+      "--ro-bind",
+      prog,
+      `/tmp/${STACK_PROGRAM}`,
+      "--clearenv",
+      "--setenv",
+      "PATH",
+      "/usr/bin:/bin",
+      `/tmp/${STACK_PROGRAM}`,
+      "-e",
+      "print(_VERSION .. ' on ' .. io.open('/etc/os-release'):read('a'):match('VERSION_CODENAME=(%w+)'))",
+    ]);
+    assert.equal(inRun.code, 0, inRun.stderr);
+    assert.equal(inRun.stdout.trim(), "Lua 5.4 on trixie");
+    b.release();
+    runRoot.release();
+  },
+);
