@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ensureRootfs, listRootfs } from "../src/oci/rootfs.ts";
 import { localdDirs } from "../src/config/paths.ts";
+import type { Output } from "../src/output.ts";
 import { layer, pushImage } from "./support/images.ts";
 import { REPO, runLocald, type TestEnv, testEnv } from "./support/locald.ts";
 import { startRegistry, type TestRegistry } from "./support/registry.ts";
@@ -118,7 +119,7 @@ withRegistry(
 );
 
 withRegistry(
-  "a whiteout in an upper layer removes the file, a hard link in it is one file",
+  "a whiteout in an upper layer removes the file, a hard link in it is one file; a damaged tree is extracted again",
   async (reg, t) => {
     const extra = await layer([
       { name: "etc/.wh.issue", content: "" },
@@ -142,6 +143,39 @@ withRegistry(
     assert.equal(a.ino, b.ino);
     assert.equal(r.osRelease.VERSION_CODENAME, "trixie");
     r.release();
+
+    // A tree damaged since (a file removed) is extracted again with pull policy "always";
+    // "if-not-present" uses it as it is.
+    await Deno.remove(join(r.dir, "usr/local/bin/note"));
+    const kept = await ensureRootfs(`${reg.host}/stack/run-extra:trixie`, {
+      env: t.env,
+      dirs: localdDirs(t.env),
+      what: "run image",
+    });
+    assert.equal(
+      await Deno.lstat(join(kept.dir, "usr/local/bin/note")).catch(() => "gone"),
+      "gone",
+    );
+    kept.release();
+    const warned: string[] = [];
+    const out = { info() {}, warn: (l: string) => warned.push(l), progress: () => undefined };
+    const fixed = await ensureRootfs(`${reg.host}/stack/run-extra:trixie`, {
+      env: t.env,
+      dirs: localdDirs(t.env),
+      what: "run image",
+      pullPolicy: "always",
+      out: out as unknown as Output,
+    });
+    assert.equal(fixed.dir, r.dir);
+    assert.ok((await Deno.stat(join(fixed.dir, "usr/local/bin/note"))).isFile);
+    assert.match(warned.join("\n"), /was changed or damaged; extracting it again/);
+    assert.deepEqual(
+      (await Array.fromAsync(Deno.readDir(join(r.dir, "../..")))).filter((e) =>
+        e.name.startsWith(".tmp-")
+      ),
+      [],
+    );
+    fixed.release();
   },
 );
 
@@ -359,6 +393,64 @@ withRegistry(
     ]);
     assert.equal(inRun.code, 0, inRun.stderr);
     assert.equal(inRun.stdout.trim(), "Lua 5.4 on trixie");
+
+    // The fixture buildpack builds the app in the build image (as the builder's user) ...
+    const sandbox = (root: string) => [
+      "bwrap",
+      "--ro-bind",
+      root,
+      "/",
+      "--proc",
+      "/proc",
+      "--dev",
+      "/dev",
+      "--tmpfs",
+      "/tmp",
+      "--clearenv",
+      "--die-with-parent",
+    ];
+    const built = await Deno.makeTempDir({ dir: t.root });
+    await Deno.chmod(built, 0o777);
+    const inBuild = await runProcess([
+      ...sandbox(b.dir),
+      ...["--ro-bind", STACK_APP, "/tmp/app", "--bind", built, "/tmp/layers"],
+      ...["--chdir", "/tmp/app", "--unshare-user", "--uid", "1000", "--gid", "1000"],
+      ...["--setenv", "PATH", "/usr/bin:/bin"],
+      "/cnb/buildpacks/locald-fixtures_stack/1.0.0/bin/build",
+      "/tmp/layers",
+    ]);
+    assert.equal(inBuild.code, 0, inBuild.stderr);
+    assert.match(inBuild.stdout, /expanding main\.lua\.m4 with m4 \(GNU M4\)/);
+    assert.match(await Deno.readTextFile(join(built, "launch.toml")), /type = "web"/);
+    // ... and its web process serves from the run image, on a port reached from the host.
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    const web = new Deno.Command(sandbox(runRoot.dir)[0], {
+      args: [
+        ...sandbox(runRoot.dir).slice(1),
+        ...["--ro-bind", built, "/tmp/layers"],
+        ...["--setenv", "PATH", "/tmp/layers/lua/bin:/usr/bin:/bin", "--setenv", "PORT", `${port}`],
+        "stack-web",
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    try {
+      let page = "";
+      for (let i = 0; i < 100 && !page; i++) {
+        try {
+          const res = await fetch(`http://127.0.0.1:${port}/cgi-bin/hello`);
+          page = await res.text();
+        } catch {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      assert.equal(page, "os: Debian GNU/Linux 13 (trixie)\nhello from the stack (Lua 5.4)\n");
+    } finally {
+      web.kill("SIGKILL");
+      await web.output();
+    }
     b.release();
     runRoot.release();
   },
