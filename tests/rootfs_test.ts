@@ -13,6 +13,7 @@ import { layer, pushImage } from "./support/images.ts";
 import { REPO, runLocald, type TestEnv, testEnv } from "./support/locald.ts";
 import { startRegistry, type TestRegistry } from "./support/registry.ts";
 import { runProcess } from "./support/proc.ts";
+import { asUser, UID } from "./support/unprivileged.ts";
 import {
   pushStackImages,
   STACK_APP,
@@ -453,5 +454,56 @@ withRegistry(
     }
     b.release();
     runRoot.release();
+  },
+);
+
+withRegistry(
+  "as an ordinary user: the whole run image is extracted, owned by the user, and prune removes it",
+  async (reg) => {
+    const { runImage } = await pushStackImages(reg);
+    const u = await asUser();
+    try {
+      const script = join(u.root, "extract.ts");
+      await Deno.writeTextFile(
+        script,
+        `import { ensureRootfs } from ${JSON.stringify(join(REPO, "src/oci/rootfs.ts"))};\n` +
+          `import { localdDirs } from ${JSON.stringify(join(REPO, "src/config/paths.ts"))};\n` +
+          `const env = Deno.env.toObject();\n` +
+          `const r = await ensureRootfs(${JSON.stringify(runImage)}, ` +
+          `{ env, dirs: localdDirs(env), what: "run image" });\n` +
+          `console.log(JSON.stringify({ dir: r.dir, os: r.osRelease.VERSION_CODENAME }));\n`,
+      );
+      const bundle = join(u.root, "extract.js");
+      const b = await runProcess([
+        Deno.execPath(),
+        ...["bundle", "-q", "--config", join(REPO, "deno.json"), script, "-o", bundle],
+      ]);
+      assert.equal(b.code, 0, b.stderr);
+      await u.chownToUser();
+      const res = await runProcess([
+        ...["setpriv", `--reuid=${UID}`, `--regid=${UID}`, "--clear-groups", "--"],
+        join(u.root, "deno"),
+        ...["run", "-A", "--no-config", bundle],
+      ], { env: u.env });
+      assert.equal(res.code, 0, res.stderr);
+      const { dir, os } = JSON.parse(res.stdout);
+      assert.equal(os, "trixie");
+      // Files root owns in the image (setuid ones too) belong to the user, without set-id bits.
+      for (const p of ["etc/passwd", "etc/shadow", "usr/bin/passwd", "usr/bin/busybox"]) {
+        const st = await Deno.lstat(join(dir, p));
+        assert.equal(st.uid, UID, p);
+        assert.equal(st.mode! & 0o6000, 0, p);
+      }
+      assert.equal((await Deno.stat(join(dir, "root"))).uid, UID);
+      // The user's own prune removes it (nobody names it, nobody holds it).
+      const prune = await u.locald(["cache", "prune", "--json"]);
+      assert.equal(prune.code, 0, prune.stderr);
+      assert.deepEqual(JSON.parse(prune.stdout).removed, [
+        join(dir, ".."),
+      ]);
+      assert.equal(await Deno.lstat(dir).catch(() => "gone"), "gone");
+    } finally {
+      await u.cleanup();
+    }
   },
 );
