@@ -15,6 +15,10 @@ Deno.test("LOCALD_NET_TIMEOUT: seconds, a default, and a clear error for nonsens
   }
 });
 
+// Long enough that a loaded machine (tests run in parallel on 2 cores) never looks like a stall;
+// the trickle's 60 ms gaps stay far below it.
+const STALL_MS = 1500;
+
 Deno.test("timedFetch: a server that stalls before its headers or mid-body is named, not waited on", async () => {
   const ac = new AbortController();
   let release!: () => void;
@@ -53,20 +57,20 @@ Deno.test("timedFetch: a server that stalls before its headers or mid-body is na
   );
   const host = `127.0.0.1:${server.addr.port}`;
   try {
-    await assert.rejects(timedFetch(`http://${host}/headers`, {}, 200), (e: unknown) => {
+    await assert.rejects(timedFetch(`http://${host}/headers`, {}, STALL_MS), (e: unknown) => {
       assert.ok(e instanceof StallError);
       assert.equal(e.when, "headers");
-      assert.match(e.message, new RegExp(`${host} sent no answer within 0.2 s`));
+      assert.match(e.message, new RegExp(`${host} sent no answer within 1.5 s`));
       return true;
     });
-    const res = await timedFetch(`http://${host}/body`, {}, 200);
+    const res = await timedFetch(`http://${host}/body`, {}, STALL_MS);
     assert.equal(res.status, 200);
     await assert.rejects(res.text(), (e: unknown) => {
       assert.ok(e instanceof StallError);
-      assert.match(e.message, new RegExp(`${host} stopped sending for 0.2 s`));
+      assert.match(e.message, new RegExp(`${host} stopped sending for 1.5 s`));
       return true;
     });
-    const slow = await timedFetch(`http://${host}/trickle`, {}, 200);
+    const slow = await timedFetch(`http://${host}/trickle`, {}, STALL_MS);
     assert.equal((await slow.arrayBuffer()).byteLength, 50);
   } finally {
     release();
@@ -99,7 +103,7 @@ Deno.test("timedFetch: a body read into one reused buffer (BYOB) arrives whole, 
   );
   const host = `127.0.0.1:${server.addr.port}`;
   const readAll = async (path: string) => {
-    const res = await timedFetch(`http://${host}${path}`, {}, 200);
+    const res = await timedFetch(`http://${host}${path}`, {}, STALL_MS);
     const reader = res.body!.getReader({ mode: "byob" });
     let buf = new Uint8Array(4096);
     const got: number[] = [];
