@@ -95,6 +95,16 @@ export const BUILD_FLAGS: FlagSpec[] = [
     kind: "bool",
     help: "trust the builder: its buildpacks run without the sandbox (unless --sandbox)",
   },
+  {
+    name: "stack",
+    kind: "bool",
+    help: "build inside the builder image's root filesystem (its userland), under bwrap",
+  },
+  {
+    name: "host",
+    kind: "bool",
+    help: "build on this host's userland (its /usr and tools), not the builder image's",
+  },
   json,
 ];
 
@@ -256,10 +266,13 @@ export const COMMANDS: CommandSpec[] = [
       "             [--run-image REF] [--pull-policy always|if-not-present|never]",
       "             [--insecure-registry HOST]... [--sandbox[=false]] [--network none|default]",
       "             [--trust-builder] [--exec-env ENV] [-D|--default-process TYPE]",
-      "             [--export [-t NAME] [--layout-dir DIR] | --publish REF]",
+      "             [--stack|--host] [--export [-t NAME] [--layout-dir DIR] | --publish REF]",
     ],
     description:
-      "Runs the CNB lifecycle phases (analyze, detect, restore, build) natively on this host.\n" +
+      "Runs the CNB lifecycle phases (analyze, detect, restore, build) natively on this host,\n" +
+      "inside the builder image's root filesystem (--stack, the default with a builder where\n" +
+      "bwrap works; `userland` in config.toml or project.toml [dev.locald]) or on the host's own\n" +
+      "userland (--host).\n" +
       "The layers the buildpacks write become the environment of `locald shell`, `exec`, `run`\n" +
       "and `env`. Settings come from flags, then project.toml, then defaults.",
     flags: BUILD_FLAGS,

@@ -72,6 +72,16 @@ import {
   startGeneration,
 } from "./generations.ts";
 import { type BuildPlan, createBuildPlan } from "./plan.ts";
+import type { UserlandChoice, UserlandMode } from "./userland.ts";
+import {
+  builderIds,
+  builderLifecycle,
+  decideUserland,
+  IMAGE_CNB,
+  type StackBuild,
+  stackEtc,
+  stackHost,
+} from "./stack_build.ts";
 import { chooseExecEnv, LOCALD_PLATFORM_APIS, negotiatePlatformApi } from "./platform_api.ts";
 import {
   type BuildRecord,
@@ -119,6 +129,8 @@ export interface BuildOptions {
   isolation?: { sandbox?: boolean; network?: Network; trustBuilder?: boolean };
   /** Where the phases run (native, Lima, WSL): openBackend(env). */
   backend: Backend;
+  /** --stack / --host (absent: project.toml, the settings, then auto; see userland.ts). */
+  userland?: UserlandMode;
 }
 
 export interface BuildSummary {
@@ -137,6 +149,8 @@ export interface BuildSummary {
   image?: ExportedImage;
   /** CNB_EXEC_ENV the buildpacks saw (absent below platform API 0.15). */
   execEnv?: string;
+  /** Where the phases got their system from, and why. */
+  userland: UserlandChoice;
 }
 
 async function buildEnvFor(o: BuildOptions, projectEnv: { name: string; value: string }[]) {
@@ -184,6 +198,12 @@ export interface Prepared {
   /** The execution environment (CNB_EXEC_ENV), and why there is none when there is none. */
   execEnv?: string;
   execEnvNote?: string;
+  /** The build's userland (host or the builder's image), and why. */
+  userland: UserlandChoice;
+  /** Stack mode (real builds): the root filesystems and ids the phases run with. */
+  stack?: StackBuild;
+  /** The phases run the builder image's own lifecycle (its /cnb/lifecycle). */
+  lifecycleInImage?: boolean;
 }
 
 /**
@@ -260,8 +280,36 @@ async function prepare(o: BuildOptions, install: boolean): Promise<Prepared> {
     if (o.image) sandbox = { ...sandbox, allowEnv: [...(sandbox.allowEnv ?? []), "DOCKER_CONFIG"] };
   }
   trace("build: sandbox decided");
+  const userland = await decideUserland({
+    flag: o.userland,
+    project: project.userland,
+    projectFile: project.file,
+    settings: settings.userland,
+    settingsFile: settings.file,
+    builder,
+    runImage: sources.runImage,
+    image: o.image !== undefined,
+    network: isolation.network,
+    backend: b,
+    env: o.env,
+    out: o.out,
+    insecureRegistries: o.insecureRegistries ?? [],
+    pullPolicy: o.pullPolicy,
+    install,
+  });
+  const inStack = userland.choice.mode === "stack";
+  // A stack build runs every phase under bwrap in the builder's root filesystem: the sandbox's
+  // options are its base (the image shows only what it mounts, whatever the trust rules say).
+  if (inStack && userland.sandbox) {
+    sandbox = { ...userland.sandbox, allowEnv: sandbox?.allowEnv ?? userland.sandbox.allowEnv };
+  }
   const guest = await b.guest();
-  const { lifecycle, root } = await b.lifecycle(o.env, o.out, install);
+  // Stack builds use the builder's own lifecycle when it ships one (as pack does): none is
+  // downloaded. Builds without one (or on the host) use locald's pinned release.
+  const own = inStack && builder ? await builderLifecycle(builder) : undefined;
+  const { lifecycle, root } = own
+    ? { lifecycle: own, root: own.root }
+    : await b.lifecycle(o.env, o.out, install);
   trace("build: lifecycle found");
   // A buildpack API this lifecycle cannot run stops the build now, naming the range.
   if (lifecycle) {
@@ -303,17 +351,23 @@ async function prepare(o: BuildOptions, install: boolean): Promise<Prepared> {
   // A builder's image extensions, for the detector when the builder's order decides.
   const extensionsDir = builder && join(builder.buildpacksDir, "..", "extensions");
   trace("build: paths and target");
+  // In the builder's image, its own /cnb is where pack's phases find it: the lifecycle, the
+  // buildpacks, order, run.toml and build-config at their in-image paths.
+  const inImage = (p: string | undefined, cnbFile: string) =>
+    p === undefined ? undefined : inStack ? `${IMAGE_CNB}/${cnbFile}` : p;
+  const lifecycleInImage = own !== undefined;
   const plan = createBuildPlan({
     projectDir: o.projectDir,
     paths,
     lifecycle: {
-      root,
+      root: lifecycleInImage ? IMAGE_CNB : root,
       version: lifecycle?.version ?? LIFECYCLE.version,
-      phase: (p) => join(root, "lifecycle", p),
+      phase: (p) => lifecycleInImage ? `${IMAGE_CNB}/lifecycle/${p}` : join(root, "lifecycle", p),
+      inImage: lifecycleInImage,
     },
     platformApi,
     execEnv,
-    ids: cnbIds(guest.uid, guest.gid),
+    ids: inStack && builder ? builderIds(builder) : cnbIds(guest.uid, guest.gid),
     runImage,
     layoutDir: layoutDirOf(paths),
     appImage: o.image?.ref ?? "locald.local/dev/app",
@@ -322,11 +376,11 @@ async function prepare(o: BuildOptions, install: boolean): Promise<Prepared> {
       ...sources.extraTrees,
       ...(builder ? [builder.root, ...(builder.sourceDirs ?? [])] : []),
     ],
-    buildpacksDir: buildpacks.length ? undefined : builder?.buildpacksDir,
-    extensionsDir: buildpacks.length ? undefined : extensionsDir,
-    orderPath: buildpacks.length ? undefined : builder?.orderPath,
-    runPath: sources.runImage ? builder?.runPath : undefined,
-    buildConfigDir: builder?.buildConfigDir,
+    buildpacksDir: buildpacks.length ? undefined : inImage(builder?.buildpacksDir, "buildpacks"),
+    extensionsDir: buildpacks.length ? undefined : inImage(extensionsDir, "extensions"),
+    orderPath: buildpacks.length ? undefined : inImage(builder?.orderPath, "order.toml"),
+    runPath: sources.runImage ? await stackRunPath(builder, userland.stack, inStack) : undefined,
+    buildConfigDir: inImage(builder?.buildConfigDir, "build-config"),
     // The builder's CNB_* settings (stack id, target, ...), except the ids locald must choose.
     builderEnv: builder
       ? Object.fromEntries(
@@ -339,9 +393,15 @@ async function prepare(o: BuildOptions, install: boolean): Promise<Prepared> {
     logLevel: o.verbose ? "debug" : "info",
     color: o.out.color,
     appDir: o.image ? imageWorkspace(paths) : undefined,
-    guestPath: o.image ? imageView(paths) : b.guestPath,
+    guestPath: inStack
+      ? keepImagePaths(o.image ? imageView(paths) : b.guestPath)
+      : o.image
+      ? imageView(paths)
+      : b.guestPath,
     exporter: o.image && {
-      launcher: join(root, "lifecycle", "launcher"),
+      launcher: lifecycleInImage
+        ? `${IMAGE_CNB}/lifecycle/launcher`
+        : join(root, "lifecycle", "launcher"),
       layout: o.image.mode === "layout",
       insecureRegistries: o.insecureRegistries,
       defaultProcess: o.defaultProcess,
@@ -368,7 +428,30 @@ async function prepare(o: BuildOptions, install: boolean): Promise<Prepared> {
     target,
     execEnv,
     execEnvNote,
+    userland: userland.choice,
+    stack: userland.stack,
+    lifecycleInImage,
   };
+}
+
+/** A guest-path mapping that leaves paths inside the builder's image (/cnb/...) as they are. */
+function keepImagePaths(g: (p: string) => string): (p: string) => string {
+  return (p) => p === IMAGE_CNB || p.startsWith(`${IMAGE_CNB}/`) ? p : g(p);
+}
+
+/**
+ * run.toml in a stack build: the image's /cnb/run.toml when the builder ships one; a legacy
+ * builder's (written by locald from its stack.toml beside its extracted /cnb) where it is.
+ */
+async function stackRunPath(
+  builder: Sources["builder"],
+  stack: StackBuild | undefined,
+  inStack: boolean,
+): Promise<string | undefined> {
+  const p = builder?.runPath;
+  if (!p || !inStack) return p;
+  const inImage = !stack || await exists(join(stack.builder.root, "cnb", "run.toml"));
+  return inImage ? `${IMAGE_CNB}/run.toml` : p;
 }
 
 async function canonicalRef(ref: string): Promise<string> {
@@ -419,10 +502,25 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
   const sandbox = prep.sandbox;
   // The backend's host wraps the sandboxed step, wherever steps run (on Lima, bwrap runs
   // inside the VM).
-  const host: Host = !sandbox
+  const host: Host = prep.stack && sandbox
+    ? await stackHost(
+      o.backend,
+      sandbox,
+      prep.stack,
+      await stackEtc(prep.stack, paths.state, o.backend.guestPath),
+    )
+    : !sandbox
     ? o.backend.host
     : { name: o.backend.host.name, wrap: (s) => o.backend.host.wrap(sandboxStep(s, sandbox)) };
-  if (prep.sandbox) {
+  if (prep.stack) {
+    o.out.info(
+      `userland: stack, in ${prep.stack.builder.ref} (${prep.userland.why}); ` +
+        `uid ${prep.stack.uid}, network ${prep.isolation.network}`,
+    );
+  } else if (prep.userland.why.startsWith("auto:")) {
+    o.out.info(`userland: host (${prep.userland.why})`);
+  }
+  if (prep.sandbox && prep.isolation.sandbox) {
     o.out.info(
       `sandbox: on (${prep.isolation.reason}); home hidden, network ${prep.isolation.network}`,
     );
@@ -468,6 +566,11 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
         isolation: `${prep.isolation.sandbox}:${prep.isolation.network}`,
         defaultProcess: o.defaultProcess,
         execEnv: prep.execEnv,
+        // Another userland is another build (absent on the host: fingerprints stay as before).
+        userland: prep.stack
+          ? `stack:${prep.stack.builder.digest}:${prep.stack.runImage.digest}:` +
+            `${prep.stack.uid}:${prep.stack.gid}`
+          : undefined,
       });
     if (
       !o.image && previous?.fingerprint && !o.force && !o.clearCache &&
@@ -480,7 +583,12 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
         `${o.projectDir} is up to date: nothing it depends on changed since the build ` +
           `${formatAgo(previous.builtAt)} (use --force to build anyway)`,
       );
-      return { ...summaryOf(previous, paths.state), skipped: true, sandbox: prep.isolation };
+      return {
+        ...summaryOf(previous, paths.state),
+        skipped: true,
+        sandbox: prep.isolation,
+        userland: prep.userland,
+      };
     }
     trace("build: fingerprint checked");
     const { copy, before, work, steps, runHost } = await prepareState(
@@ -528,7 +636,13 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     const image = o.image
       ? await exportedImage(o.image, o.projectDir, paths, prep.sources.runImage!)
       : undefined;
-    return { ...summaryOf(record, paths.state), skipped: false, sandbox: prep.isolation, image };
+    return {
+      ...summaryOf(record, paths.state),
+      skipped: false,
+      sandbox: prep.isolation,
+      userland: prep.userland,
+      image,
+    };
   } catch (e) {
     // A failed or cut build leaves the last good generation as it was, and drops its own.
     if (gen.started && !gen.switched) {
@@ -771,7 +885,11 @@ async function recordBuild(
   if (started && !o.image) await hideNonLaunchLayers(work.layers, groupDirs, started.next.held);
   // The launcher and the layers as the phases (and later the launcher) see them.
   const g = o.backend.guestPath;
-  const launcher = g(prep.lifecycle!.launcher);
+  // A stack build's lifecycle is the builder's own: the copy in its root filesystem.
+  const lcRoot = prep.stack && prep.lifecycleInImage
+    ? join(prep.stack.builder.root, "cnb")
+    : prep.lifecycle!.root;
+  const launcher = g(join(lcRoot, "lifecycle", "launcher"));
   if (o.backend.symlinks) await writeProcessLinks(paths, processes.map((p) => p.type), launcher);
   else await removeIfExists(paths.processes);
   // Taken after the build: buildpacks may write into the source tree (node_modules, ...).
@@ -782,10 +900,12 @@ async function recordBuild(
     builtAt: new Date().toISOString(),
     platformApi: plan.platformApi,
     lifecycle: {
-      root: g(prep.lifecycle!.root),
+      root: g(lcRoot),
       version: prep.lifecycle!.version,
       launcher,
     },
+    userland: prep.stack ? "stack" : "host",
+    stack: prep.stack,
     layersDir: o.image ? "/layers" : g(paths.layers),
     runImage: prep.sources.runImage,
     imageMode: o.image ? true : undefined,
@@ -857,9 +977,14 @@ async function runPhases(
         host,
         plan,
         o.projectDir,
-        prep.sandbox ? prep.isolation : undefined,
+        prep.sandbox && !prep.stack ? prep.isolation : undefined,
         work.layers,
         prep.lifecycle,
+        prep.stack
+          ? "stack"
+          : prep.sources.builder && !prep.sources.builder.sourceDirs
+          ? "host-with-builder"
+          : undefined,
       );
     }
     if (step.name === "analyzer") analyzed = await readTextIfExists(work.analyzed);
@@ -915,7 +1040,10 @@ function guestCopy(b: Backend): CopyTree {
   };
 }
 
-function summaryOf(r: BuildRecord, stateDir: string): Omit<BuildSummary, "skipped" | "sandbox"> {
+function summaryOf(
+  r: BuildRecord,
+  stateDir: string,
+): Omit<BuildSummary, "skipped" | "sandbox" | "userland"> {
   return {
     projectDir: r.projectDir,
     stateDir,
@@ -939,6 +1067,7 @@ async function phaseError(
   sandboxed?: SandboxDecision,
   layersDir?: string,
   lifecycle?: { version: string; buildpackApis: string[] },
+  userland?: "stack" | "host-with-builder",
 ): Promise<LocaldError> {
   if (phase === "detector" && (code === 20 || code === 21)) {
     const verdicts = await detectVerdicts(host, plan);
@@ -991,7 +1120,14 @@ async function phaseError(
     `the ${phase} phase failed (exit ${code})${reason ? `: ${reason}` : ""}`,
     {
       hint: phase === "builder"
-        ? sandboxed
+        ? userland === "stack"
+          ? "a buildpack failed: its output is above. It ran in the builder's image (its " +
+            "userland: your host's tools and home are not there)"
+          : userland === "host-with-builder"
+          ? "a buildpack failed: its output is above. It ran on this host's userland " +
+            "(--host): a tool or library its builder's image has may be missing here; " +
+            "build in the builder's image with --stack"
+          : sandboxed
           ? "a buildpack failed: its output is above. It ran sandboxed (only the project, " +
             "its build directories and system directories visible, home empty" +
             (sandboxed.network === "none" ? ", no network" : "") +

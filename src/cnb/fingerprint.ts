@@ -21,6 +21,8 @@ export interface BuildInputsDigest {
   defaultProcess?: string;
   /** CNB_EXEC_ENV: buildpacks build differently per execution environment. */
   execEnv?: string;
+  /** Stack mode: the images the phases ran in (absent: the host's userland). */
+  userland?: string;
 }
 
 export function combineDigest(d: BuildInputsDigest): string {

@@ -12,7 +12,8 @@ export interface BuildInputs {
   /** The directory the phases build (CNB_APP_DIR); default projectDir (image builds: a copy). */
   appDir?: string;
   paths: ProjectPaths;
-  lifecycle: { root: string; version: string; phase(name: Phase): string };
+  /** `inImage`: the lifecycle is the builder image's own (its /cnb), not mounted from here. */
+  lifecycle: { root: string; version: string; phase(name: Phase): string; inImage?: boolean };
   platformApi: string;
   /** CNB_EXEC_ENV (platform API 0.15): production, test, development, ... */
   execEnv?: string;
@@ -126,6 +127,7 @@ export function guestInputs(i: BuildInputs): BuildInputs {
       root: g(i.lifecycle.root),
       version: i.lifecycle.version,
       phase: (name) => g(i.lifecycle.phase(name)),
+      inImage: i.lifecycle.inImage,
     },
     layoutDir: g(i.layoutDir),
     buildpackDirs: i.buildpackDirs.map(g),
@@ -153,7 +155,7 @@ export function createBuildPlan(input: BuildInputs): BuildPlan {
     { path: i.paths.cache, writable: true },
     { path: i.paths.platform, writable: false },
     { path: i.layoutDir, writable: true },
-    { path: i.lifecycle.root, writable: false },
+    ...(i.lifecycle.inImage ? [] : [{ path: i.lifecycle.root, writable: false }]),
     ...i.buildpackDirs.map((path) => ({ path, writable: false })),
     ...(i.extraMounts ?? []),
   ];

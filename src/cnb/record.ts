@@ -55,6 +55,18 @@ export interface BuildRecord {
    */
   generation?: string;
   previousGeneration?: string;
+  /**
+   * Where the phases got their system from (absent: host, records from before). `stack`: the
+   * builder image's root filesystem; dev commands then run in the run image's.
+   */
+  userland?: "host" | "stack";
+  /** Stack mode: the images' root filesystems (host paths) and the builder's ids. */
+  stack?: {
+    builder: { ref: string; digest: string; root: string };
+    runImage: { ref: string; digest: string; root: string };
+    uid: number;
+    gid: number;
+  };
   /** The source tree's digest after the build, and how it was taken (for staleness checks). */
   sources?: { digest: string; gitignore: boolean; exclude: string[]; include?: string[] };
 }

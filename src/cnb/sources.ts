@@ -37,6 +37,8 @@ export interface BuilderSource {
   platformApis?: string[];
   /** A local builder (builder.toml): the directories its buildpacks' links point into. */
   sourceDirs?: string[];
+  /** The extracted /cnb when it holds lifecycle/ (the builder's own lifecycle). */
+  lifecycleDir?: string;
 }
 
 export interface Sources {

@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { readTextIfExists } from "../util/fs.ts";
+import { parseUserland, type UserlandSetting } from "./defaults.ts";
 import { envValueProblem, isEnvName } from "../util/names.ts";
 import { locate, parseToml, type TomlTable } from "./toml.ts";
 
@@ -28,6 +29,8 @@ export interface ProjectDescriptor {
    * table; the descriptor spec has no key for it). Default: development.
    */
   devExecEnv?: string;
+  /** `[dev.locald] userland`: where this project's builds run (src/cnb/userland.ts). */
+  userland?: UserlandSetting;
 }
 
 /** An execution environment's name (production, test, development, or another word). */
@@ -89,6 +92,12 @@ export function parseProject(text: string, file: string): ProjectDescriptor {
   if (devExecEnv !== undefined) {
     if (!EXEC_ENV.test(devExecEnv)) bad("dev.locald.exec-env", "must be a name like test");
     out.devExecEnv = devExecEnv;
+  }
+  const userland = mine?.userland;
+  if (userland !== undefined) {
+    const u = parseUserland(userland);
+    if (!u) bad("dev.locald.userland", 'must be "auto", "stack" or "host"');
+    out.userland = u;
   }
   if (!src) return out;
   out.builder = str(src.builder, `${prefix}.builder`);

@@ -7,6 +7,7 @@
  *   sandbox = "untrusted"          # "always" | "untrusted" | "never"
  *   trusted-builders = ["ghcr.io/acme/builder", "registry.example/team/*"]
  *   trust-local-buildpacks = true  # local buildpacks (-b PATH) count as trusted
+ *   userland = "auto"              # "auto" | "stack" | "host" (src/cnb/userland.ts)
  *
  * And the trust rules that turn settings and flags into "sandbox this build or not" (pure).
  */
@@ -15,7 +16,7 @@ import { ExitCode, LocaldError, UsageError } from "../errors.ts";
 import { readTextIfExists } from "../util/fs.ts";
 import { locate, parseToml } from "./toml.ts";
 
-import type { Network } from "./defaults.ts";
+import { type Network, parseUserland, type UserlandSetting } from "./defaults.ts";
 
 export type SandboxMode = "always" | "untrusted" | "never";
 
@@ -25,6 +26,8 @@ export interface Settings {
   sandbox: SandboxMode;
   trustedBuilders: string[];
   trustLocalBuildpacks: boolean;
+  /** Where builds with a builder run: the builder's image (stack), the host, or auto. */
+  userland: UserlandSetting;
   /** Unknown keys, as "file:line:col: unknown setting NAME". */
   warnings: string[];
 }
@@ -33,6 +36,7 @@ export const DEFAULT_SETTINGS: Settings = {
   sandbox: "untrusted",
   trustedBuilders: [],
   trustLocalBuildpacks: true,
+  userland: "auto",
   warnings: [],
 };
 
@@ -71,6 +75,11 @@ const KEYS: Record<string, Apply> = {
   "trust-local-buildpacks"(s, v, bad) {
     if (typeof v !== "boolean") bad("must be true or false");
     s.trustLocalBuildpacks = v as boolean;
+  },
+  userland(s, v, bad) {
+    const u = parseUserland(v);
+    if (!u) bad('must be "auto", "stack" or "host"');
+    s.userland = u!;
   },
 };
 

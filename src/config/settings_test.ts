@@ -114,3 +114,24 @@ Deno.test("decideSandbox: flags first, then --network none, then settings, then 
     true,
   );
 });
+
+Deno.test("userland: auto by default; stack, host; anything else at file:line:col", async () => {
+  assert.equal(DEFAULT_SETTINGS.userland, "auto");
+  assert.equal(parseSettings('userland = "stack"\n', "/c.toml").userland, "stack");
+  assert.equal(parseSettings('userland = "host"\n', "/c.toml").userland, "host");
+  assert.throws(
+    () => parseSettings('sandbox = "never"\nuserland = "docker"\n', "/c.toml"),
+    (e: LocaldError) => {
+      assert.equal(e.message, '/c.toml:2:1: userland must be "auto", "stack" or "host"');
+      return true;
+    },
+  );
+  // project.toml's [dev.locald] userland, same values.
+  const { parseProject } = await import("./project.ts");
+  const p = parseProject('[dev.locald]\nuserland = "host"\n', "/p/project.toml");
+  assert.equal(p.userland, "host");
+  assert.throws(
+    () => parseProject("[dev.locald]\nuserland = true\n", "/p/project.toml"),
+    /\/p\/project\.toml:2:1: dev\.locald\.userland must be "auto", "stack" or "host"/,
+  );
+});

@@ -37,6 +37,9 @@ export async function run(ctx: CommandContext): Promise<number> {
         "(a project.toml there makes it a project of its own)",
     );
   }
+  if (flagBool(args, "stack") && flagBool(args, "host")) {
+    throw new UsageError("--stack and --host are two userlands: pick one", "build");
+  }
   const image = await imageOptions(args, ctx, projectDir);
   const choice = await buildChoice(args, out, projectDir, backend.projectPaths(projectDir).state);
   const opts: BuildOptions = {
@@ -65,15 +68,17 @@ export async function run(ctx: CommandContext): Promise<number> {
       trustBuilder: flagBool(args, "trust-builder"),
     },
     backend,
+    userland: flagBool(args, "stack") ? "stack" : flagBool(args, "host") ? "host" : undefined,
   };
   const viaVm = opts.backend.name !== "native";
   if (flagBool(args, "dry-run")) {
-    const { plan, buildEnv, isolation } = await planBuild(opts);
+    const { plan, buildEnv, isolation, userland } = await planBuild(opts);
     if (flagBool(args, "json")) {
       out.json({
         plan,
         platformEnv: Object.keys(buildEnv),
         sandbox: isolation,
+        userland,
         ...(viaVm ? { backend: opts.backend.name } : {}),
       });
     } else {
@@ -86,6 +91,7 @@ export async function run(ctx: CommandContext): Promise<number> {
         `# sandbox: ${isolation.sandbox ? `on, network ${isolation.network}` : "off"} ` +
           `(${isolation.reason})`,
       );
+      console.log(`# userland: ${userland.mode} (${userland.why})`);
       // The platform variables every phase shares, once; then what each phase adds.
       const cnb = (env: Record<string, string>) =>
         Object.entries(env).filter(([k]) => k.startsWith("CNB_"));

@@ -1,0 +1,235 @@
+/**
+ * A build in the stack's userland (issue 16): the phases run inside the builder image's root
+ * filesystem under bwrap (src/hosts/stack.ts), as pack runs them in the builder's container,
+ * with the builder's own /cnb/lifecycle when it ships one and its CNB_USER_ID/CNB_GROUP_ID as
+ * the ids inside. Here: the facts chooseUserland() needs, the root filesystems (builder and run
+ * image, src/oci/rootfs.ts), the builder's lifecycle, passwd/group for the user inside, and the
+ * host that wraps each step.
+ */
+import { join } from "node:path";
+import type { Output } from "../output.ts";
+import type { Backend } from "../hosts/backend.ts";
+import type { Host, Step } from "../hosts/types.ts";
+import type { SandboxOptions } from "../hosts/sandbox.ts";
+import type { Network, UserlandSetting } from "../config/defaults.ts";
+import { type Lifecycle, lifecycleAt, PHASES } from "../tools/lifecycle.ts";
+import { exists, writeFileAtomic } from "../util/fs.ts";
+import { trace } from "../util/trace.ts";
+import type { BuilderSource } from "./sources.ts";
+import { chooseUserland, type UserlandChoice, type UserlandRequest } from "./userland.ts";
+
+/** Where the builder's own lifecycle is inside its image (as pack runs it). */
+export const IMAGE_CNB = "/cnb";
+
+/** One image's root filesystem, as the build record keeps it (host view). */
+export interface StackRoot {
+  ref: string;
+  digest: string;
+  root: string;
+}
+
+/** What a stack build runs in: build.json's `stack` (src/cnb/record.ts). */
+export interface StackBuild {
+  builder: StackRoot;
+  /** The run image's root (dev commands run there); the builder's when there is no run image. */
+  runImage: StackRoot;
+  /** CNB_USER_ID / CNB_GROUP_ID of the builder: the ids the phases run as inside. */
+  uid: number;
+  gid: number;
+}
+
+export interface UserlandFacts {
+  choice: UserlandChoice;
+  /** Stack mode, real builds only (a dry run extracts nothing). */
+  stack?: StackBuild;
+  /** How the backend sandboxes a step (stack mode): the base of every stack step. */
+  sandbox?: SandboxOptions;
+}
+
+export interface UserlandInputs {
+  flag?: "stack" | "host";
+  project?: UserlandSetting;
+  projectFile?: string;
+  settings: UserlandSetting;
+  settingsFile?: string;
+  builder?: BuilderSource;
+  /** The run image's registry reference (a builder's, or --run-image). */
+  runImage?: string;
+  image: boolean;
+  network: Network;
+  backend: Backend;
+  env: Record<string, string>;
+  out: Output;
+  insecureRegistries: string[];
+  pullPolicy?: "always" | "if-not-present" | "never";
+  /** False for --dry-run: nothing extracted (the choice stops before the root filesystem). */
+  install: boolean;
+}
+
+/** The builder's CNB_USER_ID/CNB_GROUP_ID (pack requires them; 1000 when a builder lacks one). */
+export function builderIds(b: BuilderSource): { uid: number; gid: number } {
+  const id = (v: string | undefined) => {
+    const n = Number(v);
+    return v !== undefined && v !== "" && Number.isInteger(n) && n >= 0 ? n : 1000;
+  };
+  return { uid: id(b.imageEnv.CNB_USER_ID), gid: id(b.imageEnv.CNB_GROUP_ID) };
+}
+
+/**
+ * Whether `rel` exists inside `root` as a file, following symlinks *inside* the root (an
+ * absolute target is relative to the root), never out of it. Impure (lstat, readLink).
+ */
+export async function existsInRoot(root: string, rel: string): Promise<boolean> {
+  let parts = rel.split("/").filter(Boolean);
+  let path: string[] = [];
+  for (let hops = 0; parts.length && hops < 40;) {
+    const name = parts.shift()!;
+    if (name === ".") continue;
+    if (name === "..") {
+      path.pop();
+      continue;
+    }
+    const here = join(root, ...path, name);
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(here);
+    } catch {
+      return false;
+    }
+    if (info.isSymlink) {
+      hops++;
+      const target = await Deno.readLink(here);
+      if (target.startsWith("/")) path = [];
+      parts = [...target.split("/").filter(Boolean), ...parts];
+      continue;
+    }
+    path.push(name);
+    if (parts.length && !info.isDirectory) return false;
+  }
+  return parts.length === 0;
+}
+
+/**
+ * The userland of this build, and in stack mode the root filesystems it runs in. The choice is
+ * made with what is known at each step, so nothing is probed or extracted that the choice does
+ * not need: flags and settings first, then bwrap where the steps run, then (auto only, real
+ * builds) whether the builder's root holds a system.
+ */
+export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> {
+  const req: UserlandRequest = {
+    flag: i.flag,
+    project: i.project,
+    projectFile: i.projectFile,
+    settings: i.settings,
+    settingsFile: i.settingsFile,
+    builder: i.builder && { ref: i.builder.ref, local: i.builder.sourceDirs !== undefined },
+    image: i.image,
+    bwrap: { ok: true },
+  };
+  let choice = chooseUserland(req);
+  if (choice.mode === "host") return { choice };
+  let sandbox: SandboxOptions | undefined;
+  try {
+    sandbox = await i.backend.sandboxOptions(i.network, "this build in the builder's image");
+  } catch (e) {
+    req.bwrap = { ok: false, reason: (e as Error).message, fix: (e as { hint?: string }).hint };
+  }
+  choice = chooseUserland(req);
+  if (choice.mode === "host" || !i.install) return { choice, sandbox };
+  const b = i.builder!;
+  const { ensureRootfs } = await import("../oci/rootfs.ts");
+  const { formatReference, parseReference, withDigest } = await import("../oci/reference.ts");
+  const pull = {
+    env: i.env,
+    out: i.out,
+    insecureRegistries: i.insecureRegistries,
+    pullPolicy: i.pullPolicy,
+  };
+  // The builder exactly as its /cnb was extracted: pinned to the digest the build uses.
+  const pinned = formatReference(withDigest(parseReference(b.ref), b.digest));
+  const builderRoot = await ensureRootfs(pinned, { ...pull, what: "the builder's image" });
+  trace("build: builder root filesystem ready");
+  req.rootfs = (await existsInRoot(builderRoot.dir, "bin/sh"))
+    ? { ok: true }
+    : { ok: false, why: "no /bin/sh in its image" };
+  choice = chooseUserland(req);
+  if (choice.mode === "host") return { choice };
+  const runRoot = i.runImage
+    ? await ensureRootfs(i.runImage.replace(/^docker:\/\//, ""), { ...pull, what: "the run image" })
+    : builderRoot;
+  trace("build: run image root filesystem ready");
+  return {
+    choice,
+    sandbox,
+    stack: {
+      builder: { ref: b.ref, digest: builderRoot.digest, root: builderRoot.dir },
+      runImage: { ref: runRoot.ref, digest: runRoot.digest, root: runRoot.dir },
+      ...builderIds(b),
+    },
+  };
+}
+
+/**
+ * The builder's own lifecycle (its /cnb/lifecycle, read from the extracted /cnb), when it has
+ * every phase and the launcher: a stack build then downloads none. Undefined: use locald's.
+ */
+export async function builderLifecycle(b: BuilderSource): Promise<Lifecycle | undefined> {
+  if (!b.lifecycleDir) return undefined;
+  for (const name of ["launcher", ...PHASES]) {
+    if (!(await exists(join(b.lifecycleDir, "lifecycle", name)))) return undefined;
+  }
+  return await lifecycleAt(b.lifecycleDir, `the builder's own (${b.ref})`);
+}
+
+/**
+ * passwd and group for the phases: the builder image's own when they name the ids inside,
+ * else copies with an entry added, written into the state directory. Returned as the /etc
+ * files to bind (steps' view).
+ */
+export async function stackEtc(
+  stack: StackBuild,
+  stateDir: string,
+  guestPath: (p: string) => string,
+): Promise<Record<string, string>> {
+  const { userEntries } = await import("../hosts/stack.ts");
+  const read = (f: string) => Deno.readTextFile(join(stack.builder.root, "etc", f)).catch(() => "");
+  const added = userEntries(await read("passwd"), await read("group"), {
+    uid: stack.uid,
+    gid: stack.gid,
+    name: "cnb",
+    home: "/home/cnb",
+    shell: "/bin/sh",
+  });
+  if (!added) return {};
+  await Deno.mkdir(stateDir, { recursive: true });
+  const passwd = join(stateDir, "stack-passwd");
+  const group = join(stateDir, "stack-group");
+  await writeFileAtomic(passwd, added.passwd);
+  await writeFileAtomic(group, added.group);
+  return { "/etc/passwd": guestPath(passwd), "/etc/group": guestPath(group) };
+}
+
+/**
+ * The host that runs a stack build's steps: each step in the builder's root filesystem
+ * (stackStep over the backend's sandbox options), as the ids the builder names, then wrapped
+ * by the backend's host as any other step.
+ */
+export async function stackHost(
+  b: Backend,
+  sandbox: SandboxOptions,
+  stack: StackBuild,
+  etc: Record<string, string>,
+): Promise<Host> {
+  const { stackStep, stackSystem } = await import("../hosts/stack.ts");
+  const root = stack.builder.root;
+  const guestRoot = b.guestPath(root);
+  return {
+    name: b.host.name,
+    wrap: (s: Step) =>
+      b.host.wrap(stackStep(s, {
+        ...sandbox,
+        inside: { uid: stack.uid, gid: stack.gid },
+        system: stackSystem(s, { root, guestRoot, etc }),
+      })),
+  };
+}
