@@ -438,7 +438,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: "doctor",
-    summary: "check this machine: backend, lifecycle, sandbox, disk use",
+    summary: "check this machine: backend, lifecycle, sandbox, disk use, the project's userland",
     usage: ["locald doctor [--json]"],
     description: "Each check prints ok, warn, fail or info, and a fix where there is one.\n" +
       "Exits 1 when a check fails (a warning does not).",

@@ -24,8 +24,11 @@ export interface CheckResult {
 export interface Check {
   id: string;
   title: string;
-  /** `dirs` is resolved on first use: a check that throws is reported, not fatal. */
-  run(ctx: EnvAndDirs): Promise<CheckResult>;
+  /**
+   * `dirs` is resolved on first use: a check that throws is reported, not fatal. `dir`: the
+   * current project (-C, else the working directory).
+   */
+  run(ctx: EnvAndDirs & { dir: string }): Promise<CheckResult>;
 }
 
 const backend: Check = {
@@ -183,4 +186,88 @@ const disk: Check = {
   },
 };
 
-export const CHECKS: Check[] = [backend, lifecycle, sandbox, disk];
+/**
+ * Where the current project's next build would run (the builder's image or the host) and why,
+ * as `locald build` with no flags decides it (src/cnb/userland.ts), with what its last build
+ * recorded. Starts nothing and extracts nothing: whether the builder's image holds a system is
+ * known only once a build extracted it.
+ */
+const userland: Check = {
+  id: "userland",
+  title: "userland",
+  async run(ctx) {
+    const { env, dir } = ctx;
+    const { loadProject } = await import("../config/project.ts");
+    const { loadSettings } = await import("../config/settings.ts");
+    const { DEFAULT_BUILDER } = await import("../config/defaults.ts");
+    const { chooseUserland } = await import("../cnb/userland.ts");
+    const { localBuilderPath } = await import("../cnb/sources.ts");
+    const { projectTomlDigest, readChoice } = await import("../cnb/choice.ts");
+    const { readBuildRecord } = await import("../cnb/record.ts");
+    const { backendDriver, chooseBackend } = await import("../hosts/select.ts");
+    const project = await loadProject(dir);
+    const settings = await loadSettings(env);
+    const chosen = chooseBackend(env);
+    const b = await (await backendDriver(chosen.name)).open(ctx, chosen.reason);
+    const paths = b.projectPaths(dir);
+    // The builder a bare build would use: the last build's (while project.toml is unchanged),
+    // else project.toml's, else the default unless project.toml names only directories.
+    const last = await readChoice(paths.state);
+    const remembered = last && last.projectToml === await projectTomlDigest(dir) ? last : undefined;
+    const onlyDirs = project.group.length > 0 && project.group.every((g) => g.uri && !g.id);
+    const builder = remembered
+      ? remembered.builder ?? (remembered.buildpacks.length ? undefined : DEFAULT_BUILDER)
+      : project.builder ?? (onlyDirs ? undefined : DEFAULT_BUILDER);
+    const sandbox = builder
+      ? await (await backendDriver(chosen.name)).sandboxStatus(ctx)
+      : undefined;
+    let choice;
+    try {
+      choice = chooseUserland({
+        project: project.userland,
+        projectFile: project.file,
+        settings: settings.userland,
+        settingsFile: settings.file,
+        builder: builder
+          ? { ref: builder, local: localBuilderPath(builder, dir) !== undefined }
+          : undefined,
+        bwrap: {
+          ok: sandbox?.status === "ok",
+          reason: sandbox?.summary.replace(/^not available: /, "").replace(/ \(sandboxed.*$/, ""),
+          fix: sandbox?.hint,
+        },
+      });
+    } catch (e) {
+      return {
+        status: "fail",
+        summary: `${dir}: ${(e as Error).message}`,
+        hint: (e as { hint?: string }).hint,
+        data: { project: dir, builder: builder ?? null, mode: null },
+      };
+    }
+    const record = await readBuildRecord(paths);
+    const recorded = record ? record.userland ?? "host" : undefined;
+    return {
+      status: "info",
+      summary: `${choice.mode} for ${dir} (${choice.why})` +
+        (recorded && recorded !== choice.mode ? `; its last build ran on ${recorded}` : ""),
+      details: choice.mode === "stack"
+        ? [
+          "the phases run in the builder image's root filesystem (extracted once per digest);",
+          '`locald build --host` or userland = "host" builds on this machine\'s own tools',
+        ]
+        : undefined,
+      data: {
+        project: dir,
+        mode: choice.mode,
+        why: choice.why,
+        builder: builder ?? null,
+        settings: settings.userland,
+        projectSetting: project.userland ?? null,
+        lastBuild: recorded ?? null,
+      },
+    };
+  },
+};
+
+export const CHECKS: Check[] = [backend, lifecycle, sandbox, disk, userland];
