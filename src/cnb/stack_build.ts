@@ -147,7 +147,7 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
   };
   // The builder exactly as its /cnb was extracted: pinned to the digest the build uses.
   const pinned = formatReference(withDigest(parseReference(b.ref), b.digest));
-  const builderRoot = await ensureRootfs(pinned, { ...pull, what: "the builder's image" });
+  const builderRoot = await ensureRootfs(pinned, { ...pull, what: "builder image" });
   trace("build: builder root filesystem ready");
   req.rootfs = (await existsInRoot(builderRoot.dir, "bin/sh"))
     ? { ok: true }
@@ -155,7 +155,7 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
   choice = chooseUserland(req);
   if (choice.mode === "host") return { choice };
   const runRoot = i.runImage
-    ? await ensureRootfs(i.runImage.replace(/^docker:\/\//, ""), { ...pull, what: "the run image" })
+    ? await ensureRootfs(i.runImage.replace(/^docker:\/\//, ""), { ...pull, what: "run image" })
     : builderRoot;
   trace("build: run image root filesystem ready");
   return {
