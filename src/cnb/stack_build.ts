@@ -153,7 +153,10 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
     ? { ok: true }
     : { ok: false, why: "no /bin/sh in its image" };
   choice = chooseUserland(req);
-  if (choice.mode === "host") return { choice };
+  if (choice.mode === "host") {
+    builderRoot.release();
+    return { choice };
+  }
   const runRoot = i.runImage
     ? await ensureRootfs(i.runImage.replace(/^docker:\/\//, ""), { ...pull, what: "run image" })
     : builderRoot;

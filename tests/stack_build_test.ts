@@ -1,0 +1,166 @@
+/**
+ * Builds in the stack's userland (issue 16, point 2): the phases run inside the builder image's
+ * root filesystem under bwrap, with the builder's own lifecycle and ids. Real parts: the Debian
+ * trixie test images (tests/support/stack_images.ts: a builder with the real lifecycle and the
+ * stack fixture buildpack, whose build needs m4 and lua5.4, which only the build image has),
+ * a loopback registry, real bwrap; as root, as uid 1000, and through the Lima stand-in.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { runLocald, testEnv } from "./support/locald.ts";
+import { startRegistry } from "./support/registry.ts";
+import { startMirror } from "./support/mirror.ts";
+import { lifecycleMirrorDir } from "./support/tools.ts";
+import { copyApp } from "./support/fixture.ts";
+import { asUser, UID } from "./support/unprivileged.ts";
+import { pushStackImages, STACK_APP, STACK_BUILDPACK_ID } from "./support/stack_images.ts";
+
+const sanitize = { sanitizeResources: false, sanitizeOps: false };
+const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+async function record(localdHome: string): Promise<Json> {
+  const projects = join(localdHome, "projects");
+  for await (const e of Deno.readDir(projects)) {
+    try {
+      return JSON.parse(await Deno.readTextFile(join(projects, e.name, "build.json")));
+    } catch { /* not this one */ }
+  }
+  throw new Error(`no build.json under ${projects}`);
+}
+
+/** What a stack build must have made: the layer from the build image, the record's fields. */
+async function assertStackBuilt(localdHome: string, builderRef: string) {
+  const rec = await record(localdHome);
+  assert.equal(rec.userland, "stack");
+  assert.equal(rec.stack.builder.ref, builderRef);
+  assert.match(rec.stack.builder.digest, /^sha256:[0-9a-f]{64}$/);
+  assert.equal(rec.stack.uid, 1000);
+  assert.equal(rec.stack.gid, 1000);
+  // The roots are the images' own: trixie for both, m4 only in the builder's.
+  for (const r of [rec.stack.builder.root, rec.stack.runImage.root]) {
+    assert.match(await Deno.readTextFile(join(r, "etc/os-release")), /trixie/);
+  }
+  await Deno.lstat(join(rec.stack.builder.root, "usr/bin/m4"));
+  await assert.rejects(Deno.lstat(join(rec.stack.runImage.root, "usr/bin/m4")));
+  // The launcher is the builder's own, in its root filesystem.
+  assert.equal(rec.lifecycle.launcher, join(rec.stack.builder.root, "cnb/lifecycle/launcher"));
+  // The buildpack copied the build image's lua5.4 into its launch layer.
+  const bin = join(rec.layersDir, STACK_BUILDPACK_ID.replace("/", "_"), "lua", "bin");
+  const lua = await Deno.stat(join(bin, "lua5.4"));
+  assert.ok(lua.isFile && lua.size > 0);
+  return rec;
+}
+
+Deno.test({
+  name: "stack build: the phases run in the builder's image (its m4, its lifecycle, its ids); " +
+    "--host fails at the buildpack's own tool with a hint to --stack; switching rebuilds; doctor",
+  ...sanitize,
+  fn: async () => {
+    const reg = await startRegistry();
+    const mirror = await startMirror(lifecycleMirrorDir());
+    // No LOCALD_LIFECYCLE_DIR: a stack build with this builder must download no lifecycle (the
+    // mirror is there for the host build, which does).
+    const t = await testEnv({ LOCALD_LIFECYCLE_MIRROR: mirror.url });
+    try {
+      const { builder, runImage } = await pushStackImages(reg);
+      const app = await copyApp(STACK_APP, t.root, "My App");
+      const run = (...a: string[]) => runLocald(a, { env: t.env });
+
+      // auto: a builder image and bwrap here, so the stack. The dry run extracts nothing.
+      const pull = await run("builder", "pull", builder);
+      assert.equal(pull.code, 0, pull.stderr);
+      const plan = await run("build", "-C", app, "-B", builder, "--dry-run", "--json");
+      assert.equal(plan.code, 0, plan.stderr);
+      assert.equal(plan.json && (plan.json as Json).userland.mode, "stack");
+      const steps = (plan.json as Json).plan.steps;
+      assert.equal(steps[0].argv[0], "/cnb/lifecycle/analyzer");
+      assert.equal(steps[0].env.CNB_BUILDPACKS_DIR, "/cnb/buildpacks");
+      assert.equal(steps[0].env.CNB_ORDER_PATH, "/cnb/order.toml");
+      assert.equal(steps[0].env.CNB_USER_ID, "1000");
+
+      const b = await run("build", "-C", app, "-B", builder, "--json");
+      assert.equal(b.code, 0, b.stderr);
+      assert.match(b.stderr, /userland: stack, in .*builder:trixie \(auto: builder /);
+      assert.match(b.stderr, /stack: expanding main\.lua\.m4 with m4 \(GNU M4\)/);
+      assert.doesNotMatch(b.stderr, /downloading|lifecycle v0\.21\.17 \(/i);
+      assert.equal((b.json as Json).userland.mode, "stack");
+      const rec = await assertStackBuilt(t.localdHome, builder);
+      assert.equal(rec.stack.runImage.ref, runImage);
+      // Nothing of locald's own lifecycle was installed.
+      await assert.rejects(Deno.lstat(join(t.localdHome, "tools", "lifecycle")));
+
+      // Unchanged: up to date.
+      const again = await run("build", "-C", app, "-B", builder);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /is up to date/);
+
+      // --host is another build (the mode is in the fingerprint): it runs, on this host, where
+      // the buildpack's build-time tool is missing; its own error, and a hint to --stack.
+      const host = await run("build", "-C", app, "-B", builder, "--host");
+      assert.equal(host.code, 6, host.stderr);
+      assert.doesNotMatch(host.stderr, /is up to date/);
+      assert.match(host.stderr, /m4 is needed at build time and is not installed here/);
+      assert.match(host.stderr, /hint: .*ran on this host's userland \(--host\).*--stack/);
+      // The failed host build left the stack build's environment as it was.
+      assert.equal((await record(t.localdHome)).userland, "stack");
+
+      // doctor explains the choice for the project: auto -> stack; project.toml says host.
+      const doc = await run("doctor", "-C", app, "--json");
+      const check = (doc.json as Json).checks.find((c: Json) => c.id === "userland");
+      assert.equal(check.data.mode, "stack", JSON.stringify(check));
+      assert.equal(check.data.lastBuild, "stack");
+      assert.equal(check.data.builder, builder);
+      assert.match(check.summary, /^stack for .*My App \(auto: builder /);
+      await Deno.writeTextFile(join(app, "project.toml"), '[dev.locald]\nuserland = "host"\n');
+      const doc2 = await run("doctor", "-C", app);
+      assert.match(
+        doc2.stdout,
+        /userland\s+host for .*project\.toml\); its last build ran on stack/,
+      );
+
+      // --stack with only -b directories: one line, a hint, exit 2.
+      const noBuilder = await run(
+        "build",
+        "-C",
+        app,
+        "-b",
+        join(REPO, "tests/fixtures/buildpacks/stack"),
+        "--stack",
+      );
+      assert.equal(noBuilder.code, 2, noBuilder.stderr);
+      assert.match(noBuilder.stderr, /--stack needs a builder/);
+      assert.match(noBuilder.stderr, /hint: add -B BUILDER/);
+    } finally {
+      await t.cleanup();
+      await mirror.close();
+      await reg.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "stack build as an ordinary user (uid 1000): the builder's ids inside, the user's on disk",
+  ...sanitize,
+  fn: async () => {
+    const reg = await startRegistry();
+    const u = await asUser();
+    try {
+      const { builder } = await pushStackImages(reg);
+      const app = await copyApp(STACK_APP, u.root);
+      await u.chownToUser();
+      const b = await u.locald(["build", "-C", app, "-B", builder, "--stack"]);
+      assert.equal(b.code, 0, b.stderr);
+      assert.match(b.stderr, /userland: stack, in .* \(--stack\); uid 1000/);
+      assert.match(b.stderr, /stack: installed lua5\.4/);
+      const rec = await assertStackBuilt(join(u.root, "locald"), builder);
+      const st = await Deno.stat(join(rec.layersDir, STACK_BUILDPACK_ID.replace("/", "_"), "lua"));
+      assert.equal(st.uid, UID);
+    } finally {
+      await u.cleanup();
+      await reg.stop();
+    }
+  },
+});
