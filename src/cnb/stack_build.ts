@@ -135,7 +135,7 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
     req.bwrap = { ok: false, reason: (e as Error).message, fix: (e as { hint?: string }).hint };
   }
   choice = chooseUserland(req);
-  if (choice.mode === "host" || !i.install) return { choice, sandbox };
+  if (choice.mode === "host") return { choice, sandbox };
   const b = i.builder!;
   const { ensureRootfs } = await import("../oci/rootfs.ts");
   const { formatReference, parseReference, withDigest } = await import("../oci/reference.ts");
@@ -147,6 +147,22 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
   };
   // The builder exactly as its /cnb was extracted: pinned to the digest the build uses.
   const pinned = formatReference(withDigest(parseReference(b.ref), b.digest));
+  if (!i.install) {
+    // A dry run extracts nothing: a root extracted before says whether it holds a system.
+    const known = await ensureRootfs(pinned, {
+      ...pull,
+      pullPolicy: "never",
+      what: "builder image",
+    })
+      .catch(() => undefined);
+    if (known) {
+      req.rootfs = (await existsInRoot(known.dir, "bin/sh"))
+        ? { ok: true }
+        : { ok: false, why: "no /bin/sh in its image" };
+      known.release();
+    }
+    return { choice: chooseUserland(req), sandbox };
+  }
   const builderRoot = await ensureRootfs(pinned, { ...pull, what: "builder image" });
   trace("build: builder root filesystem ready");
   req.rootfs = (await existsInRoot(builderRoot.dir, "bin/sh"))
