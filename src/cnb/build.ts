@@ -292,6 +292,7 @@ async function prepare(o: BuildOptions, install: boolean): Promise<Prepared> {
     network: isolation.network,
     backend: b,
     env: o.env,
+    dirs: o.dirs,
     out: o.out,
     insecureRegistries: o.insecureRegistries ?? [],
     pullPolicy: o.pullPolicy,

@@ -12,6 +12,7 @@ import type { Backend } from "../hosts/backend.ts";
 import type { Host, Step } from "../hosts/types.ts";
 import type { SandboxOptions } from "../hosts/sandbox.ts";
 import type { Network, UserlandSetting } from "../config/defaults.ts";
+import type { LocaldDirs } from "../config/paths.ts";
 import { type Lifecycle, lifecycleAt, PHASES } from "../tools/lifecycle.ts";
 import { exists, writeFileAtomic } from "../util/fs.ts";
 import { trace } from "../util/trace.ts";
@@ -59,6 +60,8 @@ export interface UserlandInputs {
   network: Network;
   backend: Backend;
   env: Record<string, string>;
+  /** Where locald keeps things (the root filesystems among them). */
+  dirs: LocaldDirs;
   out: Output;
   insecureRegistries: string[];
   pullPolicy?: "always" | "if-not-present" | "never";
@@ -141,6 +144,7 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
   const { formatReference, parseReference, withDigest } = await import("../oci/reference.ts");
   const pull = {
     env: i.env,
+    dirs: i.dirs,
     out: i.out,
     insecureRegistries: i.insecureRegistries,
     pullPolicy: i.pullPolicy,
