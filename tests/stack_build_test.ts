@@ -164,3 +164,52 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "LOCALD_BACKEND=lima: a stack build runs bwrap inside the VM over the builder's root " +
+    "filesystem (stand-in limactl: no VM)",
+  ...sanitize,
+  fn: async () => {
+    // What this cannot prove: that a VM boots, that virtiofs shows the extracted root with its
+    // modes and links, that the VM's AppArmor lets bwrap in (see vm_sandbox_test.ts).
+    const reg = await startRegistry();
+    const mirror = await startMirror(lifecycleMirrorDir());
+    const standins = join(REPO, "tests", "standins");
+    const t = await testEnv({
+      LOCALD_BACKEND: "lima",
+      LOCALD_LIMACTL: join(standins, "limactl"),
+      LOCALD_LIFECYCLE_MIRROR: mirror.url,
+    });
+    t.env.LOCALD_VM_MOUNTS = `${t.root}:${join(REPO, "tests", "fixtures")}`;
+    try {
+      const { builder } = await pushStackImages(reg);
+      const app = await copyApp(STACK_APP, t.root);
+      const b = await runLocald(["build", "-C", app, "-B", builder], { env: t.env });
+      assert.equal(b.code, 0, b.stderr);
+      assert.match(b.stderr, /userland: stack, in .*\(auto: builder /);
+      assert.match(b.stderr, /stack: expanding main\.lua\.m4 with m4/);
+      const rec = await assertStackBuilt(t.localdHome, builder);
+      // Every phase went `limactl shell ... bwrap ... /cnb/lifecycle/PHASE`, the builder's root
+      // bound as the system, the builder's uid inside.
+      const calls = (await Deno.readTextFile(join(t.localdHome, "lima", "standin-calls.jsonl")))
+        .split("\n").filter(Boolean).map((l) => JSON.parse(l) as { argv: string[] });
+      const phase = calls.findLast((c) => c.argv.includes("/cnb/lifecycle/builder"));
+      assert.ok(phase, "the builder phase ran through limactl shell");
+      assert.equal(phase.argv[0], "shell");
+      const bwrap = phase.argv.findIndex((a) => a.endsWith("/bwrap"));
+      assert.ok(bwrap > 0, phase.argv.join(" "));
+      const inner = phase.argv.slice(bwrap);
+      assert.ok(inner.includes(join(rec.stack.builder.root, "usr")), "the image's /usr is bound");
+      assert.deepEqual(inner.slice(inner.indexOf("--uid"), inner.indexOf("--uid") + 4), [
+        "--uid",
+        "1000",
+        "--gid",
+        "1000",
+      ]);
+    } finally {
+      await t.cleanup();
+      await mirror.close();
+      await reg.stop();
+    }
+  },
+});
