@@ -213,3 +213,60 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "stack image build: --export runs every phase, the exporter too, in the builder's image; " +
+    "the image's hello process runs on the run image",
+  ...sanitize,
+  fn: async () => {
+    const reg = await startRegistry();
+    const t = await testEnv();
+    try {
+      const { builder } = await pushStackImages(reg);
+      const app = await copyApp(STACK_APP, t.root);
+      const layout = join(t.root, "image");
+      const b = await runLocald(
+        ["build", "-C", app, "-B", builder, "--export", "-t", "stackapp", "--layout-dir", layout],
+        { env: t.env },
+      );
+      assert.equal(b.code, 0, b.stderr);
+      assert.match(b.stderr, /userland: stack, in /);
+      assert.match(b.stderr, /stack: expanding main\.lua\.m4 with m4/);
+      // The exporter took the launcher from the builder's own /cnb/lifecycle.
+      assert.match(b.stderr, /Did not find SBOM launcher\.sbom\.\w+\.json in \/cnb\/lifecycle/);
+      const bundle = join(t.root, "bundle");
+      const unpack = await new Deno.Command("umoci", {
+        args: ["unpack", "--rootless", "--image", `${layout}:latest`, bundle],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(unpack.code, 0, new TextDecoder().decode(unpack.stderr));
+      const rootfs = join(bundle, "rootfs");
+      assert.match(await Deno.readTextFile(join(rootfs, "etc/os-release")), /trixie/);
+      const hello = await new Deno.Command("bwrap", {
+        args: [
+          ...["--bind", rootfs, "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"],
+          ...[
+            "--unshare-all",
+            "--die-with-parent",
+            "--clearenv",
+            "--setenv",
+            "PATH",
+            "/usr/bin:/bin",
+          ],
+          ...["--setenv", "CNB_PLATFORM_API", "0.13", "--chdir", "/workspace"],
+          "--",
+          "/cnb/process/hello",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const out = new TextDecoder().decode(hello.stdout);
+      assert.equal(hello.code, 0, new TextDecoder().decode(hello.stderr));
+      assert.match(out, /hello from the stack/);
+    } finally {
+      await t.cleanup();
+      await reg.stop();
+    }
+  },
+});
