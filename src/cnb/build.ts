@@ -297,6 +297,7 @@ async function prepare(o: BuildOptions, install: boolean): Promise<Prepared> {
     insecureRegistries: o.insecureRegistries ?? [],
     pullPolicy: o.pullPolicy,
     install,
+    sandbox,
   });
   const inStack = userland.choice.mode === "stack";
   // A stack build runs every phase under bwrap in the builder's root filesystem: the sandbox's

@@ -67,6 +67,8 @@ export interface UserlandInputs {
   pullPolicy?: "always" | "if-not-present" | "never";
   /** False for --dry-run: nothing extracted (the choice stops before the root filesystem). */
   install: boolean;
+  /** The backend's sandbox options when the build already asked for them (not probed again). */
+  sandbox?: SandboxOptions;
 }
 
 /** The builder's CNB_USER_ID/CNB_GROUP_ID (pack requires them; 1000 when a builder lacks one). */
@@ -131,9 +133,9 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
   };
   let choice = chooseUserland(req);
   if (choice.mode === "host") return { choice };
-  let sandbox: SandboxOptions | undefined;
+  let sandbox = i.sandbox;
   try {
-    sandbox = await i.backend.sandboxOptions(i.network, "this build in the builder's image");
+    sandbox ??= await i.backend.sandboxOptions(i.network, "this build in the builder's image");
   } catch (e) {
     req.bwrap = { ok: false, reason: (e as Error).message, fix: (e as { hint?: string }).hint };
   }
