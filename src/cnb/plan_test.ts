@@ -255,3 +255,44 @@ Deno.test("the plan maps every path to the guest's view in one place (WSL: C:\\ 
     assert.deepEqual(s.mounts.map((m) => m.path).slice(-1), ["/mnt/c/bp"]);
   }
 });
+
+Deno.test("a lifecycle inside the builder's image: phases at /cnb/lifecycle, nothing mounted for it", () => {
+  const paths = pathsUnder("/s");
+  const input: BuildInputs = {
+    projectDir: "/p",
+    paths,
+    lifecycle: {
+      root: "/home/a/lc",
+      version: "0.21.17",
+      phase: (p) => `/home/a/lc/lifecycle/${p}`,
+    },
+    platformApi: "0.13",
+    ids: { uid: 1002, gid: 1000 },
+    runImage: "r",
+    layoutDir: "/s/layout",
+    appImage: "a",
+    buildpackDirs: [],
+    hostEnv: {},
+    logLevel: "info",
+    color: false,
+  };
+  const host = createBuildPlan(input);
+  assert.ok(host.steps[0].mounts.some((m) => m.path === "/home/a/lc"));
+  const inImage = createBuildPlan({
+    ...input,
+    lifecycle: {
+      root: "/cnb",
+      version: "0.20.0",
+      phase: (p) => `/cnb/lifecycle/${p}`,
+      inImage: true,
+    },
+    buildpacksDir: "/cnb/buildpacks",
+    orderPath: "/cnb/order.toml",
+  });
+  for (const s of inImage.steps) {
+    assert.equal(s.argv[0], `/cnb/lifecycle/${s.name}`);
+    assert.ok(!s.mounts.some((m) => m.path === "/cnb" || m.path.startsWith("/cnb/")));
+    assert.equal(s.env.CNB_BUILDPACKS_DIR, "/cnb/buildpacks");
+    assert.equal(s.env.CNB_USER_ID, "1002");
+  }
+});
