@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { runLocald, testEnv } from "./support/locald.ts";
 import { startRegistry } from "./support/registry.ts";
 import { startMirror } from "./support/mirror.ts";
-import { lifecycleMirrorDir } from "./support/tools.ts";
+import { lifecycleDir, lifecycleMirrorDir } from "./support/tools.ts";
 import { copyApp } from "./support/fixture.ts";
 import { asUser, UID } from "./support/unprivileged.ts";
 import { pushStackImages, STACK_APP, STACK_BUILDPACK_ID } from "./support/stack_images.ts";
@@ -267,6 +267,41 @@ Deno.test({
     } finally {
       await t.cleanup();
       await reg.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "auto falls back to the host, saying why, when the builder's image cannot be had " +
+    "(registry gone); --stack then stops the build",
+  ...sanitize,
+  fn: async () => {
+    const reg = await startRegistry();
+    const t = await testEnv({ LOCALD_LIFECYCLE_DIR: lifecycleDir() });
+    try {
+      const { builder } = await pushStackImages(reg);
+      const app = await copyApp(join(REPO, "tests/fixtures/apps/everything"), t.root);
+      const bp = join(REPO, "tests/fixtures/buildpacks/everything");
+      const build = (...a: string[]) =>
+        runLocald(["build", "-C", app, "-B", builder, "-b", bp, ...a], { env: t.env });
+      // A host build pulls the builder's /cnb and the run image's manifest, not their roots.
+      const host = await build("--host");
+      assert.equal(host.code, 0, host.stderr);
+      assert.equal((await record(t.localdHome)).userland, "host");
+      await reg.stop();
+      const auto = await build("--force");
+      assert.equal(auto.code, 0, auto.stderr);
+      assert.match(
+        auto.stderr,
+        /userland: host \(auto: not in the image of the builder .*\(cannot get its root filesystem: /,
+      );
+      const stack = await build("--force", "--stack");
+      assert.notEqual(stack.code, 0, stack.stderr);
+      assert.match(stack.stderr, /^hint: /m);
+      assert.doesNotMatch(stack.stderr, /internal error/);
+    } finally {
+      await t.cleanup();
+      await reg.stop().catch(() => {});
     }
   },
 });

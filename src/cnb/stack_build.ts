@@ -15,6 +15,7 @@ import type { Network, UserlandSetting } from "../config/defaults.ts";
 import type { LocaldDirs } from "../config/paths.ts";
 import { type Lifecycle, lifecycleAt, PHASES } from "../tools/lifecycle.ts";
 import { exists, writeFileAtomic } from "../util/fs.ts";
+import { ExitCode, LocaldError } from "../errors.ts";
 import { trace } from "../util/trace.ts";
 import type { BuilderSource } from "./sources.ts";
 import { chooseUserland, type UserlandChoice, type UserlandRequest } from "./userland.ts";
@@ -169,20 +170,35 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
     }
     return { choice: chooseUserland(req), sandbox };
   }
-  const builderRoot = await ensureRootfs(pinned, { ...pull, what: "builder image" });
+  // Auto only: an image that cannot be had (offline, and only its /cnb was pulled before)
+  // leaves the build on the host, said with why; asked for, the stack stops the build.
+  const auto = choice.why.startsWith("auto:");
+  const cannot = (what: string) => (e: unknown): undefined => {
+    if (!auto || !(e instanceof LocaldError) || e.exitCode === ExitCode.interrupted) throw e;
+    req.rootfs = { ok: false, why: `cannot get ${what}: ${e.message}` };
+    return undefined;
+  };
+  const builderRoot = await ensureRootfs(pinned, { ...pull, what: "builder image" })
+    .catch(cannot("its root filesystem"));
   trace("build: builder root filesystem ready");
-  req.rootfs = (await existsInRoot(builderRoot.dir, "bin/sh"))
-    ? { ok: true }
-    : { ok: false, why: "no /bin/sh in its image" };
-  choice = chooseUserland(req);
-  if (choice.mode === "host") {
-    builderRoot.release();
-    return { choice };
+  if (builderRoot) {
+    req.rootfs = (await existsInRoot(builderRoot.dir, "bin/sh"))
+      ? { ok: true }
+      : { ok: false, why: "no /bin/sh in its image" };
   }
-  const runRoot = i.runImage
+  const runRoot = !builderRoot || !req.rootfs?.ok
+    ? undefined
+    : i.runImage
     ? await ensureRootfs(i.runImage.replace(/^docker:\/\//, ""), { ...pull, what: "run image" })
+      .catch(cannot("the run image's root filesystem"))
     : builderRoot;
   trace("build: run image root filesystem ready");
+  choice = chooseUserland(req);
+  if (choice.mode === "host" || !builderRoot || !runRoot) {
+    builderRoot?.release();
+    runRoot?.release();
+    return { choice };
+  }
   return {
     choice,
     sandbox,

@@ -111,9 +111,9 @@ export function chooseUserland(r: UserlandRequest): UserlandChoice {
     }
     return {
       mode: "host",
-      why: `auto: the builder ${r.builder.ref} holds no system to build in (${
+      why: `auto: not in the image of the builder ${r.builder.ref} (${
         r.rootfs.why ?? "no /bin/sh"
-      })`,
+      }); the host's userland`,
     };
   }
   return {
