@@ -14,6 +14,8 @@ import { lifecycleDir, lifecycleMirrorDir } from "./support/tools.ts";
 import { copyApp } from "./support/fixture.ts";
 import { asUser, UID } from "./support/unprivileged.ts";
 import { pushStackImages, STACK_APP, STACK_BUILDPACK_ID } from "./support/stack_images.ts";
+import { cachedLifecycle, pushBuilder } from "./support/builder_image.ts";
+import { hostPlatform } from "../src/oci/manifest.ts";
 
 const sanitize = { sanitizeResources: false, sanitizeOps: false };
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
@@ -302,6 +304,43 @@ Deno.test({
     } finally {
       await t.cleanup();
       await reg.stop().catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "auto stays on the host with a builder whose image holds no system (no /bin/sh), and " +
+    "says so once; --stack with it is refused",
+  ...sanitize,
+  fn: async () => {
+    const reg = await startRegistry();
+    const t = await testEnv({ LOCALD_LIFECYCLE_DIR: lifecycleDir() });
+    try {
+      const { runImage } = await pushStackImages(reg);
+      // The small test builder: /cnb and a base layer with no shell.
+      const arch = hostPlatform().architecture;
+      await pushBuilder(reg, "test/builder", "1", {
+        architecture: arch,
+        lifecycle: await cachedLifecycle(),
+      });
+      const builder = `${reg.host}/test/builder:1-${arch}`;
+      const app = await copyApp(join(REPO, "tests/fixtures/apps/everything"), t.root);
+      const build = (...a: string[]) =>
+        runLocald(["build", "-C", app, "-B", builder, "--run-image", runImage, ...a], {
+          env: t.env,
+        });
+      const b = await build();
+      assert.equal(b.code, 0, b.stderr);
+      const said = b.stderr.match(/userland: host \(auto: not in the image of the builder .*\)/g);
+      assert.equal(said?.length, 1, b.stderr);
+      assert.match(said![0], /\(no \/bin\/sh in its image\)/);
+      assert.equal((await record(t.localdHome)).userland, "host");
+      const s = await build("--stack", "--force");
+      assert.equal(s.code, 3, s.stderr);
+      assert.match(s.stderr, /--stack: the builder .* is not a system to build in/);
+    } finally {
+      await t.cleanup();
+      await reg.stop();
     }
   },
 });

@@ -82,40 +82,6 @@ export function builderIds(b: BuilderSource): { uid: number; gid: number } {
 }
 
 /**
- * Whether `rel` exists inside `root` as a file, following symlinks *inside* the root (an
- * absolute target is relative to the root), never out of it. Impure (lstat, readLink).
- */
-export async function existsInRoot(root: string, rel: string): Promise<boolean> {
-  let parts = rel.split("/").filter(Boolean);
-  let path: string[] = [];
-  for (let hops = 0; parts.length && hops < 40;) {
-    const name = parts.shift()!;
-    if (name === ".") continue;
-    if (name === "..") {
-      path.pop();
-      continue;
-    }
-    const here = join(root, ...path, name);
-    let info: Deno.FileInfo;
-    try {
-      info = await Deno.lstat(here);
-    } catch {
-      return false;
-    }
-    if (info.isSymlink) {
-      hops++;
-      const target = await Deno.readLink(here);
-      if (target.startsWith("/")) path = [];
-      parts = [...target.split("/").filter(Boolean), ...parts];
-      continue;
-    }
-    path.push(name);
-    if (parts.length && !info.isDirectory) return false;
-  }
-  return parts.length === 0;
-}
-
-/**
  * The userland of this build, and in stack mode the root filesystems it runs in. The choice is
  * made with what is known at each step, so nothing is probed or extracted that the choice does
  * not need: flags and settings first, then bwrap where the steps run, then (auto only, real
@@ -143,7 +109,9 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
   choice = chooseUserland(req);
   if (choice.mode === "host") return { choice, sandbox };
   const b = i.builder!;
-  const { ensureRootfs } = await import("../oci/rootfs.ts");
+  const { ensureRootfs, resolveInside } = await import("../oci/rootfs.ts");
+  // A system to build in has a shell (links followed inside the image, never out of it).
+  const hasShell = async (root: string) => (await resolveInside(root, "bin/sh")) !== undefined;
   const { formatReference, parseReference, withDigest } = await import("../oci/reference.ts");
   const pull = {
     env: i.env,
@@ -163,7 +131,7 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
     })
       .catch(() => undefined);
     if (known) {
-      req.rootfs = (await existsInRoot(known.dir, "bin/sh"))
+      req.rootfs = (await hasShell(known.dir))
         ? { ok: true }
         : { ok: false, why: "no /bin/sh in its image" };
       known.release();
@@ -182,7 +150,7 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
     .catch(cannot("its root filesystem"));
   trace("build: builder root filesystem ready");
   if (builderRoot) {
-    req.rootfs = (await existsInRoot(builderRoot.dir, "bin/sh"))
+    req.rootfs = (await hasShell(builderRoot.dir))
       ? { ok: true }
       : { ok: false, why: "no /bin/sh in its image" };
   }

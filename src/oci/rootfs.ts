@@ -300,7 +300,7 @@ export async function osReleaseOf(root: string): Promise<Record<string, string>>
 }
 
 /** `rel` inside `root` with every symbolic link followed inside the root; undefined if absent. */
-async function resolveInside(root: string, rel: string): Promise<string | undefined> {
+export async function resolveInside(root: string, rel: string): Promise<string | undefined> {
   let todo = rel.split("/").filter(Boolean);
   const done: string[] = [];
   for (let hops = 0; todo.length;) {
