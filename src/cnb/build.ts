@@ -522,7 +522,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
   } else if (prep.userland.why.startsWith("auto:")) {
     o.out.info(`userland: host (${prep.userland.why})`);
   }
-  if (prep.sandbox && prep.isolation.sandbox) {
+  // (A stack build always runs under bwrap: said above; the trust rules' word only if they ask.)
+  if (prep.sandbox && (!prep.stack || prep.isolation.sandbox)) {
     o.out.info(
       `sandbox: on (${prep.isolation.reason}); home hidden, network ${prep.isolation.network}`,
     );
