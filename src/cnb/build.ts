@@ -1123,23 +1123,37 @@ async function phaseError(
     `the ${phase} phase failed (exit ${code})${reason ? `: ${reason}` : ""}`,
     {
       hint: phase === "builder"
-        ? userland === "stack"
-          ? "a buildpack failed: its output is above. It ran in the builder's image (its " +
-            "userland: your host's tools and home are not there)"
-          : userland === "host-with-builder"
-          ? "a buildpack failed: its output is above. It ran on this host's userland " +
-            "(--host): a tool or library its builder's image has may be missing here; " +
-            "build in the builder's image with --stack"
-          : sandboxed
-          ? "a buildpack failed: its output is above. It ran sandboxed (only the project, " +
-            "its build directories and system directories visible, home empty" +
-            (sandboxed.network === "none" ? ", no network" : "") +
-            "); if it needs more, build without --sandbox only if you trust it"
-          : "a buildpack failed: its output is above"
+        ? builderFailedHint(sandboxed, userland)
         : "see the lifecycle's output above; rerun with LOCALD_DEBUG=1 for more",
       exitCode: ExitCode.build,
     },
   );
+}
+
+/** What a failed builder phase says about where the buildpack ran. */
+function builderFailedHint(
+  sandboxed: SandboxDecision | undefined,
+  userland: "stack" | "host-with-builder" | undefined,
+): string {
+  if (userland === "stack") {
+    return "a buildpack failed: its output is above. It ran in the builder's image (its " +
+      "userland: your host's tools and home are not there)";
+  }
+  const parts = ["a buildpack failed: its output is above."];
+  if (sandboxed) {
+    parts.push(
+      "It ran sandboxed (only the project, its build directories and system directories " +
+        "visible, home empty" + (sandboxed.network === "none" ? ", no network" : "") +
+        "); if it needs more, build without --sandbox only if you trust it.",
+    );
+  }
+  if (userland === "host-with-builder") {
+    parts.push(
+      `It ran on this host's userland (--host): a tool or library its builder's image has ` +
+        "may be missing here; build in the builder's image with --stack",
+    );
+  }
+  return parts.join(" ").replace(/\.$/, "");
 }
 
 async function readProcesses(file: string): Promise<ProcessRecord[]> {
