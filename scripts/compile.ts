@@ -93,7 +93,8 @@ function findTarget(name: string): Target {
 
 /**
  * Copies main.ts's module graph, deno.json and deno.lock into `stage`, with VERSION stamped
- * into the copy of src/version.ts. Returns the staged main.ts.
+ * into the copy of src/version.ts (and deno.json without lazy-dynamic-imports). Returns the
+ * staged main.ts.
  */
 export async function stageSources(version: string, stage: string): Promise<string> {
   const info = await new Deno.Command(Deno.execPath(), {
@@ -127,6 +128,14 @@ export async function stageSources(version: string, stage: string): Promise<stri
     await Deno.mkdir(dirname(join(stage, rel)), { recursive: true });
     await Deno.copyFile(f, join(stage, rel));
   }
+  // deno.json asks `deno run` to load a command's modules only when its import runs
+  // (unstable lazy-dynamic-imports); `deno compile` then leaves them out of the binary, so the
+  // staged copy drops that: the binary embeds every command and still evaluates each lazily.
+  const config = join(stage, "deno.json");
+  const json = JSON.parse(await Deno.readTextFile(config));
+  json.unstable = (json.unstable ?? []).filter((u: string) => u !== "lazy-dynamic-imports");
+  if (!json.unstable.length) delete json.unstable;
+  await Deno.writeTextFile(config, JSON.stringify(json, null, 2) + "\n");
   const stagedVersion = join(stage, relative(repo, versionFile));
   const original = await Deno.readTextFile(stagedVersion);
   if (!VERSION_LINE.test(original)) {

@@ -130,7 +130,13 @@ Deno.test({
       );
       // The stamped version is inside the compiled program.
       const bytes = await Deno.readFile(bin);
-      assert.ok(dec.decode(bytes).includes('VERSION = "9.8.7-test.1"'), "version not embedded");
+      const text = dec.decode(bytes);
+      assert.ok(text.includes('VERSION = "9.8.7-test.1"'), "version not embedded");
+      // Every command is embedded, though `deno run` loads each only when it runs (deno.json's
+      // lazy-dynamic-imports, which compile would otherwise apply to what it embeds).
+      for (const [mod, line] of [["build", "build: start prepare"], ["exec", "no command given"]]) {
+        assert.ok(text.includes(line), `the ${mod} command is not embedded`);
+      }
 
       // SHA256SUMS is in sha256sum's own format and verifies with the real tool.
       const sums = await Deno.readTextFile(join(out, "SHA256SUMS"));

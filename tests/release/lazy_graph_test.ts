@@ -96,3 +96,22 @@ Deno.test("builder pull loads tar, decompression and node:crypto only to downloa
   const store = await graph("src/oci/store.ts");
   assert.ok(store.dynamic.includes("node:crypto"), "node:crypto is not loaded lazily");
 });
+
+Deno.test("deno run reads a command's modules only when its import runs", async () => {
+  // Without deno.json's lazy-dynamic-imports, `deno run` reads, hashes and analyses every
+  // module behind a string-literal import() before main.ts starts: all the commands, dax and
+  // the npm graph on every `locald exec`. Deno's debug log names each module it reads.
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--log-level=debug", `${repo}main.ts`, "version"],
+    cwd: repo,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.ok(o.success);
+  const read = [
+    ...new TextDecoder().decode(o.stderr).matchAll(/fetch_no_follow - specifier: (\S+)/g),
+  ]
+    .map((m) => m[1].replace(`file://${repo}`, ""));
+  assert.ok(read.includes("src/cli/commands/version.ts"), read.join(" "));
+  assert.deepEqual(read.filter((m) => /commands\/(build|exec)\.ts$|^npm:|src\/cnb\//.test(m)), []);
+});
