@@ -27,6 +27,7 @@ import { trace } from "./src/util/trace.ts";
 const err = (s: string) => writeText("stderr", s + "\n");
 
 async function main(argv: string[]): Promise<number> {
+  trace("main");
   const env = Deno.env.toObject();
   const out = createOutput(env);
   let command: string | undefined;
@@ -58,10 +59,12 @@ async function main(argv: string[]): Promise<number> {
       return ExitCode.ok;
     }
     checkPathVariables(env);
-    // The command's modules load while the project directory is checked (its error wins).
+    // The command's modules start loading, then the project directory is checked (its error
+    // wins) with synchronous calls: a few system calls, where each asynchronous one would be a
+    // round trip to another thread.
     const loading = spec.load();
     loading.catch(() => {});
-    const dir = await resolveDir(inv.dirs);
+    const dir = resolveDir(inv.dirs);
     const mod = await loading;
     trace(`loaded ${spec.name}`);
     const where = envAndDirs(env);
@@ -104,11 +107,11 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** The project directory: every -C in turn (a relative one is relative to the one before). */
-async function resolveDir(dirs: string[]): Promise<string> {
+function resolveDir(dirs: string[]): string {
   let abs = resolve(".", ...dirs);
   let info: Deno.FileInfo;
   try {
-    info = await Deno.stat(abs);
+    info = Deno.statSync(abs);
   } catch (e) {
     // Deno turns bytes that are not UTF-8 in arguments into U+FFFD.
     const what = abs.includes("\uFFFD")
@@ -131,10 +134,13 @@ async function resolveDir(dirs: string[]): Promise<string> {
   // One project whichever path reaches it: state is keyed by the real path, not a symlink's;
   // unless the real path has what the launcher's bash would run as code and this one has not
   // (a symlink is how such a project is used at all).
-  const real = await Deno.realPath(abs).catch(() => abs);
+  let real = abs;
+  try {
+    real = Deno.realPathSync(abs);
+  } catch { /* keep abs */ }
   if (!LAUNCHER_UNSAFE.test(real) || LAUNCHER_UNSAFE.test(abs)) abs = real;
   try {
-    for await (const _ of Deno.readDir(abs)) break;
+    for (const _ of Deno.readDirSync(abs)) break;
   } catch (e) {
     throw new LocaldError(`project directory ${abs} cannot be read`, {
       hint: "check its permissions (locald needs to read the source tree)",
@@ -147,4 +153,6 @@ async function resolveDir(dirs: string[]): Promise<string> {
 
 if (import.meta.main) {
   Deno.exitCode = await main(Deno.args);
+  trace("main done");
+  globalThis.addEventListener("unload", () => trace("unload"));
 }

@@ -542,7 +542,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
   const lock = await acquireLock(paths.lock, `another build of ${o.projectDir}`, o.out);
   const gen: BuildGeneration = { renamed: false, switched: false };
   try {
-    const previous = await readBuildRecord(paths);
+    const previous = readBuildRecord(paths);
     // The environment is the generation the last good build recorded (generations.ts).
     await recoverGeneration(paths, previous?.generation);
     const sourceOptions = {

@@ -71,10 +71,11 @@ export interface BuildRecord {
   sources?: { digest: string; gitignore: boolean; exclude: string[]; include?: string[] };
 }
 
-export async function readBuildRecord(paths: ProjectPaths): Promise<BuildRecord | undefined> {
+/** Synchronous: one small file, read before every dev command (no round trip to a thread). */
+export function readBuildRecord(paths: ProjectPaths): BuildRecord | undefined {
   let text: string;
   try {
-    text = await Deno.readTextFile(paths.buildRecord);
+    text = Deno.readTextFileSync(paths.buildRecord);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
     throw e;

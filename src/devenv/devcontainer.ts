@@ -182,7 +182,7 @@ export async function writeDevcontainer(o: {
   force: boolean;
 }): Promise<DevcontainerResult> {
   const image = pathsUnder(join(projectPaths(o.dirs, o.projectDir).state, "image"));
-  const rec = await readBuildRecord(image);
+  const rec = readBuildRecord(image);
   if (!rec || !rec.imageMode || !rec.runImage) {
     throw new LocaldError(`${o.projectDir} has no image build yet`, {
       hint: "run `locald build --export` first (with a builder): the devcontainer mounts that " +

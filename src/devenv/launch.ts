@@ -44,15 +44,15 @@ export async function loadDevEnv(dir: string, view: StateView): Promise<DevEnv> 
   let imageOnly: string | undefined;
   while (true) {
     const paths = view.projectPaths(cur);
-    const rec = await readBuildRecord(paths);
+    const rec = readBuildRecord(paths);
     if (rec) {
       // The launcher's bash sees these paths inside double quotes.
       assertLauncherSafePath(cur, "project");
       assertLauncherSafePath(rec.layersDir, "state");
       // Natively and on Lima the launcher's path is the same on this side; on WSL it is not.
       if (view.name !== "wsl") {
-        await assertLauncher(rec.lifecycle.launcher, cur);
-        await assertLayers(rec.layersDir, cur);
+        assertLauncher(rec.lifecycle.launcher, cur);
+        assertLayers(rec.layersDir, cur);
       }
       return { projectDir: cur, paths, rec, view };
     }
@@ -105,9 +105,9 @@ export async function enclosingProject(dir: string, view: StateView): Promise<st
 }
 
 /** The environment needs the lifecycle it was built with; say so if that is gone. */
-async function assertLauncher(launcher: string, projectDir: string) {
+function assertLauncher(launcher: string, projectDir: string) {
   try {
-    await Deno.stat(launcher);
+    Deno.statSync(launcher);
   } catch {
     throw new LocaldError(
       `the lifecycle ${projectDir} was built with is gone (${launcher})`,
@@ -122,9 +122,9 @@ async function assertLauncher(launcher: string, projectDir: string) {
 }
 
 /** The layers are the environment: say so if they were removed, rather than fail silently. */
-async function assertLayers(layersDir: string, projectDir: string) {
+function assertLayers(layersDir: string, projectDir: string) {
   try {
-    if ((await Deno.stat(layersDir)).isDirectory) return;
+    if (Deno.statSync(layersDir).isDirectory) return;
   } catch { /* gone */ }
   throw new LocaldError(`the environment of ${projectDir} is gone (${layersDir} was removed)`, {
     hint: `run \`locald build${

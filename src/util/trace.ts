@@ -1,4 +1,7 @@
-/** LOCALD_TRACE=1: timing marks on stderr, for finding where start-up and builds spend time. */
+/**
+ * LOCALD_TRACE=1: timing marks on stderr, for finding where start-up and builds spend time.
+ * Milliseconds since the process started (Deno's own start-up and module loading included).
+ */
 const on = (() => {
   try {
     return !!Deno.env.get("LOCALD_TRACE");
@@ -6,8 +9,7 @@ const on = (() => {
     return false;
   }
 })();
-const t0 = performance.now();
 
 export function trace(label: string) {
-  if (on) console.error(`trace ${(performance.now() - t0).toFixed(1).padStart(7)} ms  ${label}`);
+  if (on) console.error(`trace ${performance.now().toFixed(1).padStart(7)} ms  ${label}`);
 }
