@@ -20,9 +20,11 @@ import type { Target } from "./target.ts";
 import type { Host } from "./types.ts";
 import type { SandboxOptions } from "./sandbox.ts";
 import type { GuestSandbox } from "./guest.ts";
+import type { BackendName } from "./select.ts";
 
-export const BACKENDS = ["native", "lima", "wsl"] as const;
-export type BackendName = (typeof BACKENDS)[number];
+// The names (BACKENDS) live where one is chosen, select.ts: this file is types only, so a dev
+// command loads no module for it.
+export type { BackendName };
 
 /** What the plan needs to know about the Linux system its steps run on. */
 export interface GuestFacts {

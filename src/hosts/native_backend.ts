@@ -6,7 +6,6 @@
 import { type EnvAndDirs, projectPaths, withEnv } from "../config/paths.ts";
 import type { Backend, BackendDriver, BackendStatus, GuestFacts } from "./backend.ts";
 import { nativeHost } from "./native.ts";
-import { hostTarget } from "./target.ts";
 
 function open(ed: EnvAndDirs, reason: string): Promise<Backend> {
   let facts: GuestFacts | undefined;
@@ -21,7 +20,8 @@ function open(ed: EnvAndDirs, reason: string): Promise<Backend> {
           uid: Deno.uid() ?? 0,
           gid: Deno.gid() ?? 0,
           machine: Deno.build.arch,
-          target: await hostTarget(),
+          // Only builds ask (they load target.ts anyway): not on a dev command's path.
+          target: await (await import("./target.ts")).hostTarget(),
           login: {},
         };
       }

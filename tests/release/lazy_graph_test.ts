@@ -67,6 +67,11 @@ for (const c of ["exec", "env", "shell", "run"]) {
   Deno.test(`${c}: nothing heavy is loaded before the command runs`, async () => {
     const g = await graph(`src/cli/commands/${c}.ts`);
     assert.deepEqual(g.loaded.filter((m) => HEAVY.test(m)), []);
+    // Each module costs a fraction of a millisecond: none that the dev command does not use,
+    // such as the backend seam's types or the target facts (builds only), natively either.
+    const native = await graph("src/hosts/native_backend.ts");
+    const unused = /src\/hosts\/(backend|target|lima|wsl)/;
+    assert.deepEqual([...g.loaded, ...native.loaded].filter((m) => unused.test(m)), []);
   });
 }
 
