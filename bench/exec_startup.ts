@@ -1,8 +1,16 @@
 /**
  * `locald exec -- true` on a small built app against the least a Deno program can do to run a
  * command in that environment (bench/lib/spawn_launcher.ts: spawn the launcher with its three
- * variables), paired in one hyperfine run; optionally also another checkout's main.ts (the
- * code before a change) on the same app and state.
+ * variables), paired in the same run; optionally also another checkout's main.ts (the code
+ * before a change) on the same app and state.
+ *
+ * The app (tests/fixtures/apps/everything) has profile.d scripts, so `locald exec` hands the
+ * launcher a bash script that its bash runs after sourcing them. Two floors: the launcher
+ * given that same script (`--script`: what the launcher must do for this app, the floor the
+ * goal is measured against), and `launcher -- true` (no bash at all).
+ *
+ * The commands take turns: ROUNDS hyperfine runs of a few runs each, one command after the
+ * other, so that a load that comes and goes on a shared machine falls on all of them alike.
  *
  *   deno run -A bench/exec_startup.ts [--runs N] [--before /path/to/other/checkout]
  *
@@ -23,7 +31,7 @@ const before = arg("--before");
 
 interface Hf {
   command: string;
-  median: number;
+  times: number[];
   user: number;
   system: number;
 }
@@ -63,46 +71,81 @@ try {
   for await (const e of Deno.readDir(join(root, "home/projects"))) {
     rec = JSON.parse(await Deno.readTextFile(join(root, "home/projects", e.name, "build.json")));
   }
+  const floorArgs = `${rec!.lifecycle.launcher} ${rec!.layersDir} ${app} ${
+    rec!.platformApi
+  } -- true`;
   const cmds: Record<string, string> = {
     "locald exec -- true": `${DENO} run -A --quiet ${REPO}/main.ts exec -C ${app} -- true`,
+    "spawn_launcher.ts --script": `${DENO} run -A --quiet ${REPO}/bench/lib/spawn_launcher.ts ` +
+      `--script ${floorArgs}`,
     "spawn_launcher.ts -- true": `${DENO} run -A --quiet ${REPO}/bench/lib/spawn_launcher.ts ` +
-      `${rec!.lifecycle.launcher} ${rec!.layersDir} ${app} ${rec!.platformApi} -- true`,
+      floorArgs,
   };
+  // The floor does what locald's launcher does for this app: profile.d sourced.
+  for (const c of [cmds["locald exec -- true"], cmds["spawn_launcher.ts --script"]]) {
+    const [bin, ...a] = c.replace(/ -- true$/, " -- printenv FIXTURE_PROFILE").split(" ");
+    const o = await new Deno.Command(bin, { args: a, env, clearEnv: true }).output();
+    const got = dec.decode(o.stdout).trim();
+    if (got !== "from-profile-d") throw new Error(`${c}: profile.d not sourced (${got})`);
+  }
   if (before) {
     cmds["before: locald exec -- true"] =
       `${DENO} run -A --quiet ${before}/main.ts exec -C ${app} -- true`;
   }
   const json = join(root, "hf.json");
-  const args = ["--export-json", json, "--style", "none", "-N", "--warmup", "3"];
-  args.push("--runs", String(RUNS));
-  for (const [label, cmd] of Object.entries(cmds)) args.push("-n", label, cmd);
-  const p = await new Deno.Command("hyperfine", { args, env, clearEnv: true }).output();
-  if (!p.success) throw new Error(`hyperfine failed: ${dec.decode(p.stderr)}`);
-  const res = Object.fromEntries(
-    (JSON.parse(await Deno.readTextFile(json)).results as Hf[]).map((r) => [r.command, r]),
+  const per = 5;
+  const rounds = Math.max(1, Math.round(RUNS / per));
+  const times: Record<string, number[]> = {};
+  const cpus: Record<string, number[]> = {};
+  for (let r = 0; r < rounds; r++) {
+    const args = ["--export-json", json, "--style", "none", "-N", "--warmup", "1"];
+    args.push("--runs", String(per));
+    // Alternate the order too: no command is always the one after the warm-up of another.
+    const order = Object.entries(cmds);
+    for (const [label, cmd] of r % 2 ? order.reverse() : order) args.push("-n", label, cmd);
+    const p = await new Deno.Command("hyperfine", { args, env, clearEnv: true }).output();
+    if (!p.success) throw new Error(`hyperfine failed: ${dec.decode(p.stderr)}`);
+    for (const h of JSON.parse(await Deno.readTextFile(json)).results as Hf[]) {
+      (times[h.command] ??= []).push(...h.times);
+      (cpus[h.command] ??= []).push(h.user + h.system);
+    }
+  }
+  const median = (v: number[]) => {
+    const s = [...v].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  const res: Record<string, { wall: number; cpu: number }> = Object.fromEntries(
+    Object.keys(cmds).map((k) => [k, {
+      wall: median(times[k]),
+      cpu: cpus[k].reduce((a, b) => a + b, 0) / cpus[k].length,
+    }]),
   );
   const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
-  const cpu = (h: Hf) => h.user + h.system;
-  const floor = res["spawn_launcher.ts -- true"];
+  const script = res["spawn_launcher.ts --script"];
+  const direct = res["spawn_launcher.ts -- true"];
   const load = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
   const lines = [
     "# exec start-up against the least a Deno program can do",
     "",
     `Recorded ${new Date().toISOString()} with \`deno run -A bench/exec_startup.ts\` ` +
-    `(${RUNS} runs each in one hyperfine run, one command after the other; medians; load average ${load}), ` +
+    `(${rounds * per} runs each, in ${rounds} rounds of ${per} taking turns; wall: median, ` +
+    `CPU: user+sys, mean; load average at the end ${load}), ` +
     `${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}. ` +
-    "The app is tests/fixtures/apps/everything built with its buildpack (profile scripts: " +
-    "the launcher runs bash in both).",
+    "The app is tests/fixtures/apps/everything built with its buildpack: it has profile.d " +
+    "scripts, so `locald exec` gives the launcher a bash script that its bash runs after " +
+    "sourcing them. `--script`: the launcher given that script by a Deno program that does " +
+    "nothing else (the floor); `-- true`: the launcher execing `true` directly, no bash.",
     "",
-    "| command | wall (median) | CPU (user+sys, mean) | wall over the floor | CPU over the floor |",
-    "|---|---|---|---|---|",
-    ...Object.values(res).map((h) =>
-      `| ${h.command} | ${ms(h.median)} | ${ms(cpu(h))} | ${ms(h.median - floor.median)} | ${
-        ms(cpu(h) - cpu(floor))
-      } |`
+    "| command | wall | CPU | wall over the floor | CPU over the floor | " +
+    "wall over `-- true` | CPU over `-- true` |",
+    "|---|---|---|---|---|---|---|",
+    ...Object.entries(res).map(([k, h]) =>
+      `| ${k} | ${ms(h.wall)} | ${ms(h.cpu)} | ${ms(h.wall - script.wall)} | ${
+        ms(h.cpu - script.cpu)
+      } | ${ms(h.wall - direct.wall)} | ${ms(h.cpu - direct.cpu)} |`
     ),
     "",
-    "Goal: exec at most 5 ms over spawn_launcher.ts.",
+    "Goal: exec at most 5 ms over the floor.",
     before ? `"before" is main.ts of ${before} on the same app and state.` : "",
     "",
   ];
