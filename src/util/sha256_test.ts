@@ -10,3 +10,10 @@ Deno.test("sha256HexSync matches node:crypto on edge lengths and unicode", () =>
   const u = "/home/ünïcode/proj €";
   assert.equal(sha256HexSync(u), createHash("sha256").update(u).digest("hex"));
 });
+
+Deno.test("sha256HexSync matches node:crypto on bytes of every value, many blocks", () => {
+  for (const n of [1, 64, 200, 4999]) {
+    const b = new Uint8Array(n).map((_, i) => (i * 151 + (i >> 3) * 7) & 0xff);
+    assert.equal(sha256HexSync(b), createHash("sha256").update(b).digest("hex"), `length ${n}`);
+  }
+});
