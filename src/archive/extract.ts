@@ -4,19 +4,9 @@
  * symlink, and requires hardlink targets inside the root. Image layers (whiteouts) build on
  * this in src/oci/.
  */
-import { createGunzip } from "node:zlib";
-import { Readable } from "node:stream";
 import { dirname, join } from "node:path";
-import tar from "tar-stream";
 import { ExitCode, LocaldError } from "../errors.ts";
-
-export interface TarHeader {
-  name: string;
-  type: string | null | undefined;
-  mode?: number;
-  linkname?: string | null;
-  size?: number;
-}
+import { type ByteSource, streamSource, TarReader } from "./tar.ts";
 
 /** Normalise a tar entry name to a relative path inside the root, or throw. */
 export function safeEntryPath(name: string): string {
@@ -54,79 +44,68 @@ export async function assertNoSymlinkParents(root: string, rel: string) {
   }
 }
 
-export type EntryHandler = (
-  header: TarHeader,
-  body: ReadableStream<Uint8Array>,
-) => Promise<void>;
-
-/** Iterate a tar stream entry by entry; the handler must consume or cancel `body`. */
-export async function forEachTarEntry(
-  input: ReadableStream<Uint8Array>,
-  handler: EntryHandler,
-  opts: { gzip?: boolean } = {},
-) {
-  const ex = tar.extract();
-  let source = Readable.fromWeb(input as import("node:stream/web").ReadableStream);
-  if (opts.gzip) source = source.pipe(createGunzip());
-  source.on("error", (e: Error) => ex.destroy(e));
-  source.pipe(ex);
-  for await (const entry of ex) {
-    const body = Readable.toWeb(entry) as unknown as ReadableStream<Uint8Array>;
-    await handler(entry.header as TarHeader, body);
-  }
-}
-
 /** Extract a (gzipped) tar into `root`, which must exist and be empty or private. */
 export async function extractTar(
   input: ReadableStream<Uint8Array>,
   root: string,
   opts: { gzip?: boolean } = {},
 ) {
-  await forEachTarEntry(input, async (h, body) => {
-    const rel = safeEntryPath(h.name);
-    if (rel === "") {
-      await body.cancel();
-      return;
-    }
-    await assertNoSymlinkParents(root, rel);
-    const target = join(root, rel);
-    await Deno.mkdir(dirname(target), { recursive: true });
-    switch (h.type) {
-      case "directory":
-        await body.cancel();
-        // Owner keeps rwx, so later entries can be written and the tree can be removed.
-        await Deno.mkdir(target, { recursive: true, mode: ((h.mode ?? 0o755) & 0o1777) | 0o700 });
-        break;
-      case "symlink":
-        await body.cancel();
-        await Deno.remove(target).catch(() => {});
-        await Deno.symlink(h.linkname ?? "", target);
-        break;
-      case "link": {
-        await body.cancel();
-        const src = safeEntryPath(h.linkname ?? "");
-        await assertNoSymlinkParents(root, src);
-        const st = await Deno.lstat(join(root, src));
-        if (!st.isFile) throw unsafe(h.name, "hardlink to something that is not a regular file");
-        await Deno.remove(target).catch(() => {});
-        await Deno.link(join(root, src), target);
-        break;
+  const raw = streamSource(input);
+  let src: ByteSource & { close?(): void } = raw;
+  if (opts.gzip) {
+    const { inflateSource } = await import("./inflate.ts");
+    src = inflateSource(raw, "gzip");
+  }
+  try {
+    const tar = new TarReader(src, {
+      hint: "the archive is damaged; nothing from it was installed",
+    });
+    for (let h; (h = await tar.next()) !== null;) {
+      const rel = safeEntryPath(h.name);
+      if (rel === "") continue;
+      await assertNoSymlinkParents(root, rel);
+      const target = join(root, rel);
+      await Deno.mkdir(dirname(target), { recursive: true });
+      switch (h.type) {
+        case "directory":
+          // Owner keeps rwx, so later entries can be written and the tree can be removed.
+          await Deno.mkdir(target, { recursive: true, mode: (h.mode & 0o1777) | 0o700 });
+          break;
+        case "symlink":
+          await Deno.remove(target).catch(() => {});
+          await Deno.symlink(h.linkname, target);
+          break;
+        case "link": {
+          const src = safeEntryPath(h.linkname);
+          await assertNoSymlinkParents(root, src);
+          const st = await Deno.lstat(join(root, src));
+          if (!st.isFile) throw unsafe(h.name, "hardlink to something that is not a regular file");
+          await Deno.remove(target).catch(() => {});
+          await Deno.link(join(root, src), target);
+          break;
+        }
+        case "file": {
+          await Deno.remove(target).catch(() => {});
+          // No setuid, setgid or sticky bits from a downloaded archive.
+          const mode = h.mode & 0o777;
+          const f = await Deno.open(target, { write: true, createNew: true, mode });
+          try {
+            for (let chunk; (chunk = await tar.body()) !== null;) {
+              let off = 0;
+              while (off < chunk.length) off += await f.write(chunk.subarray(off));
+            }
+          } finally {
+            f.close();
+          }
+          await Deno.chmod(target, mode);
+          break;
+        }
+        default:
+          // Devices, fifos and other special entries have no place in a release tarball.
       }
-      case "file":
-      case "contiguous-file":
-      case null:
-      case undefined: {
-        await Deno.remove(target).catch(() => {});
-        // No setuid, setgid or sticky bits from a downloaded archive.
-        const mode = (h.mode ?? 0o644) & 0o777;
-        const f = await Deno.open(target, { write: true, createNew: true, mode });
-        await body.pipeTo(f.writable);
-        await Deno.chmod(target, mode);
-        break;
-      }
-      default:
-        // Devices, fifos and other special entries have no place in a release tarball.
-        await body.cancel();
     }
-  }, opts);
+  } finally {
+    src.close?.();
+    raw.cancel();
+  }
 }

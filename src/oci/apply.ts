@@ -7,13 +7,10 @@
  * and OCI whiteouts (`.wh.NAME`, `.wh..wh..opq`) remove lower-layer content and are never
  * written to disk. Set/setuid bits are dropped and directories stay owner-writable.
  */
-import { createReadStream } from "node:fs";
-import { createGunzip, createZstdDecompress } from "node:zlib";
-import type { Readable } from "node:stream";
 import { join } from "node:path";
-import tar from "tar-stream";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { safeEntryPath } from "../archive/extract.ts";
+import { type ByteSource, fileSource, TarReader } from "../archive/tar.ts";
 import type { Compression } from "./manifest.ts";
 
 export interface ApplyOptions {
@@ -31,6 +28,7 @@ export interface ApplyStats {
 
 const WH = ".wh.";
 const OPAQUE = ".wh..wh..opq";
+const HINT = "the layer is not a valid tar archive; nothing extracted from it was kept";
 
 function refuse(label: string, name: string, why: string) {
   return new LocaldError(`refusing ${label} entry "${name}": ${why}`, {
@@ -40,32 +38,35 @@ function refuse(label: string, name: string, why: string) {
 }
 
 /** Sniff the first bytes: registries sometimes label compressed layers as plain tar. */
-async function sniff(path: string, declared: Compression): Promise<Compression> {
-  const f = await Deno.open(path, { read: true });
-  try {
-    const buf = new Uint8Array(4);
-    const n = (await f.read(buf)) ?? 0;
-    if (n >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return "gzip";
-    if (n === 4 && buf[0] === 0x28 && buf[1] === 0xb5 && buf[2] === 0x2f && buf[3] === 0xfd) {
-      return "zstd";
-    }
-    return n === 0 ? declared : "none";
-  } finally {
-    f.close();
+function sniff(buf: Uint8Array, n: number, declared: Compression): Compression {
+  if (n >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return "gzip";
+  if (n === 4 && buf[0] === 0x28 && buf[1] === 0xb5 && buf[2] === 0x2f && buf[3] === 0xfd) {
+    return "zstd";
   }
+  return n === 0 ? declared : "none";
 }
 
 /**
- * A decompressed tar stream of a layer blob on disk. Small reads and the default 16 KiB inflate chunks: every chunk is a new buffer, and V8
- * frees them only at its next collection, so bigger ones raised the peak memory by tens of MiB.
+ * The decompressed tar stream of a layer blob on disk, read into the caller's buffer: nothing is
+ * allocated per chunk (src/archive/inflate.ts). Decompression loads only for compressed layers.
  */
-export async function openLayer(path: string, declared: Compression): Promise<Readable> {
-  const kind = await sniff(path, declared);
-  const src = createReadStream(path, { highWaterMark: 1 << 16 });
-  if (kind === "none") return src;
-  const z = kind === "gzip" ? createGunzip() : createZstdDecompress();
-  src.on("error", (e) => z.destroy(e));
-  return src.pipe(z);
+export async function openLayer(
+  f: Deno.FsFile,
+  declared: Compression,
+  label: string,
+): Promise<ByteSource & { close?(): void }> {
+  const head = new Uint8Array(4);
+  let n = 0;
+  while (n < 4) {
+    const r = await f.read(head.subarray(n));
+    if (r === null) break;
+    n += r;
+  }
+  await f.seek(0, Deno.SeekMode.Start);
+  const kind = sniff(head, n, declared);
+  if (kind === "none") return fileSource(f);
+  const { inflateSource } = await import("../archive/inflate.ts");
+  return inflateSource(fileSource(f), kind, { label, hint: HINT });
 }
 
 /** Apply layers in order onto `root` (which must exist). */
@@ -126,38 +127,33 @@ export class LayerApplier {
         r = i === -1 ? "" : r.slice(0, i);
       }
     };
-    const ex = tar.extract();
-    const input = await openLayer(path, compression);
-    input.on("error", (e: Error) => ex.destroy(e));
-    input.pipe(ex);
+    const f = await Deno.open(path, { read: true });
+    let input: (ByteSource & { close?(): void }) | undefined;
     try {
-      for await (const entry of ex) {
-        const h = entry.header;
+      input = await openLayer(f, compression, label);
+      const tar = new TarReader(input, { label, hint: HINT });
+      for (let h; (h = await tar.next()) !== null;) {
         let rel: string;
         try {
           rel = safeEntryPath(h.name);
         } catch (e) {
-          entry.resume();
           throw refuse(label, h.name, (e as Error).message.replace(/^.*": /, ""));
         }
         const base = rel.slice(rel.lastIndexOf("/") + 1);
         if (base.startsWith(WH)) {
-          entry.resume();
           await this.#whiteout(rel, base, written, label, h.name);
           continue;
         }
         if (rel === "" || !this.#include(rel)) {
-          entry.resume();
           stats.skipped++;
           continue;
         }
         await this.#parents(rel, label, h.name);
         mark(rel);
         const abs = join(this.root, rel);
-        const mode = (h.mode ?? 0o644) & 0o777;
+        const mode = h.mode & 0o777;
         switch (h.type) {
           case "directory": {
-            entry.resume();
             let st: Deno.FileInfo | undefined;
             try {
               st = await Deno.lstat(abs);
@@ -169,15 +165,13 @@ export class LayerApplier {
             break;
           }
           case "symlink":
-            entry.resume();
             await this.#remove(rel);
-            await Deno.symlink(h.linkname ?? "", abs);
+            await Deno.symlink(h.linkname, abs);
             break;
           case "link": {
-            entry.resume();
             let src: string;
             try {
-              src = safeEntryPath(h.linkname ?? "");
+              src = safeEntryPath(h.linkname);
             } catch (e) {
               throw refuse(
                 label,
@@ -201,19 +195,16 @@ export class LayerApplier {
             await Deno.link(join(this.root, src), abs);
             break;
           }
-          case "file":
-          case "contiguous-file":
-          case null:
-          case undefined: {
-            const f = await this.#create(rel, abs, mode);
+          case "file": {
+            const out = await this.#create(rel, abs, mode);
             try {
-              for await (const chunk of entry) {
+              for (let chunk; (chunk = await tar.body()) !== null;) {
                 let off = 0;
-                while (off < chunk.length) off += await f.write(chunk.subarray(off));
+                while (off < chunk.length) off += await out.write(chunk.subarray(off));
                 stats.bytes += chunk.length;
               }
             } finally {
-              f.close();
+              out.close();
             }
             if ((mode & 0o022) !== 0) await Deno.chmod(abs, mode);
             stats.files++;
@@ -221,19 +212,19 @@ export class LayerApplier {
           }
           default:
             // Device nodes, fifos and the like: never materialised.
-            entry.resume();
             stats.skipped++;
         }
       }
     } catch (e) {
-      input.destroy();
-      ex.destroy();
       if (e instanceof LocaldError) throw e;
       throw new LocaldError(`cannot unpack ${label}: ${(e as Error).message.split("\n")[0]}`, {
-        hint: "the layer is not a valid tar archive; nothing extracted from it was kept",
+        hint: HINT,
         exitCode: ExitCode.download,
         cause: e,
       });
+    } finally {
+      input?.close?.();
+      f.close();
     }
     return stats;
   }

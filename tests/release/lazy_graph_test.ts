@@ -90,14 +90,18 @@ Deno.test("a build with a cached builder reads it without the pull machinery", a
 
 Deno.test("builder pull loads tar, decompression and node:crypto only to download or extract", async () => {
   // A warm pull (the builder is extracted already) fetches and hashes one manifest: JavaScript
-  // SHA-256 and Web Crypto, no node:crypto; apply.ts (tar-stream, zlib) only when it extracts.
+  // SHA-256 and Web Crypto, no node:crypto; apply.ts (the tar reader, zlib) only when it extracts.
   const g = await graph("src/cli/commands/builder.ts");
   const extract =
-    /^(npm:\/?tar|node:(crypto|zlib|stream|fs)$)|src\/(oci\/apply|archive\/extract)\.ts$/;
+    /^(npm:\/?tar|node:(crypto|zlib|stream|fs)$)|src\/(oci\/apply|archive\/(extract|tar|inflate))\.ts$/;
   assert.deepEqual(g.loaded.filter((m) => extract.test(m)), []);
   assert.ok(g.loaded.includes("src/oci/builder.ts"), g.loaded.join(" "));
   const image = await graph("src/oci/image.ts");
   assert.ok(image.dynamic.includes("./apply.ts"), "apply.ts is not loaded lazily");
+  // Extraction reads tar itself (no tar-stream, no node streams); zlib loads for compressed layers.
+  const apply = await graph("src/oci/apply.ts");
+  assert.deepEqual(apply.loaded.filter((m) => /^(npm:|node:(zlib|stream|fs)$)/.test(m)), []);
+  assert.ok(apply.dynamic.includes("../archive/inflate.ts"), "inflate.ts is not loaded lazily");
   const store = await graph("src/oci/store.ts");
   assert.ok(store.dynamic.includes("node:crypto"), "node:crypto is not loaded lazily");
 });
