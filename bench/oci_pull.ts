@@ -211,8 +211,11 @@ async function main() {
       warmPairs.push([await timed(pullA, warmHome), await timed(skopeoWarm, baseEnv)]);
     }
     const idle = join(work, "idle.ts");
-    await Deno.writeTextFile(idle, "await new Promise((r) => setTimeout(r, 300));\n");
+    await Deno.writeTextFile(idle, "");
     const idleDeno = await timed([Deno.execPath(), "run", idle], baseEnv);
+    // The same, alive long enough for its memory to be sampled.
+    await Deno.writeTextFile(idle, "await new Promise((r) => setTimeout(r, 300));\n");
+    const idleMem = await timed([Deno.execPath(), "run", idle], baseEnv);
     const capped = await timed([
       Deno.execPath(),
       "run",
@@ -293,8 +296,8 @@ async function main() {
       "`umoci raw unpack` of the same image, run right after). Max RSS is from the kernel; anonymous",
       "memory (what the process allocated, without the pages of its own program code) is the peak of",
       "RssAnon sampled every 2 ms (bench/lib/measure.ts). An idle `deno run` has " +
-        `${idleDeno.fileMiB.toFixed(0)} MiB of code pages and ${
-          idleDeno.anonMiB.toFixed(0)
+        `${idleMem.fileMiB.toFixed(0)} MiB of code pages and ${
+          idleMem.anonMiB.toFixed(0)
         } MiB anonymous in this run; ` +
         "locald's pull touches more of the Deno binary (fetch, TLS, node:zlib): its code pages are " +
         `${Math.min(...mem.map((m) => m[2].fileMiB)).toFixed(0)}-${
