@@ -51,7 +51,7 @@ import {
   withRegistryAuth,
 } from "./image.ts";
 import { combineDigest } from "./fingerprint.ts";
-import { treeDigest } from "../util/tree_digest.ts";
+import { pacedTreeDigest, treeDigest } from "../util/tree_digest.ts";
 import { hostRunImageRef, writeHostRunImage } from "./hostimage.ts";
 import type { Target } from "../hosts/target.ts";
 import { hideNonLaunchLayers, layerRecords, profileScripts, scanLayers } from "./layers.ts";
@@ -575,12 +575,17 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
             `${prep.stack.uid}:${prep.stack.gid}`
           : undefined,
       });
+    // The tree as the phases will start from it (when walked): recorded instead of walking it
+    // again after the phases (see settledSources).
+    let sourcesBefore: string | undefined;
     if (
       !o.image && previous?.fingerprint && !o.force && !o.clearCache &&
       // An environment whose layers were removed is not up to date, whatever the inputs (the
       // builder phase always writes config/metadata.toml).
       (await exists(join(paths.layers, "config", "metadata.toml"))) &&
-      previous.fingerprint === (await inputsDigest(await treeDigest(o.projectDir, sourceOptions)))
+      (await settledSources(previous, o.projectDir, sourceOptions, inputsDigest, paths, (d) => {
+        sourcesBefore = d;
+      }))
     ) {
       o.out.info(
         `${o.projectDir} is up to date: nothing it depends on changed since the build ` +
@@ -604,6 +609,9 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
     trace("build: state prepared");
     const durationsMs = await runPhases(o, prep, { ...plan, steps }, runHost, work);
     trace("build: phases done");
+    const phasesEnd = sourcesBefore === undefined
+      ? undefined
+      : await markPhasesEnd(paths.state, o.projectDir);
     const record = await recordBuild({
       o,
       prep,
@@ -619,6 +627,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       durationsMs,
       inputsDigest,
       sourceOptions,
+      sourcesBefore: phasesEnd === undefined ? undefined : { digest: sourcesBefore!, phasesEnd },
     });
     trace("build: record ready");
     // The switch: the record names the new generation, then `layers` points at it (a cut
@@ -830,6 +839,8 @@ interface Finished {
   durationsMs: Record<string, number>;
   inputsDigest: (sources: string) => Promise<string>;
   sourceOptions: { gitignore: boolean; exclude: string[]; include: Prepared["include"] };
+  /** The tree before the phases and when they ended: recorded instead of a walk after them. */
+  sourcesBefore?: { digest: string; phasesEnd: number };
 }
 
 /**
@@ -853,6 +864,7 @@ async function recordBuild(
     durationsMs,
     inputsDigest,
     sourceOptions,
+    sourcesBefore,
   }: Finished,
 ): Promise<BuildRecord> {
   const reusedLaunch = started && !o.image
@@ -895,8 +907,10 @@ async function recordBuild(
   const launcher = g(join(lcRoot, "lifecycle", "launcher"));
   if (o.backend.symlinks) await writeProcessLinks(paths, processes.map((p) => p.type), launcher);
   else await removeIfExists(paths.processes);
-  // Taken after the build: buildpacks may write into the source tree (node_modules, ...).
-  const sourcesAfter = await treeDigest(o.projectDir, sourceOptions);
+  // Buildpacks may write into the source tree (node_modules, ...): the tree before the phases
+  // with the time they ended (settled by the next walk), or else taken again now.
+  const sources = sourcesBefore ??
+    { digest: await treeDigest(o.projectDir, sourceOptions), phasesEnd: undefined };
   const record: BuildRecord = {
     recordVersion: 1,
     projectDir: o.projectDir,
@@ -921,12 +935,66 @@ async function recordBuild(
       paths.layers + p.slice(work.layers.length)
     ),
     durationsMs,
-    fingerprint: await inputsDigest(sourcesAfter),
-    sources: { digest: sourcesAfter, ...sourceOptions },
+    fingerprint: await inputsDigest(sources.digest),
+    sources: { ...sources, ...sourceOptions },
     generation: started && !renamed ? started.next.id : undefined,
     previousGeneration: started && !renamed ? current?.id : undefined,
   };
   return record;
+}
+
+/**
+ * Is the source tree as the last build left it? Either its digest is the recorded one, or the
+ * record holds the tree from before its phases (`phasesEnd` set) and the tree differs from it
+ * only by changes made before the phases ended: what buildpacks wrote into it. A change made
+ * while the phases ran counts as theirs (a walk after the phases, which this replaces, took it
+ * in as well); anything changed later, a file edited, added or removed, means a build. A
+ * settled record is rewritten with the digest of the tree as it is, so later checks compare
+ * digests only. `walked` gets the digest of the tree now.
+ */
+async function settledSources(
+  previous: BuildRecord,
+  projectDir: string,
+  sourceOptions: Finished["sourceOptions"],
+  inputsDigest: (sources: string) => Promise<string>,
+  paths: ProjectPaths,
+  walked: (digest: string) => void,
+): Promise<boolean> {
+  const s = previous.sources;
+  const track = s?.phasesEnd !== undefined ? { since: s.phasesEnd, changed: false } : undefined;
+  const now = (await pacedTreeDigest(projectDir, sourceOptions, undefined, track))!;
+  walked(now);
+  const fingerprint = await inputsDigest(now);
+  if (previous.fingerprint === fingerprint && !track) return true;
+  if (previous.fingerprint !== fingerprint) {
+    // Only the tree may differ, and only by what changed before the phases ended.
+    if (!track || track.changed || previous.fingerprint !== (await inputsDigest(s!.digest))) {
+      return false;
+    }
+  }
+  const settled: BuildRecord = {
+    ...previous,
+    fingerprint,
+    sources: { ...s!, digest: now, phasesEnd: undefined },
+  };
+  await writeFileAtomic(paths.buildRecord, JSON.stringify(settled, null, 2));
+  return true;
+}
+
+/**
+ * The time the phases ended, as the project's file system has it: the mtime of a file written
+ * now in the state directory. Undefined (the tree is walked again instead) off Linux, when the
+ * state is on another file system than the project (another clock or timestamp granularity), or
+ * when the system does not report change times.
+ */
+async function markPhasesEnd(state: string, projectDir: string): Promise<number | undefined> {
+  // Change times in the same second as the mark are settled with GNU stat (fingerprint.ts).
+  if (Deno.build.os !== "linux") return undefined;
+  const mark = join(state, "phases-end");
+  await Deno.writeTextFile(mark, `${Date.now()}\n`);
+  const [m, p] = await Promise.all([Deno.lstat(mark), Deno.lstat(projectDir)]);
+  if (!m.ctime || !m.mtime || !p.ctime || m.dev !== p.dev) return undefined;
+  return m.mtime.getTime();
 }
 
 /**

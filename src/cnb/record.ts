@@ -67,8 +67,18 @@ export interface BuildRecord {
     uid: number;
     gid: number;
   };
-  /** The source tree's digest after the build, and how it was taken (for staleness checks). */
-  sources?: { digest: string; gitignore: boolean; exclude: string[]; include?: string[] };
+  /**
+   * The source tree's digest and how it was taken (for staleness checks). With `phasesEnd`, the
+   * digest is the tree before the phases, and the tree counts as unchanged also when it differs
+   * only by changes made before `phasesEnd` (what buildpacks wrote into it; see build.ts).
+   */
+  sources?: {
+    digest: string;
+    phasesEnd?: number;
+    gitignore: boolean;
+    exclude: string[];
+    include?: string[];
+  };
 }
 
 /** Synchronous: one small file, read before every dev command (no round trip to a thread). */

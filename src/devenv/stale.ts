@@ -57,6 +57,9 @@ export function checkStale(d: DevEnv, out: Output, holdMs = 0): StaleCheck {
   // A turn of the event loop (an operation, not a timer: nested timers wait 4 ms each): the
   // command's exit and signals are handled in between.
   const turn = () => Deno.lstat(d.projectDir).then(() => {}, () => {});
+  // A record that holds the tree from before its phases: changes made before they ended are
+  // the build's own (src/cnb/build.ts, settledSources).
+  const track = s?.phasesEnd !== undefined ? { since: s.phasesEnd, changed: false } : undefined;
   const done = !s ? Promise.resolve(false) : pacedTreeDigest(
     d.projectDir,
     { gitignore: s.gitignore, exclude: s.exclude, include: s.include },
@@ -77,10 +80,11 @@ export function checkStale(d: DevEnv, out: Output, holdMs = 0): StaleCheck {
         return stopped;
       },
     },
+    track,
   ).then((now) => {
     trace(`stale: check ${now === undefined ? "stopped" : "done"}`);
     if (now === undefined || stopped) return undefined;
-    if (now === s.digest) return false;
+    if (now === s.digest || (track && !track.changed)) return false;
     out.warn(
       `${d.projectDir} changed since its environment was built (${formatAgo(d.rec.builtAt)}); ` +
         "run `locald build` to update it",

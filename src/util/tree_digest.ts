@@ -106,6 +106,61 @@ export interface WalkPace {
   pause(): Promise<boolean>;
 }
 
+/**
+ * Was anything walked changed at or after `since` (ms: the mtime of a file written on the same
+ * file system when a build's phases ended, see build.ts)? The walk then lstats directories and
+ * the root too: creating, removing or renaming an entry changes its directory. Deno reports
+ * ctime in whole seconds: a ctime in an earlier second is before, in a later one after; an entry
+ * whose ctime falls in the same second as `since` is looked at again with `stat`'s nanosecond
+ * ctime (one process for all of them, rare: only changes in that one second). Where that is not
+ * possible, such an entry counts as changed.
+ */
+export interface ChangedSince {
+  since: number;
+  changed: boolean;
+  /** Entries whose ctime is in the same second as `since` (see settleChanged). */
+  sameSecond?: string[];
+}
+
+/** At most this many same-second entries are looked at again; more count as changed. */
+const SAME_SECOND_MAX = 512;
+
+function noteChange(track: ChangedSince, st: Deno.FileInfo, path: string) {
+  const c = st.ctime?.getTime();
+  const sec = Math.floor(track.since / 1000);
+  const csec = c === undefined ? Infinity : Math.floor(c / 1000);
+  if (csec > sec) track.changed = true;
+  else if (csec === sec) {
+    const same = (track.sameSecond ??= []);
+    if (same.length >= SAME_SECOND_MAX) track.changed = true;
+    else same.push(path);
+  }
+}
+
+/** Settle the same-second entries of a walk with `stat`'s nanosecond ctimes. */
+async function settleChanged(track: ChangedSince) {
+  const paths = track.sameSecond ?? [];
+  track.sameSecond = undefined;
+  if (track.changed || paths.length === 0) return;
+  let out: Deno.CommandOutput | undefined;
+  try {
+    out = await new Deno.Command("stat", {
+      args: ["-c", "%.9Z", "--", ...paths],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+  } catch { /* no stat: count them as changed */ }
+  const lines = out?.success ? new TextDecoder().decode(out.stdout).trim().split("\n") : [];
+  // "1796170235.934946597": compared as integers of milliseconds and the nanoseconds below.
+  const sinceMs = BigInt(Math.floor(track.since));
+  track.changed = lines.length !== paths.length || lines.some((l) => {
+    const m = l.match(/^(\d+)\.(\d{9})$/);
+    if (!m) return true;
+    const ms = BigInt(m[1]) * 1000n + BigInt(m[2].slice(0, 3));
+    return ms >= sinceMs;
+  });
+}
+
 /** Hashed in slices of about this many characters: the walk's memory does not grow with it. */
 const SLICE = 1 << 16;
 /** Slices shorter than this are hashed in JS (the same SHA-256). */
@@ -125,11 +180,15 @@ export async function treeDigest(root: string, opts: TreeOptions = {}): Promise<
   return (await pacedTreeDigest(root, opts))!;
 }
 
-/** treeDigest, pausing as `pace` says; undefined when a pause ended it. */
+/**
+ * treeDigest, pausing as `pace` says; undefined when a pause ended it. With `track`, also
+ * whether anything walked changed since `track.since` (see ChangedSince).
+ */
 export async function pacedTreeDigest(
   root: string,
   opts: TreeOptions,
   pace?: WalkPace,
+  track?: ChangedSince,
 ): Promise<string | undefined> {
   // Lines are encoded straight into one buffer that starts with the previous slice's digest;
   // no string outlives its line, so the walk allocates only short-lived garbage.
@@ -155,6 +214,13 @@ export async function pacedTreeDigest(
       ? Array.fromAsync(Deno.readDir(dir))
       : Array.from(Deno.readDirSync(dir));
   const none = () => false;
+  const note = (path: string, st?: Deno.FileInfo) => {
+    if (track && !track.changed) {
+      try {
+        noteChange(track, st ?? Deno.lstatSync(path), path);
+      } catch { /* vanished while walking: its directory tells */ }
+    }
+  };
   const included = opts.include?.length ? compileInclude(opts.include) : () => true;
   const walk = async (
     dir: string,
@@ -194,6 +260,7 @@ export async function pacedTreeDigest(
       if (e.isDirectory) {
         // With `include`, a directory is walked even when only something beneath it counts.
         if (included(r, true)) add(`d ${r}\n`);
+        note(path);
         await walk(path, r, rules, ignored);
         if (stopped) return;
         continue;
@@ -201,6 +268,7 @@ export async function pacedTreeDigest(
       if (!included(r, false)) continue;
       try {
         const st = Deno.lstatSync(path);
+        note(path, st);
         add(`f ${r} ${st.size} ${st.mode ?? 0} ${st.mtime?.getTime() ?? 0}\n`);
         if (st.isSymlink) {
           const target = Deno.readLinkSync(path);
@@ -211,6 +279,7 @@ export async function pacedTreeDigest(
     }
   };
   const exclude = opts.exclude ?? [];
+  note(root);
   await walk(
     root.replace(/\/+$/, "") || "/",
     "",
@@ -218,6 +287,7 @@ export async function pacedTreeDigest(
     exclude.length ? compileIgnore(exclude) : none,
   );
   if (stopped) return undefined;
+  if (track) await settleChanged(track);
   await flush();
   return [...slice.subarray(0, 32)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

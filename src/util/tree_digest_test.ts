@@ -127,3 +127,52 @@ Deno.test("a paced walk gives the same digest, pauses as asked and can be stoppe
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a walk tells whether anything it counts changed since a time: edits, additions, removals, chmod", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(join(dir, "src/deep"), { recursive: true });
+    await Deno.writeTextFile(join(dir, "src/deep/a.txt"), "a");
+    await Deno.writeTextFile(join(dir, "src/b.txt"), "b");
+    await Deno.writeTextFile(join(dir, ".gitignore"), "out/\n");
+    await Deno.mkdir(join(dir, "out"));
+    // The mark as build.ts takes it: the mtime of a file written on the same file system.
+    const markFile = join(dir, "..", `${dir.split("/").pop()}-mark`);
+    const mark = async () => {
+      // File times tick with the kernel's coarse clock (a few ms): the mark comes a tick later.
+      await new Promise((r) => setTimeout(r, 15));
+      await Deno.writeTextFile(markFile, `${performance.now()}`);
+      return (await Deno.lstat(markFile)).mtime!.getTime();
+    };
+    const changed = async (since: number) => {
+      const track = { since, changed: false };
+      const digest = await pacedTreeDigest(dir, { gitignore: true }, undefined, track);
+      assert.equal(digest, await treeDigest(dir, { gitignore: true }), "same digest as a walk");
+      return track.changed;
+    };
+    let since = await mark();
+    assert.equal(await changed(since), false);
+    // Within the same second as the mark (Deno's ctime has whole seconds): stat's decides.
+    for (
+      const change of [
+        () => Deno.writeTextFile(join(dir, "src/deep/a.txt"), "edited"),
+        () => Deno.writeTextFile(join(dir, "src/deep/new.txt"), "new"),
+        () => Deno.remove(join(dir, "src/b.txt")),
+        () => Deno.chmod(join(dir, "src/deep/a.txt"), 0o600),
+        () => Deno.rename(join(dir, "src/deep"), join(dir, "src/moved")),
+      ]
+    ) {
+      since = await mark();
+      await change();
+      assert.equal(await changed(since), true, change.toString());
+      assert.equal(await changed(since + 2000), false, "nothing changed two seconds later");
+    }
+    // What is ignored is not walked: a change inside it does not count.
+    since = await mark();
+    await Deno.writeTextFile(join(dir, "out/build.log"), "ignored");
+    assert.equal(await changed(since), false);
+    await Deno.remove(markFile);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
