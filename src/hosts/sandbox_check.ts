@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { NAMESPACE_ID } from "./native.ts";
+import { command } from "../util/run.ts";
 
 export interface SandboxAvailability {
   available: boolean;
@@ -166,12 +167,32 @@ async function distroIds(): Promise<string[]> {
   }
 }
 
+/**
+ * A probe: a plain Deno.Command (util/run.ts), killed after 30 s. Not the dax runner: every
+ * build with a mount namespace probes, and loading dax took longer than the probe itself.
+ */
 async function run(argv: string[], env: Record<string, string>) {
-  const runner = await import("../util/runner.ts");
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    return await runner.run(argv, { env, clearEnv: true, timeout: 30_000 });
+    const child = command(argv, {
+      env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, 30_000);
+    const out = await child.output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
   } catch (e) {
     return { code: 127, stdout: "", stderr: (e as Error).message };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
