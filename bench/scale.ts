@@ -17,6 +17,10 @@
  *
  * Run: deno run -A bench/scale.ts [--sizes 1000,10000,100000] [--runs N]
  * Needs hyperfine and the test tools (scripts/test-tools.sh). Writes bench/results/scale.md.
+ *
+ * `--only change` runs part 3 alone (bench/results/scale-rebuild.md), against the no-op build
+ * that follows each rebuild (it settles the record, see src/cnb/build.ts) and the one after it;
+ * `--baseline DIR` measures another checkout's locald the same way in the same run.
  */
 import { join } from "node:path";
 import { benchEnv } from "./lib/env.ts";
@@ -32,6 +36,8 @@ const arg = (name: string) => {
 const SIZES = (arg("--sizes") ?? "1000,10000,100000").split(",").map(Number);
 const RUNS = Number(arg("--runs") ?? 10);
 const SHAPES: Shape[] = ["flat", "node"];
+const ONLY = arg("--only");
+const BASELINE = arg("--baseline");
 
 const root = await Deno.makeTempDir({ prefix: "locald-bench-scale-" });
 const env = await benchEnv(root);
@@ -72,6 +78,40 @@ async function run(argv: string[]): Promise<{ stdout: string; ms: number }> {
 
 const build = (app: string, ...flags: string[]) =>
   run([...locald.split(" "), "build", "-C", app, "-b", BP, ...flags]);
+const baselineLocald = BASELINE &&
+  `${DENO} run -A --quiet --config ${BASELINE}/deno.json ${BASELINE}/main.ts`;
+
+interface Change {
+  share: number;
+  phases: number;
+  /** The no-op build right after the rebuild, and the one after that. */
+  settle: number;
+  noop: number;
+}
+
+/** One-file change against no-op, alternating; locald's share = wall - phases. */
+async function changeSeries(cli: string, app: string, changed: string, n: number) {
+  const b = (...flags: string[]) =>
+    run([...cli.split(" "), "build", "-C", app, "-b", BP, ...flags]);
+  await b();
+  const shares: number[] = [], phases: number[] = [], settles: number[] = [], noops: number[] = [];
+  for (let i = 0; i < n; i++) {
+    await Deno.writeTextFile(changed, `// change ${i}\n`, { append: true });
+    const c = await b("--json");
+    const d = JSON.parse(c.stdout).durationsMs as Record<string, number>;
+    const p = Object.values(d).reduce((a, x) => a + x, 0);
+    shares.push(c.ms - p);
+    phases.push(p);
+    settles.push((await b()).ms);
+    noops.push((await b()).ms);
+  }
+  return {
+    share: median(shares) / 1000,
+    phases: median(phases) / 1000,
+    settle: median(settles) / 1000,
+    noop: median(noops) / 1000,
+  };
+}
 
 /** Max RSS in KiB of a command (GNU time). */
 async function maxRss(argv: string[]): Promise<number> {
@@ -113,6 +153,7 @@ interface Row {
 }
 
 const rows: Row[] = [];
+const changeRows: { files: number; tree: string; ours: Change; base?: Change }[] = [];
 const LOAD = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
 const small = join(root, "small");
 await copyApp(small);
@@ -132,6 +173,28 @@ try {
         await copyApp(app);
         await makeTree(join(app, "tree"), files, shape, gitignore);
         say(`== ${files} files, ${name}`);
+        if (ONLY === "change") {
+          const rel = shape === "flat" ? "tree/src/m0000/f0.ts" : "tree/src/app1.js";
+          const n = Math.max(3, Math.min(5, RUNS));
+          const ours = await changeSeries(locald, app, join(app, rel), n);
+          let base: Change | undefined;
+          if (baselineLocald) {
+            const other = join(root, `base-${files}-${name}`);
+            await new Deno.Command("cp", { args: ["-a", app, other] }).output();
+            base = await changeSeries(baselineLocald, other, join(other, rel), n);
+            await Deno.remove(other, { recursive: true });
+          }
+          for (const [who, c] of [["this", ours], ["baseline", base]] as const) {
+            if (!c) continue;
+            say(
+              `${who}: share ${ms(c.share)} (phases ${ms(c.phases)}), settling no-op ` +
+                `${ms(c.settle)}, no-op ${ms(c.noop)}: ${r2(c.share / c.noop)}x`,
+            );
+          }
+          changeRows.push({ files, tree: name, ours, base });
+          await Deno.remove(app, { recursive: true });
+          continue;
+        }
         await build(app);
         const floorCmd = `sh -c "find ${app} -printf '%p %s %m %T@\\n' | sha256sum"`;
         const runs = files >= 100000 ? Math.max(3, Math.floor(RUNS / 2)) : RUNS;
@@ -210,23 +273,30 @@ try {
     }
   }
 
-  // exec on the 2-file app against a Deno program that only spawns the launcher.
-  const rec = JSON.parse(
-    await Deno.readTextFile(join(home, "projects", await stateName(small), "build.json")),
-  );
-  const spawnOnly = `${DENO} run -A --quiet ${REPO}/bench/lib/spawn_launcher.ts ` +
-    `${rec.lifecycle.launcher} ${rec.layersDir} ${small} ${rec.platformApi} -- true`;
-  const x = await hyperfine({
-    exec: `${locald} exec -C ${small} -- true`,
-    spawn: spawnOnly,
-  }, RUNS * 3);
-  say(
-    `exec -- true ${ms(x.exec.median)} vs spawning the launcher from Deno ${ms(x.spawn.median)}: ` +
-      `+${((x.exec.median - x.spawn.median) * 1000).toFixed(1)} ms ` +
-      `(CPU +${((cpu(x.exec) - cpu(x.spawn)) * 1000).toFixed(1)} ms)`,
-  );
-  await Deno.writeTextFile(join(OUT, "scale.md"), report(rows, x.exec, x.spawn));
-  say(`wrote ${join(OUT, "scale.md")}`);
+  if (ONLY === "change") {
+    await Deno.writeTextFile(join(OUT, "scale-rebuild.md"), changeReport());
+    say(`wrote ${join(OUT, "scale-rebuild.md")}`);
+  } else {
+    // exec on the 2-file app against a Deno program that only spawns the launcher.
+    const rec = JSON.parse(
+      await Deno.readTextFile(join(home, "projects", await stateName(small), "build.json")),
+    );
+    const spawnOnly = `${DENO} run -A --quiet ${REPO}/bench/lib/spawn_launcher.ts ` +
+      `${rec.lifecycle.launcher} ${rec.layersDir} ${small} ${rec.platformApi} -- true`;
+    const x = await hyperfine({
+      exec: `${locald} exec -C ${small} -- true`,
+      spawn: spawnOnly,
+    }, RUNS * 3);
+    say(
+      `exec -- true ${ms(x.exec.median)} vs spawning the launcher from Deno ${
+        ms(x.spawn.median)
+      }: ` +
+        `+${((x.exec.median - x.spawn.median) * 1000).toFixed(1)} ms ` +
+        `(CPU +${((cpu(x.exec) - cpu(x.spawn)) * 1000).toFixed(1)} ms)`,
+    );
+    await Deno.writeTextFile(join(OUT, "scale.md"), report(rows, x.exec, x.spawn));
+    say(`wrote ${join(OUT, "scale.md")}`);
+  }
 } finally {
   await Deno.remove(root, { recursive: true }).catch(() => {});
 }
@@ -240,6 +310,36 @@ async function stateName(dir: string): Promise<string> {
     } catch { /* not a project */ }
   }
   throw new Error(`no state for ${dir}`);
+}
+
+function changeReport(): string {
+  const c = (x: Change) =>
+    `${ms(x.share)} | ${ms(x.phases)} | ${ms(x.settle)} | ${ms(x.noop)} | ${r2(x.share / x.noop)}`;
+  return [
+    "# One-file-change rebuild: locald's own share against its no-op build",
+    "",
+    `Recorded ${new Date().toISOString()} on linux/${Deno.build.arch}, ` +
+    `${navigator.hardwareConcurrency} cores, with \`deno run -A bench/scale.ts --only change` +
+    `${BASELINE ? " --baseline <main>" : ""}\` (medians of ${Math.max(3, Math.min(5, RUNS))} ` +
+    "rebuilds, each after a one-file change). Share = wall time of `build --json` minus the " +
+    "phases' durations it reports. After each rebuild: the no-op build that settles the record " +
+    "(src/cnb/build.ts: it walks the tree once, as every no-op does, and rewrites build.json), " +
+    "then a plain no-op build; the ratio is against the plain one. Load average when the series " +
+    `started: ${LOAD}.`,
+    "",
+    `| files | tree | share | phases | settling no-op | no-op | ratio (goal <= 2) |${
+      BASELINE ? " baseline share | baseline no-op | baseline ratio |" : ""
+    }`,
+    `| --- | --- | --- | --- | --- | --- | --- |${BASELINE ? " --- | --- | --- |" : ""}`,
+    ...changeRows.map((r) =>
+      `| ${r.files} | ${r.tree} | ${c(r.ours)} |${
+        r.base
+          ? ` ${ms(r.base.share)} | ${ms(r.base.noop)} | ${r2(r.base.share / r.base.noop)} |`
+          : ""
+      }`
+    ),
+    "",
+  ].join("\n");
 }
 
 function report(rows: Row[], execHf: Hf, spawnHf: Hf): string {
