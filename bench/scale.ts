@@ -89,28 +89,39 @@ interface Change {
   noop: number;
 }
 
-/** One-file change against no-op, alternating; locald's share = wall - phases. */
-async function changeSeries(cli: string, app: string, changed: string, n: number) {
-  const b = (...flags: string[]) =>
+/**
+ * One-file change against no-op, alternating; locald's share = wall - phases. Each variant
+ * (this locald, and a baseline's on its own copy of the app) takes its turn in every round, so
+ * the machine's load meets both alike.
+ */
+async function changeSeries(variants: { cli: string; app: string; changed: string }[], n: number) {
+  const acc = variants.map(() => ({
+    shares: [] as number[],
+    phases: [] as number[],
+    settles: [] as number[],
+    noops: [] as number[],
+  }));
+  const b = (cli: string, app: string, ...flags: string[]) =>
     run([...cli.split(" "), "build", "-C", app, "-b", BP, ...flags]);
-  await b();
-  const shares: number[] = [], phases: number[] = [], settles: number[] = [], noops: number[] = [];
+  for (const v of variants) await b(v.cli, v.app);
   for (let i = 0; i < n; i++) {
-    await Deno.writeTextFile(changed, `// change ${i}\n`, { append: true });
-    const c = await b("--json");
-    const d = JSON.parse(c.stdout).durationsMs as Record<string, number>;
-    const p = Object.values(d).reduce((a, x) => a + x, 0);
-    shares.push(c.ms - p);
-    phases.push(p);
-    settles.push((await b()).ms);
-    noops.push((await b()).ms);
+    for (const [k, v] of variants.entries()) {
+      await Deno.writeTextFile(v.changed, `// change ${i}\n`, { append: true });
+      const c = await b(v.cli, v.app, "--json");
+      const d = JSON.parse(c.stdout).durationsMs as Record<string, number>;
+      const p = Object.values(d).reduce((x, y) => x + y, 0);
+      acc[k].shares.push(c.ms - p);
+      acc[k].phases.push(p);
+      acc[k].settles.push((await b(v.cli, v.app)).ms);
+      acc[k].noops.push((await b(v.cli, v.app)).ms);
+    }
   }
-  return {
-    share: median(shares) / 1000,
-    phases: median(phases) / 1000,
-    settle: median(settles) / 1000,
-    noop: median(noops) / 1000,
-  };
+  return acc.map((a): Change => ({
+    share: median(a.shares) / 1000,
+    phases: median(a.phases) / 1000,
+    settle: median(a.settles) / 1000,
+    noop: median(a.noops) / 1000,
+  }));
 }
 
 /** Max RSS in KiB of a command (GNU time). */
@@ -176,14 +187,14 @@ try {
         if (ONLY === "change") {
           const rel = shape === "flat" ? "tree/src/m0000/f0.ts" : "tree/src/app1.js";
           const n = Math.max(3, Math.min(5, RUNS));
-          const ours = await changeSeries(locald, app, join(app, rel), n);
-          let base: Change | undefined;
+          const variants = [{ cli: locald, app, changed: join(app, rel) }];
+          const other = join(root, `base-${files}-${name}`);
           if (baselineLocald) {
-            const other = join(root, `base-${files}-${name}`);
             await new Deno.Command("cp", { args: ["-a", app, other] }).output();
-            base = await changeSeries(baselineLocald, other, join(other, rel), n);
-            await Deno.remove(other, { recursive: true });
+            variants.push({ cli: baselineLocald, app: other, changed: join(other, rel) });
           }
+          const [ours, base] = await changeSeries(variants, n);
+          if (baselineLocald) await Deno.remove(other, { recursive: true });
           for (const [who, c] of [["this", ours], ["baseline", base]] as const) {
             if (!c) continue;
             say(
