@@ -6,6 +6,11 @@
  * hardlinks must point at a regular file inside the root, device nodes and fifos are skipped,
  * and OCI whiteouts (`.wh.NAME`, `.wh..wh..opq`) remove lower-layer content and are never
  * written to disk. Set/setuid bits are dropped and directories stay owner-writable.
+ *
+ * Per-entry file-system calls are synchronous (the layer is read asynchronously, in 64 KiB
+ * reads): nothing else runs during extraction, and an asynchronous call per open, write, mkdir
+ * or symlink left the thread waiting for the file-system thread pool most of the time (a Debian
+ * root filesystem of 3,400 entries took about twice as long as with GNU tar, now less).
  */
 import { join } from "node:path";
 import { ExitCode, LocaldError } from "../errors.ts";
@@ -82,13 +87,15 @@ export class LayerApplier {
   }
 
   #forget(rel: string) {
+    // A directory's subdirectories are known only if it is (#parents adds every level).
+    if (!this.#okDirs.has(rel)) return;
     for (const d of this.#okDirs) {
       if (d === rel || d.startsWith(rel + "/")) this.#okDirs.delete(d);
     }
   }
 
   /** Make every parent of `rel` a real directory, refusing symlinks on the way. */
-  async #parents(rel: string, label: string, name: string) {
+  #parents(rel: string, label: string, name: string) {
     const parts = rel.split("/");
     let cur = "";
     for (let i = 0; i < parts.length - 1; i++) {
@@ -97,22 +104,24 @@ export class LayerApplier {
       const abs = join(this.root, cur);
       let st: Deno.FileInfo | undefined;
       try {
-        st = await Deno.lstat(abs);
+        st = Deno.lstatSync(abs);
       } catch (e) {
         if (!(e instanceof Deno.errors.NotFound)) throw e;
       }
-      if (!st) await Deno.mkdir(abs, { mode: 0o755 });
+      if (!st) Deno.mkdirSync(abs, { mode: 0o755 });
       else if (st.isSymlink) throw refuse(label, name, `its parent ${cur} is a symlink`);
       else if (!st.isDirectory) throw refuse(label, name, `its parent ${cur} is not a directory`);
       this.#okDirs.add(cur);
     }
   }
 
-  async #remove(rel: string) {
+  #remove(rel: string) {
     this.#forget(rel);
-    await Deno.remove(join(this.root, rel), { recursive: true }).catch((e) => {
+    try {
+      Deno.removeSync(join(this.root, rel), { recursive: true });
+    } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
-    });
+    }
   }
 
   /** Apply one layer blob. Entries outside `include` are read past, not written. */
@@ -141,14 +150,14 @@ export class LayerApplier {
         }
         const base = rel.slice(rel.lastIndexOf("/") + 1);
         if (base.startsWith(WH)) {
-          await this.#whiteout(rel, base, written, label, h.name);
+          this.#whiteout(rel, base, written, label, h.name);
           continue;
         }
         if (rel === "" || !this.#include(rel)) {
           stats.skipped++;
           continue;
         }
-        await this.#parents(rel, label, h.name);
+        this.#parents(rel, label, h.name);
         mark(rel);
         const abs = join(this.root, rel);
         const mode = h.mode & 0o777;
@@ -156,17 +165,17 @@ export class LayerApplier {
           case "directory": {
             let st: Deno.FileInfo | undefined;
             try {
-              st = await Deno.lstat(abs);
+              st = Deno.lstatSync(abs);
             } catch { /* absent */ }
-            if (st && !st.isDirectory) await this.#remove(rel);
-            if (!st || !st.isDirectory) await Deno.mkdir(abs);
-            await Deno.chmod(abs, mode | 0o700);
+            if (st && !st.isDirectory) this.#remove(rel);
+            if (!st || !st.isDirectory) Deno.mkdirSync(abs);
+            Deno.chmodSync(abs, mode | 0o700);
             this.#okDirs.add(rel);
             break;
           }
           case "symlink":
-            await this.#remove(rel);
-            await Deno.symlink(h.linkname, abs);
+            this.#remove(rel);
+            Deno.symlinkSync(h.linkname, abs);
             break;
           case "link": {
             let src: string;
@@ -183,30 +192,30 @@ export class LayerApplier {
               stats.skipped++; // its target was not materialised
               break;
             }
-            await this.#parents(src, label, h.name);
+            this.#parents(src, label, h.name);
             let st: Deno.FileInfo;
             try {
-              st = await Deno.lstat(join(this.root, src));
+              st = Deno.lstatSync(join(this.root, src));
             } catch {
               throw refuse(label, h.name, `hardlink target ${src} does not exist`);
             }
             if (!st.isFile) throw refuse(label, h.name, "hardlink to something not a regular file");
-            await this.#remove(rel);
-            await Deno.link(join(this.root, src), abs);
+            this.#remove(rel);
+            Deno.linkSync(join(this.root, src), abs);
             break;
           }
           case "file": {
-            const out = await this.#create(rel, abs, mode);
+            const out = this.#create(rel, abs, mode);
             try {
               for (let chunk; (chunk = await tar.body()) !== null;) {
                 let off = 0;
-                while (off < chunk.length) off += await out.write(chunk.subarray(off));
+                while (off < chunk.length) off += out.writeSync(chunk.subarray(off));
                 stats.bytes += chunk.length;
               }
             } finally {
               out.close();
             }
-            if ((mode & 0o022) !== 0) await Deno.chmod(abs, mode);
+            if ((mode & 0o022) !== 0) Deno.chmodSync(abs, mode);
             stats.files++;
             break;
           }
@@ -230,38 +239,38 @@ export class LayerApplier {
   }
 
   /** Open a new file for writing; an existing entry there (file, symlink, dir) is replaced. */
-  async #create(rel: string, abs: string, mode: number): Promise<Deno.FsFile> {
+  #create(rel: string, abs: string, mode: number): Deno.FsFile {
     try {
-      return await Deno.open(abs, { write: true, createNew: true, mode });
+      return Deno.openSync(abs, { write: true, createNew: true, mode });
     } catch (e) {
       if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
     }
-    await this.#remove(rel);
-    return await Deno.open(abs, { write: true, createNew: true, mode });
+    this.#remove(rel);
+    return Deno.openSync(abs, { write: true, createNew: true, mode });
   }
 
-  async #whiteout(rel: string, base: string, written: Set<string>, label: string, name: string) {
+  #whiteout(rel: string, base: string, written: Set<string>, label: string, name: string) {
     const slash = rel.lastIndexOf("/");
     const dir = slash === -1 ? "" : rel.slice(0, slash);
     if (base === OPAQUE) {
       if (dir !== "" && !this.#include(dir)) return;
-      await this.#parents(rel, label, name);
-      await this.#prune(dir, written);
+      this.#parents(rel, label, name);
+      this.#prune(dir, written);
       return;
     }
     const target = (dir ? `${dir}/` : "") + base.slice(WH.length);
     if (base === WH || target.endsWith("/") || base.startsWith(WH + WH)) return; // aufs metadata
     if (!this.#include(target) || written.has(target)) return;
-    await this.#parents(target, label, name);
-    await this.#remove(target);
+    this.#parents(target, label, name);
+    this.#remove(target);
   }
 
   /** Opaque directory: drop everything below `dir` that this layer did not write. */
-  async #prune(dir: string, written: Set<string>) {
+  #prune(dir: string, written: Set<string>) {
     const abs = join(this.root, dir);
     let entries: Deno.DirEntry[] = [];
     try {
-      entries = await Array.fromAsync(Deno.readDir(abs));
+      entries = Array.from(Deno.readDirSync(abs));
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return;
       throw e;
@@ -269,8 +278,8 @@ export class LayerApplier {
     for (const ent of entries) {
       const rel = dir ? `${dir}/${ent.name}` : ent.name;
       if (!this.#include(rel)) continue;
-      if (!written.has(rel)) await this.#remove(rel);
-      else if (ent.isDirectory && !ent.isSymlink) await this.#prune(rel, written);
+      if (!written.has(rel)) this.#remove(rel);
+      else if (ent.isDirectory && !ent.isSymlink) this.#prune(rel, written);
     }
   }
 }
