@@ -123,7 +123,7 @@ export interface ChangedSince {
 }
 
 /** At most this many same-second entries are looked at again; more count as changed. */
-const SAME_SECOND_MAX = 512;
+const SAME_SECOND_MAX = 4096;
 
 function noteChange(track: ChangedSince, st: Deno.FileInfo, path: string) {
   const c = st.ctime?.getTime();
