@@ -45,22 +45,36 @@ async function main() {
         const home = join(work, `home-${r}`);
         const oci = join(work, `oci-${r}`);
         const rootfs = join(work, `rootfs-${r}`);
-        const ours = await measure(
-          [Deno.execPath(), "run", "-A", "--config", CONFIG, ONCE, ref, what],
-          { ...env, LOCALD_HOME: home },
-        );
-        const skopeo = await measure(
-          [
-            "skopeo",
-            "copy",
-            "--quiet",
-            "--src-tls-verify=false",
-            `docker://${ref}`,
-            `oci:${oci}:x`,
-          ],
-          env,
-        );
-        const umoci = await measure(["umoci", "raw", "unpack", "--image", `${oci}:x`, rootfs], env);
+        const oursRun = () =>
+          measure(
+            [Deno.execPath(), "run", "-A", "--config", CONFIG, ONCE, ref, what],
+            { ...env, LOCALD_HOME: home },
+          );
+        const skopeoRun = () =>
+          measure(
+            [
+              "skopeo",
+              "copy",
+              "--quiet",
+              "--src-tls-verify=false",
+              `docker://${ref}`,
+              `oci:${oci}:x`,
+            ],
+            env,
+          );
+        const umociRun = () =>
+          measure(["umoci", "raw", "unpack", "--image", `${oci}:x`, rootfs], env);
+        // Who goes first alternates: the machine's load drifts within a round.
+        let ours: Measure, skopeo: Measure, umoci: Measure;
+        if (r % 2 === 0) {
+          ours = await oursRun();
+          skopeo = await skopeoRun();
+          umoci = await umociRun();
+        } else {
+          skopeo = await skopeoRun();
+          umoci = await umociRun();
+          ours = await oursRun();
+        }
         pairs.push({ ours, skopeo, umoci });
         for (const d of [home, oci, rootfs]) await Deno.remove(d, { recursive: true });
         console.error(
@@ -77,13 +91,24 @@ async function main() {
       const floorRss = median(p.map((x) => Math.max(x.skopeo.maxRssMiB, x.umoci.maxRssMiB)));
       const anon = median(p.map((x) => x.ours.anonMiB));
       const floorAnon = median(p.map((x) => Math.max(x.skopeo.anonMiB, x.umoci.anonMiB)));
-      return `| ${what} | ${f2(ours)} | ${p.map((x) => f2(x.ours.seconds)).join(", ")} | ${
-        f2(theirs)
-      } | ${p.map((x) => f2(x.skopeo.seconds + x.umoci.seconds)).join(", ")} | **${
-        f2(ours / theirs)
-      }** | ${f0(rss)} | ${f0(floorRss)} | ${f2(rss / floorRss)} | ${f0(anon)} | ${
-        f0(floorAnon)
-      } | ${f2(anon / floorAnon)} |`;
+      const cpu = median(p.map((x) => x.ours.cpu));
+      const cpuTheirs = median(p.map((x) => x.skopeo.cpu + x.umoci.cpu));
+      const perRun = (f: (x: Pair) => number) => p.map((x) => f2(f(x))).join(", ");
+      return [
+        what,
+        f2(ours),
+        perRun((x) => x.ours.seconds),
+        f2(theirs),
+        perRun((x) => x.skopeo.seconds + x.umoci.seconds),
+        `**${f2(ours / theirs)}**`,
+        `${f2(cpu)} / ${f2(cpuTheirs)} = ${f2(cpu / cpuTheirs)}`,
+        f0(rss),
+        f0(floorRss),
+        f2(rss / floorRss),
+        f0(anon),
+        f0(floorAnon),
+        f2(anon / floorAnon),
+      ].reduce((line, cell) => `${line} ${cell} |`, "|");
     });
     const text = [
       "# First use of a stack image's root filesystem against skopeo + umoci",
@@ -105,13 +130,15 @@ async function main() {
       "(device nodes, ownership and setuid bits as in the image); locald skips device nodes and",
       "drops setuid bits (src/oci/apply.ts).",
       "",
-      "Medians of each column over the runs; max RSS from the kernel, anonymous memory (without",
+      "Medians of each column over the runs (who goes first alternates from run to run); CPU",
+      "time is locald's user+system against skopeo's plus umoci's, which the machine's load moves",
+      "less than wall time; max RSS from the kernel, anonymous memory (without",
       "the pages of the program's own code) sampled every 2 ms; memory floor: the larger of",
       "skopeo's and umoci's.",
       "",
       "| image | locald s | per run | skopeo + umoci s | per run | ratio (goal <= 1.0) | " +
-      "max RSS MiB | floor | ratio | anon MiB | floor | ratio |",
-      "|---|---|---|---|---|---|---|---|---|---|---|---|",
+      "CPU s (user+sys) | max RSS MiB | floor | ratio | anon MiB | floor | ratio |",
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
       ...rows,
       "",
     ].join("\n");
