@@ -17,6 +17,8 @@ export type Codec = "gzip" | "zstd";
 
 export interface InflateSource extends ByteSource {
   close(): void;
+  /** True when this runtime had no zlib handle and the public stream is used (copies). */
+  readonly streaming: boolean;
 }
 
 interface ZlibHandle {
@@ -77,6 +79,7 @@ export function inflateSource(
   let finished = false;
   const [noFlush, finish] = FLUSH[codec];
   return {
+    streaming: false,
     async read(into) {
       if (finished || into.length === 0) return finished ? null : 0;
       for (;;) {
@@ -143,6 +146,7 @@ function streamingSource(
   const it = z[Symbol.asyncIterator]();
   let pending: Uint8Array = new Uint8Array(0);
   return {
+    streaming: true,
     async read(into) {
       while (pending.length === 0) {
         let r: IteratorResult<Uint8Array>;

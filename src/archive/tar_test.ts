@@ -320,6 +320,8 @@ Deno.test("inflateSource: gzip (multi-member), zstd, the streaming fallback; dam
   for (const streaming of [false, true]) {
     for (const [codec, blob] of [["gzip", gz], ["zstd", zst]] as const) {
       const src = inflateSource(bytesSource(blob, 4096), codec, { streaming, bufferSize: 1000 });
+      // Deno has the zlib handle: without `streaming` the reused-buffer path is the one tested.
+      assert.equal(src.streaming, streaming);
       const got = await readAll(src, 4096);
       src.close();
       assert.deepEqual(got.map((e) => [e.name, e.size]), [["one", 70_000], ["two", 3]]);
