@@ -123,7 +123,7 @@ async function main() {
       "program (bench/lib/rootfs_once.ts): it resolves the image, downloads and verifies its",
       "layers, applies them in a temporary directory, records and renames it into place. The",
       "floor: `skopeo copy docker://REF oci:DIR:x` and then `umoci raw unpack --image DIR:x ROOTFS`",
-      "of the same image, run right after it in the same round. Both from a loopback registry",
+      "of the same image, in the same round. Both from a loopback registry",
       "(Debian docker-registry, plain HTTP). Images from tests/support/stack_images.ts: the",
       "builder is a Debian trixie build userland (minbase with lua5.4 and m4) plus the lifecycle,",
       "a buildpack and order.toml; the run image is a trixie run userland. umoci runs as root",
