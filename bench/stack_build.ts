@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { benchEnv } from "./lib/env.ts";
 import { startRegistry } from "../tests/support/registry.ts";
 import { pushStackImages } from "../tests/support/stack_images.ts";
-import { diskUse } from "../src/doctor/checks.ts";
+import { diskUse } from "../src/util/disk_use.ts";
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const OUT = join(REPO, "bench", "results", "stack.md");
@@ -83,10 +83,10 @@ try {
       if (m === "stack" && !roots) {
         const rec = await findRecord(home);
         roots = {
-          builder: await diskUse(rec.stack.builder.root),
-          run: await diskUse(rec.stack.runImage.root),
+          builder: diskUse(rec.stack.builder.root),
+          run: diskUse(rec.stack.runImage.root),
         };
-        rootfsBytes = await diskUse(join(home, "oci", "rootfs"));
+        rootfsBytes = diskUse(join(home, "oci", "rootfs"));
       }
       await Deno.remove(home, { recursive: true });
     }

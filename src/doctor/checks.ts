@@ -3,6 +3,7 @@
  * info in one line, with a hint and the facts behind it (for --json). To add one, write a
  * Check and append it to CHECKS; keep heavy imports inside its run().
  */
+import { diskUse } from "../util/disk_use.ts";
 import { join } from "node:path";
 import type { EnvAndDirs } from "../config/paths.ts";
 import { formatBytes } from "../output.ts";
@@ -133,25 +134,6 @@ const sandbox: Check = {
 };
 
 /** Disk use of a tree as du counts it (allocated blocks), without following symlinks. */
-export async function diskUse(path: string): Promise<number> {
-  let total = 0;
-  const walk = async (p: string) => {
-    let st: Deno.FileInfo;
-    try {
-      st = await Deno.lstat(p);
-    } catch {
-      return;
-    }
-    total += st.blocks !== null ? st.blocks * 512 : st.size;
-    if (!st.isDirectory) return;
-    try {
-      for await (const e of Deno.readDir(p)) await walk(join(p, e.name));
-    } catch { /* unreadable: counted as far as it goes */ }
-  };
-  await walk(path);
-  return total;
-}
-
 const disk: Check = {
   id: "disk",
   title: "disk",
@@ -161,7 +143,7 @@ const disk: Check = {
     let projects = 0;
     try {
       for await (const e of Deno.readDir(home)) {
-        parts[e.name] = await diskUse(join(home, e.name));
+        parts[e.name] = diskUse(join(home, e.name));
         if (e.name === "projects" && e.isDirectory) {
           for await (const _ of Deno.readDir(join(home, e.name))) projects++;
         }

@@ -22,7 +22,7 @@ import { exists, readTextIfExists, removeIfExists, writeFileAtomic } from "../ut
 import { acquireLock, type Lock } from "../util/lock.ts";
 import { sha256HexSync } from "../util/sha256.ts";
 import { treeDigest } from "../util/tree_digest.ts";
-import { diskUse } from "../doctor/checks.ts";
+import { diskUse } from "../util/disk_use.ts";
 import {
   applyLayers,
   clientFor,
@@ -201,7 +201,7 @@ export async function ensureRootfs(
           osRelease: await osReleaseOf(root),
           env: cfg.Env ?? [],
           user: cfg.User || undefined,
-          size: await diskUse(root),
+          size: diskUse(root),
           blobs: [
             img.digest,
             img.manifest.config.digest,

@@ -16,7 +16,7 @@ import { UsageError } from "../../errors.ts";
 import { join } from "../../util/path.ts";
 import { type LocaldDirs, SHARED_STORES } from "../../config/paths.ts";
 import { formatAgo, formatBytes } from "../../output.ts";
-import { diskUse } from "../../doctor/checks.ts";
+import { diskUse } from "../../util/disk_use.ts";
 import { type Lock, tryLock } from "../../util/lock.ts";
 import { isDir, removeIfExists } from "../../util/fs.ts";
 
@@ -92,7 +92,7 @@ async function projects(dirs: LocaldDirs): Promise<ProjectEntry[]> {
         projectDir: dir,
         exists: dir ? await isDir(dir) : false,
         builtAt,
-        bytes: await diskUse(state),
+        bytes: diskUse(state),
       });
     }
   } catch (e) {
@@ -194,7 +194,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (sub === "ls") {
     const other: Record<string, number> = {};
     for (const part of SHARED_STORES) {
-      if (await isDir(dirs[part])) other[part] = await diskUse(dirs[part]);
+      if (await isDir(dirs[part])) other[part] = diskUse(dirs[part]);
     }
     const left = await leftovers(dirs);
     const roots = await rootfsListing(dirs);
@@ -236,9 +236,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       bytes: p.bytes,
       what: p.projectDir ?? p.state,
     })),
-    ...(await Promise.all(
-      (await leftovers(dirs)).map(async (p) => ({ path: p, bytes: await diskUse(p), what: p })),
-    )),
+    ...(await leftovers(dirs)).map((p) => ({ path: p, bytes: diskUse(p), what: p })),
   ];
   let freed = 0;
   const removed: string[] = [];
