@@ -20,11 +20,13 @@ import type { Target } from "./target.ts";
 import type { Host } from "./types.ts";
 import type { SandboxOptions } from "./sandbox.ts";
 import type { GuestSandbox } from "./guest.ts";
-import type { BackendName } from "./select.ts";
 
-// The names (BACKENDS) live where one is chosen, select.ts: this file is types only, so a dev
-// command loads no module for it.
-export type { BackendName };
+/**
+ * The backends' names. The list itself (BACKENDS) lives where one is chosen, select.ts, checked
+ * against this type: this file stays types only (a dev command loads no module for it) and
+ * imports nothing back from select.ts.
+ */
+export type BackendName = "native" | "lima" | "wsl";
 
 /** What the plan needs to know about the Linux system its steps run on. */
 export interface GuestFacts {

@@ -5,10 +5,10 @@
  */
 import { ExitCode, LocaldError } from "../errors.ts";
 import type { EnvAndDirs } from "../config/paths.ts";
-import type { Backend, BackendDriver } from "./backend.ts";
+import type { Backend, BackendDriver, BackendName } from "./backend.ts";
 
-export const BACKENDS = ["native", "lima", "wsl"] as const;
-export type BackendName = (typeof BACKENDS)[number];
+export const BACKENDS: readonly BackendName[] = ["native", "lima", "wsl"];
+export type { BackendName };
 
 /** The backend for this OS, or LOCALD_BACKEND's. Pure. */
 export function chooseBackend(
