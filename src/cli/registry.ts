@@ -153,11 +153,17 @@ export const BUILDER_SUBCOMMANDS: SubcommandSpec[] = [
     summary: "download a builder (default: heroku/builder:24) and unpack its /cnb",
     usage: [
       "locald builder pull [REF] [--platform OS/ARCH] [--insecure-registry HOST]...",
-      "                    [--pull-policy always|if-not-present|never] [--json]",
+      "                    [--pull-policy always|if-not-present|never] [--verify] [--json]",
     ],
     description: "Asks the registry again unless --pull-policy says otherwise; an unchanged\n" +
-      "image is not downloaded twice.",
-    flags: [...BUILDER_PULL_FLAGS, policyFlag("always"), json],
+      "image is not downloaded twice. The extracted /cnb is extracted again when a file in\n" +
+      "it was added, removed or renamed; --verify also compares every file (one edited in\n" +
+      "place too) with what was extracted.",
+    flags: [...BUILDER_PULL_FLAGS, policyFlag("always"), {
+      name: "verify",
+      kind: "bool",
+      help: "compare every extracted file with the extraction, extract again if one changed",
+    }, json],
     examples: ["locald builder pull", "locald builder pull paketobuildpacks/builder-jammy-base"],
   },
   {

@@ -5,7 +5,8 @@
  * always has one shape: a buildpacks directory (`<escaped id>/<version>/`), an order, and the
  * run image the detector's target comes from.
  */
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { localBuilderPath } from "../oci/builder_cache.ts";
 import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import type { GroupEntry } from "../config/project.ts";
@@ -86,11 +87,8 @@ export function isBuildpackId(ref: string): boolean {
   return !(ref.includes("/") && (first.includes(".") || first === "localhost"));
 }
 
-/** A -B value or project.toml `builder` that names a builder.toml rather than an image. */
-export function localBuilderPath(ref: string, base: string): string | undefined {
-  if (ref.startsWith("file://")) return decodeURIComponent(new URL(ref).pathname);
-  return /\.toml$/i.test(ref) ? resolve(base, ref) : undefined;
-}
+// A -B value or project.toml `builder` that names a builder.toml rather than an image.
+export { localBuilderPath };
 
 /**
  * The builder to use: -B, then project.toml, then the default unless the named buildpacks
@@ -163,7 +161,7 @@ export async function resolveSources(
   } else if (builderRef) {
     // A builder pulled before needs only its record read back (no registry client, no tar).
     const { cachedBuilder } = await import("../oci/builder_cache.ts");
-    const cached = o.pullPolicy === "always" ? undefined : await cachedBuilder(builderRef, o.dirs);
+    const cached = o.pullPolicy === "always" ? undefined : cachedBuilder(builderRef, o.dirs);
     if (cached) builder = cached;
     else if (!o.network) {
       throw new LocaldError(`builder ${builderRef} has not been pulled yet`, {

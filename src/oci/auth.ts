@@ -4,7 +4,7 @@
  * registry, then `auths`, then `credsStore`, running `docker-credential-<name> get` for helpers.
  * Secrets never leave this module except inside Authorization headers.
  */
-import { join } from "node:path";
+import { join } from "../util/path.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { DOCKER_HUB } from "./reference.ts";
 

@@ -34,6 +34,8 @@ import {
   type BuilderInfo,
   type BuilderMetadata,
   cachedBuilder,
+  dirStamps,
+  dirsUnchanged,
   readBuilderJson,
   readRef,
   type RefRecord,
@@ -50,6 +52,11 @@ export type { BuilderInfo, BuilderMetadata, RunImageRef } from "./builder_cache.
 export interface BuilderPullOptions extends PullOptions {
   /** Default "if-not-present": a builder already extracted for this reference is used as is. */
   pullPolicy?: PullPolicy;
+  /**
+   * With "always": compare every file of the extracted tree with the extraction (a file
+   * edited in place too), not only its directories.
+   */
+  verify?: boolean;
 }
 
 function parseJsonLabel<T>(labels: Record<string, string> | undefined, name: string): T | null {
@@ -77,7 +84,7 @@ export async function pullBuilder(
   const recordPath = refRecordPath(opts.dirs.refs, canonical, pf);
   const policy = opts.pullPolicy ?? "if-not-present";
   if (policy !== "always") {
-    const info = await cachedBuilder(refInput, opts.dirs, platform);
+    const info = cachedBuilder(refInput, opts.dirs, platform);
     if (info) return info;
     if (policy === "never") {
       throw new LocaldError(`builder ${canonical} has not been pulled (pull policy "never")`, {
@@ -91,11 +98,21 @@ export async function pullBuilder(
   const img = await resolveImage(ref, o);
   const hex = img.digest.slice(7);
   const dest = join(opts.dirs.builders, hex);
-  let info = await readBuilderJson(dest);
+  let info = readBuilderJson(dest);
   // "always" also means: what was extracted is what the image holds. A tree changed or damaged
-  // since its extraction (files removed or edited) is extracted again.
-  const damaged = info && policy === "always" &&
-    info.treeDigest !== await treeDigest(join(dest, "cnb"));
+  // since its extraction is extracted again: found by its directories' ctimes (a file added,
+  // removed or renamed), and with `verify` (or without those stamps) by a walk that compares
+  // every file's size, mode and modification time with the extraction's.
+  const cnb = join(dest, "cnb");
+  const stamped = info?.dirStamps && dirsUnchanged(cnb, info.dirStamps);
+  const damaged = info && policy === "always" && (opts.verify || !stamped) &&
+    info.treeDigest !== await treeDigest(cnb);
+  if (info && policy === "always" && !damaged && !stamped) {
+    // Intact, but its stamps are missing (extracted by an older locald) or stale (a ctime
+    // changed, nothing else): record them now, for the next warm pull.
+    info.dirStamps = dirStamps(cnb);
+    await writeFileAtomic(join(dest, "builder.json"), JSON.stringify(info, null, 2));
+  }
   if (damaged) {
     opts.out?.warn(
       `the extracted builder ${canonical} was changed or damaged; extracting it again`,
@@ -122,6 +139,7 @@ export async function pullBuilder(
         await applyLayers(img, layers, tmp, onlyCnb);
         info = await describeBuilder(tmp, dest, img, canonical);
         info.treeDigest = await treeDigest(join(tmp, "cnb"));
+        info.dirStamps = dirStamps(join(tmp, "cnb"));
         await Deno.writeTextFile(join(tmp, "builder.json"), JSON.stringify(info, null, 2));
         // The damaged tree goes aside first (a `.tmp-` name: a leftover if we are killed).
         const aside = `${tmp}-old`;
@@ -541,9 +559,9 @@ export async function listBuilders(dirs: BuilderDirs): Promise<BuilderListing[]>
   try {
     for await (const e of Deno.readDir(dirs.refs)) {
       if (!e.name.endsWith(".json")) continue;
-      const rec = await readRef(join(dirs.refs, e.name));
+      const rec = readRef(join(dirs.refs, e.name));
       if (!rec) continue;
-      const info = await readBuilderJson(join(dirs.builders, rec.digest.slice(7)));
+      const info = readBuilderJson(join(dirs.builders, rec.digest.slice(7)));
       if (!info) continue;
       out.push({
         ref: rec.ref,
@@ -576,7 +594,7 @@ export async function removeBuilder(
   const keepDigests = new Set(all.filter((b) => b.ref !== canonical).map((b) => b.digest));
   const keepBlobs = new Set<string>();
   for (const d of keepDigests) {
-    const info = await readBuilderJson(join(dirs.builders, d.slice(7)));
+    const info = readBuilderJson(join(dirs.builders, d.slice(7)));
     for (const b of info?.blobs ?? []) keepBlobs.add(b);
   }
   const store = storeFor(dirs.oci);
@@ -584,7 +602,7 @@ export async function removeBuilder(
     await removeIfExists(refRecordPath(dirs.refs, b.ref, b.platform));
     if (keepDigests.has(b.digest)) continue;
     const dir = join(dirs.builders, b.digest.slice(7));
-    const info = await readBuilderJson(dir);
+    const info = readBuilderJson(dir);
     // Remove builder.json first: a half-removed directory is then never trusted.
     await removeIfExists(join(dir, "builder.json"));
     await removeIfExists(dir);

@@ -5,8 +5,7 @@
  * builder.ts.
  */
 import type { LocaldDirs } from "../config/paths.ts";
-import { readTextIfExists } from "../util/fs.ts";
-import { join } from "../util/path.ts";
+import { join, resolve } from "../util/path.ts";
 import { sha256HexSync } from "../util/sha256.ts";
 import { formatPlatform, hostPlatform, type Platform } from "./manifest.ts";
 import { formatReference, parseReference } from "./reference.ts";
@@ -63,6 +62,11 @@ export interface BuilderInfo {
   pulledAt: string;
   /** Digest of the extracted /cnb tree as extracted (see treeDigest), to find damage. */
   treeDigest?: string;
+  /**
+   * Each directory of the extracted /cnb ("" for /cnb itself) and its ctime in ms, as
+   * extracted: the cheap damage check of a warm pull (see dirsUnchanged).
+   */
+  dirStamps?: Record<string, number>;
 }
 
 export interface BuilderMetadata {
@@ -91,37 +95,87 @@ export function refRecordPath(refs: string, canonical: string, platform: string)
   return join(refs, `${id}.json`);
 }
 
-export async function readRef(path: string): Promise<RefRecord | undefined> {
-  const t = await readTextIfExists(path);
-  if (!t) return undefined;
+/** Small JSON records are read synchronously (no round trip to another thread). */
+function readJson<T>(path: string): T | undefined {
+  let t: string;
   try {
-    return JSON.parse(t) as RefRecord;
+    t = Deno.readTextFileSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+  try {
+    return JSON.parse(t) as T;
   } catch {
     return undefined;
   }
 }
 
-export async function readBuilderJson(dir: string): Promise<BuilderInfo | undefined> {
-  const t = await readTextIfExists(join(dir, "builder.json"));
-  if (!t) return undefined;
-  try {
-    return JSON.parse(t) as BuilderInfo;
-  } catch {
-    return undefined;
-  }
+export function readRef(path: string): RefRecord | undefined {
+  return readJson<RefRecord>(path);
+}
+
+export function readBuilderJson(dir: string): BuilderInfo | undefined {
+  return readJson<BuilderInfo>(join(dir, "builder.json"));
 }
 
 /**
  * The builder `refInput` names, as pulled before (pull policy if-not-present); undefined when
  * it has to be pulled.
  */
-export async function cachedBuilder(
+export function cachedBuilder(
   refInput: string,
   dirs: BuilderDirs,
   platform: Platform = hostPlatform(),
-): Promise<BuilderInfo | undefined> {
+): BuilderInfo | undefined {
   const canonical = formatReference(parseReference(refInput));
-  const rec = await readRef(refRecordPath(dirs.refs, canonical, formatPlatform(platform)));
-  const info = rec && await readBuilderJson(join(dirs.builders, rec.digest.slice(7)));
+  const rec = readRef(refRecordPath(dirs.refs, canonical, formatPlatform(platform)));
+  const info = rec && readBuilderJson(join(dirs.builders, rec.digest.slice(7)));
   return info && { ...info, ref: canonical, indexDigest: rec!.indexDigest };
+}
+
+/**
+ * A builder.toml reference (`-B ./builder.toml`, `file://...`): its absolute path, resolved
+ * against `base`; undefined for an image reference.
+ */
+export function localBuilderPath(ref: string, base: string): string | undefined {
+  if (ref.startsWith("file://")) return decodeURIComponent(new URL(ref).pathname);
+  return /\.toml$/i.test(ref) ? resolve(base, ref) : undefined;
+}
+
+/**
+ * Every directory under `root` (relative path, "" for `root`) with its ctime in ms; undefined
+ * where the system reports no ctime. A file added, removed or renamed changes its directory's
+ * ctime, and nothing sets a ctime back.
+ */
+export function dirStamps(root: string): Record<string, number> | undefined {
+  const out: Record<string, number> = {};
+  const walk = (rel: string): boolean => {
+    const dir = rel ? join(root, rel) : root;
+    const c = Deno.lstatSync(dir).ctime?.getTime();
+    if (c === undefined) return false;
+    out[rel] = c;
+    for (const e of Deno.readDirSync(dir)) {
+      if (e.isDirectory && !walk(rel ? `${rel}/${e.name}` : e.name)) return false;
+    }
+    return true;
+  };
+  return walk("") ? out : undefined;
+}
+
+/**
+ * The cheap damage check: each directory dirStamps recorded is still a directory with the
+ * same ctime (one lstat per directory, no walk). It finds files removed, added or renamed
+ * anywhere in the tree, not a file edited in place (`builder pull --verify` does).
+ */
+export function dirsUnchanged(root: string, stamps: Record<string, number>): boolean {
+  for (const [rel, c] of Object.entries(stamps)) {
+    try {
+      const st = Deno.lstatSync(rel ? join(root, rel) : root);
+      if (!st.isDirectory || st.ctime?.getTime() !== c) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
 }

@@ -116,7 +116,12 @@ export class RegistryClient {
    * One request with auth and retries. Returns the response for any status but 401 (after
    * answering a challenge) and 5xx (retried); network errors are retried, then reported.
    */
-  async request(ref: ImageRef, path: string, headers: Record<string, string> = {}) {
+  async request(
+    ref: ImageRef,
+    path: string,
+    headers: Record<string, string> = {},
+    method: "GET" | "HEAD" = "GET",
+  ) {
     const url = `${this.baseUrl(ref.registry)}/${ref.repository}/${path}`;
     const scope = `repository:${ref.repository}:pull`;
     const key = `${ref.registry} ${scope}`;
@@ -127,7 +132,7 @@ export class RegistryClient {
       if (auth) h.Authorization = auth;
       let res: Response;
       try {
-        res = await timedFetch(url, { headers: h }, this.timeoutMs);
+        res = await timedFetch(url, { method, headers: h }, this.timeoutMs);
       } catch (e) {
         if (attempt < this.#attempts) {
           await this.sleep(attempt);
@@ -228,6 +233,23 @@ export class RegistryClient {
       });
     }
     return `Bearer ${token}`;
+  }
+
+  /**
+   * The digest `reference` points at now, from a HEAD request (no body): undefined when the
+   * registry does not say (no Docker-Content-Digest, or any status but 200), so that the
+   * caller falls back to getManifest, whose errors say what went wrong.
+   */
+  async headManifest(ref: ImageRef, reference = ref.digest ?? ref.tag ?? "latest") {
+    const res = await this.request(
+      ref,
+      `manifests/${reference}`,
+      { Accept: MANIFEST_ACCEPT },
+      "HEAD",
+    );
+    await res.body?.cancel();
+    const digest = res.headers.get("docker-content-digest") ?? undefined;
+    return res.status === 200 && digest?.startsWith("sha256:") ? digest : undefined;
   }
 
   /** Fetch a manifest or index by tag or digest, verified against the digest it should have. */

@@ -4,16 +4,14 @@ import { flagList, flagString } from "../args.ts";
 import { formatAgo, formatBytes } from "../../output.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
 import { DEFAULT_BUILDER } from "../../config/defaults.ts";
-import {
-  type BuilderInfo,
-  listBuilders,
-  pullBuilder,
-  type PullPolicy,
-  removeBuilder,
-} from "../../oci/builder.ts";
+import type { PullPolicy } from "../../oci/builder.ts";
+import { type BuilderInfo, localBuilderPath } from "../../oci/builder_cache.ts";
 import { parsePlatform } from "../../oci/manifest.ts";
-import { localBuilderPath } from "../../cnb/sources.ts";
 import { join } from "../../util/path.ts";
+
+// Fetching and extracting (builder.ts: node:crypto, TOML, the blob store) load only when a
+// pull has something to fetch, or for ls and rm: a warm pull needs warm_pull.ts alone.
+const oci = () => import("../../oci/builder.ts");
 
 const POLICIES = ["always", "if-not-present", "never"];
 
@@ -36,6 +34,13 @@ export async function run({ args, out, env, dirs }: CommandContext): Promise<num
         throw new UsageError(`--pull-policy must be one of ${POLICIES.join(", ")}`, "builder");
       }
       const ref = one(sub);
+      const verify = args.flags.verify === true;
+      if (verify && policy !== "always") {
+        throw new UsageError(
+          "--verify checks the extracted builder on a pull: it needs --pull-policy always",
+          "builder",
+        );
+      }
       // A builder.toml (as `pack builder create` reads it) is laid out locally, not pulled.
       const local = localBuilderPath(ref, Deno.cwd());
       const info = local
@@ -46,23 +51,21 @@ export async function run({ args, out, env, dirs }: CommandContext): Promise<num
           insecureRegistries,
           network: true,
         })
-        : await pullBuilder(ref, {
-          env,
-          dirs,
-          out,
-          platform,
-          insecureRegistries,
-          pullPolicy: policy,
+        : await pull(ref, { env, dirs, out, platform, insecureRegistries, pullPolicy: policy }, {
+          verify,
         });
+      if (!json && sub === "pull") {
+        out.info(`${info.ref} ${info.digest} (${info.platform}) ready at ${info.cnbDir}`);
+        return ExitCode.ok;
+      }
       const s = { ...summary(info), ...(await composition(info)) };
       if (json) out.json(s);
-      else if (sub === "inspect") console.log(describe(s));
-      else out.info(`${info.ref} ${info.digest} (${info.platform}) ready at ${info.cnbDir}`);
+      else console.log(describe(s));
       return ExitCode.ok;
     }
     case "ls": {
       if (rest.length) throw new UsageError("ls takes no arguments", "builder");
-      const all = await listBuilders(dirs);
+      const all = await (await oci()).listBuilders(dirs);
       if (json) out.json(all);
       else if (!all.length) out.info("no builders pulled yet (try `locald builder pull`)");
       else {
@@ -84,7 +87,7 @@ export async function run({ args, out, env, dirs }: CommandContext): Promise<num
     case "rm": {
       if (!rest.length) throw new UsageError("rm needs a reference", "builder");
       for (const ref of rest) {
-        if (!(await removeBuilder(ref, dirs))) {
+        if (!(await (await oci()).removeBuilder(ref, dirs))) {
           throw new LocaldError(`builder ${ref} is not pulled`, {
             hint: "`locald builder ls` lists the builders locald has",
             exitCode: ExitCode.input,
@@ -100,6 +103,23 @@ export async function run({ args, out, env, dirs }: CommandContext): Promise<num
     default:
       throw new UsageError(`unknown subcommand "${sub}" (pull, inspect, ls, rm)`, "builder");
   }
+}
+
+/**
+ * pullBuilder, by way of a warm pull first under "always" (one manifest request when the
+ * builder is here and unchanged; see src/oci/warm_pull.ts).
+ */
+async function pull(
+  ref: string,
+  opts: import("../../oci/builder.ts").BuilderPullOptions,
+  { verify }: { verify: boolean },
+): Promise<BuilderInfo> {
+  if (opts.pullPolicy === "always" && !verify) {
+    const { warmPull } = await import("../../oci/warm_pull.ts");
+    const warm = await warmPull(ref, opts);
+    if (warm) return warm;
+  }
+  return await (await oci()).pullBuilder(ref, { ...opts, verify });
 }
 
 function summary(i: BuilderInfo) {
