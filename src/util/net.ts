@@ -43,6 +43,24 @@ export function stallHint(offline: string): string {
 }
 
 /**
+ * Calls `fire` after `ms` unless the function returned is called first. `light`: with
+ * AbortSignal.timeout, not setTimeout, whose first use loads Deno's node:timers (about 20
+ * modules, 7-10 ms of CPU) that a warm pull's requests (a HEAD, a token) otherwise never need;
+ * that timer keeps the process alive only while its listener is attached, and stays pending
+ * (unreferenced) until it expires, so it suits waits that happen a few times, not per chunk
+ * of a large download.
+ */
+function after(ms: number, light: boolean, fire: () => void): () => void {
+  if (light) {
+    const limit = AbortSignal.timeout(ms);
+    limit.addEventListener("abort", fire);
+    return () => limit.removeEventListener("abort", fire);
+  }
+  const t = setTimeout(fire, ms);
+  return () => clearTimeout(t);
+}
+
+/**
  * fetch() with a limit on the wait for headers and on every wait for the next body chunk.
  * Throws StallError (or fetch's own network errors); the body it returns errors with
  * StallError when the peer goes quiet midway.
@@ -55,37 +73,33 @@ export async function timedFetch(
   const host = new URL(url).host;
   const ac = new AbortController();
   let stalled: StallError | undefined;
-  // The wait for headers is timed with AbortSignal.timeout, not setTimeout: the global timers'
-  // first use loads Deno's node:timers (about 20 modules, 7-10 ms of CPU), which a request
-  // without a body (a warm pull's HEAD) then never needs. Its timer keeps the process alive
-  // only while a listener is attached.
-  const limit = AbortSignal.timeout(timeoutMs);
-  const onStall = () => {
+  const cancel = after(timeoutMs, true, () => {
     stalled = new StallError(host, "headers", timeoutMs);
     ac.abort(stalled);
-  };
-  limit.addEventListener("abort", onStall);
+  });
   let res: Response;
   try {
     res = await fetch(url, { ...init, signal: ac.signal });
   } catch (e) {
     throw stalled ?? e;
   } finally {
-    limit.removeEventListener("abort", onStall);
+    cancel();
   }
   if (!res.body) return res;
   // A byte stream read into the caller's buffer: a reader that reuses one buffer (the blob
   // store's) then allocates nothing per chunk, which keeps large downloads' memory flat.
   const reader = res.body.getReader({ mode: "byob" });
+  // A small body (a token, a manifest) is read in a chunk or two: timed without setTimeout.
+  const small = Number(res.headers.get("content-length") ?? Infinity) <= 1 << 20;
   const body = new ReadableStream({
     type: "bytes",
     autoAllocateChunkSize: 1 << 16,
     async pull(ctrl) {
       const req = ctrl.byobRequest!;
       const v = req.view!;
-      let t: ReturnType<typeof setTimeout> | undefined;
+      let cancel = () => {};
       const quiet = new Promise<never>((_, reject) => {
-        t = setTimeout(() => reject(new StallError(host, "body", timeoutMs)), timeoutMs);
+        cancel = after(timeoutMs, small, () => reject(new StallError(host, "body", timeoutMs)));
       });
       try {
         const r = await Promise.race([
@@ -102,7 +116,7 @@ export async function timedFetch(
         reader.cancel(e).catch(() => {});
         ctrl.error(e);
       } finally {
-        clearTimeout(t);
+        cancel();
       }
     },
     cancel(reason) {
