@@ -9,26 +9,18 @@ import { join } from "node:path";
 import { startRegistry } from "./support/registry.ts";
 import { startProxy } from "./support/proxy.ts";
 import { layer, pushImage } from "./support/images.ts";
+import { denoArgs, runLocald, testEnv } from "./support/locald.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-async function locald(env: Record<string, string>, args: string[], denoFlags: string[] = []) {
+/** locald with Deno's debug log on stderr: it names every module loaded. */
+async function withModuleLog(args: string[], env: Record<string, string>) {
   const res = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...denoFlags, MAIN, ...args],
-    env: {
-      ...Deno.env.toObject(),
-      DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.env.get("HOME") ?? "/root", ".cache/deno"),
-      ...env,
-      NO_COLOR: "1",
-    },
+    args: denoArgs(args).map((a) => a === "--quiet" ? "--log-level=debug" : a),
+    env,
+    clearEnv: true,
     stdout: "piped",
     stderr: "piped",
   }).output();
-  return {
-    code: res.code,
-    stdout: new TextDecoder().decode(res.stdout),
-    stderr: new TextDecoder().decode(res.stderr),
-  };
+  return { code: res.code, stderr: new TextDecoder().decode(res.stderr) };
 }
 
 async function builderLayers(version: string) {
@@ -59,14 +51,10 @@ Deno.test("a warm builder pull asks for the manifest once and fetches nothing", 
   const reg = await startRegistry();
   const proxy = startProxy(reg.host);
   proxy.bearer = { user: "u", password: "p", anonymous: true };
-  const home = await Deno.makeTempDir({ prefix: "locald-warm-pull-" });
-  const env: Record<string, string> = {
-    LOCALD_HOME: join(home, "locald"),
-    HOME: home,
-    DOCKER_CONFIG: join(home, "docker"),
-  };
+  const t0 = await testEnv();
+  const env = t0.env;
   const ref = `${proxy.host}/warm/builder:1`;
-  const pull = (...more: string[]) => locald(env, ["builder", "pull", ref, ...more]);
+  const pull = (...more: string[]) => runLocald(["builder", "pull", ref, ...more], { env });
   try {
     const layersA = await builderLayers("a");
     const first = await pushImage(reg, "warm/builder", "1", { layers: layersA });
@@ -79,7 +67,7 @@ Deno.test("a warm builder pull asks for the manifest once and fetches nothing", 
 
     await t.step("one HEAD for the manifest (auth as always), no blob, no GET", async () => {
       proxy.log.length = 0;
-      const r = await locald(env, ["builder", "pull", ref], ["--log-level=debug"]);
+      const r = await withModuleLog(["builder", "pull", ref], env);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, new RegExp(`${digest} \\(linux/[a-z0-9]+\\) ready at `));
       const calls = proxy.log.filter((l) => l.path !== "/token");
@@ -173,6 +161,6 @@ Deno.test("a warm builder pull asks for the manifest once and fetches nothing", 
   } finally {
     await proxy.stop();
     await reg.stop();
-    await Deno.remove(home, { recursive: true }).catch(() => {});
+    await t0.cleanup();
   }
 });

@@ -100,7 +100,7 @@ export async function pullBuilder(
   const dest = join(opts.dirs.builders, hex);
   let info = readBuilderJson(dest);
   // "always" also means: what was extracted is what the image holds. A tree changed or damaged
-  // since its extraction is extracted again: found by its directories' ctimes (a file added,
+  // since its extraction is extracted again: found by its directories' times (a file added,
   // removed or renamed), and with `verify` (or without those stamps) by a walk that compares
   // every file's size, mode and modification time with the extraction's.
   const cnb = join(dest, "cnb");
@@ -108,7 +108,7 @@ export async function pullBuilder(
   const damaged = info && policy === "always" && (opts.verify || !stamped) &&
     info.treeDigest !== await treeDigest(cnb);
   if (info && policy === "always" && !damaged && !stamped) {
-    // Intact, but its stamps are missing (extracted by an older locald) or stale (a ctime
+    // Intact, but its stamps are missing (extracted by an older locald) or stale (a time
     // changed, nothing else): record them now, for the next warm pull.
     info.dirStamps = dirStamps(cnb);
     await writeFileAtomic(join(dest, "builder.json"), JSON.stringify(info, null, 2));

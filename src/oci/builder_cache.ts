@@ -63,10 +63,10 @@ export interface BuilderInfo {
   /** Digest of the extracted /cnb tree as extracted (see treeDigest), to find damage. */
   treeDigest?: string;
   /**
-   * Each directory of the extracted /cnb ("" for /cnb itself) and its ctime in ms, as
-   * extracted: the cheap damage check of a warm pull (see dirsUnchanged).
+   * Each directory of the extracted /cnb ("" for /cnb itself) and its modification and change
+   * times, as extracted: the cheap damage check of a warm pull (see dirsUnchanged).
    */
-  dirStamps?: Record<string, number>;
+  dirStamps?: Record<string, string>;
 }
 
 export interface BuilderMetadata {
@@ -144,17 +144,24 @@ export function localBuilderPath(ref: string, base: string): string | undefined 
 }
 
 /**
- * Every directory under `root` (relative path, "" for `root`) with its ctime in ms; undefined
- * where the system reports no ctime. A file added, removed or renamed changes its directory's
- * ctime, and nothing sets a ctime back.
+ * A directory's stamp: its modification time (a file added, removed or renamed in it sets it;
+ * Deno reports it to the millisecond) and its change time (which nothing sets back, though
+ * Deno reports it only to the second); undefined where the system reports neither.
  */
-export function dirStamps(root: string): Record<string, number> | undefined {
-  const out: Record<string, number> = {};
+function stampOf(st: Deno.FileInfo): string | undefined {
+  const m = st.mtime?.getTime();
+  const c = st.ctime?.getTime();
+  return m === undefined || c === undefined ? undefined : `${m} ${c}`;
+}
+
+/** Every directory under `root` (relative path, "" for `root`) with its stamp. */
+export function dirStamps(root: string): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
   const walk = (rel: string): boolean => {
     const dir = rel ? join(root, rel) : root;
-    const c = Deno.lstatSync(dir).ctime?.getTime();
-    if (c === undefined) return false;
-    out[rel] = c;
+    const stamp = stampOf(Deno.lstatSync(dir));
+    if (stamp === undefined) return false;
+    out[rel] = stamp;
     for (const e of Deno.readDirSync(dir)) {
       if (e.isDirectory && !walk(rel ? `${rel}/${e.name}` : e.name)) return false;
     }
@@ -165,14 +172,14 @@ export function dirStamps(root: string): Record<string, number> | undefined {
 
 /**
  * The cheap damage check: each directory dirStamps recorded is still a directory with the
- * same ctime (one lstat per directory, no walk). It finds files removed, added or renamed
+ * same stamp (one lstat per directory, no walk). It finds files removed, added or renamed
  * anywhere in the tree, not a file edited in place (`builder pull --verify` does).
  */
-export function dirsUnchanged(root: string, stamps: Record<string, number>): boolean {
-  for (const [rel, c] of Object.entries(stamps)) {
+export function dirsUnchanged(root: string, stamps: Record<string, string>): boolean {
+  for (const [rel, stamp] of Object.entries(stamps)) {
     try {
       const st = Deno.lstatSync(rel ? join(root, rel) : root);
-      if (!st.isDirectory || st.ctime?.getTime() !== c) return false;
+      if (!st.isDirectory || stampOf(st) !== stamp) return false;
     } catch {
       return false;
     }
