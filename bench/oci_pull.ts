@@ -5,6 +5,10 @@
  * memory (max RSS) for builders whose layers differ in size.
  *
  *   deno run -A bench/oci_pull.ts [--runs N] [--out bench/results/oci_pull.md]
+ *                                 [--baseline OTHER/main.ts]
+ *
+ * --baseline: another checkout's main.ts (say, main before a change) whose warm pull takes
+ * turns with this one's and with skopeo's, for a before/after from the same run.
  */
 import { join } from "node:path";
 import { startRegistry } from "../tests/support/registry.ts";
@@ -17,6 +21,8 @@ const runs = Number(args[args.indexOf("--runs") + 1] || 3) || 3;
 const outFile = args.includes("--out")
   ? args[args.indexOf("--out") + 1]
   : new URL("./results/oci_pull.md", import.meta.url).pathname;
+
+const baseline = args.includes("--baseline") ? args[args.indexOf("--baseline") + 1] : undefined;
 
 const MiB = 1024 * 1024;
 
@@ -206,10 +212,18 @@ async function main() {
     const pullA = [Deno.execPath(), "run", "-A", MAIN, "builder", "pull", refA];
     await timed(pullA, warmHome);
     await timed(skopeoWarm, baseEnv);
-    const warmPairs: [Measure, Measure][] = [];
+    const pullBase = baseline &&
+      [Deno.execPath(), "run", "-A", baseline, "builder", "pull", refA];
+    if (pullBase) await timed(pullBase, warmHome);
+    const warmPairs: [Measure, Measure, Measure?][] = [];
     for (let i = 0; i < 3 * runs + 1; i++) {
-      warmPairs.push([await timed(pullA, warmHome), await timed(skopeoWarm, baseEnv)]);
+      warmPairs.push([
+        await timed(pullA, warmHome),
+        await timed(skopeoWarm, baseEnv),
+        pullBase ? await timed(pullBase, warmHome) : undefined,
+      ]);
     }
+    const wm = (k: 0 | 1 | 2, f: (m: Measure) => number) => median(warmPairs.map((p) => f(p[k]!)));
     const idle = join(work, "idle.ts");
     await Deno.writeTextFile(idle, "");
     const idleDeno = await timed([Deno.execPath(), "run", idle], baseEnv);
@@ -275,22 +289,27 @@ async function main() {
       "",
       "| step | wall ms | CPU ms (user+sys) | max RSS MiB |",
       "|---|---|---|---|",
-      ...([["locald builder pull, warm", 0], ["skopeo copy, warm", 1]] as const).map(
-        ([name, k]) =>
-          `| ${name} | ${(median(warmPairs.map((p) => p[k].seconds)) * 1000).toFixed(0)} | ${
-            (median(warmPairs.map((p) => p[k].cpu)) * 1000).toFixed(0)
-          } | ${median(warmPairs.map((p) => p[k].maxRssMiB)).toFixed(0)} |`,
+      ...([
+        ["locald builder pull, warm", 0],
+        ["skopeo copy, warm", 1],
+        ...(pullBase ? [[`baseline (${baseline}), warm`, 2] as const] : []),
+      ] as const).map(([name, k]) =>
+        `| ${name} | ${(wm(k, (m) => m.seconds) * 1000).toFixed(0)} | ${
+          (wm(k, (m) => m.cpu) * 1000).toFixed(0)
+        } | ${wm(k, (m) => m.maxRssMiB).toFixed(0)} |`
       ),
       "",
       `**Warm pull / warm skopeo copy: ${
-        (median(warmPairs.map((p) => p[0].seconds)) / median(warmPairs.map((p) => p[1].seconds)))
-          .toFixed(2)
-      } wall, ${
-        (median(warmPairs.map((p) => p[0].cpu)) / median(warmPairs.map((p) => p[1].cpu)))
-          .toFixed(2)
-      } CPU** (target <= 1.5). An empty \`deno run\` took ${
-        (idleDeno.seconds * 1000).toFixed(0)
-      } ms and ${idleDeno.maxRssMiB.toFixed(0)} MiB in this run.`,
+        (wm(0, (m) => m.seconds) / wm(1, (m) => m.seconds)).toFixed(2)
+      } wall, ${(wm(0, (m) => m.cpu) / wm(1, (m) => m.cpu)).toFixed(2)} CPU** (target <= 1.5)${
+        pullBase
+          ? `; the baseline's: ${
+            (wm(2, (m) => m.seconds) / wm(1, (m) => m.seconds)).toFixed(2)
+          } wall, ${(wm(2, (m) => m.cpu) / wm(1, (m) => m.cpu)).toFixed(2)} CPU`
+          : ""
+      }. An empty \`deno run\` took ${(idleDeno.seconds * 1000).toFixed(0)} ms and ${
+        idleDeno.maxRssMiB.toFixed(0)
+      } MiB in this run.`,
       "",
       "Peak memory against layer size (cold pulls; floor: the larger peak of `skopeo copy` and",
       "`umoci raw unpack` of the same image, run right after). Max RSS is from the kernel; anonymous",
