@@ -169,7 +169,11 @@ export async function resolveSources(
         exitCode: ExitCode.input,
       });
     } else {
-      builder = await (await oci()).pullBuilder(builderRef, {
+      // "always" with the builder here and unchanged: one manifest request (warm_pull.ts).
+      const warm = o.pullPolicy === "always"
+        ? await (await import("../oci/warm_pull.ts")).warmPull(builderRef, pullOpts)
+        : undefined;
+      builder = warm ?? await (await oci()).pullBuilder(builderRef, {
         ...pullOpts,
         pullPolicy: o.pullPolicy,
       });
