@@ -5,7 +5,7 @@
  * memory (max RSS) for builders whose layers differ in size.
  *
  *   deno run -A bench/oci_pull.ts [--runs N] [--out bench/results/oci_pull.md]
- *                                 [--baseline OTHER/main.ts]
+ *                                 [--baseline OTHER/main.ts [--baseline-label TEXT]]
  *
  * --baseline: another checkout's main.ts (say, main before a change) whose warm pull takes
  * turns with this one's and with skopeo's, for a before/after from the same run.
@@ -23,6 +23,9 @@ const outFile = args.includes("--out")
   : new URL("./results/oci_pull.md", import.meta.url).pathname;
 
 const baseline = args.includes("--baseline") ? args[args.indexOf("--baseline") + 1] : undefined;
+const baselineLabel = args.includes("--baseline-label")
+  ? args[args.indexOf("--baseline-label") + 1]
+  : `baseline (${baseline})`;
 
 const MiB = 1024 * 1024;
 
@@ -93,6 +96,32 @@ function builderConfigLayer() {
 }
 
 const timed = measure;
+
+/**
+ * Wall and CPU time to the microsecond (/usr/bin/time rounds to 10 ms, the size of a warm
+ * pull's difference): bash reads its clock around the command and reports its children's CPU
+ * time (`times`). Max RSS as /usr/bin/time gives it.
+ */
+async function precise(cmd: string[], env: Record<string, string>): Promise<Measure> {
+  const script = 't0=$EPOCHREALTIME; "$@"; s=$?; t1=$EPOCHREALTIME; times >&2; ' +
+    'echo "wall $t0 $t1" >&2; exit $s';
+  const res = await new Deno.Command("/usr/bin/time", {
+    args: ["-f", "%M", "bash", "-c", script, "_", ...cmd],
+    env,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(res.stderr).trim().split("\n");
+  if (!res.success) throw new Error(`${cmd.join(" ")} failed:\n${err.join("\n")}`);
+  const kb = Number(err.at(-1));
+  const [t0, t1] = err.at(-2)!.split(" ").slice(1).map(Number);
+  const secs = (t: string) => {
+    const m = t.match(/^(\d+)m([\d.]+)s$/)!;
+    return Number(m[1]) * 60 + Number(m[2]);
+  };
+  const [user, sys] = err.at(-3)!.split(" ").map(secs);
+  return { seconds: t1 - t0, maxRssMiB: kb / 1024, cpu: user + sys, anonMiB: 0, fileMiB: 0 };
+}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -216,17 +245,17 @@ async function main() {
       [Deno.execPath(), "run", "-A", baseline, "builder", "pull", refA];
     if (pullBase) await timed(pullBase, warmHome);
     const warmPairs: [Measure, Measure, Measure?][] = [];
-    for (let i = 0; i < 3 * runs + 1; i++) {
+    for (let i = 0; i < 7 * runs; i++) {
       warmPairs.push([
-        await timed(pullA, warmHome),
-        await timed(skopeoWarm, baseEnv),
-        pullBase ? await timed(pullBase, warmHome) : undefined,
+        await precise(pullA, warmHome),
+        await precise(skopeoWarm, baseEnv),
+        pullBase ? await precise(pullBase, warmHome) : undefined,
       ]);
     }
     const wm = (k: 0 | 1 | 2, f: (m: Measure) => number) => median(warmPairs.map((p) => f(p[k]!)));
     const idle = join(work, "idle.ts");
     await Deno.writeTextFile(idle, "");
-    const idleDeno = await timed([Deno.execPath(), "run", idle], baseEnv);
+    const idleDeno = await precise([Deno.execPath(), "run", idle], baseEnv);
     // The same, alive long enough for its memory to be sampled.
     await Deno.writeTextFile(idle, "await new Promise((r) => setTimeout(r, 300));\n");
     const idleMem = await timed([Deno.execPath(), "run", idle], baseEnv);
@@ -285,17 +314,18 @@ async function main() {
       } %** (target <= 5 %). A warm pull fetches the manifest, finds`,
       "the digest unchanged and the extracted builder in place, and downloads no blob.",
       "",
-      `Warm pull against a warm \`skopeo copy\` of the same image (${warmPairs.length} paired runs, medians):`,
+      `Warm pull against a warm \`skopeo copy\` of the same image (${warmPairs.length} paired runs, medians;`,
+      "wall and CPU time to the microsecond: bash's clock around the command and its `times`):",
       "",
       "| step | wall ms | CPU ms (user+sys) | max RSS MiB |",
       "|---|---|---|---|",
       ...([
         ["locald builder pull, warm", 0],
         ["skopeo copy, warm", 1],
-        ...(pullBase ? [[`baseline (${baseline}), warm`, 2] as const] : []),
+        ...(pullBase ? [[`${baselineLabel}, warm`, 2] as const] : []),
       ] as const).map(([name, k]) =>
-        `| ${name} | ${(wm(k, (m) => m.seconds) * 1000).toFixed(0)} | ${
-          (wm(k, (m) => m.cpu) * 1000).toFixed(0)
+        `| ${name} | ${(wm(k, (m) => m.seconds) * 1000).toFixed(1)} | ${
+          (wm(k, (m) => m.cpu) * 1000).toFixed(1)
         } | ${wm(k, (m) => m.maxRssMiB).toFixed(0)} |`
       ),
       "",
@@ -307,7 +337,7 @@ async function main() {
             (wm(2, (m) => m.seconds) / wm(1, (m) => m.seconds)).toFixed(2)
           } wall, ${(wm(2, (m) => m.cpu) / wm(1, (m) => m.cpu)).toFixed(2)} CPU`
           : ""
-      }. An empty \`deno run\` took ${(idleDeno.seconds * 1000).toFixed(0)} ms and ${
+      }. An empty \`deno run\` took ${(idleDeno.seconds * 1000).toFixed(1)} ms and ${
         idleDeno.maxRssMiB.toFixed(0)
       } MiB in this run.`,
       "",
