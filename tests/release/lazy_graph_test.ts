@@ -89,13 +89,24 @@ Deno.test("a build with a cached builder reads it without the pull machinery", a
 });
 
 Deno.test("builder pull loads tar, decompression and node:crypto only to download or extract", async () => {
-  // A warm pull (the builder is extracted already) fetches and hashes one manifest: JavaScript
-  // SHA-256 and Web Crypto, no node:crypto; apply.ts (the tar reader, zlib) only when it extracts.
+  // A warm pull (the builder is extracted already and unchanged) makes one HEAD request:
+  // warm_pull.ts, without builder.ts (the blob store, TOML, the tree walk), node:path or
+  // node:crypto; builder.ts loads when something must be fetched, apply.ts (the tar reader,
+  // zlib) only when it extracts.
   const g = await graph("src/cli/commands/builder.ts");
   const extract =
     /^(npm:\/?tar|node:(crypto|zlib|stream|fs)$)|src\/(oci\/apply|archive\/(extract|tar|inflate))\.ts$/;
   assert.deepEqual(g.loaded.filter((m) => extract.test(m)), []);
-  assert.ok(g.loaded.includes("src/oci/builder.ts"), g.loaded.join(" "));
+  assert.deepEqual(g.loaded.filter((m) => HEAVY.test(m)), []);
+  for (const m of ["../../oci/builder.ts", "../../oci/warm_pull.ts"]) {
+    assert.ok(g.dynamic.includes(m), `${m} is not loaded lazily`);
+  }
+  const warm = await graph("src/oci/warm_pull.ts");
+  assert.deepEqual(
+    warm.loaded.filter((m) => HEAVY.test(m) && m !== "src/oci/registry.ts"),
+    [],
+    "a warm pull needs the registry client only",
+  );
   const image = await graph("src/oci/image.ts");
   assert.ok(image.dynamic.includes("./apply.ts"), "apply.ts is not loaded lazily");
   // Extraction reads tar itself (no tar-stream, no node streams); zlib loads for compressed layers.
