@@ -9,12 +9,18 @@ export interface Target {
   distro?: { name: string; version: string };
 }
 
-export function parseOsRelease(text: string): { name: string; version: string } | undefined {
+/** Every `KEY=value` of an os-release file (quotes removed). */
+export function osReleaseVars(text: string): Record<string, string> {
   const vars: Record<string, string> = {};
   for (const line of text.split("\n")) {
     const m = line.match(/^([A-Z_]+)=(.*)$/);
     if (m) vars[m[1]] = m[2].replace(/^["']|["']$/g, "");
   }
+  return vars;
+}
+
+export function parseOsRelease(text: string): { name: string; version: string } | undefined {
+  const vars = osReleaseVars(text);
   if (!vars.ID) return undefined;
   return { name: vars.ID, version: vars.VERSION_ID ?? "" };
 }

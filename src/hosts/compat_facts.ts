@@ -1,0 +1,119 @@
+/**
+ * The facts compat.ts judges, read from a root filesystem ("/" for this host, an extracted
+ * image's root for a stack) or from a program file. Reads only; a path inside a root is
+ * resolved inside it (an image's absolute symlink /lib64/ld-linux-x86-64.so.2 ->
+ * /lib/x86_64-linux-gnu/... means the image's file, never this host's).
+ */
+import {
+  elfNeeds,
+  glibcFromFileName,
+  LOADERS,
+  parseGlibcVersion,
+  type ProgramNeeds,
+  type SystemFacts,
+} from "./compat.ts";
+import { osReleaseVars } from "./target.ts";
+
+const MAX_LINKS = 40;
+
+/**
+ * `path` (absolute, as seen inside `root`) resolved to a host path inside root, following
+ * symlinks as the system would if root were "/"; undefined when it does not exist, loops, or
+ * is not a regular file or directory.
+ */
+export async function resolveIn(root: string, path: string): Promise<string | undefined> {
+  const base = root.replace(/\/+$/, "");
+  const todo = path.split("/").filter(Boolean);
+  const done: string[] = [];
+  let links = 0;
+  while (todo.length) {
+    const part = todo.shift()!;
+    if (part === ".") continue;
+    if (part === "..") {
+      done.pop();
+      continue;
+    }
+    const host = `${base}/${[...done, part].join("/")}`;
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(host);
+    } catch {
+      return undefined;
+    }
+    if (info.isSymlink) {
+      if (++links > MAX_LINKS) return undefined;
+      const target = await Deno.readLink(host);
+      if (target.startsWith("/")) done.length = 0;
+      todo.unshift(...target.split("/").filter(Boolean));
+      continue;
+    }
+    done.push(part);
+  }
+  return `${base}/${done.join("/")}`;
+}
+
+/** The directories a libc.so.6 lives in, per machine. */
+function libDirs(machine: string): string[] {
+  const triplet = machine === "aarch64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
+  return [
+    `/lib/${triplet}`,
+    `/usr/lib/${triplet}`,
+    "/lib64",
+    "/usr/lib64",
+    "/lib",
+    "/usr/lib",
+  ];
+}
+
+/** This machine's name as `uname -m` says it. */
+export function machineName(arch: string = Deno.build.arch): string {
+  return arch === "aarch64" || arch === "arm64" ? "aarch64" : "x86_64";
+}
+
+/** The facts of the system under `root` ("/" for this host). */
+export async function systemFacts(root: string, machine = machineName()): Promise<SystemFacts> {
+  const loaders: string[] = [];
+  const l = LOADERS[machine] ?? LOADERS.x86_64;
+  for (const p of [...l.glibc, ...l.musl]) {
+    if (await resolveIn(root, p)) loaders.push(p);
+  }
+  let osRelease: Record<string, string> = {};
+  for (const p of ["/etc/os-release", "/usr/lib/os-release"]) {
+    const f = await resolveIn(root, p);
+    if (!f) continue;
+    try {
+      osRelease = osReleaseVars(await Deno.readTextFile(f));
+      break;
+    } catch { /* unreadable: next */ }
+  }
+  let glibc: string | undefined;
+  let found = false;
+  for (const dir of libDirs(machine)) {
+    const link = `${root.replace(/\/+$/, "")}${dir}/libc.so.6`;
+    const f = await resolveIn(root, `${dir}/libc.so.6`);
+    if (!f) continue;
+    found = true;
+    try {
+      glibc = glibcFromFileName(f.slice(f.lastIndexOf("/") + 1)) ??
+        glibcFromFileName((await Deno.readLink(link).catch(() => "")).replace(/^.*\//, "")) ??
+        parseGlibcVersion(new TextDecoder("latin1").decode(await Deno.readFile(f)));
+    } catch { /* unreadable: version unknown */ }
+    break;
+  }
+  const musl = loaders.some((p) => l.musl.includes(p));
+  const libc = found || loaders.some((p) => l.glibc.includes(p))
+    ? "glibc"
+    : musl
+    ? "musl"
+    : "unknown";
+  return { libc, ...(glibc ? { glibc } : {}), loaders, osRelease };
+}
+
+/** What the program file at `path` needs to load, or undefined (not ELF, unreadable). */
+export async function programNeeds(path: string): Promise<ProgramNeeds | undefined> {
+  try {
+    return elfNeeds(await Deno.readFile(path));
+  } catch {
+    return undefined;
+  }
+}
