@@ -15,6 +15,7 @@ import { assertLauncherSafePath, shellQuote, shellWord } from "../util/shell.ts"
 import { exists } from "../util/fs.ts";
 import { parseEnvZ } from "./format.ts";
 import { command } from "../util/run.ts";
+import type { StackDev } from "./stack.ts";
 
 /**
  * Where the build's state is and how the launcher's side sees it: natively (and on Lima) the
@@ -27,7 +28,11 @@ export interface StateView {
   /** Whether per-type symlinks to the launcher exist (`<state>/process/<type>`). */
   symlinks: boolean;
   /** How to sandbox a command where commands run (see Backend.sandboxOptions). */
-  sandboxOptions?(network: Network | undefined, why: string): Promise<SandboxOptions>;
+  sandboxOptions?(
+    network: Network | undefined,
+    why: string,
+    opts?: { probe?: boolean },
+  ): Promise<SandboxOptions>;
 }
 
 export interface DevEnv {
@@ -36,6 +41,13 @@ export interface DevEnv {
   /** Its paths (layersDir, lifecycle) are as the launcher sees them. */
   rec: BuildRecord;
   view?: StateView;
+  /** A stack build: commands run in its run image (src/devenv/stack.ts). */
+  stack?: StackDev;
+}
+
+/** The launcher as commands see it: the build's own, or the builder's in the run image. */
+export function launcherOf(d: DevEnv): string {
+  return d.stack ? "/cnb/lifecycle/launcher" : d.rec.lifecycle.launcher;
 }
 
 /** The build for `dir`, or for the nearest parent directory that has one. */
@@ -50,7 +62,14 @@ export async function loadDevEnv(dir: string, view: StateView): Promise<DevEnv> 
       assertLauncherSafePath(cur, "project");
       assertLauncherSafePath(rec.layersDir, "state");
       // Natively and on Lima the launcher's path is the same on this side; on WSL it is not.
-      if (view.name !== "wsl") {
+      const here = view.name !== "wsl";
+      if (rec.userland === "stack") {
+        const { stackDev } = await import("./stack.ts");
+        const stack = await stackDev(rec, cur, here);
+        if (here) assertLayers(rec.layersDir, cur);
+        return { projectDir: cur, paths, rec, view, stack };
+      }
+      if (here) {
         assertLauncher(rec.lifecycle.launcher, cur);
         assertLayers(rec.layersDir, cur);
       }
@@ -219,7 +238,7 @@ export async function commandIn(
   // (exit 127, as shells), not the launcher's or bash's own message.
   const check = opts.notFound ? notFoundCheck(argv[0], d.projectDir) : "";
   return devStep(d, "launcher", {
-    argv: launcherArgv(d.rec.lifecycle.launcher, sourced, argv, cwd, check),
+    argv: launcherArgv(launcherOf(d), sourced, argv, cwd, check),
     // Sourcing, the launcher changes to CNB_APP_DIR first (the script then to cwd).
     env: { ...baseEnv, ...launcherVars(d.rec, sourced ? g(d.projectDir) : cwd) },
     cwd,
@@ -240,7 +259,9 @@ export function devStep(d: DevEnv, name: string, cmd: HostCommand & { cwd: strin
     mounts: [
       { path: d.projectDir, writable: true },
       { path: d.rec.layersDir, writable: false },
-      { path: d.rec.lifecycle.root, writable: false },
+      d.stack
+        ? { source: d.stack.lifecycle, path: "/cnb/lifecycle", writable: false }
+        : { path: d.rec.lifecycle.root, writable: false },
       { path: d.paths.processes, writable: false },
     ],
   };
@@ -277,7 +298,11 @@ export async function launcherEnv(
 ): Promise<Record<string, string>> {
   const file = join(d.paths.state, `.env-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
   const g = d.view?.guestPath ?? ((p: string) => p);
-  const cmd = host.wrap(await commandIn(d, envCaptureArgv(g(file)), hostCwd, base));
+  const step = await commandIn(d, envCaptureArgv(g(file)), hostCwd, base);
+  // In the run image the launcher writes the file through a mount of the state directory.
+  const cmd = host.wrap(
+    await inUserland({}, d, step, "env", { mounts: [{ path: d.paths.state, writable: true }] }),
+  );
   const launcher = command(cmd.argv, {
     env: cmd.env,
     clearEnv: true,
@@ -315,11 +340,12 @@ export function processCommand(
   baseEnv: Record<string, string>,
 ): Step {
   const g = d.view?.guestPath ?? ((p: string) => p);
-  const argv = d.view && !d.view.symlinks
+  // In the run image: /cnb/process/TYPE, as in an app image (runImageStep mounts the links).
+  const argv = d.stack ? [`/cnb/process/${type}`, ...args] : d.view && !d.view.symlinks
     ? [
       "/bin/bash",
       "-c",
-      `exec -a ${shellQuote(type)} ${shellQuote(d.rec.lifecycle.launcher)} "$@"`,
+      `exec -a ${shellQuote(type)} ${shellQuote(launcherOf(d))} "$@"`,
       "locald-run",
       ...args,
     ]
@@ -355,6 +381,23 @@ export function devSandboxRequest(
   );
   if (flags.sandbox === true || network === "none") return { network: network ?? "default" };
   return undefined;
+}
+
+/**
+ * A dev step where it runs: in the run image for a stack build (src/devenv/stack.ts, loaded
+ * only then), else as withSandbox makes it. `extra`: what the run image needs besides the
+ * step (the process type's link, more mounts); a host build ignores it.
+ */
+export async function inUserland(
+  flags: SandboxFlags,
+  d: DevEnv,
+  step: Step,
+  command: string,
+  extra: { processType?: string; mounts?: Step["mounts"] } = {},
+): Promise<Step> {
+  if (!d.stack) return await withSandbox(flags, d, step, command);
+  const { runImageStep } = await import("./stack.ts");
+  return await runImageStep(flags, d, step, command, extra);
 }
 
 /**

@@ -81,8 +81,15 @@ export interface Backend {
    * that system, for sandboxStep(); the host then wraps the sandboxed step as any other
    * (`host.wrap(sandboxStep(step, options))`, for builds and dev commands alike). Fails
    * with a one-line error and the fix when no sandbox can run there (`why`: "this build (...)").
+   * `probe: false` (dev commands in a stack's run image, on every keystroke): skip what costs a
+   * process (the trial sandbox) or is not needed there (the host's system layout: `system` is
+   * empty); a bwrap that then cannot start is diagnosed after it failed (sandboxFailure).
    */
-  sandboxOptions(network: Network | undefined, why: string): Promise<SandboxOptions>;
+  sandboxOptions(
+    network: Network | undefined,
+    why: string,
+    opts?: { probe?: boolean },
+  ): Promise<SandboxOptions>;
 }
 
 /** How a backend stands, in doctor's terms (one line, a hint, facts for --json). */

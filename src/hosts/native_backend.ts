@@ -43,8 +43,14 @@ function open(ed: EnvAndDirs, reason: string): Promise<Backend> {
       };
     },
     commandEnv: (e) => Promise.resolve(e),
-    async sandboxOptions(network, why) {
-      const { checkSandbox, sandboxUnavailable } = await import("./sandbox_check.ts");
+    async sandboxOptions(network, why, o) {
+      const { checkSandbox, findOnPath, sandboxUnavailable } = await import("./sandbox_check.ts");
+      if (o?.probe === false && Deno.build.os === "linux") {
+        const bwrap = await findOnPath("bwrap", ed.env.PATH);
+        if (bwrap) {
+          return { bwrap, uid: Deno.uid() ?? 0, gid: Deno.gid() ?? 0, network, system: [] };
+        }
+      }
       const a = await checkSandbox(ed.env);
       if (!a.available) throw sandboxUnavailable(a, why);
       const { systemLayout } = await import("./sandbox.ts");

@@ -4,7 +4,7 @@
  * say exactly why and what to run. `diagnose()` is pure; `checkSandbox()` does the probing.
  * A sandbox that was asked for and is not available is an error, never a silent fallback.
  */
-import { join } from "node:path";
+import { join } from "../util/path.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { NAMESPACE_ID } from "./native.ts";
 import { command } from "../util/run.ts";

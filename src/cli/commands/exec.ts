@@ -1,6 +1,6 @@
 import type { CommandContext } from "../context.ts";
 import { UsageError } from "../../errors.ts";
-import { commandIn, withSandbox, workingDir } from "../../devenv/launch.ts";
+import { commandIn, inUserland, workingDir } from "../../devenv/launch.ts";
 import { spawn } from "../../hosts/spawn.ts";
 import { inDevEnv, openDevSession } from "../../devenv/session.ts";
 
@@ -14,7 +14,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const { b, d } = s;
   return await inDevEnv(s, env, out, async (base, started) => {
     const cmd = await commandIn(d, argv, workingDir(d.projectDir, dir), base, { notFound: true });
-    const run = b.host.wrap(await withSandbox(ctx.args.flags, d, cmd, "exec"));
+    const run = b.host.wrap(await inUserland(ctx.args.flags, d, cmd, "exec"));
     return (await spawn(run, { mode: "inherit", started })).code;
   });
 }

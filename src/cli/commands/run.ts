@@ -1,6 +1,6 @@
 import type { CommandContext } from "../context.ts";
 import { ExitCode, LocaldError } from "../../errors.ts";
-import { processCommand, withSandbox } from "../../devenv/launch.ts";
+import { inUserland, processCommand } from "../../devenv/launch.ts";
 import { defaultProcess } from "../../cnb/record.ts";
 import { spawn } from "../../hosts/spawn.ts";
 import { inDevEnv, openDevSession } from "../../devenv/session.ts";
@@ -39,11 +39,12 @@ export async function run(ctx: CommandContext): Promise<number> {
     );
   }
   return await inDevEnv(s, env, out, async (base, started) => {
-    const cmd = await withSandbox(
+    const cmd = await inUserland(
       ctx.args.flags,
       d,
       processCommand(d, proc.type, procArgs, base),
       "run",
+      { processType: proc.type },
     );
     return (await spawn(b.host.wrap(cmd), { mode: "inherit", started })).code;
   });

@@ -1,7 +1,7 @@
 import type { CommandContext } from "../context.ts";
 import { flagString } from "../args.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
-import { commandIn, devStep, launcherEnv, withSandbox, workingDir } from "../../devenv/launch.ts";
+import { commandIn, devStep, inUserland, launcherEnv, workingDir } from "../../devenv/launch.ts";
 import { diffEnv, renderReapply } from "../../devenv/format.ts";
 import { spawn } from "../../hosts/spawn.ts";
 import { SHELL_HOLD_MS } from "../../devenv/stale.ts";
@@ -30,8 +30,14 @@ export async function run(ctx: CommandContext): Promise<number> {
   const { b, d } = s;
   // An interactive shell gives the check a moment more: its line comes before the prompt.
   return await inDevEnv(s, env, out, async (start, started) => {
-    // Your $SHELL natively; in a VM the guest login's shell (macOS's /bin/zsh is not the VM's).
-    const shell = start.SHELL || "/bin/bash";
+    // Your $SHELL natively; in a VM the guest login's shell (macOS's /bin/zsh is not the VM's);
+    // in a stack's run image yours if it has it, else bash, else sh.
+    let shell = start.SHELL || "/bin/bash";
+    if (d.stack) {
+      const picked = await (await import("../../devenv/stack.ts")).runImageShell(d, start.SHELL);
+      shell = picked.shell;
+      if (picked.note) out.info(picked.note);
+    }
     const cwd = workingDir(d.projectDir, dir);
     const base = { ...start, LOCALD_SHELL: "1", LOCALD_PROJECT: d.projectDir };
     const sandboxed = args.flags.sandbox !== undefined || args.flags.network !== undefined;
@@ -79,7 +85,17 @@ export async function run(ctx: CommandContext): Promise<number> {
         "fish",
       );
     } else cmd = await commandIn(d, [shell, "-c", command], cwd, base);
-    const run = b.host.wrap(await withSandbox(ctx.args.flags, d, cmd, "shell"));
+    // The rc files locald writes for the shell (in the run image, a mount like any other).
+    const rc = [{ path: `${d.paths.state}/shell`, writable: false }];
+    const run = b.host.wrap(
+      await inUserland(
+        ctx.args.flags,
+        d,
+        cmd,
+        "shell",
+        command === undefined ? { mounts: rc } : {},
+      ),
+    );
     return (await spawn(run, { mode: "inherit", started })).code;
   }, command === undefined ? SHELL_HOLD_MS : 0);
 }

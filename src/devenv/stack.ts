@@ -1,0 +1,255 @@
+/**
+ * Dev commands of a stack build (build.json `userland: "stack"`): `exec`, `run`, `shell` and
+ * `env` start the launcher inside the run image's root filesystem under bwrap (src/hosts/
+ * stack.ts), where commands run (this machine, or the VM on Lima). The launcher is the
+ * builder's own /cnb/lifecycle, bound at the same path; process types start through
+ * /cnb/process/TYPE links, as in an app image. With the project, the layers, the user's HOME
+ * and /tmp, the terminal and the host's network (stackStep's `dev`); the user's ssh agent
+ * socket; /etc/resolv.conf and /etc/hosts from the host; and a passwd/group entry for the user
+ * when the image has none (written into the project's state, never into the shared root).
+ *
+ * Loaded only for stack builds (a dynamic import from launch.ts): a host build's exec never
+ * pays for it. Light itself: no node:path, no crypto, no process runner on the way to the
+ * command.
+ */
+import type { BuildRecord } from "../cnb/record.ts";
+import type { Mount, Step } from "../hosts/types.ts";
+import { ExitCode, LocaldError } from "../errors.ts";
+import { basename, join } from "../util/path.ts";
+import { isDir, writeFileAtomic } from "../util/fs.ts";
+import { resolveIn } from "../hosts/compat_facts.ts";
+import { shellCandidates } from "../hosts/compat.ts";
+import { type DevEnv, devSandboxRequest, type SandboxFlags } from "./launch.ts";
+
+/** Where the builder's lifecycle and the process links appear inside the run image. */
+export const STACK_LIFECYCLE = "/cnb/lifecycle";
+export const STACK_LAUNCHER = `${STACK_LIFECYCLE}/launcher`;
+export const STACK_PROCESSES = "/cnb/process";
+
+/** What a stack build's dev commands need, checked once when the build record is read. */
+export interface StackDev {
+  /** Host path of the run image's root filesystem. */
+  runRoot: string;
+  runImage: { ref: string; digest: string };
+  /** Host path of the builder's /cnb/lifecycle (resolved inside the builder's root). */
+  lifecycle: string;
+}
+
+function rebuild(projectDir: string): string {
+  return `locald build${projectDir === Deno.cwd() ? "" : ` -C ${projectDir}`}`;
+}
+
+/**
+ * The stack of `rec` as this side sees it; a root filesystem `cache prune` removed since the
+ * build is one line with the fix. `check`: whether this side can see the paths (not on WSL).
+ */
+export async function stackDev(
+  rec: BuildRecord,
+  projectDir: string,
+  check: boolean,
+): Promise<StackDev> {
+  const s = rec.stack;
+  if (!s) {
+    throw new LocaldError(`the build record of ${projectDir} names no stack images`, {
+      hint: `run \`${rebuild(projectDir)}\` again`,
+      exitCode: ExitCode.notBuilt,
+    });
+  }
+  const gone = (what: string, ref: string) =>
+    new LocaldError(`the ${what}'s root filesystem ${projectDir} was built with is gone (${ref})`, {
+      hint: `run \`${rebuild(projectDir)}\` to extract it again`,
+      exitCode: ExitCode.notBuilt,
+    });
+  let lifecycle = join(s.builder.root, STACK_LIFECYCLE);
+  if (check) {
+    if (!await isDir(s.runImage.root)) throw gone("run image", s.runImage.ref);
+    // Inside the builder's root: an image's absolute link never names this host's files.
+    const launcher = await resolveIn(s.builder.root, STACK_LAUNCHER);
+    if (!launcher) throw gone("builder", s.builder.ref);
+    lifecycle = launcher.slice(0, launcher.lastIndexOf("/"));
+  }
+  return {
+    runRoot: s.runImage.root,
+    runImage: { ref: s.runImage.ref, digest: s.runImage.digest },
+    lifecycle,
+  };
+}
+
+/** Extra parts of a command a dev step runs in the run image. */
+export interface RunImageExtra {
+  /** `run`: the process type started through /cnb/process/TYPE. */
+  processType?: string;
+  /** More host paths the command needs (the shell's rc files, the environment capture). */
+  mounts?: Mount[];
+}
+
+/**
+ * The dev step `step` (from commandIn/processCommand/devStep) as it runs in the run image:
+ * under stackStep, with the user's ids named in /etc/passwd and /etc/group. --sandbox and
+ * --network none keep their meaning (HOME hidden, the environment cut, no network).
+ */
+export async function runImageStep(
+  flags: SandboxFlags,
+  d: DevEnv,
+  step: Step,
+  command: string,
+  extra: RunImageExtra = {},
+): Promise<Step> {
+  const st = d.stack!;
+  const req = devSandboxRequest(flags, command);
+  const why = `locald ${command} in the run image (${st.runImage.ref})`;
+  if (!d.view?.sandboxOptions) {
+    throw new LocaldError(`${why}: no backend to run bwrap with`, {
+      hint: "this is a bug in locald; please report it",
+      exitCode: ExitCode.failure,
+    });
+  }
+  const opts = await d.view.sandboxOptions(req?.network ?? "default", why, { probe: false });
+  const mounts = [...step.mounts, ...(extra.mounts ?? [])];
+  if (extra.processType !== undefined) {
+    mounts.push({
+      source: await processLinks(d, extra.processType),
+      path: STACK_PROCESSES,
+      writable: false,
+    });
+  }
+  // The ssh agent's socket, where neither HOME nor /tmp shows it (/run/user/UID/...).
+  const sock = step.env.SSH_AUTH_SOCK;
+  if (!req && sock?.startsWith("/") && !sock.startsWith("/tmp/")) {
+    const home = step.env.HOME;
+    if (!home || !sock.startsWith(home.replace(/\/+$/, "") + "/")) {
+      mounts.push({ path: sock, writable: false });
+    }
+  }
+  const { stackStep } = await import("../hosts/stack.ts");
+  const inside = opts.uid === 0 ? { uid: 0, gid: 0 } : { uid: opts.uid, gid: opts.gid };
+  const ids = await identityFiles(d, st, inside, step.env);
+  return stackStep({ ...step, mounts }, {
+    ...opts,
+    root: st.runRoot,
+    dev: !req,
+    ...ids,
+  });
+}
+
+/**
+ * `<state>/stack/process/TYPE` -> /cnb/lifecycle/launcher: the launcher picks the process type
+ * from the name it is started by. The link points into the run image (dangling out here).
+ */
+async function processLinks(d: DevEnv, type: string): Promise<string> {
+  const dir = join(d.paths.state, "stack", "process");
+  if (type.includes("/") || type === "." || type === "..") {
+    throw new LocaldError(`invalid process type "${type}"`, { exitCode: ExitCode.input });
+  }
+  const link = join(dir, type);
+  const target = await Deno.readLink(link).catch(() => undefined);
+  if (target !== STACK_LAUNCHER) {
+    await Deno.mkdir(dir, { recursive: true });
+    const tmp = `${link}.tmp-${Deno.pid}`;
+    await Deno.remove(tmp).catch(() => {});
+    await Deno.symlink(STACK_LAUNCHER, tmp);
+    await Deno.rename(tmp, link);
+  }
+  return dir;
+}
+
+/** Lines of a passwd or group file whose third field is `id`. */
+function hasId(text: string, id: number): boolean {
+  return text.split("\n").some((l) => l.split(":")[2] === String(id));
+}
+
+async function readIn(root: string, path: string): Promise<string> {
+  const f = await resolveIn(root, path);
+  return f ? await Deno.readTextFile(f).catch(() => "") : "";
+}
+
+/** The user's name and group name on this side (for entries the image lacks). */
+async function hostNames(
+  uid: number,
+  gid: number,
+  env: Record<string, string>,
+): Promise<{ user: string; group: string }> {
+  const name = (text: string, id: number) =>
+    text.split("\n").map((l) => l.split(":")).find((f) => f[2] === String(id))?.[0];
+  const user = name(await Deno.readTextFile("/etc/passwd").catch(() => ""), uid) ||
+    env.USER || env.LOGNAME || `user${uid}`;
+  const group = name(await Deno.readTextFile("/etc/group").catch(() => ""), gid) || user;
+  return { user, group };
+}
+
+/**
+ * /etc/passwd and /etc/group for the run image with an entry for the user's ids where the
+ * image has none: the image's own files plus one line, kept in the project's state (rewritten
+ * when the image or the user changes). Undefined parts: the image's file is right as it is.
+ */
+export async function identityFiles(
+  d: DevEnv,
+  st: StackDev,
+  ids: { uid: number; gid: number },
+  env: Record<string, string>,
+): Promise<{ passwd?: string; group?: string }> {
+  const passwd = await readIn(st.runRoot, "/etc/passwd");
+  const group = await readIn(st.runRoot, "/etc/group");
+  const needUser = !hasId(passwd, ids.uid);
+  const needGroup = !hasId(group, ids.gid);
+  if (!needUser && !needGroup) return {};
+  const names = await hostNames(ids.uid, ids.gid, env);
+  const out: { passwd?: string; group?: string } = {};
+  const put = async (file: string, text: string) => {
+    const path = join(d.paths.state, "stack", file);
+    if (await Deno.readTextFile(path).catch(() => undefined) !== text) {
+      await writeFileAtomic(path, text);
+    }
+    return path;
+  };
+  const nl = (t: string) => (t && !t.endsWith("\n") ? `${t}\n` : t);
+  if (needUser) {
+    const home = env.HOME || "/";
+    const shell = basename(env.SHELL || "") ? env.SHELL : "/bin/sh";
+    out.passwd = await put(
+      "passwd",
+      `${nl(passwd)}${names.user}:x:${ids.uid}:${ids.gid}:${names.user}:${home}:${shell}\n`,
+    );
+  }
+  if (needGroup) out.group = await put("group", `${nl(group)}${names.group}:x:${ids.gid}:\n`);
+  return out;
+}
+
+/**
+ * The shell `locald shell` starts in the run image: the user's $SHELL if the image has it,
+ * else bash, else sh. `note`: one line to say when it is not the user's own (said once per
+ * project, run image and shell: a marker in the state). No shell at all: one line naming the
+ * shells looked for.
+ */
+export async function runImageShell(
+  d: DevEnv,
+  userShell: string | undefined,
+): Promise<{ shell: string; note?: string }> {
+  const st = d.stack!;
+  const tried = shellCandidates(userShell);
+  for (const c of tried) {
+    const f = await resolveIn(st.runRoot, c);
+    if (!f) continue;
+    try {
+      if (!(await Deno.stat(f)).isFile) continue;
+    } catch {
+      continue;
+    }
+    if (!userShell || c === userShell) return { shell: c };
+    const marker = join(d.paths.state, "stack", "shell-note");
+    const key = `${st.runImage.digest} ${userShell} ${c}\n`;
+    if (await Deno.readTextFile(marker).catch(() => "") === key) return { shell: c };
+    await writeFileAtomic(marker, key).catch(() => {});
+    return {
+      shell: c,
+      note: `locald: the run image (${st.runImage.ref}) has no ${userShell}; using ${c}`,
+    };
+  }
+  throw new LocaldError(
+    `the run image (${st.runImage.ref}) has no shell: looked for ${tried.join(", ")}`,
+    {
+      hint: "run a program directly with `locald exec -- PROGRAM`, or use a run image with a shell",
+      exitCode: ExitCode.unsupported,
+    },
+  );
+}
