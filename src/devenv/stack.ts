@@ -15,7 +15,7 @@
 import type { BuildRecord } from "../cnb/record.ts";
 import type { Mount, Step } from "../hosts/types.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
-import { basename, join } from "../util/path.ts";
+import { join } from "../util/path.ts";
 import { isDir, writeFileAtomic } from "../util/fs.ts";
 import { resolveIn } from "../hosts/compat_facts.ts";
 import { shellCandidates } from "../hosts/compat.ts";
@@ -121,15 +121,31 @@ export async function runImageStep(
       mounts.push({ path: sock, writable: false });
     }
   }
-  const { stackStep } = await import("../hosts/stack.ts");
-  const inside = opts.uid === 0 ? { uid: 0, gid: 0 } : { uid: opts.uid, gid: opts.gid };
-  const ids = await identityFiles(d, st, inside, step.env);
-  return stackStep({ ...step, mounts }, {
-    ...opts,
+  const { stackStep, stackSystem } = await import("../hosts/stack.ts");
+  // A dev command runs as the user (as root too): those are the ids /etc must name.
+  const inside = { uid: opts.uid, gid: opts.gid };
+  const s = { ...step, mounts: await present(mounts, extra.mounts ?? []) };
+  const dev = !req;
+  const system = stackSystem(s, {
     root: st.runRoot,
-    dev: !req,
-    ...ids,
+    dev,
+    etc: await identityFiles(d, st, inside, step.env),
   });
+  return stackStep(s, { ...opts, system, dev });
+}
+
+/** `all` without those of `optional` whose source does not exist (nothing to bind). */
+async function present(all: Mount[], optional: Mount[]): Promise<Mount[]> {
+  const out: Mount[] = [];
+  for (const m of all) {
+    if (
+      optional.includes(m) && !await Deno.lstat(m.source ?? m.path).then(() => true, () => false)
+    ) {
+      continue;
+    }
+    out.push(m);
+  }
+  return out;
 }
 
 /**
@@ -153,65 +169,49 @@ async function processLinks(d: DevEnv, type: string): Promise<string> {
   return dir;
 }
 
-/** Lines of a passwd or group file whose third field is `id`. */
-function hasId(text: string, id: number): boolean {
-  return text.split("\n").some((l) => l.split(":")[2] === String(id));
-}
-
 async function readIn(root: string, path: string): Promise<string> {
   const f = await resolveIn(root, path);
   return f ? await Deno.readTextFile(f).catch(() => "") : "";
 }
 
-/** The user's name and group name on this side (for entries the image lacks). */
-async function hostNames(
-  uid: number,
-  gid: number,
-  env: Record<string, string>,
-): Promise<{ user: string; group: string }> {
-  const name = (text: string, id: number) =>
-    text.split("\n").map((l) => l.split(":")).find((f) => f[2] === String(id))?.[0];
-  const user = name(await Deno.readTextFile("/etc/passwd").catch(() => ""), uid) ||
-    env.USER || env.LOGNAME || `user${uid}`;
-  const group = name(await Deno.readTextFile("/etc/group").catch(() => ""), gid) || user;
-  return { user, group };
+/** The user's name on this side (for the entry the image lacks). */
+async function hostName(uid: number, env: Record<string, string>): Promise<string> {
+  const row = (await Deno.readTextFile("/etc/passwd").catch(() => "")).split("\n")
+    .map((l) => l.split(":")).find((f) => f[2] === String(uid));
+  return row?.[0] || env.USER || env.LOGNAME || `user${uid}`;
 }
 
 /**
  * /etc/passwd and /etc/group for the run image with an entry for the user's ids where the
- * image has none: the image's own files plus one line, kept in the project's state (rewritten
- * when the image or the user changes). Undefined parts: the image's file is right as it is.
+ * image has none (userEntries()): kept in the project's state, rewritten when the image or the
+ * user changes, never written into the shared root. {} when the image's files are right.
  */
 export async function identityFiles(
   d: DevEnv,
   st: StackDev,
   ids: { uid: number; gid: number },
   env: Record<string, string>,
-): Promise<{ passwd?: string; group?: string }> {
-  const passwd = await readIn(st.runRoot, "/etc/passwd");
-  const group = await readIn(st.runRoot, "/etc/group");
-  const needUser = !hasId(passwd, ids.uid);
-  const needGroup = !hasId(group, ids.gid);
-  if (!needUser && !needGroup) return {};
-  const names = await hostNames(ids.uid, ids.gid, env);
-  const out: { passwd?: string; group?: string } = {};
-  const put = async (file: string, text: string) => {
-    const path = join(d.paths.state, "stack", file);
-    if (await Deno.readTextFile(path).catch(() => undefined) !== text) {
-      await writeFileAtomic(path, text);
+): Promise<Record<string, string>> {
+  const { userEntries } = await import("../hosts/stack.ts");
+  const files = userEntries(
+    await readIn(st.runRoot, "/etc/passwd"),
+    await readIn(st.runRoot, "/etc/group"),
+    {
+      ...ids,
+      name: await hostName(ids.uid, env),
+      home: env.HOME || "/",
+      shell: env.SHELL || "/bin/sh",
+    },
+  );
+  if (!files) return {};
+  const out: Record<string, string> = {};
+  for (const name of ["passwd", "group"] as const) {
+    const path = join(d.paths.state, "stack", name);
+    if (await Deno.readTextFile(path).catch(() => undefined) !== files[name]) {
+      await writeFileAtomic(path, files[name]);
     }
-    return path;
-  };
-  const nl = (t: string) => (t && !t.endsWith("\n") ? `${t}\n` : t);
-  if (needUser) {
-    const home = env.HOME || "/";
-    const shell = basename(env.SHELL || "") ? env.SHELL : "/bin/sh";
-    out.passwd = await put(
-      "passwd",
-      `${nl(passwd)}${names.user}:x:${ids.uid}:${ids.gid}:${names.user}:${home}:${shell}\n`,
-    );
+    out[`/etc/${name}`] = path;
   }
-  if (needGroup) out.group = await put("group", `${nl(group)}${names.group}:x:${ids.gid}:\n`);
   return out;
 }
 
