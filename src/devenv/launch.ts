@@ -401,6 +401,24 @@ export async function inUserland(
 }
 
 /**
+ * After `exec` or `run` failed with `code`: a host build whose programs this host cannot load
+ * (src/devenv/host_compat.ts) is one line with the fix, thrown with the command's exit code;
+ * any other failure is the command's own and passes through. Loaded only on a failure; only
+ * where the launcher ran on this machine (natively), for codes a loader failure gives (1-127).
+ */
+export async function explainFailure(
+  d: DevEnv,
+  program: string | undefined,
+  env: Record<string, string>,
+  code: number,
+): Promise<void> {
+  if (d.stack || code < 1 || code > 127 || (d.view && d.view.name !== "native")) return;
+  const { hostCannotRun } = await import("./host_compat.ts");
+  const e = await hostCannotRun(d, program, env, Deno.cwd(), code);
+  if (e) throw e;
+}
+
+/**
  * `shell`, `exec` and `run` with --sandbox: the launcher and the project's code run under the
  * same walls as a sandboxed build. The project directory is writable; the layers, the
  * launcher and the process links are read-only; HOME is empty; the environment is cut to the

@@ -32,6 +32,8 @@ export interface ProgramNeeds {
   glibc?: string;
   /** DT_NEEDED: the shared libraries it names. */
   needed: string[];
+  /** The newest GLIBC_x.y version it defines (libc.so.6 itself: the glibc version). */
+  defines?: string;
 }
 
 export interface Verdict {
@@ -146,68 +148,121 @@ export function programVerdict(host: SystemFacts, p: ProgramNeeds): Verdict {
 
 const SHT_DYNAMIC = 6;
 const SHT_GNU_VERNEED = 0x6ffffffe;
+const SHT_GNU_VERDEF = 0x6ffffffd;
 const PT_INTERP = 3;
 const DT_NEEDED = 1;
 
+/** Reads `length` bytes at `offset` (fewer at the end of the file). */
+export type ReadAt = (offset: number, length: number) => Uint8Array;
+
+/** A ReadAt over bytes in memory. */
+export function bytesReader(b: Uint8Array): ReadAt {
+  return (o, n) => b.subarray(o, o + n);
+}
+
 /**
  * What an ELF program needs to load, from its headers: the loader (PT_INTERP), the newest
- * GLIBC_ version it requires (.gnu.version_r) and its DT_NEEDED libraries. 64-bit
- * little-endian (x86_64, aarch64) only; undefined for anything else (a script, a 32-bit
- * program, a truncated file). Never throws.
+ * GLIBC_ version it requires (.gnu.version_r) and its DT_NEEDED libraries. Reads only the
+ * headers and those sections (a 100 MB program costs a few small reads). 64-bit little-endian
+ * (x86_64, aarch64) only; undefined for anything else (a script, a 32-bit program, a
+ * truncated file). Never throws.
  */
-export function elfNeeds(b: Uint8Array): ProgramNeeds | undefined {
-  if (b.length < 64 || b[0] !== 0x7f || b[1] !== 0x45 || b[2] !== 0x4c || b[3] !== 0x46) {
-    return undefined;
-  }
-  if (b[4] !== 2 || b[5] !== 1) return undefined; // ELFCLASS64, little-endian
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+export function elfNeeds(readAt: ReadAt | Uint8Array): ProgramNeeds | undefined {
+  const read = readAt instanceof Uint8Array ? bytesReader(readAt) : readAt;
   try {
-    const u64 = (o: number) => Number(v.getBigUint64(o, true));
-    const str = (o: number) => {
-      let e = o;
-      while (e < b.length && b[e] !== 0) e++;
-      return new TextDecoder("latin1").decode(b.subarray(o, e));
-    };
-    const out: ProgramNeeds = { needed: [] };
-    const phoff = u64(0x20), phsize = v.getUint16(0x36, true), phnum = v.getUint16(0x38, true);
-    for (let i = 0; i < phnum; i++) {
-      const p = phoff + i * phsize;
-      if (v.getUint32(p, true) === PT_INTERP) out.interp = str(u64(p + 0x08));
+    const h = read(0, 64);
+    if (h.length < 64 || h[0] !== 0x7f || h[1] !== 0x45 || h[2] !== 0x4c || h[3] !== 0x46) {
+      return undefined;
     }
-    const shoff = u64(0x28), shsize = v.getUint16(0x3a, true), shnum = v.getUint16(0x3c, true);
+    if (h[4] !== 2 || h[5] !== 1) return undefined; // ELFCLASS64, little-endian
+    const view = (b: Uint8Array, need: number) => {
+      if (b.length < need) throw new RangeError("truncated");
+      return new DataView(b.buffer, b.byteOffset, b.byteLength);
+    };
+    const hv = view(h, 64);
+    const u64 = (v: DataView, o: number) => Number(v.getBigUint64(o, true));
+    const out: ProgramNeeds = { needed: [] };
+    const str = (tab: Uint8Array, o: number) => {
+      let e = o;
+      while (e < tab.length && tab[e] !== 0) e++;
+      if (e >= tab.length) throw new RangeError("unterminated");
+      return new TextDecoder("latin1").decode(tab.subarray(o, e));
+    };
+    const phoff = u64(hv, 0x20),
+      phsize = hv.getUint16(0x36, true),
+      phnum = hv.getUint16(0x38, true);
+    if (phnum && phsize >= 0x38) {
+      const ph = read(phoff, phnum * phsize);
+      const pv = view(ph, phnum * phsize);
+      for (let i = 0; i < phnum; i++) {
+        const p = i * phsize;
+        if (pv.getUint32(p, true) !== PT_INTERP) continue;
+        const size = u64(pv, p + 0x20);
+        out.interp = str(read(u64(pv, p + 0x08), size), 0);
+      }
+    }
+    const shoff = u64(hv, 0x28),
+      shsize = hv.getUint16(0x3a, true),
+      shnum = hv.getUint16(0x3c, true);
+    if (!shnum || shsize < 0x40) return out;
+    const sh = read(shoff, shnum * shsize);
+    const sv = view(sh, shnum * shsize);
     const sect = (i: number) => {
-      const s = shoff + i * shsize;
+      const s = i * shsize;
+      if (i >= shnum) throw new RangeError("no such section");
       return {
-        type: v.getUint32(s + 4, true),
-        offset: u64(s + 0x18),
-        size: u64(s + 0x20),
-        link: v.getUint32(s + 0x28, true),
-        info: v.getUint32(s + 0x2c, true),
+        type: sv.getUint32(s + 4, true),
+        offset: u64(sv, s + 0x18),
+        size: u64(sv, s + 0x20),
+        link: sv.getUint32(s + 0x28, true),
+        info: sv.getUint32(s + 0x2c, true),
       };
+    };
+    const body = (s: { offset: number; size: number }) => {
+      if (s.size > 1 << 24) throw new RangeError("section too large");
+      return read(s.offset, s.size);
     };
     for (let i = 0; i < shnum; i++) {
       const s = sect(i);
       if (s.type === SHT_DYNAMIC) {
-        const strtab = sect(s.link).offset;
-        for (let o = s.offset; o + 16 <= s.offset + s.size; o += 16) {
-          const tag = v.getBigInt64(o, true);
+        const strtab = body(sect(s.link));
+        const dyn = body(s);
+        const dv = view(dyn, 0);
+        for (let o = 0; o + 16 <= dyn.length; o += 16) {
+          const tag = dv.getBigInt64(o, true);
           if (tag === 0n) break;
-          if (tag === BigInt(DT_NEEDED)) out.needed.push(str(strtab + u64(o + 8)));
+          if (tag === BigInt(DT_NEEDED)) out.needed.push(str(strtab, u64(dv, o + 8)));
+        }
+      } else if (s.type === SHT_GNU_VERDEF) {
+        const strtab = body(sect(s.link));
+        const vd = body(s);
+        const dv = view(vd, 0);
+        let n = 0;
+        for (let k = 0; k < s.info; k++) {
+          const m = /^GLIBC_(\d+\.\d+(?:\.\d+)?)$/.exec(
+            str(strtab, dv.getUint32(n + dv.getUint32(n + 12, true), true)),
+          );
+          if (m && (!out.defines || compareVersions(m[1], out.defines) > 0)) out.defines = m[1];
+          const next = dv.getUint32(n + 16, true);
+          if (!next) break;
+          n += next;
         }
       } else if (s.type === SHT_GNU_VERNEED) {
-        const strtab = sect(s.link).offset;
-        let n = s.offset;
+        const strtab = body(sect(s.link));
+        const vn = body(s);
+        const vv = view(vn, 0);
+        let n = 0;
         for (let k = 0; k < s.info; k++) {
-          const cnt = v.getUint16(n + 2, true);
-          let a = n + v.getUint32(n + 8, true);
+          const cnt = vv.getUint16(n + 2, true);
+          let a = n + vv.getUint32(n + 8, true);
           for (let j = 0; j < cnt; j++) {
-            const m = /^GLIBC_(\d+\.\d+(?:\.\d+)?)$/.exec(str(strtab + v.getUint32(a + 8, true)));
+            const m = /^GLIBC_(\d+\.\d+(?:\.\d+)?)$/.exec(str(strtab, vv.getUint32(a + 8, true)));
             if (m && (!out.glibc || compareVersions(m[1], out.glibc) > 0)) out.glibc = m[1];
-            const next = v.getUint32(a + 12, true);
+            const next = vv.getUint32(a + 12, true);
             if (!next) break;
             a += next;
           }
-          const next = v.getUint32(n + 12, true);
+          const next = vv.getUint32(n + 12, true);
           if (!next) break;
           n += next;
         }

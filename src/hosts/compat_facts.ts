@@ -93,9 +93,12 @@ export async function systemFacts(root: string, machine = machineName()): Promis
     const f = await resolveIn(root, `${dir}/libc.so.6`);
     if (!f) continue;
     found = true;
+    // An old-style name says it (libc-2.31.so); else the versions libc.so.6 defines (a few
+    // small reads); else its banner.
     try {
       glibc = glibcFromFileName(f.slice(f.lastIndexOf("/") + 1)) ??
         glibcFromFileName((await Deno.readLink(link).catch(() => "")).replace(/^.*\//, "")) ??
+        programNeeds(f)?.defines ??
         parseGlibcVersion(new TextDecoder("latin1").decode(await Deno.readFile(f)));
     } catch { /* unreadable: version unknown */ }
     break;
@@ -110,10 +113,26 @@ export async function systemFacts(root: string, machine = machineName()): Promis
 }
 
 /** What the program file at `path` needs to load, or undefined (not ELF, unreadable). */
-export async function programNeeds(path: string): Promise<ProgramNeeds | undefined> {
+export function programNeeds(path: string): ProgramNeeds | undefined {
+  let f: Deno.FsFile;
   try {
-    return elfNeeds(await Deno.readFile(path));
+    f = Deno.openSync(path);
   } catch {
     return undefined;
+  }
+  try {
+    return elfNeeds((offset, length) => {
+      const buf = new Uint8Array(length);
+      f.seekSync(offset, Deno.SeekMode.Start);
+      let n = 0;
+      while (n < length) {
+        const r = f.readSync(buf.subarray(n));
+        if (r === null) break;
+        n += r;
+      }
+      return buf.subarray(0, n);
+    });
+  } finally {
+    f.close();
   }
 }

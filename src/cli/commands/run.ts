@@ -1,6 +1,6 @@
 import type { CommandContext } from "../context.ts";
 import { ExitCode, LocaldError } from "../../errors.ts";
-import { inUserland, processCommand } from "../../devenv/launch.ts";
+import { explainFailure, inUserland, processCommand } from "../../devenv/launch.ts";
 import { defaultProcess } from "../../cnb/record.ts";
 import { spawn } from "../../hosts/spawn.ts";
 import { inDevEnv, openDevSession } from "../../devenv/session.ts";
@@ -46,6 +46,8 @@ export async function run(ctx: CommandContext): Promise<number> {
       "run",
       { processType: proc.type },
     );
-    return (await spawn(b.host.wrap(cmd), { mode: "inherit", started })).code;
+    const code = (await spawn(b.host.wrap(cmd), { mode: "inherit", started })).code;
+    if (code !== 0) await explainFailure(d, proc.direct ? proc.command[0] : undefined, base, code);
+    return code;
   });
 }
