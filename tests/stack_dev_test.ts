@@ -1,0 +1,191 @@
+/**
+ * Dev commands of a stack build run in the run image (issue 16, point 3): the real launcher
+ * (the builder's /cnb/lifecycle) under the real bwrap over a run image root, with the project,
+ * the layers, HOME, /tmp, stdin, exit codes and the host's network. The root here is made from
+ * this host's programs with its own os-release (tests/support/stack_record.ts), so what a
+ * command sees is told apart from the host by that file; tests/stack_images_test.ts runs the
+ * same commands against real Debian images.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { runLocald } from "./support/locald.ts";
+import { builtFixture } from "./support/fixture.ts";
+import {
+  foreignPrograms,
+  makeBuilderRoot,
+  makeRunRoot,
+  makeStackRecord,
+  recordPath,
+  RUN_OS_RELEASE,
+} from "./support/stack_record.ts";
+
+async function stackFixture() {
+  const f = await builtFixture();
+  const runRoot = await makeRunRoot(join(f.root, "run-root"));
+  const builderRoot = await makeBuilderRoot(join(f.root, "builder-root"));
+  const record = await recordPath(f.localdHome);
+  await makeStackRecord(record, { runRoot, builderRoot });
+  const locald = (args: string[], o: { stdin?: string; env?: Record<string, string> } = {}) =>
+    runLocald([args[0], "-C", f.app, ...args.slice(1)], {
+      env: { ...f.env, ...o.env },
+      stdin: o.stdin,
+    });
+  return { ...f, runRoot, builderRoot, record, locald };
+}
+
+Deno.test("stack build: exec, env, run and shell run in the run image", async (t) => {
+  const f = await stackFixture();
+  try {
+    await t.step("exec sees the run image's /etc, the layers' tools and the project", async () => {
+      const r = await f.locald(["exec", "--", "cat", "/etc/os-release"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, RUN_OS_RELEASE);
+      const host = await Deno.readTextFile("/etc/os-release");
+      assert.notEqual(r.stdout, host);
+      const tool = await f.locald(["exec", "--", "fixture-tool", "a b"]);
+      assert.equal(tool.code, 0, tool.stderr);
+      assert.match(
+        tool.stdout,
+        /^fixture-tool ran from \/.*\/tools\/bin\/fixture-tool\nargs: \[a b\]\n$/,
+      );
+      // The project is writable; what is written is on the host.
+      const w = await f.locald(["exec", "--", "sh", "-c", "echo made > made.txt"]);
+      assert.equal(w.code, 0, w.stderr);
+      assert.equal(await Deno.readTextFile(join(f.app, "made.txt")), "made\n");
+      await Deno.remove(join(f.app, "made.txt")); // the sources as built again
+      // The host's name resolution.
+      const hosts = await f.locald(["exec", "--", "cat", "/etc/hosts", "/etc/resolv.conf"]);
+      assert.equal(
+        hosts.stdout,
+        (await Deno.readTextFile("/etc/hosts")) + (await Deno.readTextFile("/etc/resolv.conf")),
+      );
+    });
+
+    await t.step("exit codes, stdin and HOME pass through", async () => {
+      const r = await f.locald(["exec", "--", "sh", "-c", 'read x; echo "got:$x"; exit 7'], {
+        stdin: "hello\n",
+      });
+      assert.equal(r.code, 7, r.stderr);
+      assert.equal(r.stdout, "got:hello\n");
+      await Deno.writeTextFile(join(f.home, ".gitconfig"), "[user]\n\tname = Ann\n");
+      const g = await f.locald([
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        'cat "$HOME/.gitconfig"; echo x > "$HOME/new"',
+      ]);
+      assert.equal(g.stdout, "[user]\n\tname = Ann\n", g.stderr);
+      assert.equal(await Deno.readTextFile(join(f.home, "new")), "x\n");
+      // Killed by a signal: 128+N, as on the host.
+      const k = await f.locald(["exec", "--", "sh", "-c", "kill -TERM $$"]);
+      assert.equal(k.code, 143, k.stderr);
+    });
+
+    await t.step(
+      "the user has a passwd and group entry; the shared root is untouched",
+      async () => {
+        const r = await f.locald(["exec", "--", "id"]);
+        assert.equal(r.stdout, "uid=0(root) gid=0(root) groups=0(root)\n", r.stderr);
+        assert.equal(
+          await Deno.readTextFile(join(f.runRoot, "etc/passwd")),
+          "root:x:0:0:root:/root:/bin/bash\n",
+        );
+      },
+    );
+
+    await t.step("env computes the environment in the run image", async () => {
+      // The app's .profile runs in the run image: it reads the image's os-release.
+      await Deno.writeTextFile(
+        join(f.app, ".profile"),
+        'export IMAGE_OS="$(. /etc/os-release; echo "$ID")"\n',
+      );
+      const r = await f.locald(["env", "--format", "json"]);
+      assert.equal(r.code, 0, r.stderr);
+      // deno-lint-ignore no-explicit-any
+      const vars = r.json as any;
+      assert.equal(vars.IMAGE_OS, "locald-test");
+      assert.equal(vars.FIXTURE_EXECD, "from-exec-d");
+      assert.equal(vars.FIXTURE_PROFILE, "from-profile-d");
+      await Deno.remove(join(f.app, ".profile"));
+    });
+
+    await t.step("run starts a process type through /cnb/process/TYPE", async () => {
+      const r = await f.locald(["run", "web", "x"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^web process FIXTURE_WEB=web-only args: x\n/);
+    });
+
+    await t.step("shell: the user's shell if the image has it, else bash (said once)", async () => {
+      const zsh = { SHELL: "/usr/bin/zsh" };
+      const a = await f.locald(["shell", "-c", 'echo "$0"'], { env: zsh });
+      assert.equal(a.code, 0, a.stderr);
+      assert.equal(a.stdout, "/bin/bash\n");
+      assert.equal(
+        a.stderr,
+        "locald: the run image (registry.test/run:test) has no /usr/bin/zsh; using /bin/bash\n",
+      );
+      const b = await f.locald(["shell", "-c", 'echo "$0"'], { env: zsh });
+      assert.equal(b.stdout, "/bin/bash\n");
+      assert.equal(b.stderr, "");
+      const own = await f.locald(["shell", "-c", 'echo "$0"'], { env: { SHELL: "/bin/sh" } });
+      assert.equal(own.stdout, "/bin/sh\n", own.stderr);
+    });
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("stack build: a run image without a shell, a root filesystem that is gone", async () => {
+  const f = await stackFixture();
+  try {
+    const bare = await makeRunRoot(join(f.root, "bare-root"), { shells: false });
+    await makeStackRecord(f.record, { runRoot: bare, builderRoot: f.builderRoot });
+    const r = await f.locald(["shell", "-c", "true"], { env: { SHELL: "/usr/bin/fish" } });
+    assert.equal(r.code, 8, r.stderr);
+    assert.equal(
+      r.stderr.split("\n")[0],
+      "locald: the run image (registry.test/run:test) has no shell: looked for /usr/bin/fish, " +
+        "/bin/bash, /usr/bin/bash, /bin/sh, /usr/bin/sh",
+    );
+    await Deno.remove(bare, { recursive: true });
+    const gone = await f.locald(["exec", "--", "true"]);
+    assert.equal(gone.code, 4);
+    assert.match(gone.stderr, /the run image's root filesystem .* was built with is gone/);
+    assert.match(gone.stderr, /hint: run `locald build -C .*` to extract it again/);
+  } finally {
+    await f.cleanup();
+  }
+});
+
+Deno.test("host build: a program this host cannot load is one line suggesting --stack", async () => {
+  const f = await builtFixture();
+  try {
+    const record = await recordPath(f.localdHome);
+    const rec = JSON.parse(await Deno.readTextFile(record));
+    // As a build with a builder records it.
+    rec.runImage = "registry.test/run:trixie";
+    await Deno.writeTextFile(record, JSON.stringify(rec));
+    const bin = join(rec.layersDir, "locald-fixtures_everything", "tools", "bin");
+    await foreignPrograms(bin);
+    const r = await runLocald(["exec", "-C", f.app, "--", "newglibc"], { env: f.env });
+    assert.equal(r.code, 1);
+    const lines = r.stderr.trim().split("\n");
+    // The loader's own line (from the program), then locald's line and hint.
+    assert.match(lines[0], /version `GLIBC_2\.99' not found/);
+    assert.match(
+      lines[1],
+      /^locald: this host cannot run the programs the build installed \(the stack of registry\.test\/run:trixie\): newglibc: it needs glibc 2\.99, this host has 2\.\d+$/,
+    );
+    assert.match(lines[2], /^hint: build in the stack's images instead: `locald build --stack -C /);
+    const nl = await runLocald(["exec", "-C", f.app, "--", "noloader"], { env: f.env });
+    assert.notEqual(nl.code, 0);
+    assert.match(nl.stderr, /noloader: this host has no \/lib64\/ld-linux-x86-64\.so\.9/);
+    // A program's own failure is its own: nothing added.
+    const own = await runLocald(["exec", "-C", f.app, "--", "sh", "-c", "exit 3"], { env: f.env });
+    assert.equal(own.code, 3);
+    assert.equal(own.stderr, "");
+  } finally {
+    await f.cleanup();
+  }
+});
