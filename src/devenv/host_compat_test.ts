@@ -6,7 +6,7 @@ import { pathsUnder } from "../config/paths.ts";
 import type { BuildRecord } from "../cnb/record.ts";
 import { foreignPrograms } from "../../tests/support/stack_record.ts";
 
-async function devEnv(root: string, runImage?: string): Promise<DevEnv> {
+function devEnv(root: string, runImage?: string): DevEnv {
   const paths = pathsUnder(join(root, "state"));
   const rec = {
     recordVersion: 1,
@@ -29,7 +29,7 @@ Deno.test("hostCannotRun names the program, what it needs and the way out", asyn
         .output();
       assert.equal(o.code, code, name);
     }
-    const d = await devEnv(root, "registry.test/run:trixie");
+    const d = devEnv(root, "registry.test/run:trixie");
     const env = { PATH: "/usr/bin:/bin" };
     const e1 = await hostCannotRun(d, "newglibc", env, root, 1);
     assert.ok(e1);
@@ -55,7 +55,7 @@ Deno.test("hostCannotRun names the program, what it needs and the way out", asyn
     await Deno.writeTextFile(script, "#!/bin/sh\nexec newglibc\n", { mode: 0o755 });
     assert.match((await hostCannotRun(d, script, env, root, 1))!.message, /: needslib: /);
     // Without a builder there is no stack to build in: another hint.
-    const bare = await hostCannotRun(await devEnv(root), "newglibc", env, root, 1);
+    const bare = await hostCannotRun(devEnv(root), "newglibc", env, root, 1);
     assert.match(bare!.hint!, /built for another system/);
   } finally {
     await Deno.remove(root, { recursive: true });
@@ -68,7 +68,7 @@ Deno.test("hostCannotRun says nothing when every program of the layers loads", a
     const bin = join(root, "layers", "example_bp", "tool", "bin");
     await Deno.mkdir(bin, { recursive: true });
     await Deno.copyFile("/usr/bin/true", join(bin, "fine"));
-    const d = await devEnv(root, "registry.test/run:bookworm");
+    const d = devEnv(root, "registry.test/run:bookworm");
     assert.equal(
       await hostCannotRun(d, "missing-tool", { PATH: "/usr/bin" }, root, 127),
       undefined,
