@@ -9,7 +9,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runLocald } from "./support/locald.ts";
-import { builtFixture } from "./support/fixture.ts";
+import { builtFixture, FIXTURE_APP, FIXTURE_BP } from "./support/fixture.ts";
+import { asUser, sh, UID } from "./support/unprivileged.ts";
+import { lifecycleDir } from "./support/tools.ts";
 import {
   foreignPrograms,
   makeBuilderRoot,
@@ -188,4 +190,54 @@ Deno.test("host build: a program this host cannot load is one line suggesting --
   } finally {
     await f.cleanup();
   }
+});
+
+Deno.test({
+  name: "stack build as an unprivileged user: the user's ids are named in the run image",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    const u = await asUser({ LOCALD_LIFECYCLE_DIR: lifecycleDir() });
+    try {
+      const app = join(u.root, "app");
+      assert.equal((await sh(["cp", "-r", FIXTURE_APP, app])).code, 0);
+      assert.equal((await sh(["cp", "-r", FIXTURE_BP, join(u.root, "bp")])).code, 0);
+      const runRoot = await makeRunRoot(join(u.root, "run-root"));
+      const builderRoot = await makeBuilderRoot(join(u.root, "builder-root"));
+      await u.chownToUser();
+      const build = await u.locald(["build", "-C", app, "-b", join(u.root, "bp")]);
+      assert.equal(build.code, 0, build.stderr);
+      await makeStackRecord(await recordPath(u.env.LOCALD_HOME), { runRoot, builderRoot });
+      await u.chownToUser();
+      const name = (await sh(["id", "-un", String(UID)])).stdout.trim();
+      const group = (await sh(["id", "-gn", String(UID)])).stdout.trim();
+      const id = await u.locald([
+        "exec",
+        "-C",
+        app,
+        "--",
+        "sh",
+        "-c",
+        'id; echo "$HOME"; cat /etc/os-release',
+      ]);
+      assert.equal(id.code, 0, id.stderr);
+      assert.equal(
+        id.stdout,
+        `uid=${UID}(${name}) gid=${UID}(${group}) groups=${UID}(${group})\n${u.env.HOME}\n` +
+          RUN_OS_RELEASE,
+      );
+      // The entries live in the project's state; the shared root keeps its own files.
+      assert.equal(
+        await Deno.readTextFile(join(runRoot, "etc/passwd")),
+        "root:x:0:0:root:/root:/bin/bash\n",
+      );
+      const env = await u.locald(["env", "-C", app, "--format", "json"]);
+      assert.equal(env.code, 0, env.stderr);
+      assert.equal(JSON.parse(env.stdout).FIXTURE_EXECD, "from-exec-d");
+      const run = await u.locald(["run", "-C", app, "web"]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /^web process FIXTURE_WEB=web-only/);
+    } finally {
+      await u.cleanup();
+    }
+  },
 });
