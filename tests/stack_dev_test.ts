@@ -12,6 +12,7 @@ import { runLocald } from "./support/locald.ts";
 import { builtFixture, FIXTURE_APP, FIXTURE_BP } from "./support/fixture.ts";
 import { asUser, sh, UID } from "./support/unprivileged.ts";
 import { lifecycleDir } from "./support/tools.ts";
+import { guestArgv, limaSession } from "./support/lima_session.ts";
 import {
   foreignPrograms,
   makeBuilderRoot,
@@ -240,4 +241,45 @@ Deno.test({
       await u.cleanup();
     }
   },
+});
+
+Deno.test("stack build through Lima (stand-in limactl, no VM): bwrap over the run image runs in the VM", async () => {
+  const s = await limaSession();
+  try {
+    const app = join(s.root, "app");
+    assert.equal((await sh(["cp", "-r", FIXTURE_APP, app])).code, 0);
+    const bp = join(s.root, "bp");
+    assert.equal((await sh(["cp", "-r", FIXTURE_BP, bp])).code, 0);
+    const build = await s.run(["build", "-C", app, "-b", bp]);
+    assert.equal(build.code, 0, build.stderr);
+    const runRoot = await makeRunRoot(join(s.root, "run-root"));
+    const builderRoot = await makeBuilderRoot(join(s.root, "builder-root"));
+    await makeStackRecord(await recordPath(s.localdHome), { runRoot, builderRoot });
+
+    const r = await s.run([
+      "exec",
+      "-C",
+      app,
+      "--",
+      "sh",
+      "-c",
+      'cat /etc/os-release; echo "$HOME"',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, RUN_OS_RELEASE + s.guestHome + "\n");
+    const call = (await s.calls()).findLast((c) =>
+      c.argv.some((a) => a.includes("cat /etc/os-release"))
+    );
+    assert.ok(call, "exec went through limactl shell");
+    const inner = guestArgv(call);
+    assert.equal(inner[0], "/usr/bin/bwrap");
+    assert.equal(inner[inner.indexOf("--") + 1], "/cnb/lifecycle/launcher");
+    const code = await s.run(["exec", "-C", app, "--", "sh", "-c", "exit 9"]);
+    assert.equal(code.code, 9, code.stderr);
+    const run = await s.run(["run", "-C", app, "web"]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^web process FIXTURE_WEB=web-only/);
+  } finally {
+    await s.close();
+  }
 });

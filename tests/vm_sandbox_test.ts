@@ -13,62 +13,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runLocald, testEnv } from "./support/locald.ts";
-import { startMirror } from "./support/mirror.ts";
-import { lifecycleMirrorDir } from "./support/tools.ts";
+import { guestArgv, limaSession } from "./support/lima_session.ts";
 import { startRegistry } from "./support/registry.ts";
 import { appDir, pushImages } from "./support/image_fixture.ts";
 import { runProcess } from "./support/proc.ts";
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
-const STANDINS = join(REPO, "tests", "standins");
 const FIXTURES = join(REPO, "tests", "fixtures");
 const SECRET_KEY = "-----BEGIN OPENSSH PRIVATE KEY----- locald-vm-test-key-9c1e";
-
-type Call = { argv: string[]; env: Record<string, string> };
-
-async function limaSession() {
-  const mirror = await startMirror(lifecycleMirrorDir());
-  const t = await testEnv({
-    LOCALD_BACKEND: "lima",
-    LOCALD_LIMACTL: join(STANDINS, "limactl"),
-    LOCALD_LIFECYCLE_MIRROR: mirror.url,
-  });
-  // The VM mounts the test's root (home and LOCALD_HOME are under it) and the fixtures.
-  t.env.LOCALD_VM_MOUNTS = `${t.root}:${FIXTURES}`;
-  const limaHome = join(t.localdHome, "lima");
-  return {
-    ...t,
-    limaHome,
-    /** The VM user's home as the stand-in gives it to `limactl shell` (the steps' HOME). */
-    guestHome: join(limaHome, "_standin_guest_home"),
-    run: (args: string[]) => runLocald(args, { env: t.env }),
-    async calls(): Promise<Call[]> {
-      const text = await Deno.readTextFile(join(limaHome, "standin-calls.jsonl"));
-      return text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
-    },
-    async close() {
-      await mirror.close();
-      await t.cleanup();
-    },
-  };
-}
-
-/** The argv after `env -i -- K=V...` of a recorded `limactl shell` call. */
-function guestArgv(c: Call): string[] {
-  assert.deepEqual(c.argv.slice(0, 8), [
-    "shell",
-    "--tty=false",
-    "--workdir",
-    "/",
-    "locald",
-    "/usr/bin/env",
-    "-i",
-    "--",
-  ]);
-  const rest = c.argv.slice(8);
-  return rest.slice(rest.findIndex((a) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(a)));
-}
 
 Deno.test("LOCALD_BACKEND=lima --sandbox: bwrap runs inside the VM and hides the VM user's ~/.ssh from a hostile buildpack; exec --sandbox too (stand-in limactl: no VM, no AppArmor)", async () => {
   const s = await limaSession();
