@@ -8,10 +8,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runLocald } from "./support/locald.ts";
+import { REPO, runLocald, testEnv } from "./support/locald.ts";
+import { startMirror } from "./support/mirror.ts";
 import { builtFixture, FIXTURE_APP, FIXTURE_BP } from "./support/fixture.ts";
 import { asUser, sh, UID } from "./support/unprivileged.ts";
-import { lifecycleDir } from "./support/tools.ts";
+import { lifecycleDir, lifecycleMirrorDir } from "./support/tools.ts";
 import { guestArgv, limaSession } from "./support/lima_session.ts";
 import {
   foreignPrograms,
@@ -281,5 +282,49 @@ Deno.test("stack build through Lima (stand-in limactl, no VM): bwrap over the ru
     assert.match(run.stdout, /^web process FIXTURE_WEB=web-only/);
   } finally {
     await s.close();
+  }
+});
+
+Deno.test("stack build through WSL (stand-in wsl.exe): one line, not a failure deep inside", async () => {
+  const mirror = await startMirror(lifecycleMirrorDir());
+  const t = await testEnv({
+    LOCALD_BACKEND: "wsl",
+    LOCALD_WSL_EXE: join(REPO, "tests", "standins", "wsl.exe"),
+    LOCALD_LIFECYCLE_MIRROR: mirror.url,
+  });
+  const wsl = join(t.root, "wsl");
+  await Deno.mkdir(wsl);
+  t.env.LOCALD_STANDIN_WSL = wsl;
+  try {
+    const app = join(t.root, "app");
+    assert.equal((await sh(["cp", "-r", FIXTURE_APP, app])).code, 0);
+    const b = await runLocald(["build", "-C", app, "-b", FIXTURE_BP, "--json"], { env: t.env });
+    assert.equal(b.code, 0, b.stderr);
+    // deno-lint-ignore no-explicit-any
+    const record = join((b.json as any).stateDir, "build.json");
+    await makeStackRecord(record, {
+      runRoot: await makeRunRoot(join(t.root, "run-root")),
+      builderRoot: await makeBuilderRoot(join(t.root, "builder-root")),
+    });
+    const before = (await Deno.readTextFile(join(wsl, "calls.jsonl"))).split("\n").length;
+    const r = await runLocald(["exec", "-C", app, "--", "true"], { env: t.env });
+    assert.equal(r.code, 8, r.stderr);
+    assert.equal(
+      r.stderr.split("\n")[0],
+      "locald: cannot run locald exec in the run image (registry.test/run:test) under bwrap: " +
+        "bwrap is not used with WSL yet",
+    );
+    assert.match(
+      r.stderr.split("\n")[1],
+      /^hint: build on the host's userland \(`locald build --host`/,
+    );
+    const calls = (await Deno.readTextFile(join(wsl, "calls.jsonl"))).split("\n");
+    assert.ok(
+      !calls.slice(before - 1).some((c) => c.includes("launcher")),
+      "no launcher ran",
+    );
+  } finally {
+    await mirror.close();
+    await t.cleanup();
   }
 });

@@ -19,7 +19,7 @@ import { exists, removeIfExists } from "../util/fs.ts";
 import { goArch, parseOsRelease } from "./target.ts";
 import { LIFECYCLE } from "../tools/pins.ts";
 import type { Backend, BackendDriver, BackendStatus, GuestFacts, VmRequest } from "./backend.ts";
-import { guestCommandEnv } from "./guest.ts";
+import { guestCommandEnv, type GuestSandbox } from "./guest.ts";
 import { nativeSandboxStatus } from "./native_backend.ts";
 import type { Host, Step } from "./types.ts";
 import { probeGuest, windowsToWsl, wslHost, wslStateDir, wslToWindows } from "./wsl.ts";
@@ -99,17 +99,37 @@ export async function openWslBackend(ed: EnvAndDirs, reason: string): Promise<Ba
     },
     commandEnv: (userEnv) => Promise.resolve(guestCommandEnv(userEnv, facts.login)),
     sandboxOptions(_network, why) {
-      // Paths differ on WSL (/mnt/c, \\wsl.localhost): the sandbox's mounts are not mapped yet.
-      return Promise.reject(
-        new LocaldError(`cannot sandbox ${why}: the sandbox is not available with WSL yet`, {
-          hint: "build without --sandbox (and --trust-builder for a builder), or inside the " +
-            "distribution itself, where locald runs natively",
-          exitCode: ExitCode.unsupported,
-        }),
-      );
+      return Promise.reject(wslSandboxError(distro, probe.sandbox, why));
     },
   };
   return b;
+}
+
+/**
+ * Why nothing can run under bwrap in the distribution (`--sandbox`, a stack build's steps and
+ * dev commands): one line. A distribution without bwrap says so with the fix; with bwrap, the
+ * sandbox's mounts are not mapped to WSL's paths (/mnt/c, \\wsl.localhost) yet.
+ */
+export function wslSandboxError(
+  distro: string,
+  sandbox: GuestSandbox | undefined,
+  why: string,
+): LocaldError {
+  if (sandbox && !sandbox.bwrap) {
+    return new LocaldError(
+      `cannot run ${why} under bwrap: the WSL distribution ${distro} has no bwrap (bubblewrap)`,
+      {
+        hint: `install it in the distribution (\`wsl -d ${distro} -u root apt-get install -y ` +
+          "bubblewrap`), or build on the host's userland (`locald build --host`)",
+        exitCode: ExitCode.unsupported,
+      },
+    );
+  }
+  return new LocaldError(`cannot run ${why} under bwrap: bwrap is not used with WSL yet`, {
+    hint: "build on the host's userland (`locald build --host`, no --sandbox), or inside the " +
+      "distribution itself, where locald runs natively",
+    exitCode: ExitCode.unsupported,
+  });
 }
 
 /** Download and verify on Windows, unpack inside the distro with the distro's tar. */

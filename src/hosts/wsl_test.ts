@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { chooseDistro, decodeWslOutput, parseWslList, windowsToWsl, wslToWindows } from "./wsl.ts";
+import { wslSandboxError } from "./wsl_backend.ts";
 
 const utf16 = (s: string) => {
   const b = new Uint8Array(s.length * 2);
@@ -62,4 +63,21 @@ Deno.test("Windows paths translate like wslpath, and back for messages", () => {
     wslToWindows("/home/x/.local", "Ubuntu"),
     "\\\\wsl.localhost\\Ubuntu\\home\\x\\.local",
   );
+});
+
+Deno.test("wslSandboxError: a distribution without bwrap is told how to install it", () => {
+  const none = wslSandboxError(
+    "Debian",
+    { bwrap: "", works: false, system: [] },
+    "locald exec in the run image (registry.test/run:test)",
+  );
+  assert.equal(
+    none.message,
+    "cannot run locald exec in the run image (registry.test/run:test) under bwrap: the WSL " +
+      "distribution Debian has no bwrap (bubblewrap)",
+  );
+  assert.match(none.hint!, /apt-get install -y bubblewrap.*`locald build --host`/);
+  assert.equal(none.exitCode, 8);
+  const some = wslSandboxError("Ubuntu", { bwrap: "/usr/bin/bwrap", works: true, system: [] }, "x");
+  assert.equal(some.message, "cannot run x under bwrap: bwrap is not used with WSL yet");
 });
