@@ -10,6 +10,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO, runLocald, testEnv } from "./support/locald.ts";
 import { startMirror } from "./support/mirror.ts";
+import { startRegistry } from "./support/registry.ts";
+import { appDir, pushImages } from "./support/image_fixture.ts";
 import { builtFixture, FIXTURE_APP, FIXTURE_BP } from "./support/fixture.ts";
 import { asUser, sh, UID } from "./support/unprivileged.ts";
 import { lifecycleDir, lifecycleMirrorDir } from "./support/tools.ts";
@@ -325,6 +327,49 @@ Deno.test("stack build through WSL (stand-in wsl.exe): one line, not a failure d
     );
   } finally {
     await mirror.close();
+    await t.cleanup();
+  }
+});
+
+Deno.test("devcontainer of a stack image build: the environment is computed in the run image", async () => {
+  const reg = await startRegistry();
+  const t = await testEnv({ LOCALD_LIFECYCLE_DIR: lifecycleDir() });
+  try {
+    const builder = await pushImages(reg);
+    const app = await appDir(t.root);
+    const b = await runLocald(["build", "-C", app, "-B", builder, "--export", "--json"], {
+      env: t.env,
+    });
+    assert.equal(b.code, 0, b.stderr);
+    // The app's .profile reads the image's os-release: only the run image gives this value.
+    await Deno.writeTextFile(
+      join(app, ".profile"),
+      'export IMAGE_OS="$(. /etc/os-release; echo "$ID")"\n',
+    );
+    const host = await runLocald(["devcontainer", "-C", app, "--json"], { env: t.env });
+    assert.equal(host.code, 0, host.stderr);
+    const file = join(app, ".devcontainer", "devcontainer.json");
+    const hostId = (await Deno.readTextFile("/etc/os-release")).match(/^ID=(.*)$/m)![1];
+    assert.equal(JSON.parse(await Deno.readTextFile(file)).remoteEnv.IMAGE_OS, hostId);
+
+    // deno-lint-ignore no-explicit-any
+    const record = join((b.json as any).stateDir, "build.json");
+    await makeStackRecord(record, {
+      runRoot: await makeRunRoot(join(t.root, "run-root")),
+      builderRoot: await makeBuilderRoot(join(t.root, "builder-root")),
+      runRef: JSON.parse(await Deno.readTextFile(record)).runImage,
+    });
+    const g = await runLocald(["devcontainer", "-C", app, "--json"], { env: t.env });
+    assert.equal(g.code, 0, g.stderr);
+    const doc = JSON.parse(await Deno.readTextFile(file));
+    assert.equal(doc.remoteEnv.IMAGE_OS, "locald-test");
+    assert.equal(
+      doc.remoteEnv.PATH,
+      "/layers/locald-fixtures_image-app/tool/bin:${containerEnv:PATH}",
+    );
+    assert.equal(doc.image, `${reg.host}/test/run:1`);
+  } finally {
+    await reg.stop();
     await t.cleanup();
   }
 });

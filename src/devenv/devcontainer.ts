@@ -18,9 +18,18 @@ import { basename, join } from "../util/path.ts";
 import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { type LocaldDirs, pathsUnder, projectPaths } from "../config/paths.ts";
-import { readBuildRecord } from "../cnb/record.ts";
+import { type BuildRecord, readBuildRecord } from "../cnb/record.ts";
+import type { Step } from "../hosts/types.ts";
+import { stackDev } from "./stack.ts";
 import { diffEnv } from "./format.ts";
-import { envCaptureArgv, hasAppProfile, launcherArgv, readCapturedEnv } from "./launch.ts";
+import {
+  envCaptureArgv,
+  hasAppProfile,
+  launcherArgv,
+  readCapturedEnv,
+  STACK_LAUNCHER,
+  STACK_LIFECYCLE,
+} from "./launch.ts";
 import { sha256HexSync } from "../util/sha256.ts";
 import { VERSION } from "../version.ts";
 import { writeFileAtomic } from "../util/fs.ts";
@@ -87,15 +96,17 @@ async function launcherEnv(
   env: Record<string, string>,
   projectDir: string,
   imageState: string,
-  rec: {
-    lifecycle: { launcher: string; root: string };
-    platformApi: string;
-    profiles: string[];
-    execEnv?: string;
-  },
+  rec: Pick<
+    BuildRecord,
+    "lifecycle" | "platformApi" | "profiles" | "execEnv" | "userland" | "stack"
+  >,
 ): Promise<Record<string, string>> {
   const { checkSandbox, sandboxUnavailable } = await import("../hosts/sandbox_check.ts");
   const { sandboxStep, systemLayout } = await import("../hosts/sandbox.ts");
+  // A stack build: the environment is computed in its run image, by the builder's launcher.
+  const stack = rec.userland === "stack" && rec.stack
+    ? await stackDev(rec as BuildRecord, projectDir, true)
+    : undefined;
   const a = await checkSandbox(env);
   if (!a.available) throw sandboxUnavailable(a, "computing the container's environment");
   const startPath = `${BASE_PATH}:${SYSTEM_PATH}`;
@@ -105,9 +116,14 @@ async function launcherEnv(
   const file = join(capture, "env");
   try {
     // On this machine, whatever the backend: the sandboxed step runs as it is.
-    const cmd = sandboxStep({
+    const step: Step = {
       name: "launcher",
-      argv: launcherArgv(rec.lifecycle.launcher, sourced, envCaptureArgv(file), "/workspace"),
+      argv: launcherArgv(
+        stack ? STACK_LAUNCHER : rec.lifecycle.launcher,
+        sourced,
+        envCaptureArgv(file),
+        "/workspace",
+      ),
       env: {
         ...base,
         CNB_APP_DIR: "/workspace",
@@ -120,16 +136,23 @@ async function launcherEnv(
       mounts: [
         { source: projectDir, path: "/workspace", writable: false },
         { source: join(imageState, "layers"), path: "/layers", writable: false },
-        { path: rec.lifecycle.root, writable: false },
+        stack
+          ? { source: stack.lifecycle, path: STACK_LIFECYCLE, writable: false }
+          : { path: rec.lifecycle.root, writable: false },
         { path: capture, writable: true },
       ],
-    }, {
+    };
+    const opts = {
       bwrap: a.bwrap!,
       uid: Deno.uid() ?? 0,
       gid: Deno.gid() ?? 0,
-      network: "none",
-      system: await systemLayout(),
-    });
+      network: "none" as const,
+    };
+    let cmd: Step;
+    if (stack) {
+      const { stackStep, stackSystem } = await import("../hosts/stack.ts");
+      cmd = stackStep(step, { ...opts, system: stackSystem(step, { root: stack.runRoot }) });
+    } else cmd = sandboxStep(step, { ...opts, system: await systemLayout() });
     const { run } = await import("../util/runner.ts");
     const o = await run(cmd.argv, {
       env: cmd.env,

@@ -45,9 +45,14 @@ export interface DevEnv {
   stack?: StackDev;
 }
 
+/** Where the builder's lifecycle and the process links appear inside a stack's run image. */
+export const STACK_LIFECYCLE = "/cnb/lifecycle";
+export const STACK_LAUNCHER = `${STACK_LIFECYCLE}/launcher`;
+export const STACK_PROCESSES = "/cnb/process";
+
 /** The launcher as commands see it: the build's own, or the builder's in the run image. */
 export function launcherOf(d: DevEnv): string {
-  return d.stack ? "/cnb/lifecycle/launcher" : d.rec.lifecycle.launcher;
+  return d.stack ? STACK_LAUNCHER : d.rec.lifecycle.launcher;
 }
 
 /** The build for `dir`, or for the nearest parent directory that has one. */
@@ -260,7 +265,7 @@ export function devStep(d: DevEnv, name: string, cmd: HostCommand & { cwd: strin
       { path: d.projectDir, writable: true },
       { path: d.rec.layersDir, writable: false },
       d.stack
-        ? { source: d.stack.lifecycle, path: "/cnb/lifecycle", writable: false }
+        ? { source: d.stack.lifecycle, path: STACK_LIFECYCLE, writable: false }
         : { path: d.rec.lifecycle.root, writable: false },
       { path: d.paths.processes, writable: false },
     ],
@@ -341,7 +346,7 @@ export function processCommand(
 ): Step {
   const g = d.view?.guestPath ?? ((p: string) => p);
   // In the run image: /cnb/process/TYPE, as in an app image (runImageStep mounts the links).
-  const argv = d.stack ? [`/cnb/process/${type}`, ...args] : d.view && !d.view.symlinks
+  const argv = d.stack ? [`${STACK_PROCESSES}/${type}`, ...args] : d.view && !d.view.symlinks
     ? [
       "/bin/bash",
       "-c",

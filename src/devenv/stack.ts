@@ -19,12 +19,14 @@ import { join } from "../util/path.ts";
 import { isDir, writeFileAtomic } from "../util/fs.ts";
 import { resolveIn } from "../hosts/compat_facts.ts";
 import { shellCandidates } from "../hosts/compat.ts";
-import { type DevEnv, devSandboxRequest, type SandboxFlags } from "./launch.ts";
-
-/** Where the builder's lifecycle and the process links appear inside the run image. */
-export const STACK_LIFECYCLE = "/cnb/lifecycle";
-export const STACK_LAUNCHER = `${STACK_LIFECYCLE}/launcher`;
-export const STACK_PROCESSES = "/cnb/process";
+import {
+  type DevEnv,
+  devSandboxRequest,
+  type SandboxFlags,
+  STACK_LAUNCHER,
+  STACK_LIFECYCLE,
+  STACK_PROCESSES,
+} from "./launch.ts";
 
 /** What a stack build's dev commands need, checked once when the build record is read. */
 export interface StackDev {
