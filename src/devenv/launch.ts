@@ -15,6 +15,7 @@ import { assertLauncherSafePath, shellQuote, shellWord } from "../util/shell.ts"
 import { exists } from "../util/fs.ts";
 import { parseEnvZ } from "./format.ts";
 import { command } from "../util/run.ts";
+import { trace } from "../util/trace.ts";
 import type { StackDev } from "./stack.ts";
 
 /**
@@ -402,7 +403,10 @@ export async function inUserland(
 ): Promise<Step> {
   if (!d.stack) return await withSandbox(flags, d, step, command);
   const { runImageStep } = await import("./stack.ts");
-  return await runImageStep(flags, d, step, command, extra);
+  trace("stack: loaded");
+  const s = await runImageStep(flags, d, step, command, extra);
+  trace("stack: step ready");
+  return s;
 }
 
 /**

@@ -18,6 +18,7 @@ import { ExitCode, LocaldError } from "../errors.ts";
 import { join } from "../util/path.ts";
 import { isDir, writeFileAtomic } from "../util/fs.ts";
 import { resolveIn } from "../hosts/compat_facts.ts";
+import { stackStep, stackSystem, userEntries } from "../hosts/stack.ts";
 import { shellCandidates } from "../hosts/compat.ts";
 import {
   type DevEnv,
@@ -123,7 +124,6 @@ export async function runImageStep(
       mounts.push({ path: sock, writable: false });
     }
   }
-  const { stackStep, stackSystem } = await import("../hosts/stack.ts");
   // A dev command runs as the user (as root too): those are the ids /etc must name.
   const inside = { uid: opts.uid, gid: opts.gid };
   const s = { ...step, mounts: await present(mounts, extra.mounts ?? []) };
@@ -194,7 +194,6 @@ export async function identityFiles(
   ids: { uid: number; gid: number },
   env: Record<string, string>,
 ): Promise<Record<string, string>> {
-  const { userEntries } = await import("../hosts/stack.ts");
   const files = userEntries(
     await readIn(st.runRoot, "/etc/passwd"),
     await readIn(st.runRoot, "/etc/group"),

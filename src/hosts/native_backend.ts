@@ -6,6 +6,7 @@
 import { type EnvAndDirs, projectPaths, withEnv } from "../config/paths.ts";
 import type { Backend, BackendDriver, BackendStatus, GuestFacts } from "./backend.ts";
 import { nativeHost } from "./native.ts";
+import { findOnPath } from "../util/fs.ts";
 
 function open(ed: EnvAndDirs, reason: string): Promise<Backend> {
   let facts: GuestFacts | undefined;
@@ -44,13 +45,15 @@ function open(ed: EnvAndDirs, reason: string): Promise<Backend> {
     },
     commandEnv: (e) => Promise.resolve(e),
     async sandboxOptions(network, why, o) {
-      const { checkSandbox, findOnPath, sandboxUnavailable } = await import("./sandbox_check.ts");
+      // A stack build's dev command: bwrap found on PATH is enough (no trial sandbox, no other
+      // module loaded); one that cannot start is diagnosed after it failed.
       if (o?.probe === false && Deno.build.os === "linux") {
         const bwrap = await findOnPath("bwrap", ed.env.PATH);
         if (bwrap) {
           return { bwrap, uid: Deno.uid() ?? 0, gid: Deno.gid() ?? 0, network, system: [] };
         }
       }
+      const { checkSandbox, sandboxUnavailable } = await import("./sandbox_check.ts");
       const a = await checkSandbox(ed.env);
       if (!a.available) throw sandboxUnavailable(a, why);
       const { systemLayout } = await import("./sandbox.ts");

@@ -4,7 +4,8 @@
  * say exactly why and what to run. `diagnose()` is pure; `checkSandbox()` does the probing.
  * A sandbox that was asked for and is not available is an error, never a silent fallback.
  */
-import { join } from "../util/path.ts";
+import { findOnPath } from "../util/fs.ts";
+export { findOnPath };
 import { ExitCode, LocaldError } from "../errors.ts";
 import { NAMESPACE_ID } from "./native.ts";
 import { command } from "../util/run.ts";
@@ -26,22 +27,6 @@ export interface SandboxAvailability {
     apparmorRestrict?: number;
     unprivilegedClone?: number;
   };
-}
-
-/** An executable `name` in one of PATH's directories. */
-export async function findOnPath(
-  name: string,
-  path: string | undefined,
-): Promise<string | undefined> {
-  for (const dir of (path ?? "").split(":")) {
-    if (!dir) continue;
-    const p = join(dir, name);
-    try {
-      const st = await Deno.stat(p);
-      if (st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0) return p;
-    } catch { /* not here */ }
-  }
-  return undefined;
 }
 
 export interface DiagnoseInput {

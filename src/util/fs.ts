@@ -88,3 +88,19 @@ export async function copyTree(from: string, to: string, how: "copy" | "link") {
   if (st.mode !== null) await Deno.chmod(to, st.mode & 0o7777);
   if (st.mtime && st.atime) await Deno.utime(to, st.atime, st.mtime);
 }
+
+/** An executable `name` in one of PATH's directories. */
+export async function findOnPath(
+  name: string,
+  path: string | undefined,
+): Promise<string | undefined> {
+  for (const dir of (path ?? "").split(":")) {
+    if (!dir) continue;
+    const p = join(dir, name);
+    try {
+      const st = await Deno.stat(p);
+      if (st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0) return p;
+    } catch { /* not here */ }
+  }
+  return undefined;
+}

@@ -1,0 +1,156 @@
+/**
+ * `locald exec -- true` of a stack build (in the run image, under bwrap) against the same app's
+ * host build, paired: R rounds of one hyperfine run each with both commands, the order
+ * alternating between rounds, so load changes hit both alike; the figure is the median over
+ * rounds of the per-round difference. Also `bwrap ... true` over the same root, to show what
+ * bwrap itself costs.
+ *
+ *   deno run -A bench/stack_exec.ts [--rounds R] [--runs N]
+ *
+ * The run image root is made from this machine's programs (tests/support/stack_record.ts), the
+ * builder root holds the test lifecycle: the launcher, the layers and the app are the same as
+ * the host build's. Needs hyperfine and the test tools (scripts/test-tools.sh). Writes the
+ * `## exec` section of bench/results/stack.md (other sections are kept).
+ */
+import { join } from "node:path";
+import { benchEnv } from "./lib/env.ts";
+import {
+  makeBuilderRoot,
+  makeRunRoot,
+  makeStackRecord,
+  recordPath,
+} from "../tests/support/stack_record.ts";
+
+const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
+const DENO = Deno.execPath();
+const arg = (name: string) => {
+  const i = Deno.args.indexOf(name);
+  return i >= 0 ? Deno.args[i + 1] : undefined;
+};
+const ROUNDS = Number(arg("--rounds") ?? 6);
+const RUNS = Number(arg("--runs") ?? 15);
+const dec = new TextDecoder();
+
+interface Hf {
+  command: string;
+  median: number;
+  user: number;
+  system: number;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function build(app: string, home: string, env: Record<string, string>) {
+  await new Deno.Command("cp", { args: ["-r", join(REPO, "tests/fixtures/apps/everything"), app] })
+    .output();
+  const b = await new Deno.Command(DENO, {
+    args: [
+      "run",
+      "-A",
+      join(REPO, "main.ts"),
+      "build",
+      "-C",
+      app,
+      "-b",
+      join(REPO, "tests/fixtures/buildpacks/everything"),
+    ],
+    env: { ...env, LOCALD_HOME: home },
+    clearEnv: true,
+  }).output();
+  if (!b.success) throw new Error(`build failed: ${dec.decode(b.stderr)}`);
+}
+
+const root = await Deno.makeTempDir({ prefix: "locald-bench-stack-" });
+try {
+  const env = await benchEnv(root);
+  await Deno.mkdir(env.HOME, { recursive: true });
+  // Two projects, each with its own LOCALD_HOME: the same app and buildpack, one turned into
+  // a stack build over a run image root.
+  const hostApp = join(root, "host-app"), stackApp = join(root, "stack-app");
+  const hostHome = join(root, "host-home"), stackHome = join(root, "stack-home");
+  await build(hostApp, hostHome, env);
+  await build(stackApp, stackHome, env);
+  const runRoot = await makeRunRoot(join(root, "run-root"));
+  await makeStackRecord(await recordPath(stackHome), {
+    runRoot,
+    builderRoot: await makeBuilderRoot(join(root, "builder-root")),
+  });
+  const exec = (app: string, home: string) =>
+    `env LOCALD_HOME=${home} ${DENO} run -A --quiet ${REPO}/main.ts exec -C ${app} -- true`;
+  const cmds: Record<string, string> = {
+    host: exec(hostApp, hostHome),
+    stack: exec(stackApp, stackHome),
+    bwrap: `bwrap --unshare-all --share-net --die-with-parent --unshare-user --ro-bind ` +
+      `${runRoot}/usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 ` +
+      `/lib64 --proc /proc --dev /dev -- /bin/true`,
+  };
+  // The commands work before they are timed.
+  for (const [k, c] of Object.entries(cmds)) {
+    const o = await new Deno.Command("sh", { args: ["-c", c], env, clearEnv: true }).output();
+    if (!o.success) throw new Error(`${k}: ${dec.decode(o.stderr)}`);
+  }
+  const rounds: Record<string, Hf>[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const json = join(root, `hf-${r}.json`);
+    const order = r % 2 ? ["stack", "host", "bwrap"] : ["host", "stack", "bwrap"];
+    const args = ["--export-json", json, "--style", "none", "-N", "--warmup", "2"];
+    args.push("--runs", String(RUNS));
+    for (const k of order) args.push("-n", k, cmds[k]);
+    const p = await new Deno.Command("hyperfine", { args, env, clearEnv: true }).output();
+    if (!p.success) throw new Error(`hyperfine failed: ${dec.decode(p.stderr)}`);
+    rounds.push(Object.fromEntries(
+      (JSON.parse(await Deno.readTextFile(json)).results as Hf[]).map((h) => [h.command, h]),
+    ));
+  }
+  const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
+  const cpu = (h: Hf) => h.user + h.system;
+  const col = (k: string, f: (h: Hf) => number) => median(rounds.map((r) => f(r[k])));
+  const diff = (f: (h: Hf) => number) => median(rounds.map((r) => f(r.stack) - f(r.host)));
+  const wallDiff = diff((h) => h.median);
+  const load = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
+  const section = [
+    "## exec",
+    "",
+    `Recorded ${new Date().toISOString()} with \`deno run -A bench/stack_exec.ts\` ` +
+    `(${ROUNDS} rounds of ${RUNS} runs of each command in one hyperfine run, the order ` +
+    `alternating; load average ${load}), ${navigator.hardwareConcurrency} cores, deno ` +
+    `${Deno.version.deno}. The app is tests/fixtures/apps/everything built with its buildpack; ` +
+    "the stack build's run image root is made from this machine's programs " +
+    "(tests/support/stack_record.ts).",
+    "",
+    "| command | wall (median of round medians) | CPU (user+sys, median of round means) |",
+    "|---|---|---|",
+    ...[
+      ["host", "`locald exec -- true`, host build"],
+      ["stack", "`locald exec -- true`, stack build (bwrap over the run image)"],
+      ["bwrap", "`bwrap ... /bin/true` over the same root (bwrap alone)"],
+    ].map(([k, label]) => `| ${label} | ${ms(col(k, (h) => h.median))} | ${ms(col(k, cpu))} |`),
+    "",
+    `Stack over host, paired per round (median of the differences): wall ${ms(wallDiff)}, ` +
+    `CPU ${ms(diff(cpu))}. Per round (wall): ` +
+    rounds.map((r) => ms(r.stack.median - r.host.median)).join(", ") + ".",
+    "",
+    `Goal: at most +5 ms wall: ${wallDiff <= 0.005 ? "met" : "not met"} in this run.`,
+    "",
+  ].join("\n");
+  const file = join(REPO, "bench/results/stack.md");
+  let text = "";
+  try {
+    text = await Deno.readTextFile(file);
+  } catch { /* a new file */ }
+  if (!text) text = "# Stack mode\n\n";
+  // Only this section is replaced; the others (the stack build's) are kept as they are.
+  const start = text.indexOf("## exec\n");
+  if (start < 0) text = text.replace(/\n*$/, "\n\n") + section;
+  else {
+    const next = text.indexOf("\n## ", start + 1);
+    text = text.slice(0, start) + section + (next < 0 ? "" : text.slice(next + 1));
+  }
+  await Deno.writeTextFile(file, text);
+  console.log(section);
+} finally {
+  await Deno.remove(root, { recursive: true }).catch(() => {});
+}
