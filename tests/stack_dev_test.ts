@@ -373,3 +373,34 @@ Deno.test("devcontainer of a stack image build: the environment is computed in t
     await t.cleanup();
   }
 });
+
+Deno.test("stack build: a bwrap that cannot create its namespaces is one line after it failed", async () => {
+  const f = await stackFixture();
+  try {
+    // A bwrap that fails as one does where AppArmor or the kernel forbids user namespaces (the
+    // test cannot switch those off for the whole machine): first on PATH, for locald's own
+    // check as well.
+    const bin = join(f.root, "fake-bin");
+    await Deno.mkdir(bin);
+    await Deno.writeTextFile(
+      join(bin, "bwrap"),
+      "#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n",
+      { mode: 0o755 },
+    );
+    const r = await f.locald(["exec", "--", "true"], { env: { PATH: `${bin}:${f.env.PATH}` } });
+    assert.equal(r.code, 1);
+    const lines = r.stderr.trim().split("\n");
+    assert.equal(lines[0], "bwrap: setting up uid map: Permission denied");
+    assert.match(
+      lines[1],
+      /^locald: bwrap cannot start the run image \(registry\.test\/run:test\): /,
+    );
+    assert.match(lines[2], /^hint: /);
+    // A command's own exit 1 in the run image is its own.
+    const own = await f.locald(["exec", "--", "sh", "-c", "exit 1"]);
+    assert.equal(own.code, 1);
+    assert.equal(own.stderr, "");
+  } finally {
+    await f.cleanup();
+  }
+});

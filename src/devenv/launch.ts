@@ -411,9 +411,10 @@ export async function inUserland(
 
 /**
  * After `exec` or `run` failed with `code`: a host build whose programs this host cannot load
- * (src/devenv/host_compat.ts) is one line with the fix, thrown with the command's exit code;
- * any other failure is the command's own and passes through. Loaded only on a failure; only
- * where the launcher ran on this machine (natively), for codes a loader failure gives (1-127).
+ * (src/devenv/host_compat.ts), or a stack build whose bwrap could not start (exit 1 and the
+ * sandbox check fails), is one line with the fix, thrown with the command's exit code; any
+ * other failure is the command's own and passes through. Loaded only on a failure; only where
+ * the command ran on this machine (natively), for codes a loader or bwrap failure gives.
  */
 export async function explainFailure(
   d: DevEnv,
@@ -421,7 +422,18 @@ export async function explainFailure(
   env: Record<string, string>,
   code: number,
 ): Promise<void> {
-  if (d.stack || code < 1 || code > 127 || (d.view && d.view.name !== "native")) return;
+  if (code < 1 || code > 127 || (d.view && d.view.name !== "native")) return;
+  if (d.stack) {
+    // bwrap that cannot set up its namespaces exits 1 before the command starts: say why.
+    if (code !== 1) return;
+    const { checkSandbox } = await import("../hosts/sandbox_check.ts");
+    const a = await checkSandbox(env);
+    if (a.available) return;
+    throw new LocaldError(
+      `bwrap cannot start the run image (${d.stack.runImage.ref}): ${a.reason}`,
+      { hint: a.fix, exitCode: code },
+    );
+  }
   const { hostCannotRun } = await import("./host_compat.ts");
   const e = await hostCannotRun(d, program, env, Deno.cwd(), code);
   if (e) throw e;
