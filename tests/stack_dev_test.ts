@@ -136,6 +136,18 @@ Deno.test("stack build: exec, env, run and shell run in the run image", async (t
       assert.equal(b.stderr, "");
       const own = await f.locald(["shell", "-c", 'echo "$0"'], { env: { SHELL: "/bin/sh" } });
       assert.equal(own.stdout, "/bin/sh\n", own.stderr);
+      // Interactive: bash with locald's rc file (from the project's state), the environment
+      // applied after the user's ~/.bashrc, stdin read, the exit code kept.
+      await Deno.writeTextFile(join(f.home, ".bashrc"), "export FROM_BASHRC=yes\n");
+      const i = await f.locald(["shell"], {
+        env: { SHELL: "/bin/bash" },
+        stdin:
+          'echo "$FROM_BASHRC $FIXTURE_PROFILE"; fixture-tool in; cat /etc/os-release; exit 7\n',
+      });
+      assert.equal(i.code, 7, i.stderr);
+      assert.match(i.stdout, /^yes from-profile-d\nfixture-tool ran from .*\nargs: \[in\]\n/);
+      assert.ok(i.stdout.endsWith(RUN_OS_RELEASE), i.stdout);
+      assert.match(i.stderr, /locald: entering the environment of /);
     });
   } finally {
     await f.cleanup();
