@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { REPO, runLocald, testEnv } from "./support/locald.ts";
+import { REPO, runLocald, spawnLocald, testEnv } from "./support/locald.ts";
 import { startMirror } from "./support/mirror.ts";
 import { startRegistry } from "./support/registry.ts";
 import { appDir, pushImages } from "./support/image_fixture.ts";
@@ -86,6 +86,32 @@ Deno.test("stack build: exec, env, run and shell run in the run image", async (t
       // Killed by a signal: 128+N, as on the host.
       const k = await f.locald(["exec", "--", "sh", "-c", "kill -TERM $$"]);
       assert.equal(k.code, 143, k.stderr);
+    });
+
+    await t.step("SIGTERM and SIGINT reach the command in the run image", async () => {
+      for (const [sig, code] of [["SIGTERM", 42], ["SIGINT", 43]] as const) {
+        const marker = join(f.root, `child-${sig}.pid`);
+        const child = spawnLocald([
+          "exec",
+          "-C",
+          f.app,
+          "--",
+          "bash",
+          "-c",
+          `echo $$ > ${marker}; trap 'echo got-${sig}; exit ${code}' ${sig.slice(3)}; ` +
+          "while :; do sleep 0.05; done",
+        ], { env: f.env });
+        for (let i = 0; i < 400; i++) {
+          try {
+            if ((await Deno.readTextFile(marker)).trim()) break;
+          } catch { /* not yet */ }
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        child.kill(sig);
+        const out = await child.output();
+        assert.equal(out.code, code, `${sig}: ${new TextDecoder().decode(out.stderr)}`);
+        assert.equal(new TextDecoder().decode(out.stdout), `got-${sig}\n`);
+      }
     });
 
     await t.step(

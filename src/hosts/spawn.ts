@@ -30,6 +30,12 @@ export interface SpawnOptions {
   rewrite?: (line: string) => string;
   /** Called once the child runs (work that must not delay its start waits for this). */
   started?: () => void;
+  /**
+   * The process a passed-on signal goes to, given the child's pid (default: the child). bwrap
+   * dies of a signal without passing it on, and its command with it (--die-with-parent): a
+   * command under bwrap gets the signal itself (bwrapCommandPid).
+   */
+  signalTarget?: (pid: number) => number | undefined;
 }
 
 export interface SpawnResult {
@@ -73,7 +79,9 @@ export async function spawn(cmd: HostCommand, opts: SpawnOptions): Promise<Spawn
       interrupted = sig;
       if (fromTerminal && (sig === "SIGINT" || sig === "SIGQUIT")) return;
       try {
-        child.kill(sig);
+        const target = opts.signalTarget?.(child.pid);
+        if (target !== undefined) Deno.kill(target, sig);
+        else child.kill(sig);
       } catch { /* already gone */ }
     };
     Deno.addSignalListener(sig, h);
@@ -115,4 +123,36 @@ export async function spawn(cmd: HostCommand, opts: SpawnOptions): Promise<Spawn
   } finally {
     for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
   }
+}
+
+/**
+ * The command bwrap runs, below `pid` (bwrap, and its init when it made a pid namespace), from
+ * /proc's children lists; undefined when it cannot be found (then bwrap gets the signal).
+ */
+export function bwrapCommandPid(pid: number): number | undefined {
+  let p = pid;
+  for (let depth = 0; depth < 3; depth++) {
+    let comm: string, children: string;
+    try {
+      comm = Deno.readTextFileSync(`/proc/${p}/comm`).trim();
+      children = Deno.readTextFileSync(`/proc/${p}/task/${p}/children`).trim();
+    } catch {
+      return undefined;
+    }
+    if (comm !== "bwrap") return p === pid ? undefined : p;
+    const first = Number(children.split(/\s+/)[0]);
+    if (!children || !Number.isInteger(first)) return undefined;
+    p = first;
+  }
+  return undefined;
+}
+
+/**
+ * Spawn options for a dev command: one bwrap runs here (a stack build's run image, --sandbox
+ * natively) gets signals at its command, as an unsandboxed command does.
+ */
+export function signalsOf(cmd: HostCommand): Pick<SpawnOptions, "signalTarget"> {
+  return cmd.argv[0]?.endsWith("/bwrap") && Deno.build.os === "linux"
+    ? { signalTarget: bwrapCommandPid }
+    : {};
 }

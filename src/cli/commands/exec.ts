@@ -1,7 +1,7 @@
 import type { CommandContext } from "../context.ts";
 import { UsageError } from "../../errors.ts";
 import { commandIn, explainFailure, inUserland, workingDir } from "../../devenv/launch.ts";
-import { spawn } from "../../hosts/spawn.ts";
+import { signalsOf, spawn } from "../../hosts/spawn.ts";
 import { inDevEnv, openDevSession } from "../../devenv/session.ts";
 
 export async function run(ctx: CommandContext): Promise<number> {
@@ -15,7 +15,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   return await inDevEnv(s, env, out, async (base, started) => {
     const cmd = await commandIn(d, argv, workingDir(d.projectDir, dir), base, { notFound: true });
     const run = b.host.wrap(await inUserland(ctx.args.flags, d, cmd, "exec"));
-    const code = (await spawn(run, { mode: "inherit", started })).code;
+    const code = (await spawn(run, { mode: "inherit", started, ...signalsOf(run) })).code;
     if (code !== 0) await explainFailure(d, argv[0], base, code);
     return code;
   });

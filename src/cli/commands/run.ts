@@ -2,7 +2,7 @@ import type { CommandContext } from "../context.ts";
 import { ExitCode, LocaldError } from "../../errors.ts";
 import { explainFailure, inUserland, processCommand } from "../../devenv/launch.ts";
 import { defaultProcess } from "../../cnb/record.ts";
-import { spawn } from "../../hosts/spawn.ts";
+import { signalsOf, spawn } from "../../hosts/spawn.ts";
 import { inDevEnv, openDevSession } from "../../devenv/session.ts";
 
 export async function run(ctx: CommandContext): Promise<number> {
@@ -46,7 +46,8 @@ export async function run(ctx: CommandContext): Promise<number> {
       "run",
       { processType: proc.type },
     );
-    const code = (await spawn(b.host.wrap(cmd), { mode: "inherit", started })).code;
+    const host = b.host.wrap(cmd);
+    const code = (await spawn(host, { mode: "inherit", started, ...signalsOf(host) })).code;
     if (code !== 0) await explainFailure(d, proc.direct ? proc.command[0] : undefined, base, code);
     return code;
   });

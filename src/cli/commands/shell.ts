@@ -3,7 +3,7 @@ import { flagString } from "../args.ts";
 import { ExitCode, LocaldError, UsageError } from "../../errors.ts";
 import { commandIn, devStep, inUserland, launcherEnv, workingDir } from "../../devenv/launch.ts";
 import { diffEnv, renderReapply } from "../../devenv/format.ts";
-import { spawn } from "../../hosts/spawn.ts";
+import { signalsOf, spawn } from "../../hosts/spawn.ts";
 import { SHELL_HOLD_MS } from "../../devenv/stale.ts";
 import { basename } from "../../util/path.ts";
 import { inDevEnv, openDevSession } from "../../devenv/session.ts";
@@ -96,6 +96,6 @@ export async function run(ctx: CommandContext): Promise<number> {
         command === undefined ? { mounts: rc } : {},
       ),
     );
-    return (await spawn(run, { mode: "inherit", started })).code;
+    return (await spawn(run, { mode: "inherit", started, ...signalsOf(run) })).code;
   }, command === undefined ? SHELL_HOLD_MS : 0);
 }
