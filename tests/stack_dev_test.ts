@@ -88,6 +88,37 @@ Deno.test("stack build: exec, env, run and shell run in the run image", async (t
       assert.equal(k.code, 143, k.stderr);
     });
 
+    await t.step("a port a command opens in the run image is reachable on the host", async () => {
+      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (l.addr as Deno.NetAddr).port;
+      l.close();
+      const server = spawnLocald([
+        "exec",
+        "-C",
+        f.app,
+        "--",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        `127.0.0.1:${port}`,
+        "-h",
+        f.app,
+      ], { env: f.env });
+      let body = "";
+      for (let i = 0; i < 200 && !body; i++) {
+        try {
+          const r = await fetch(`http://127.0.0.1:${port}/fixture.txt`);
+          body = await r.text();
+        } catch {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      server.kill("SIGTERM");
+      await server.output();
+      assert.equal(body, await Deno.readTextFile(join(f.app, "fixture.txt")));
+    });
+
     await t.step("SIGTERM and SIGINT reach the command in the run image", async () => {
       for (const [sig, code] of [["SIGTERM", 42], ["SIGINT", 43]] as const) {
         const marker = join(f.root, `child-${sig}.pid`);
