@@ -14,7 +14,7 @@ import type { SandboxOptions } from "../hosts/sandbox.ts";
 import type { Network, UserlandSetting } from "../config/defaults.ts";
 import type { LocaldDirs } from "../config/paths.ts";
 import { type Lifecycle, lifecycleAt, PHASES } from "../tools/lifecycle.ts";
-import { exists, writeFileAtomic } from "../util/fs.ts";
+import { exists, resolveIn, writeFileAtomic } from "../util/fs.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { trace } from "../util/trace.ts";
 import type { BuilderSource } from "./sources.ts";
@@ -109,9 +109,9 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
   choice = chooseUserland(req);
   if (choice.mode === "host") return { choice, sandbox };
   const b = i.builder!;
-  const { ensureRootfs, resolveInside } = await import("../oci/rootfs.ts");
+  const { ensureRootfs } = await import("../oci/rootfs.ts");
   // A system to build in has a shell (links followed inside the image, never out of it).
-  const hasShell = async (root: string) => (await resolveInside(root, "bin/sh")) !== undefined;
+  const hasShell = (root: string) => resolveIn(root, "bin/sh") !== undefined;
   const { formatReference, parseReference, withDigest } = await import("../oci/reference.ts");
   const pull = {
     env: i.env,
@@ -131,7 +131,7 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
     })
       .catch(() => undefined);
     if (known) {
-      req.rootfs = (await hasShell(known.dir))
+      req.rootfs = hasShell(known.dir)
         ? { ok: true }
         : { ok: false, why: "no /bin/sh in its image" };
       known.release();
@@ -150,7 +150,7 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
     .catch(cannot("its root filesystem"));
   trace("build: builder root filesystem ready");
   if (builderRoot) {
-    req.rootfs = (await hasShell(builderRoot.dir))
+    req.rootfs = hasShell(builderRoot.dir)
       ? { ok: true }
       : { ok: false, why: "no /bin/sh in its image" };
   }

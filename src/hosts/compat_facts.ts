@@ -1,7 +1,7 @@
 /**
  * The facts compat.ts judges, read from a root filesystem ("/" for this host, an extracted
  * image's root for a stack) or from a program file. Reads only; a path inside a root is
- * resolved inside it (an image's absolute symlink /lib64/ld-linux-x86-64.so.2 ->
+ * resolved inside it (resolveIn: an image's absolute symlink /lib64/ld-linux-x86-64.so.2 ->
  * /lib/x86_64-linux-gnu/... means the image's file, never this host's).
  */
 import {
@@ -13,44 +13,9 @@ import {
   type SystemFacts,
 } from "./compat.ts";
 import { osReleaseVars } from "./target.ts";
+import { resolveIn } from "../util/fs.ts";
 
-const MAX_LINKS = 40;
-
-/**
- * `path` (absolute, as seen inside `root`) resolved to a host path inside root, following
- * symlinks as the system would if root were "/"; undefined when it does not exist, loops, or
- * is not a regular file or directory.
- */
-export async function resolveIn(root: string, path: string): Promise<string | undefined> {
-  const base = root.replace(/\/+$/, "");
-  const todo = path.split("/").filter(Boolean);
-  const done: string[] = [];
-  let links = 0;
-  while (todo.length) {
-    const part = todo.shift()!;
-    if (part === ".") continue;
-    if (part === "..") {
-      done.pop();
-      continue;
-    }
-    const host = `${base}/${[...done, part].join("/")}`;
-    let info: Deno.FileInfo;
-    try {
-      info = await Deno.lstat(host);
-    } catch {
-      return undefined;
-    }
-    if (info.isSymlink) {
-      if (++links > MAX_LINKS) return undefined;
-      const target = await Deno.readLink(host);
-      if (target.startsWith("/")) done.length = 0;
-      todo.unshift(...target.split("/").filter(Boolean));
-      continue;
-    }
-    done.push(part);
-  }
-  return `${base}/${done.join("/")}`;
-}
+export { resolveIn };
 
 /** The directories a libc.so.6 lives in, per machine. */
 function libDirs(machine: string): string[] {

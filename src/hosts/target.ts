@@ -9,14 +9,22 @@ export interface Target {
   distro?: { name: string; version: string };
 }
 
-/** Every `KEY=value` of an os-release file (quotes removed). */
+/** os-release(5): KEY=value lines, values optionally quoted with shell-style escapes. */
 export function osReleaseVars(text: string): Record<string, string> {
-  const vars: Record<string, string> = {};
-  for (const line of text.split("\n")) {
-    const m = line.match(/^([A-Z_]+)=(.*)$/);
-    if (m) vars[m[1]] = m[2].replace(/^["']|["']$/g, "");
+  const out: Record<string, string> = {};
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    const m = line.match(/^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/);
+    if (!m) continue;
+    let v = m[2];
+    const q = v[0];
+    if ((q === '"' || q === "'") && v.endsWith(q) && v.length >= 2) {
+      v = v.slice(1, -1);
+      if (q === '"') v = v.replace(/\\([\\$"`])/g, "$1");
+    }
+    out[m[1]] = v;
   }
-  return vars;
+  return out;
 }
 
 export function parseOsRelease(text: string): { name: string; version: string } | undefined {

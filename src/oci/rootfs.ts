@@ -18,7 +18,14 @@
 import { join } from "node:path";
 import { ExitCode, LocaldError } from "../errors.ts";
 import type { LocaldDirs } from "../config/paths.ts";
-import { exists, readTextIfExists, removeIfExists, writeFileAtomic } from "../util/fs.ts";
+import {
+  exists,
+  readTextIfExists,
+  removeIfExists,
+  resolveIn,
+  writeFileAtomic,
+} from "../util/fs.ts";
+import { osReleaseVars } from "../hosts/target.ts";
 import { acquireLock, type Lock } from "../util/lock.ts";
 import { sha256HexSync } from "../util/sha256.ts";
 import { treeDigest } from "../util/tree_digest.ts";
@@ -292,59 +299,11 @@ async function useExisting(
  */
 export async function osReleaseOf(root: string): Promise<Record<string, string>> {
   for (const rel of ["etc/os-release", "usr/lib/os-release"]) {
-    const path = await resolveInside(root, rel);
+    const path = await resolveIn(root, rel);
     const text = path && await readTextIfExists(path).catch(() => undefined);
-    if (text !== undefined) return parseOsRelease(text);
+    if (text !== undefined) return osReleaseVars(text);
   }
   return {};
-}
-
-/** `rel` inside `root` with every symbolic link followed inside the root; undefined if absent. */
-export async function resolveInside(root: string, rel: string): Promise<string | undefined> {
-  let todo = rel.split("/").filter(Boolean);
-  const done: string[] = [];
-  for (let hops = 0; todo.length;) {
-    const part = todo.shift()!;
-    if (part === ".") continue;
-    if (part === "..") {
-      done.pop();
-      continue;
-    }
-    const path = join(root, ...done, part);
-    let st: Deno.FileInfo;
-    try {
-      st = await Deno.lstat(path);
-    } catch {
-      return undefined;
-    }
-    if (!st.isSymlink) {
-      done.push(part);
-      continue;
-    }
-    if (++hops > 40) return undefined;
-    const target = await Deno.readLink(path);
-    if (target.startsWith("/")) done.length = 0;
-    todo = [...target.split("/").filter(Boolean), ...todo];
-  }
-  return join(root, ...done);
-}
-
-/** os-release(5): KEY=value lines, values optionally quoted with shell-style escapes. */
-export function parseOsRelease(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    const m = line.match(/^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/);
-    if (!m) continue;
-    let v = m[2];
-    const q = v[0];
-    if ((q === '"' || q === "'") && v.endsWith(q) && v.length >= 2) {
-      v = v.slice(1, -1);
-      if (q === '"') v = v.replace(/\\([\\$"`])/g, "$1");
-    }
-    out[m[1]] = v;
-  }
-  return out;
 }
 
 export interface RootfsListing {

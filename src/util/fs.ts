@@ -104,3 +104,41 @@ export async function findOnPath(
   }
   return undefined;
 }
+
+const MAX_LINKS = 40;
+
+/**
+ * `path` (absolute, as seen inside `root`) resolved to a host path inside root, following
+ * symlinks as the system would if root were "/" (an image's absolute link means its own root,
+ * never the host's); undefined when it does not exist or its links loop.
+ */
+export async function resolveIn(root: string, path: string): Promise<string | undefined> {
+  const base = root.replace(/\/+$/, "");
+  const todo = path.split("/").filter(Boolean);
+  const done: string[] = [];
+  let links = 0;
+  while (todo.length) {
+    const part = todo.shift()!;
+    if (part === ".") continue;
+    if (part === "..") {
+      done.pop();
+      continue;
+    }
+    const host = `${base}/${[...done, part].join("/")}`;
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(host);
+    } catch {
+      return undefined;
+    }
+    if (info.isSymlink) {
+      if (++links > MAX_LINKS) return undefined;
+      const target = await Deno.readLink(host);
+      if (target.startsWith("/")) done.length = 0;
+      todo.unshift(...target.split("/").filter(Boolean));
+      continue;
+    }
+    done.push(part);
+  }
+  return `${base}/${done.join("/")}`;
+}
