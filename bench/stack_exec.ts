@@ -7,19 +7,20 @@
  *
  *   deno run -A bench/stack_exec.ts [--rounds R] [--runs N]
  *
- * The run image root is made from this machine's programs (tests/support/stack_record.ts), the
- * builder root holds the test lifecycle: the launcher, the layers and the app are the same as
- * the host build's. Needs hyperfine and the test tools (scripts/test-tools.sh). Writes the
- * `## exec` section of bench/results/stack.md (other sections are kept).
+ * The roots are the Debian trixie test images' (tests/support/stack_images.ts, pushed to a
+ * loopback registry and extracted by src/oci/rootfs.ts), the record is turned into a stack
+ * build's as the stack build writes it: the launcher (the builder's copy of the test lifecycle),
+ * the layers and the app are the same as the host build's. Needs hyperfine and the test tools
+ * (scripts/test-tools.sh). Writes the `## exec` section of bench/results/stack.md (other
+ * sections are kept).
  */
 import { join } from "node:path";
 import { benchEnv } from "./lib/env.ts";
-import {
-  makeBuilderRoot,
-  makeRunRoot,
-  makeStackRecord,
-  recordPath,
-} from "../tests/support/stack_record.ts";
+import { makeStackRecord, recordPath } from "../tests/support/stack_record.ts";
+import { pushStackImages } from "../tests/support/stack_images.ts";
+import { startRegistry } from "../tests/support/registry.ts";
+import { ensureRootfs } from "../src/oci/rootfs.ts";
+import { localdDirs } from "../src/config/paths.ts";
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const DENO = Deno.execPath();
@@ -64,6 +65,7 @@ async function build(app: string, home: string, env: Record<string, string>) {
 }
 
 const root = await Deno.makeTempDir({ prefix: "locald-bench-stack-" });
+const reg = await startRegistry();
 try {
   const env = await benchEnv(root);
   await Deno.mkdir(env.HOME, { recursive: true });
@@ -73,10 +75,16 @@ try {
   const hostHome = join(root, "host-home"), stackHome = join(root, "stack-home");
   await build(hostApp, hostHome, env);
   await build(stackApp, stackHome, env);
-  const runRoot = await makeRunRoot(join(root, "run-root"));
+  const images = await pushStackImages(reg);
+  const dirs = localdDirs({ ...env, LOCALD_HOME: stackHome });
+  const rootfs = (ref: string, what: string) =>
+    ensureRootfs(ref, { env: { ...env, LOCALD_HOME: stackHome }, dirs, what });
+  const run = await rootfs(images.runImage, "run image");
+  const runRoot = run.dir;
   await makeStackRecord(await recordPath(stackHome), {
     runRoot,
-    builderRoot: await makeBuilderRoot(join(root, "builder-root")),
+    builderRoot: (await rootfs(images.builder, "builder")).dir,
+    runRef: images.runImage,
   });
   const exec = (app: string, home: string) =>
     `env LOCALD_HOME=${home} ${DENO} run -A --quiet ${REPO}/main.ts exec -C ${app} -- true`;
@@ -118,8 +126,7 @@ try {
     `(${ROUNDS} rounds of ${RUNS} runs of each command in one hyperfine run, the order ` +
     `alternating; load average ${load}), ${navigator.hardwareConcurrency} cores, deno ` +
     `${Deno.version.deno}. The app is tests/fixtures/apps/everything built with its buildpack; ` +
-    "the stack build's run image root is made from this machine's programs " +
-    "(tests/support/stack_record.ts).",
+    "the stack build's roots are the Debian trixie test images' (tests/support/stack_images.ts).",
     "",
     "| command | wall (median of round medians) | CPU (user+sys, median of round means) |",
     "|---|---|---|",
@@ -152,5 +159,6 @@ try {
   await Deno.writeTextFile(file, text);
   console.log(section);
 } finally {
+  await reg.stop();
   await Deno.remove(root, { recursive: true }).catch(() => {});
 }

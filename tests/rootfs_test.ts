@@ -72,6 +72,9 @@ withRegistry(
     assert.match(await Deno.readTextFile(join(r.dir, "etc/passwd")), /^cnb:x:1000:1000:/m);
     assert.ok(await Deno.stat(join(r.dir, "usr/lib/x86_64-linux-gnu", STACK_LIBRARY)));
     assert.ok(await Deno.stat(join(r.dir, "etc/issue")));
+    // The image has no etc/hosts: an empty mount point for the host's (its resolv.conf is kept).
+    assert.equal(await Deno.readTextFile(join(r.dir, "etc/hosts")), "");
+    assert.notEqual(await Deno.readTextFile(join(r.dir, "etc/resolv.conf")), "");
     // A hard link in the userland (perl's versioned name) stays one file.
     const perl = await Deno.stat(join(r.dir, "usr/bin/perl"));
     const perlV = (await Array.fromAsync(Deno.readDir(join(r.dir, "usr/bin"))))

@@ -200,6 +200,7 @@ export async function ensureRootfs(
         const root = join(tmp, "root");
         await Deno.mkdir(root);
         await applyLayers(img, layers, root);
+        await addMountPoints(root);
         const cfg = img.config.config ?? {};
         rec = {
           ref: canonical,
@@ -289,6 +290,25 @@ async function useExisting(
     };
   } finally {
     extracting.release();
+  }
+}
+
+/**
+ * The files a step's sandbox binds the host's over (HOST_ETC in src/hosts/stack.ts: name
+ * resolution as on the host). Images usually lack them (a container runtime adds them when it
+ * starts one); without a mount point a bind over the read-only image needs the image's whole
+ * /etc shown entry by entry, about a hundred mounts on every command. Empty files, made where
+ * the image has neither the file nor a link there, as a runtime's are.
+ */
+export const MOUNT_POINTS = ["etc/hosts", "etc/resolv.conf"];
+
+async function addMountPoints(root: string): Promise<void> {
+  const etc = await Deno.lstat(join(root, "etc")).catch(() => undefined);
+  if (!etc?.isDirectory) return;
+  for (const rel of MOUNT_POINTS) {
+    const p = join(root, rel);
+    if (await exists(p)) continue;
+    await Deno.writeFile(p, new Uint8Array(), { mode: 0o644 });
   }
 }
 
