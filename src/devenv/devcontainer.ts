@@ -105,7 +105,7 @@ async function launcherEnv(
   const { sandboxStep, systemLayout } = await import("../hosts/sandbox.ts");
   // A stack build: the environment is computed in its run image, by the builder's launcher.
   const stack = rec.userland === "stack" && rec.stack
-    ? await stackDev(rec as BuildRecord, projectDir, true)
+    ? stackDev(rec as BuildRecord, projectDir, true)
     : undefined;
   const a = await checkSandbox(env);
   if (!a.available) throw sandboxUnavailable(a, "computing the container's environment");

@@ -71,7 +71,7 @@ export async function loadDevEnv(dir: string, view: StateView): Promise<DevEnv> 
       const here = view.name !== "wsl";
       if (rec.userland === "stack") {
         const { stackDev } = await import("./stack.ts");
-        const stack = await stackDev(rec, cur, here);
+        const stack = stackDev(rec, cur, here);
         if (here) assertLayers(rec.layersDir, cur);
         return { projectDir: cur, paths, rec, view, stack };
       }

@@ -16,7 +16,7 @@ import type { BuildRecord } from "../cnb/record.ts";
 import type { Mount, Step } from "../hosts/types.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { join } from "../util/path.ts";
-import { isDir, writeFileAtomic } from "../util/fs.ts";
+import { writeFileAtomic } from "../util/fs.ts";
 import { resolveIn } from "../hosts/compat_facts.ts";
 import { stackStep, stackSystem, userEntries } from "../hosts/stack.ts";
 import { shellCandidates } from "../hosts/compat.ts";
@@ -46,11 +46,7 @@ function rebuild(projectDir: string): string {
  * The stack of `rec` as this side sees it; a root filesystem `cache prune` removed since the
  * build is one line with the fix. `check`: whether this side can see the paths (not on WSL).
  */
-export async function stackDev(
-  rec: BuildRecord,
-  projectDir: string,
-  check: boolean,
-): Promise<StackDev> {
+export function stackDev(rec: BuildRecord, projectDir: string, check: boolean): StackDev {
   const s = rec.stack;
   if (!s) {
     throw new LocaldError(`the build record of ${projectDir} names no stack images`, {
@@ -65,9 +61,9 @@ export async function stackDev(
     });
   let lifecycle = join(s.builder.root, STACK_LIFECYCLE);
   if (check) {
-    if (!await isDir(s.runImage.root)) throw gone("run image", s.runImage.ref);
+    if (!isDirSync(s.runImage.root)) throw gone("run image", s.runImage.ref);
     // Inside the builder's root: an image's absolute link never names this host's files.
-    const launcher = await resolveIn(s.builder.root, STACK_LAUNCHER);
+    const launcher = resolveIn(s.builder.root, STACK_LAUNCHER);
     if (!launcher) throw gone("builder", s.builder.ref);
     lifecycle = launcher.slice(0, launcher.lastIndexOf("/"));
   }
@@ -126,7 +122,7 @@ export async function runImageStep(
   }
   // A dev command runs as the user (as root too): those are the ids /etc must name.
   const inside = { uid: opts.uid, gid: opts.gid };
-  const s = { ...step, mounts: await present(mounts, extra.mounts ?? []) };
+  const s = { ...step, mounts: present(mounts, extra.mounts ?? []) };
   const dev = !req;
   const system = stackSystem(s, {
     root: st.runRoot,
@@ -137,17 +133,32 @@ export async function runImageStep(
 }
 
 /** `all` without those of `optional` whose source does not exist (nothing to bind). */
-async function present(all: Mount[], optional: Mount[]): Promise<Mount[]> {
-  const out: Mount[] = [];
-  for (const m of all) {
-    if (
-      optional.includes(m) && !await Deno.lstat(m.source ?? m.path).then(() => true, () => false)
-    ) {
-      continue;
-    }
-    out.push(m);
+function present(all: Mount[], optional: Mount[]): Mount[] {
+  return all.filter((m) => !optional.includes(m) || lstat(m.source ?? m.path));
+}
+
+function lstat(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.lstatSync(path);
+  } catch {
+    return undefined;
   }
-  return out;
+}
+
+function isDirSync(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -160,7 +171,10 @@ async function processLinks(d: DevEnv, type: string): Promise<string> {
     throw new LocaldError(`invalid process type "${type}"`, { exitCode: ExitCode.input });
   }
   const link = join(dir, type);
-  const target = await Deno.readLink(link).catch(() => undefined);
+  let target: string | undefined;
+  try {
+    target = Deno.readLinkSync(link);
+  } catch { /* not yet */ }
   if (target !== STACK_LAUNCHER) {
     await Deno.mkdir(dir, { recursive: true });
     const tmp = `${link}.tmp-${Deno.pid}`;
@@ -171,14 +185,14 @@ async function processLinks(d: DevEnv, type: string): Promise<string> {
   return dir;
 }
 
-async function readIn(root: string, path: string): Promise<string> {
-  const f = await resolveIn(root, path);
-  return f ? await Deno.readTextFile(f).catch(() => "") : "";
+function readIn(root: string, path: string): string {
+  const f = resolveIn(root, path);
+  return (f && readText(f)) ?? "";
 }
 
 /** The user's name on this side (for the entry the image lacks). */
-async function hostName(uid: number, env: Record<string, string>): Promise<string> {
-  const row = (await Deno.readTextFile("/etc/passwd").catch(() => "")).split("\n")
+function hostName(uid: number, env: Record<string, string>): string {
+  const row = (readText("/etc/passwd") ?? "").split("\n")
     .map((l) => l.split(":")).find((f) => f[2] === String(uid));
   return row?.[0] || env.USER || env.LOGNAME || `user${uid}`;
 }
@@ -195,11 +209,11 @@ export async function identityFiles(
   env: Record<string, string>,
 ): Promise<Record<string, string>> {
   const files = userEntries(
-    await readIn(st.runRoot, "/etc/passwd"),
-    await readIn(st.runRoot, "/etc/group"),
+    readIn(st.runRoot, "/etc/passwd"),
+    readIn(st.runRoot, "/etc/group"),
     {
       ...ids,
-      name: await hostName(ids.uid, env),
+      name: hostName(ids.uid, env),
       home: env.HOME || "/",
       shell: env.SHELL || "/bin/sh",
     },
@@ -208,7 +222,7 @@ export async function identityFiles(
   const out: Record<string, string> = {};
   for (const name of ["passwd", "group"] as const) {
     const path = join(d.paths.state, "stack", name);
-    if (await Deno.readTextFile(path).catch(() => undefined) !== files[name]) {
+    if (readText(path) !== files[name]) {
       await writeFileAtomic(path, files[name]);
     }
     out[`/etc/${name}`] = path;
@@ -229,17 +243,17 @@ export async function runImageShell(
   const st = d.stack!;
   const tried = shellCandidates(userShell);
   for (const c of tried) {
-    const f = await resolveIn(st.runRoot, c);
+    const f = resolveIn(st.runRoot, c);
     if (!f) continue;
     try {
-      if (!(await Deno.stat(f)).isFile) continue;
+      if (!Deno.statSync(f).isFile) continue;
     } catch {
       continue;
     }
     if (!userShell || c === userShell) return { shell: c };
     const marker = join(d.paths.state, "stack", "shell-note");
     const key = `${st.runImage.digest} ${userShell} ${c}\n`;
-    if (await Deno.readTextFile(marker).catch(() => "") === key) return { shell: c };
+    if (readText(marker) === key) return { shell: c };
     await writeFileAtomic(marker, key).catch(() => {});
     return {
       shell: c,

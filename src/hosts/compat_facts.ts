@@ -40,11 +40,11 @@ export async function systemFacts(root: string, machine = machineName()): Promis
   const loaders: string[] = [];
   const l = LOADERS[machine] ?? LOADERS.x86_64;
   for (const p of [...l.glibc, ...l.musl]) {
-    if (await resolveIn(root, p)) loaders.push(p);
+    if (resolveIn(root, p)) loaders.push(p);
   }
   let osRelease: Record<string, string> = {};
   for (const p of ["/etc/os-release", "/usr/lib/os-release"]) {
-    const f = await resolveIn(root, p);
+    const f = resolveIn(root, p);
     if (!f) continue;
     try {
       osRelease = osReleaseVars(await Deno.readTextFile(f));
@@ -55,7 +55,7 @@ export async function systemFacts(root: string, machine = machineName()): Promis
   let found = false;
   for (const dir of libDirs(machine)) {
     const link = `${root.replace(/\/+$/, "")}${dir}/libc.so.6`;
-    const f = await resolveIn(root, `${dir}/libc.so.6`);
+    const f = resolveIn(root, `${dir}/libc.so.6`);
     if (!f) continue;
     found = true;
     // An old-style name says it (libc-2.31.so); else the versions libc.so.6 defines (a few

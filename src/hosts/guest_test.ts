@@ -93,7 +93,7 @@ Deno.test("the guest probe script, run here, finds what systemLayout() finds her
   assert.equal(r.code, 0);
   const p = parseGuestProbe(new TextDecoder().decode(r.stdout));
   assert.deepEqual(p?.sandbox?.system, await systemLayout());
-  const bwrap = await findOnPath("bwrap", Deno.env.get("PATH"));
+  const bwrap = findOnPath("bwrap", Deno.env.get("PATH"));
   assert.equal(p?.sandbox?.bwrap, bwrap ?? "");
 });
 

@@ -48,7 +48,7 @@ function open(ed: EnvAndDirs, reason: string): Promise<Backend> {
       // A stack build's dev command: bwrap found on PATH is enough (no trial sandbox, no other
       // module loaded); one that cannot start is diagnosed after it failed.
       if (o?.probe === false && Deno.build.os === "linux") {
-        const bwrap = await findOnPath("bwrap", ed.env.PATH);
+        const bwrap = findOnPath("bwrap", ed.env.PATH);
         if (bwrap) {
           return { bwrap, uid: Deno.uid() ?? 0, gid: Deno.gid() ?? 0, network, system: [] };
         }

@@ -195,7 +195,7 @@ export async function checkSandbox(
     apparmorRestrict: await readNumber("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"),
     unprivilegedClone: await readNumber("/proc/sys/kernel/unprivileged_userns_clone"),
   };
-  const bwrap = Deno.build.os === "linux" ? await findOnPath("bwrap", env.PATH) : undefined;
+  const bwrap = Deno.build.os === "linux" ? findOnPath("bwrap", env.PATH) : undefined;
   let version: string | undefined;
   let trial: { code: number; stderr: string } | undefined;
   const childEnv = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };

@@ -319,7 +319,7 @@ async function addMountPoints(root: string): Promise<void> {
  */
 export async function osReleaseOf(root: string): Promise<Record<string, string>> {
   for (const rel of ["etc/os-release", "usr/lib/os-release"]) {
-    const path = await resolveIn(root, rel);
+    const path = resolveIn(root, rel);
     const text = path && await readTextIfExists(path).catch(() => undefined);
     if (text !== undefined) return osReleaseVars(text);
   }

@@ -89,16 +89,16 @@ export async function copyTree(from: string, to: string, how: "copy" | "link") {
   if (st.mtime && st.atime) await Deno.utime(to, st.atime, st.mtime);
 }
 
-/** An executable `name` in one of PATH's directories. */
-export async function findOnPath(
-  name: string,
-  path: string | undefined,
-): Promise<string | undefined> {
+/**
+ * An executable `name` in one of PATH's directories. Synchronous: a few stat calls, on the way
+ * to every command of a stack build (an await per directory costs more than the call).
+ */
+export function findOnPath(name: string, path: string | undefined): string | undefined {
   for (const dir of (path ?? "").split(":")) {
     if (!dir) continue;
     const p = join(dir, name);
     try {
-      const st = await Deno.stat(p);
+      const st = Deno.statSync(p);
       if (st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0) return p;
     } catch { /* not here */ }
   }
@@ -112,7 +112,7 @@ const MAX_LINKS = 40;
  * symlinks as the system would if root were "/" (an image's absolute link means its own root,
  * never the host's); undefined when it does not exist or its links loop.
  */
-export async function resolveIn(root: string, path: string): Promise<string | undefined> {
+export function resolveIn(root: string, path: string): string | undefined {
   const base = root.replace(/\/+$/, "");
   const todo = path.split("/").filter(Boolean);
   const done: string[] = [];
@@ -127,13 +127,13 @@ export async function resolveIn(root: string, path: string): Promise<string | un
     const host = `${base}/${[...done, part].join("/")}`;
     let info: Deno.FileInfo;
     try {
-      info = await Deno.lstat(host);
+      info = Deno.lstatSync(host);
     } catch {
       return undefined;
     }
     if (info.isSymlink) {
       if (++links > MAX_LINKS) return undefined;
-      const target = await Deno.readLink(host);
+      const target = Deno.readLinkSync(host);
       if (target.startsWith("/")) done.length = 0;
       todo.unshift(...target.split("/").filter(Boolean));
       continue;
