@@ -157,6 +157,22 @@ Deno.test("stack build: exec, env, run and shell run in the run image", async (t
       },
     );
 
+    await t.step("--sandbox keeps its walls in the run image: HOME hidden", async () => {
+      await Deno.writeTextFile(join(f.home, "secret"), "s3cret\n");
+      const r = await f.locald([
+        "exec",
+        "--sandbox",
+        "--",
+        "sh",
+        "-c",
+        'ls -A "$HOME"; echo "home=$HOME"; cat /etc/os-release',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `home=${f.home}\n${RUN_OS_RELEASE}`);
+      const plain = await f.locald(["exec", "--", "cat", join(f.home, "secret")]);
+      assert.equal(plain.stdout, "s3cret\n");
+    });
+
     await t.step("env computes the environment in the run image", async () => {
       // The app's .profile runs in the run image: it reads the image's os-release.
       await Deno.writeTextFile(

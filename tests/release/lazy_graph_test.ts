@@ -75,6 +75,16 @@ for (const c of ["exec", "env", "shell", "run"]) {
   });
 }
 
+Deno.test("a stack build's dev commands: the run-image modules load nothing heavy", async () => {
+  // devenv/stack.ts is what exec, env, shell and run import for a stack build (launch.ts).
+  const g = await graph("src/devenv/stack.ts");
+  assert.deepEqual(g.loaded.filter((m) => HEAVY.test(m)), []);
+  assert.ok(g.loaded.includes("src/hosts/stack.ts"), g.loaded.join(" "));
+  const launch = await graph("src/devenv/launch.ts");
+  assert.ok(!launch.loaded.includes("src/devenv/stack.ts"), "stack.ts is loaded lazily");
+  assert.ok(launch.dynamic.includes("./stack.ts"));
+});
+
 Deno.test("a build with a cached builder reads it without the pull machinery", async () => {
   const g = await graph("src/oci/builder_cache.ts");
   assert.deepEqual(g.loaded.filter((m) => HEAVY.test(m)), []);
