@@ -157,6 +157,28 @@ Deno.test("stack build: exec, env, run and shell run in the run image", async (t
       },
     );
 
+    await t.step("the ssh agent's socket is there, also outside HOME and /tmp", async () => {
+      // Where a desktop session keeps it: /run/user/UID/... (here a directory under /run).
+      const dir = await Deno.makeTempDir({ dir: Deno.uid() === 0 ? "/run" : f.root });
+      const sock = join(dir, "agent.sock");
+      const l = Deno.listen({ transport: "unix", path: sock });
+      try {
+        const r = await f.locald([
+          "exec",
+          "--",
+          "sh",
+          "-c",
+          'test -S "$SSH_AUTH_SOCK" && echo there',
+        ], {
+          env: { SSH_AUTH_SOCK: sock },
+        });
+        assert.equal(r.stdout, "there\n", r.stderr);
+      } finally {
+        l.close();
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+
     await t.step("--sandbox keeps its walls in the run image: HOME hidden", async () => {
       await Deno.writeTextFile(join(f.home, "secret"), "s3cret\n");
       const r = await f.locald([
