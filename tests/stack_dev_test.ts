@@ -173,6 +173,11 @@ Deno.test("stack build: exec, env, run and shell run in the run image", async (t
           env: { SSH_AUTH_SOCK: sock },
         });
         assert.equal(r.stdout, "there\n", r.stderr);
+        // A socket that is gone (an agent that ended) is left out, not an error.
+        const gone = await f.locald(["exec", "--", "true"], {
+          env: { SSH_AUTH_SOCK: join(dir, "gone.sock") },
+        });
+        assert.equal(gone.code, 0, gone.stderr);
       } finally {
         l.close();
         await Deno.remove(dir, { recursive: true });

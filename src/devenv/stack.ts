@@ -104,7 +104,9 @@ export async function runImageStep(
     });
   }
   const opts = await d.view.sandboxOptions(req?.network ?? "default", why, { probe: false });
-  const mounts = [...step.mounts, ...(extra.mounts ?? [])];
+  // Mounts shown only when their source exists (nothing to bind otherwise).
+  const optional = [...(extra.mounts ?? [])];
+  const mounts = [...step.mounts, ...optional];
   if (extra.processType !== undefined) {
     mounts.push({
       source: await processLinks(d, extra.processType),
@@ -117,12 +119,13 @@ export async function runImageStep(
   if (!req && sock?.startsWith("/") && !sock.startsWith("/tmp/")) {
     const home = step.env.HOME;
     if (!home || !sock.startsWith(home.replace(/\/+$/, "") + "/")) {
-      mounts.push({ path: sock, writable: false });
+      optional.push({ path: sock, writable: false });
+      mounts.push(optional.at(-1)!);
     }
   }
   // A dev command runs as the user (as root too): those are the ids /etc must name.
   const inside = { uid: opts.uid, gid: opts.gid };
-  const s = { ...step, mounts: present(mounts, extra.mounts ?? []) };
+  const s = { ...step, mounts: present(mounts, optional) };
   const dev = !req;
   const system = stackSystem(s, {
     root: st.runRoot,
