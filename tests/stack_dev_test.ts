@@ -83,6 +83,12 @@ Deno.test("stack build: exec, env, run and shell run in the run image", async (t
       ]);
       assert.equal(g.stdout, "[user]\n\tname = Ann\n", g.stderr);
       assert.equal(await Deno.readTextFile(join(f.home, "new")), "x\n");
+      // A HOME that does not exist: an empty one, not a bwrap error.
+      const noHome = await f.locald(["exec", "--", "sh", "-c", 'echo "$HOME"; ls -A "$HOME"'], {
+        env: { HOME: join(f.root, "no-such-home") },
+      });
+      assert.equal(noHome.code, 0, noHome.stderr);
+      assert.equal(noHome.stdout, "/home/locald\n");
       // Killed by a signal: 128+N, as on the host.
       const k = await f.locald(["exec", "--", "sh", "-c", "kill -TERM $$"]);
       assert.equal(k.code, 143, k.stderr);

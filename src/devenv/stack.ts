@@ -125,8 +125,12 @@ export async function runImageStep(
   }
   // A dev command runs as the user (as root too): those are the ids /etc must name.
   const inside = { uid: opts.uid, gid: opts.gid };
-  const s = { ...step, mounts: present(mounts, optional) };
   const dev = !req;
+  // A HOME that does not exist here cannot be shown: the command gets an empty one instead
+  // (as under --sandbox), not a bwrap error.
+  const env = { ...step.env };
+  if (dev && env.HOME && !lstat(env.HOME)) delete env.HOME;
+  const s = { ...step, env, mounts: present(mounts, optional) };
   const system = stackSystem(s, {
     root: st.runRoot,
     dev,
