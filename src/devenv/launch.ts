@@ -268,7 +268,9 @@ export function devStep(d: DevEnv, name: string, cmd: HostCommand & { cwd: strin
       d.stack
         ? { source: d.stack.lifecycle, path: STACK_LIFECYCLE, writable: false }
         : { path: d.rec.lifecycle.root, writable: false },
-      { path: d.paths.processes, writable: false },
+      // The process links name the launcher where it is on this side; the run image has its
+      // own at /cnb/process (src/devenv/stack.ts).
+      ...(d.stack ? [] : [{ path: d.paths.processes, writable: false }]),
     ],
   };
 }
