@@ -11,7 +11,7 @@
  */
 import { ExitCode, LocaldError } from "../errors.ts";
 import { join } from "../util/path.ts";
-import type { DevEnv } from "./launch.ts";
+import type { DevEnv } from "./dev_env.ts";
 import { programVerdict, stackVerdict, type SystemFacts } from "../hosts/compat.ts";
 import { programNeeds, systemFacts } from "../hosts/compat_facts.ts";
 

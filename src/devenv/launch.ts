@@ -5,56 +5,35 @@
  * env load only this and the build record.
  */
 import { dirname, join } from "../util/path.ts";
-import type { ProjectPaths } from "../config/paths.ts";
 import { type BuildRecord, notBuiltError, readBuildRecord } from "../cnb/record.ts";
 import type { Host, HostCommand, Step } from "../hosts/types.ts";
-import type { SandboxOptions } from "../hosts/sandbox.ts";
-import { type Network, parseNetwork } from "../config/defaults.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { assertLauncherSafePath, shellQuote, shellWord } from "../util/shell.ts";
 import { exists } from "../util/fs.ts";
 import { parseEnvZ } from "./format.ts";
 import { command } from "../util/run.ts";
 import { trace } from "../util/trace.ts";
-import type { StackDev } from "./stack.ts";
+import {
+  type DevEnv,
+  devSandboxRequest,
+  launcherOf,
+  type SandboxFlags,
+  STACK_LIFECYCLE,
+  STACK_PROCESSES,
+  type StateView,
+} from "./dev_env.ts";
 
-/**
- * Where the build's state is and how the launcher's side sees it: natively (and on Lima) the
- * same paths; on WSL the distro's view of them (see src/hosts/backend.ts). A Backend is one.
- */
-export interface StateView {
-  name: string;
-  projectPaths(userDir: string): ProjectPaths;
-  guestPath(hostPath: string): string;
-  /** Whether per-type symlinks to the launcher exist (`<state>/process/<type>`). */
-  symlinks: boolean;
-  /** How to sandbox a command where commands run (see Backend.sandboxOptions). */
-  sandboxOptions?(
-    network: Network | undefined,
-    why: string,
-    opts?: { probe?: boolean },
-  ): Promise<SandboxOptions>;
-}
-
-export interface DevEnv {
-  projectDir: string;
-  paths: ProjectPaths;
-  /** Its paths (layersDir, lifecycle) are as the launcher sees them. */
-  rec: BuildRecord;
-  view?: StateView;
-  /** A stack build: commands run in its run image (src/devenv/stack.ts). */
-  stack?: StackDev;
-}
-
-/** Where the builder's lifecycle and the process links appear inside a stack's run image. */
-export const STACK_LIFECYCLE = "/cnb/lifecycle";
-export const STACK_LAUNCHER = `${STACK_LIFECYCLE}/launcher`;
-export const STACK_PROCESSES = "/cnb/process";
-
-/** The launcher as commands see it: the build's own, or the builder's in the run image. */
-export function launcherOf(d: DevEnv): string {
-  return d.stack ? STACK_LAUNCHER : d.rec.lifecycle.launcher;
-}
+export {
+  type DevEnv,
+  devSandboxRequest,
+  launcherOf,
+  type SandboxFlags,
+  STACK_LAUNCHER,
+  STACK_LIFECYCLE,
+  STACK_PROCESSES,
+  type StackDev,
+  type StateView,
+} from "./dev_env.ts";
 
 /** The build for `dir`, or for the nearest parent directory that has one. */
 export async function loadDevEnv(dir: string, view: StateView): Promise<DevEnv> {
@@ -370,25 +349,6 @@ export function workingDir(projectDir: string, requested: string): string {
   const cwd = Deno.cwd();
   if (requested !== cwd) return requested; // -C DIR given: run there, like make -C
   return cwd === projectDir || cwd.startsWith(projectDir + "/") ? cwd : projectDir;
-}
-
-/** The dev command's --sandbox and --network flags, as parsed. */
-export interface SandboxFlags {
-  sandbox?: unknown;
-  network?: unknown;
-}
-
-/** The --sandbox/--network request of a dev command; undefined when it runs unsandboxed. */
-export function devSandboxRequest(
-  flags: SandboxFlags,
-  command: string,
-): { network: Network } | undefined {
-  const network = parseNetwork(
-    typeof flags.network === "string" ? flags.network : undefined,
-    command,
-  );
-  if (flags.sandbox === true || network === "none") return { network: network ?? "default" };
-  return undefined;
 }
 
 /**

@@ -27,16 +27,8 @@ import {
   STACK_LAUNCHER,
   STACK_LIFECYCLE,
   STACK_PROCESSES,
-} from "./launch.ts";
-
-/** What a stack build's dev commands need, checked once when the build record is read. */
-export interface StackDev {
-  /** Host path of the run image's root filesystem. */
-  runRoot: string;
-  runImage: { ref: string; digest: string };
-  /** Host path of the builder's /cnb/lifecycle (resolved inside the builder's root). */
-  lifecycle: string;
-}
+  type StackDev,
+} from "./dev_env.ts";
 
 function rebuild(projectDir: string): string {
   return `locald build${projectDir === Deno.cwd() ? "" : ` -C ${projectDir}`}`;

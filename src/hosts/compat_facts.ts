@@ -12,7 +12,7 @@ import {
   type ProgramNeeds,
   type SystemFacts,
 } from "./compat.ts";
-import { osReleaseVars } from "./target.ts";
+import { osReleaseVars } from "../util/os_release.ts";
 import { resolveIn } from "../util/fs.ts";
 
 export { resolveIn };

@@ -3,28 +3,12 @@
  * way the lifecycle does), and the host variables a build may see. Pure facts, no backend.
  */
 
+import { osReleaseVars } from "../util/os_release.ts";
+
 export interface Target {
   os: string;
   arch: string;
   distro?: { name: string; version: string };
-}
-
-/** os-release(5): KEY=value lines, values optionally quoted with shell-style escapes. */
-export function osReleaseVars(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    const m = line.match(/^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/);
-    if (!m) continue;
-    let v = m[2];
-    const q = v[0];
-    if ((q === '"' || q === "'") && v.endsWith(q) && v.length >= 2) {
-      v = v.slice(1, -1);
-      if (q === '"') v = v.replace(/\\([\\$"`])/g, "$1");
-    }
-    out[m[1]] = v;
-  }
-  return out;
 }
 
 export function parseOsRelease(text: string): { name: string; version: string } | undefined {

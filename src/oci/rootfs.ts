@@ -25,7 +25,7 @@ import {
   resolveIn,
   writeFileAtomic,
 } from "../util/fs.ts";
-import { osReleaseVars } from "../hosts/target.ts";
+import { osReleaseVars } from "../util/os_release.ts";
 import { acquireLock, type Lock } from "../util/lock.ts";
 import { sha256HexSync } from "../util/sha256.ts";
 import { treeDigest } from "../util/tree_digest.ts";
