@@ -82,6 +82,32 @@ export function builderIds(b: BuilderSource): { uid: number; gid: number } {
 }
 
 /**
+ * Whether `dir` (made if missing) treats names that differ only in case as one: a probe file
+ * written in lower case, looked up in upper case. Unknown (an unwritable dir): false, and the
+ * extraction says what is wrong.
+ */
+export function foldsCase(dir: string): boolean {
+  const name = `.case-probe-${Deno.pid}-${Date.now()}`;
+  const lower = join(dir, `${name}-a`);
+  try {
+    Deno.mkdirSync(dir, { recursive: true });
+    Deno.writeFileSync(lower, new Uint8Array(), { createNew: true });
+  } catch {
+    return false;
+  }
+  try {
+    Deno.lstatSync(join(dir, `${name.toUpperCase()}-A`));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    try {
+      Deno.removeSync(lower);
+    } catch { /* gone already */ }
+  }
+}
+
+/**
  * The userland of this build, and in stack mode the root filesystems it runs in. The choice is
  * made with what is known at each step, so nothing is probed or extracted that the choice does
  * not need: flags and settings first, then bwrap where the steps run, then (auto only, real
@@ -106,6 +132,9 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
   } catch (e) {
     req.bwrap = { ok: false, reason: (e as Error).message, fix: (e as { hint?: string }).hint };
   }
+  req.store = foldsCase(i.dirs.rootfs)
+    ? { ok: false, why: `${i.dirs.rootfs} folds names that differ only in case` }
+    : { ok: true };
   choice = chooseUserland(req);
   if (choice.mode === "host") return { choice, sandbox };
   const b = i.builder!;

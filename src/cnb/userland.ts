@@ -45,6 +45,12 @@ export interface UserlandRequest {
    * for a stack mode: the caller extracts the root, then asks again).
    */
   rootfs?: { ok: boolean; why?: string };
+  /**
+   * Whether the directory that keeps root filesystems can hold one: a Linux root has names
+   * that differ only in case (terminfo's E/ and e/), which macOS's default APFS folds into one.
+   * Absent: not looked at.
+   */
+  store?: { ok: boolean; why?: string };
 }
 
 /** The hint for a --stack that cannot be had, per cause. */
@@ -100,6 +106,18 @@ export function chooseUserland(r: UserlandRequest): UserlandChoice {
         r.bwrap.reason ?? "no sandbox"
       }); the host's userland`,
     };
+  }
+  if (r.store && !r.store.ok) {
+    const why = r.store.why ?? "the state directory folds names that differ in case";
+    if (explicit) {
+      refuse(
+        `${asked.by}: cannot keep the builder's root filesystem: ${why}`,
+        "set LOCALD_HOME to a case-sensitive volume (macOS: an APFS (Case-sensitive) volume " +
+          "made in Disk Utility), or build with --host",
+        ExitCode.unsupported,
+      );
+    }
+    return { mode: "host", why: `auto: ${why}; the host's userland` };
   }
   if (r.rootfs && !r.rootfs.ok) {
     if (explicit) {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { chooseUserland, type UserlandRequest } from "./userland.ts";
-import { builderIds } from "./stack_build.ts";
+import { builderIds, foldsCase } from "./stack_build.ts";
 
 const builder = { ref: "registry.example/acme/builder:1" };
 const base: UserlandRequest = { settings: "auto", builder, bwrap: { ok: true } };
@@ -112,4 +112,28 @@ Deno.test("the builder's ids: CNB_USER_ID/CNB_GROUP_ID, 1000 when missing or not
     gid: 1000,
   });
   assert.deepEqual(builderIds(src({ CNB_USER_ID: "x" })), { uid: 1000, gid: 1000 });
+});
+
+Deno.test("a state directory that folds case (macOS's default APFS): auto stays on the host, --stack says how to fix it", () => {
+  const store = {
+    ok: false,
+    why: "/Users/ann/Library/locald/oci/rootfs folds names that differ only in case",
+  };
+  const auto = chooseUserland({ ...base, store });
+  assert.equal(auto.mode, "host");
+  assert.match(auto.why, /^auto: .* folds names that differ only in case; the host's userland$/);
+  const e = refused({ ...base, flag: "stack", store });
+  assert.equal(e.exitCode, ExitCode.unsupported);
+  assert.match(e.hint!, /case-sensitive volume/);
+  assert.equal(chooseUserland({ ...base, store: { ok: true } }).mode, "stack");
+});
+
+Deno.test("foldsCase: this Linux temp dir tells names apart by case, and the probe leaves nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "locald-case-" });
+  try {
+    assert.equal(foldsCase(`${dir}/made`), false);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/made`)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
