@@ -26,8 +26,7 @@ import {
 } from "./image.ts";
 import { formatPlatform, hostPlatform } from "./manifest.ts";
 import { formatReference, type ImageRef, layoutRelativePath, parseReference } from "./reference.ts";
-import { extractionLock } from "./store.ts";
-import { acquireLock } from "../util/lock.ts";
+import { holdExtraction } from "./store.ts";
 import { treeDigest } from "../util/tree_digest.ts";
 import {
   type BuilderDirs,
@@ -121,14 +120,7 @@ export async function pullBuilder(
   if (!info || damaged) {
     const layers = await fetchLayers(img, o);
     await Deno.mkdir(opts.dirs.builders, { recursive: true });
-    const extracting = await acquireLock(
-      extractionLock(opts.dirs.oci),
-      "locald cache prune",
-      opts.out,
-      {
-        shared: true,
-      },
-    );
+    const extracting = await holdExtraction(opts.dirs.oci, opts.out);
     try {
       await removeStaleTemps(opts.dirs.builders);
       const tmp = await Deno.makeTempDir({
@@ -477,14 +469,7 @@ export async function pullBuildpack(refInput: string, opts: PullOptions): Promis
   if (!(await exists(dir))) {
     const layers = await fetchLayers(img, o);
     await Deno.mkdir(join(dir, ".."), { recursive: true });
-    const extracting = await acquireLock(
-      extractionLock(opts.dirs.oci),
-      "locald cache prune",
-      opts.out,
-      {
-        shared: true,
-      },
-    );
+    const extracting = await holdExtraction(opts.dirs.oci, opts.out);
     const tmp = await Deno.makeTempDir({ dir: join(dir, ".."), prefix: ".tmp-" });
     try {
       await applyLayers(

@@ -40,7 +40,7 @@ import {
 } from "./image.ts";
 import { formatPlatform, hostPlatform } from "./manifest.ts";
 import { formatReference, parseReference } from "./reference.ts";
-import { extractionLock } from "./store.ts";
+import { holdExtraction } from "./store.ts";
 import { type PullPolicy, removeStaleTemps } from "./builder.ts";
 
 export interface Rootfs {
@@ -185,14 +185,7 @@ export async function ensureRootfs(
   if (!result) {
     const layers = await fetchLayers(img, o);
     opts.out?.info(`extracting the ${opts.what} ${canonical} (${pf})`);
-    const extracting = await acquireLock(
-      extractionLock(opts.dirs.oci),
-      "locald cache prune",
-      opts.out,
-      {
-        shared: true,
-      },
-    );
+    const extracting = await holdExtraction(opts.dirs.oci, opts.out);
     try {
       await removeStaleTemps(base);
       const tmp = await Deno.makeTempDir({ dir: base, prefix: `.tmp-${hex.slice(0, 12)}-` });
@@ -264,14 +257,7 @@ async function useExisting(
   opts: PullOptions,
 ): Promise<Rootfs | undefined> {
   // The extraction lock (shared) keeps `cache prune` out between the check and the use lock.
-  const extracting = await acquireLock(
-    extractionLock(opts.dirs.oci),
-    "locald cache prune",
-    opts.out,
-    {
-      shared: true,
-    },
-  );
+  const extracting = await holdExtraction(opts.dirs.oci, opts.out);
   try {
     const rec = await readRootfsRecord(hexDir);
     if (!rec || !(await exists(join(hexDir, "root")))) return undefined;
