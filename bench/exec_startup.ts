@@ -18,6 +18,7 @@
  * bench/results/exec_startup.md.
  */
 import { join } from "node:path";
+import { median } from "./lib/stats.ts";
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const CACHE = Deno.env.get("LOCALD_TEST_CACHE") || "/var/cache/locald-test";
@@ -110,10 +111,6 @@ try {
       (cpus[h.command] ??= []).push(h.user + h.system);
     }
   }
-  const median = (v: number[]) => {
-    const s = [...v].sort((a, b) => a - b);
-    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-  };
   const res: Record<string, { wall: number; cpu: number }> = Object.fromEntries(
     Object.keys(cmds).map((k) => [k, {
       wall: median(times[k]),

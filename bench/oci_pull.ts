@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { startRegistry } from "../tests/support/registry.ts";
 import { type BuiltLayer, type Entry, layer, pushImage } from "../tests/support/images.ts";
 import { type Measure, measure } from "./lib/measure.ts";
+import { median } from "./lib/stats.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const args = Deno.args;
@@ -122,8 +123,6 @@ async function precise(cmd: string[], env: Record<string, string>): Promise<Meas
   const [user, sys] = err.at(-3)!.split(" ").map(secs);
   return { seconds: t1 - t0, maxRssMiB: kb / 1024, cpu: user + sys, anonMiB: 0, fileMiB: 0 };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main() {
   const reg = await startRegistry();

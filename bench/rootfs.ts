@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { startRegistry } from "../tests/support/registry.ts";
 import { pushStackImages } from "../tests/support/stack_images.ts";
 import { type Measure, measure } from "./lib/measure.ts";
+import { median } from "./lib/stats.ts";
 
 const args = Deno.args;
 const runs = Number(args[args.indexOf("--runs") + 1] || 3) || 3;
@@ -21,7 +22,6 @@ const outFile = args.includes("--out")
 const ONCE = new URL("./lib/rootfs_once.ts", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const f2 = (n: number) => n.toFixed(2);
 const f0 = (n: number) => n.toFixed(0);
 

@@ -25,6 +25,7 @@
 import { join } from "node:path";
 import { benchEnv } from "./lib/env.ts";
 import { makeTree, type Shape } from "./lib/tree.ts";
+import { median } from "./lib/stats.ts";
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const OUT = join(REPO, "bench", "results");
@@ -136,10 +137,6 @@ async function maxRss(argv: string[]): Promise<number> {
   return Number(lines.at(-1));
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
 const r2 = (x: number) => x.toFixed(2);
 const say = (s: string) => console.log(s);

@@ -19,6 +19,7 @@ import { benchEnv } from "./lib/env.ts";
 import { startRegistry } from "../tests/support/registry.ts";
 import { pushStackImages } from "../tests/support/stack_images.ts";
 import { diskUse } from "../src/util/disk_use.ts";
+import { median } from "./lib/stats.ts";
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const OUT = join(REPO, "bench", "results", "stack.md");
@@ -49,10 +50,6 @@ async function locald(args: string[], extra: Record<string, string> = {}): Promi
   return ms;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const range = (xs: number[]) => `${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}`;
 
 const reg = await startRegistry();

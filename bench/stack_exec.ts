@@ -23,6 +23,7 @@ import { ensureRootfs } from "../src/oci/rootfs.ts";
 import { localdDirs } from "../src/config/paths.ts";
 import { openDevSession } from "../src/devenv/session.ts";
 import { commandIn, inUserland } from "../src/devenv/launch.ts";
+import { median } from "./lib/stats.ts";
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const DENO = Deno.execPath();
@@ -40,11 +41,6 @@ interface Hf {
   user: number;
   system: number;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function build(app: string, home: string, env: Record<string, string>) {
   await new Deno.Command("cp", { args: ["-r", join(REPO, "tests/fixtures/apps/everything"), app] })
