@@ -16,8 +16,7 @@ import type { BuildRecord } from "../cnb/record.ts";
 import type { Mount, Step } from "../hosts/types.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { join } from "../util/path.ts";
-import { writeFileAtomic } from "../util/fs.ts";
-import { resolveIn } from "../hosts/compat_facts.ts";
+import { resolveIn, writeFileAtomic } from "../util/fs.ts";
 import { stackStep, stackSystem, userEntries } from "../hosts/stack.ts";
 import { shellCandidates } from "../hosts/compat.ts";
 import {

@@ -15,8 +15,6 @@ import {
 import { osReleaseVars } from "../util/os_release.ts";
 import { resolveIn } from "../util/fs.ts";
 
-export { resolveIn };
-
 /** The directories a libc.so.6 lives in, per machine. */
 function libDirs(machine: string): string[] {
   const triplet = machine === "aarch64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu";

@@ -9,7 +9,8 @@ import {
   stackVerdict,
   type SystemFacts,
 } from "./compat.ts";
-import { programNeeds, resolveIn, systemFacts } from "./compat_facts.ts";
+import { programNeeds, systemFacts } from "./compat_facts.ts";
+import { resolveIn } from "../util/fs.ts";
 
 const glibc = (v: string, os: Record<string, string> = {}): SystemFacts => ({
   libc: "glibc",
