@@ -18,7 +18,6 @@ import { ExitCode, LocaldError } from "../errors.ts";
 import { join } from "../util/path.ts";
 import { resolveIn, writeFileAtomic } from "../util/fs.ts";
 import { stackStep, stackSystem, userEntries } from "../hosts/stack.ts";
-import { shellCandidates } from "../hosts/compat.ts";
 import {
   type DevEnv,
   devSandboxRequest,
@@ -224,6 +223,16 @@ export async function identityFiles(
       await writeFileAtomic(path, files[name]);
     }
     out[`/etc/${name}`] = path;
+  }
+  return out;
+}
+
+/** The shells `locald shell` tries in a run image, in order: the user's, then bash, then sh. */
+export function shellCandidates(userShell: string | undefined): string[] {
+  const out: string[] = [];
+  if (userShell && userShell.startsWith("/")) out.push(userShell);
+  for (const s of ["/bin/bash", "/usr/bin/bash", "/bin/sh", "/usr/bin/sh"]) {
+    if (!out.includes(s)) out.push(s);
   }
   return out;
 }

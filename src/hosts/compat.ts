@@ -273,13 +273,3 @@ export function elfNeeds(readAt: ReadAt | Uint8Array): ProgramNeeds | undefined 
     return undefined; // offsets outside the file: not a program we can read
   }
 }
-
-/** The shells `locald shell` tries in a run image, in order: the user's, then bash, then sh. */
-export function shellCandidates(userShell: string | undefined): string[] {
-  const out: string[] = [];
-  if (userShell && userShell.startsWith("/")) out.push(userShell);
-  for (const s of ["/bin/bash", "/usr/bin/bash", "/bin/sh", "/usr/bin/sh"]) {
-    if (!out.includes(s)) out.push(s);
-  }
-  return out;
-}

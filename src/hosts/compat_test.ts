@@ -5,7 +5,6 @@ import {
   elfNeeds,
   parseGlibcVersion,
   programVerdict,
-  shellCandidates,
   stackVerdict,
   type SystemFacts,
 } from "./compat.ts";
@@ -163,17 +162,4 @@ Deno.test("systemFacts of this host and of a root filesystem with absolute symli
   } finally {
     await Deno.remove(root, { recursive: true });
   }
-});
-
-Deno.test("shellCandidates: the user's shell, then bash, then sh", () => {
-  assert.deepEqual(shellCandidates("/usr/bin/zsh"), [
-    "/usr/bin/zsh",
-    "/bin/bash",
-    "/usr/bin/bash",
-    "/bin/sh",
-    "/usr/bin/sh",
-  ]);
-  assert.deepEqual(shellCandidates("/bin/bash")[0], "/bin/bash");
-  assert.equal(shellCandidates("/bin/bash").length, 4);
-  assert.equal(shellCandidates(undefined)[0], "/bin/bash");
 });
