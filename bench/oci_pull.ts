@@ -8,13 +8,16 @@
  *                                 [--baseline OTHER/main.ts [--baseline-label TEXT]]
  *
  * --baseline: another checkout's main.ts (say, main before a change) whose warm pull takes
- * turns with this one's and with skopeo's, for a before/after from the same run.
+ * turns with this one's and with skopeo's, and whose cold pull of each builder of the memory
+ * table runs next to this one's, for a before/after from the same run. main.ts runs with the
+ * V8 flags the released binary carries (scripts/release/project.ts); the baseline without.
  */
 import { join } from "node:path";
 import { startRegistry } from "../tests/support/registry.ts";
 import { type BuiltLayer, type Entry, layer, pushImage } from "../tests/support/images.ts";
 import { type Measure, measure } from "./lib/measure.ts";
 import { median } from "./lib/stats.ts";
+import { v8FlagsArg } from "../scripts/release/project.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const args = Deno.args;
@@ -29,6 +32,18 @@ const baselineLabel = args.includes("--baseline-label")
   : `baseline (${baseline})`;
 
 const MiB = 1024 * 1024;
+
+/** `locald builder pull` from this checkout, with the release binary's V8 flags. */
+const pull = (ref: string, ...v8: string[]) => [
+  Deno.execPath(),
+  "run",
+  v8FlagsArg(...v8),
+  "-A",
+  MAIN,
+  "builder",
+  "pull",
+  ref,
+];
 
 /** Bytes that compress a little, like binaries do (random with runs of repeats). */
 function payload(size: number, seed: number): Uint8Array {
@@ -176,8 +191,8 @@ async function main() {
     for (let r = 0; r < runs; r++) {
       const home = join(work, `home-${r}`);
       const env = { ...baseEnv, LOCALD_HOME: home };
-      cold.push(await timed([Deno.execPath(), "run", "-A", MAIN, "builder", "pull", refA], env));
-      warm.push(await timed([Deno.execPath(), "run", "-A", MAIN, "builder", "pull", refA], env));
+      cold.push(await timed(pull(refA), env));
+      warm.push(await timed(pull(refA), env));
       const oci = join(work, `oci-${r}`);
       skopeo.push(
         await timed([
@@ -206,11 +221,20 @@ async function main() {
     }
     // Peak memory per builder, each locald pull paired with skopeo copy and umoci unpack of
     // the same image (the floor: the larger of the two tools' peaks).
-    const mem: [string, number, Measure, Measure, Measure][] = [];
+    const mem: [string, number, Measure, Measure, Measure, Measure?][] = [];
     for (const [tag, size] of [["c", sizeC], ["a", sizeA], ["b", sizeB]] as const) {
       const env = { ...baseEnv, LOCALD_HOME: join(work, `mem-${tag}`) };
       const ref = `${reg.host}/bench/builder:${tag}`;
-      const ours = await timed([Deno.execPath(), "run", "-A", MAIN, "builder", "pull", ref], env);
+      const ours = await timed(pull(ref), env);
+      let before: Measure | undefined;
+      if (baseline) {
+        const benv = { ...baseEnv, LOCALD_HOME: join(work, `mem-base-${tag}`) };
+        before = await timed(
+          [Deno.execPath(), "run", "-A", baseline, "builder", "pull", ref],
+          benv,
+        );
+        await Deno.remove(benv.LOCALD_HOME, { recursive: true });
+      }
       const oci = join(work, `mem-oci-${tag}`);
       const sk = await timed(
         ["skopeo", "copy", "--quiet", "--src-tls-verify=false", `docker://${ref}`, `oci:${oci}:x`],
@@ -220,7 +244,7 @@ async function main() {
         ["umoci", "raw", "unpack", "--image", `${oci}:x`, join(work, `mem-rootfs-${tag}`)],
         baseEnv,
       );
-      mem.push([tag, size, ours, sk, um]);
+      mem.push([tag, size, ours, sk, um, before]);
       for (const d of [env.LOCALD_HOME, oci, join(work, `mem-rootfs-${tag}`)]) {
         await Deno.remove(d, { recursive: true });
       }
@@ -237,7 +261,7 @@ async function main() {
       `docker://${refA}`,
       `oci:${warmOci}:a`,
     ];
-    const pullA = [Deno.execPath(), "run", "-A", MAIN, "builder", "pull", refA];
+    const pullA = pull(refA);
     await timed(pullA, warmHome);
     await timed(skopeoWarm, baseEnv);
     const pullBase = baseline &&
@@ -258,16 +282,10 @@ async function main() {
     // The same, alive long enough for its memory to be sampled.
     await Deno.writeTextFile(idle, "await new Promise((r) => setTimeout(r, 300));\n");
     const idleMem = await timed([Deno.execPath(), "run", idle], baseEnv);
-    const capped = await timed([
-      Deno.execPath(),
-      "run",
-      "--v8-flags=--max-old-space-size=32",
-      "-A",
-      MAIN,
-      "builder",
-      "pull",
-      `${reg.host}/bench/builder:d`,
-    ], { ...baseEnv, LOCALD_HOME: join(work, "mem-d") });
+    const capped = await timed(
+      pull(`${reg.host}/bench/builder:d`, "--max-old-space-size=32"),
+      { ...baseEnv, LOCALD_HOME: join(work, "mem-d") },
+    );
     const c = median(cold.map((m) => m.seconds));
     const w = median(warm.map((m) => m.seconds));
     const theirs = median(skopeo.map((m, i) => m.seconds + umoci[i].seconds));
@@ -356,9 +374,10 @@ async function main() {
           Math.max(...mem.map((m) => Math.max(m[3].fileMiB, m[4].fileMiB))).toFixed(0)
         } MiB for the Go tools.`,
       "",
-      "| builder | layers | compressed | largest layer | largest file | locald max RSS MiB | floor MiB | ratio | locald anon MiB | floor anon MiB | anon ratio |",
-      "|---|---|---|---|---|---|---|---|---|---|---|",
-      ...mem.map(([tag, size, m, sk, um]) => {
+      "| builder | layers | compressed | largest layer | largest file | locald max RSS MiB | floor MiB | ratio | locald anon MiB | floor anon MiB | anon ratio |" +
+        (baseline ? ` ${baselineLabel}: max RSS / anon MiB |` : ""),
+      "|---|---|---|---|---|---|---|---|---|---|---|" + (baseline ? "---|" : ""),
+      ...mem.map(([tag, size, m, sk, um, before]) => {
         const ls = tag === "a" ? layersA : tag === "b" ? layersB : layersC;
         const largest = Math.max(...ls.map((l) => l.blob.length));
         const file = tag === "b" ? "6 MiB" : "2 MiB";
@@ -368,11 +387,12 @@ async function main() {
           m.maxRssMiB.toFixed(0)
         } | ${floor.toFixed(0)} | ${(m.maxRssMiB / floor).toFixed(1)}x | ${
           m.anonMiB.toFixed(0)
-        } | ${anon.toFixed(0)} | ${(m.anonMiB / anon).toFixed(1)}x |`;
+        } | ${anon.toFixed(0)} | ${(m.anonMiB / anon).toFixed(1)}x |` +
+          (before ? ` ${before.maxRssMiB.toFixed(0)} / ${before.anonMiB.toFixed(0)} |` : "");
       }),
       `| d (V8 heap capped at 32 MiB) | 1 | ${mb(sizeD)} | ${mb(sizeD)} | 10 MiB | ${
         capped.maxRssMiB.toFixed(0)
-      } | | | ${capped.anonMiB.toFixed(0)} | | |`,
+      } | | | ${capped.anonMiB.toFixed(0)} | | |${baseline ? " |" : ""}`,
       "",
       "Builder d succeeds with `--v8-flags=--max-old-space-size=32`: the JavaScript heap stays bounded",
       "whatever the layer or file size. Layers are read from disk into one reused buffer, inflated",

@@ -19,6 +19,9 @@
  * Runtime: `deno compile` downloads `denort` for each target from dl.deno.land. DENORT_BIN
  * names a local denort instead; it is one target's runtime, so it needs exactly one --target.
  *
+ * V8 flags: the binary carries scripts/release/project.ts's V8_FLAGS (a small young generation:
+ * bench/results/oci_pull.md), the same ones the benchmarks run main.ts with.
+ *
  * Permissions: the binary is compiled with -A. locald exists to spawn processes (the CNB
  * lifecycle, bwrap, limactl, wsl.exe, and whatever the user passes to `exec`, `run` and
  * `shell`), and a spawned process runs outside Deno's sandbox. So --allow-run alone already
@@ -28,7 +31,14 @@
 import { parseArgs } from "node:util";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { archiveName, binaryName, type Target, TARGETS, VERSION_RE } from "./release/project.ts";
+import {
+  archiveName,
+  binaryName,
+  type Target,
+  TARGETS,
+  v8FlagsArg,
+  VERSION_RE,
+} from "./release/project.ts";
 import { writeSha256Sums, writeTarGz, writeZip } from "./release/archive.ts";
 
 const repo = fileURLToPath(new URL("../", import.meta.url));
@@ -198,6 +208,7 @@ async function compileTarget(
         "--no-check", // checked once for all targets before this
         "--frozen-lockfile",
         "--exclude-unused-npm",
+        v8FlagsArg(),
         "--target",
         target.triple,
         "--output",

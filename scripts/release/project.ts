@@ -13,6 +13,20 @@ export const SCOOP_BUCKET = "locald-dev/scoop-bucket";
 /** One line for package managers (Homebrew's audit wants no leading article). */
 export const DESCRIPTION = "Development environments from Cloud Native Buildpacks, without Docker";
 
+/**
+ * V8 flags the released binary runs with (`deno compile --v8-flags`), and the benchmarks' `deno
+ * run` of main.ts with them (bench/oci_pull.ts), so what is measured is what ships. A young
+ * generation of at most 1 MiB per semi-space: locald's garbage is short-lived chunk and promise
+ * objects, and V8's default lets it grow to 8 MiB before the first collection. Measured in
+ * bench/results/oci_pull.md.
+ */
+export const V8_FLAGS = ["--max-semi-space-size=1"];
+
+/** V8_FLAGS as one `deno run`/`deno compile` argument; `extra` is appended (benchmarks). */
+export function v8FlagsArg(...extra: string[]): string {
+  return `--v8-flags=${[...V8_FLAGS, ...extra].join(",")}`;
+}
+
 /** Compile targets and the names their release assets get. */
 export interface Target {
   /** Rust target triple, as `deno compile --target` takes it. */

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { zipBytes } from "../../scripts/release/archive.ts";
+import { V8_FLAGS } from "../../scripts/release/project.ts";
 import { missingCommandModules } from "./graph.ts";
 
 const repo = fileURLToPath(new URL("../../", import.meta.url));
@@ -137,6 +138,12 @@ Deno.test({
       for (const [mod, line] of [["build", "build: start prepare"], ["exec", "no command given"]]) {
         assert.ok(text.includes(line), `the ${mod} command is not embedded`);
       }
+      // The binary runs with the V8 flags the benchmarks measured (deno compile --v8-flags
+      // stores them in the binary's metadata, which denort applies at start-up).
+      const meta = text.match(/"v8_flags":(\[[^\]]*\])/)?.[1];
+      assert.ok(meta, "no V8 flags in the binary's metadata");
+      const flags: string[] = JSON.parse(meta);
+      for (const f of V8_FLAGS) assert.ok(flags.includes(f), `${f} not in ${meta}`);
 
       // SHA256SUMS is in sha256sum's own format and verifies with the real tool.
       const sums = await Deno.readTextFile(join(out, "SHA256SUMS"));
