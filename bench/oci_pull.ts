@@ -140,6 +140,8 @@ async function precise(cmd: string[], env: Record<string, string>): Promise<Meas
 }
 
 async function main() {
+  const load = () => Deno.loadavg().map((l) => l.toFixed(1)).join(" ");
+  const loadStart = load();
   const reg = await startRegistry();
   const work = await Deno.makeTempDir({ prefix: "locald-bench-oci-" });
   const baseEnv: Record<string, string> = {
@@ -221,8 +223,10 @@ async function main() {
     }
     // Peak memory per builder, each locald pull paired with skopeo copy and umoci unpack of
     // the same image (the floor: the larger of the two tools' peaks).
-    const mem: [string, number, Measure, Measure, Measure, Measure?][] = [];
-    for (const [tag, size] of [["c", sizeC], ["a", sizeA], ["b", sizeB]] as const) {
+    const mem: ["a" | "b" | "c" | "d", number, Measure, Measure, Measure, Measure?][] = [];
+    for (
+      const [tag, size] of [["c", sizeC], ["a", sizeA], ["b", sizeB], ["d", sizeD]] as const
+    ) {
       const env = { ...baseEnv, LOCALD_HOME: join(work, `mem-${tag}`) };
       const ref = `${reg.host}/bench/builder:${tag}`;
       const ours = await timed(pull(ref), env);
@@ -282,6 +286,14 @@ async function main() {
     // The same, alive long enough for its memory to be sampled.
     await Deno.writeTextFile(idle, "await new Promise((r) => setTimeout(r, 300));\n");
     const idleMem = await timed([Deno.execPath(), "run", idle], baseEnv);
+    // The Node compatibility layer that node:zlib (gzip, zstd) and node:crypto (SHA-256) start.
+    const nodeMods = join(work, "node.ts");
+    await Deno.writeTextFile(
+      nodeMods,
+      'import "node:zlib";\nimport "node:crypto";\nawait new Promise((r) => setTimeout(r, 300));\n',
+    );
+    const nodeMem = await timed([Deno.execPath(), "run", v8FlagsArg(), nodeMods], baseEnv);
+    const idleFlags = await timed([Deno.execPath(), "run", v8FlagsArg(), idle], baseEnv);
     const capped = await timed(
       pull(`${reg.host}/bench/builder:d`, "--max-old-space-size=32"),
       { ...baseEnv, LOCALD_HOME: join(work, "mem-d") },
@@ -296,7 +308,7 @@ async function main() {
       `Generated ${
         new Date().toISOString().slice(0, 10)
       } by \`deno run -A bench/oci_pull.ts --runs ${runs}\` ` +
-        `on ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}.`,
+        `on ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores (shared: load average ${loadStart} at the start, ${load()} at the end), deno ${Deno.version.deno}.`,
       `Registry: Debian docker-registry on 127.0.0.1 (plain HTTP). Medians of ${runs} runs; wall time and`,
       "max RSS from /usr/bin/time. locald's times include Deno start-up and the CLI.",
       "",
@@ -372,15 +384,19 @@ async function main() {
           Math.min(...mem.map((m) => Math.max(m[3].fileMiB, m[4].fileMiB))).toFixed(0)
         }-${
           Math.max(...mem.map((m) => Math.max(m[3].fileMiB, m[4].fileMiB))).toFixed(0)
-        } MiB for the Go tools.`,
+        } MiB for the Go tools. Of locald's anonymous memory, ${
+          (nodeMem.anonMiB - idleFlags.anonMiB).toFixed(1)
+        } MiB (and ${
+          (nodeMem.fileMiB - idleFlags.fileMiB).toFixed(1)
+        } MiB of code pages) is the Node compatibility layer that importing node:zlib and node:crypto starts (an idle \`deno run\` with and without them, this run).`,
       "",
       "| builder | layers | compressed | largest layer | largest file | locald max RSS MiB | floor MiB | ratio | locald anon MiB | floor anon MiB | anon ratio |" +
         (baseline ? ` ${baselineLabel}: max RSS / anon MiB |` : ""),
       "|---|---|---|---|---|---|---|---|---|---|---|" + (baseline ? "---|" : ""),
       ...mem.map(([tag, size, m, sk, um, before]) => {
-        const ls = tag === "a" ? layersA : tag === "b" ? layersB : layersC;
+        const ls = { a: layersA, b: layersB, c: layersC, d: layersD }[tag];
         const largest = Math.max(...ls.map((l) => l.blob.length));
-        const file = tag === "b" ? "6 MiB" : "2 MiB";
+        const file = { a: "2 MiB", b: "6 MiB", c: "2 MiB", d: "10 MiB" }[tag];
         const floor = Math.max(sk.maxRssMiB, um.maxRssMiB);
         const anon = Math.max(sk.anonMiB, um.anonMiB);
         return `| ${tag} | ${ls.length} | ${mb(size)} | ${mb(largest)} | ${file} | ${
@@ -399,7 +415,11 @@ async function main() {
       "(gzip, zstd) straight into the tar reader's one buffer through the zlib handle, and each file's",
       "bytes are written from that buffer (src/archive/tar.ts, src/archive/inflate.ts): nothing is",
       "allocated per chunk or per entry. Downloads stream to disk through one reused buffer while",
-      "hashing.",
+      "hashing, written synchronously (an async write would take a thread of Deno's blocking pool,",
+      "and a malloc arena with it, per concurrent download). main.ts runs with the release binary's",
+      `V8 flags (${v8FlagsArg()}, scripts/release/project.ts)${
+        baseline ? `; ${baselineLabel} without` : ""
+      }.`,
       "",
     );
     await Deno.mkdir(join(outFile, ".."), { recursive: true });

@@ -15,12 +15,14 @@ export const DESCRIPTION = "Development environments from Cloud Native Buildpack
 
 /**
  * V8 flags the released binary runs with (`deno compile --v8-flags`), and the benchmarks' `deno
- * run` of main.ts with them (bench/oci_pull.ts), so what is measured is what ships. A young
- * generation of at most 1 MiB per semi-space: locald's garbage is short-lived chunk and promise
- * objects, and V8's default lets it grow to 8 MiB before the first collection. Measured in
- * bench/results/oci_pull.md.
+ * run` of main.ts with them (bench/oci_pull.ts), so what is measured is what ships:
+ * - a young generation of at most 1 MiB per semi-space (V8's default grows it to 8 MiB before
+ *   collecting): locald's garbage is short-lived chunk and promise objects;
+ * - optimizing compilation on the main thread: TurboFan's background jobs allocate their zones
+ *   in malloc arenas of their own, which stay resident (3-4 MiB in a builder pull).
+ * Measured in bench/results/oci_pull.md ("Peak memory against layer size").
  */
-export const V8_FLAGS = ["--max-semi-space-size=1"];
+export const V8_FLAGS = ["--max-semi-space-size=1", "--no-concurrent-recompilation"];
 
 /** V8_FLAGS as one `deno run`/`deno compile` argument; `extra` is appended (benchmarks). */
 export function v8FlagsArg(...extra: string[]): string {
