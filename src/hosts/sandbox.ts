@@ -54,6 +54,12 @@ export interface SandboxOptions {
   allowEnv?: string[];
   /** The ids a step runs as inside, when fixed (a stack build: the builder's CNB_USER_ID). */
   inside?: { uid: number; gid: number };
+  /**
+   * Keep the host's process, IPC, UTS and cgroup namespaces: only the user and mount
+   * namespaces are new (a stack build's dev command, which sees the host's processes as on
+   * the host; each namespace bwrap makes and tears down costs its start-up time).
+   */
+  hostNamespaces?: boolean;
 }
 
 /** Top-level system directories shown read-only (when they exist). */
@@ -192,8 +198,9 @@ export function insideIds(step: Step, o: SandboxOptions): { uid: number; gid: nu
 /** bwrap's arguments for a step, up to and including `--` (the step's argv follows). */
 export function bwrapArgs(step: Step, o: SandboxOptions, home: string): string[] {
   const { uid, gid } = insideIds(step, o);
-  const a = ["--unshare-all"];
-  if ((o.network ?? "default") === "default") a.push("--share-net");
+  const a = o.hostNamespaces ? [] : ["--unshare-all"];
+  if (o.hostNamespaces && o.network === "none") a.push("--unshare-net");
+  if (!o.hostNamespaces && (o.network ?? "default") === "default") a.push("--share-net");
   a.push("--die-with-parent");
   // A new session stops a step from pushing input into the terminal (TIOCSTI); a shell keeps
   // the terminal's session so job control and Ctrl-C work.
@@ -206,8 +213,16 @@ export function bwrapArgs(step: Step, o: SandboxOptions, home: string): string[]
     else if (s.tmpfs) a.push("--tmpfs", s.path);
     else a.push(s.optional ? "--ro-bind-try" : "--ro-bind", s.source ?? s.path, s.path);
   }
-  a.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp");
   const mounts = orderMounts(step.mounts);
+  // The host's processes are this /proc's (a new procfs needs a pid namespace of its own).
+  a.push(
+    ...(o.hostNamespaces ? ["--bind", "/proc", "/proc"] : ["--proc", "/proc"]),
+    "--dev",
+    "/dev",
+  );
+  // A /tmp the step mounts (a dev command's, the host's) needs no tmpfs below it.
+  if (!mounts.some((m) => m.path === "/tmp")) a.push("--tmpfs", "/tmp");
+  a.push("--tmpfs", "/var/tmp");
   // HOME is hidden: an empty tmpfs, placed among the mounts by depth so a project inside the
   // home still shows through it. A HOME that is itself a mount was asked for and stays.
   const homeIsMount = mounts.some((m) => m.path === home);

@@ -15,8 +15,9 @@
  *
  * Composed as the sandbox is: `backend.host.wrap(stackStep(step, o))`, where `o` is the
  * backend's sandboxOptions() with `system` replaced by stackSystem() for this step and root.
- * A build step keeps the sandbox's rules (environment cut to the allow-list, an empty HOME); a
- * dev command (`dev`) keeps the user's environment, HOME and /tmp, as it would on the host.
+ * A build step keeps the sandbox's rules (environment cut to the allow-list, an empty HOME, its
+ * own process namespaces); a dev command (`dev`) keeps the user's environment, HOME and /tmp,
+ * and the host's processes (pid, IPC, UTS and cgroup namespaces), as it would on the host.
  *
  * Light on purpose (no node:path): dev commands load it on their start-up path.
  */
@@ -187,7 +188,9 @@ export function stackStep(step: Step, o: StackOptions): Step {
   const home = stepHome(step, dev);
   return {
     ...step,
-    argv: [o.bwrap, ...bwrapArgs(s, o, home), ...step.argv],
+    // A dev command shares the host's process namespaces, as on the host (and bwrap starts
+    // faster without making them); a build step gets its own.
+    argv: [o.bwrap, ...bwrapArgs(s, dev ? { ...o, hostNamespaces: true } : o, home), ...step.argv],
     env: dev ? { ...step.env, HOME: home } : sandboxEnv(step.env, home, o.allowEnv),
     cwd: "/",
     dropRoot: false,

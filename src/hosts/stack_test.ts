@@ -96,6 +96,54 @@ Deno.test("stackStep: a build step is sandboxed (allow-listed env, empty HOME); 
   assert.ok(a.includes("--bind /home/ann /home/ann"), a);
   assert.ok(a.includes("--bind /tmp /tmp"), a);
   assert.ok(!a.includes("--tmpfs /home/ann"), a);
+  // The host's processes, as on the host: no namespaces but the user's and the mounts'; the
+  // host's /tmp is bound, no tmpfs below it. A build step keeps its own.
+  assert.ok(!a.includes("--unshare-all") && !a.includes("--tmpfs /tmp "), a);
+  assert.ok(a.includes("--unshare-user") && a.includes("--bind /proc /proc"), a);
+  const b = build.argv.join(" ");
+  assert.ok(b.includes("--unshare-all --share-net") && b.includes("--proc /proc"), b);
+  assert.ok(b.includes("--tmpfs /tmp "), b);
+});
+
+Deno.test({
+  name: "stackStep: a dev command sees the host's processes; a build step has its own (real bwrap)",
+  ignore: !(await checkSandbox(Deno.env.toObject())).available,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "locald-stack-" });
+    try {
+      const root = await busyboxRoot(dir);
+      const home = join(dir, "home");
+      await Deno.mkdir(home);
+      const a = await checkSandbox(Deno.env.toObject());
+      const o: SandboxOptions = {
+        bwrap: a.bwrap!,
+        uid: Deno.uid() ?? 0,
+        gid: Deno.gid() ?? 0,
+        system: [],
+      };
+      const hostPid = Deno.readLinkSync("/proc/self/ns/pid");
+      const ns = async (dev: boolean) => {
+        const s = step({
+          argv: ["sh", "-c", "readlink /proc/self/ns/pid; test -e /proc/$PPID && echo parent"],
+          env: { PATH: "/usr/bin:/bin", HOME: home },
+          dropRoot: !dev,
+        });
+        const res = await spawn(
+          nativeHost({ uid: Deno.uid() ?? 0 }).wrap(
+            stackStep(s, { ...o, dev, system: stackSystem(s, { root, dev }) }),
+          ),
+          { mode: "capture", echo: false },
+        );
+        assert.equal(res.code, 0, res.output);
+        return res.output;
+      };
+      assert.equal(await ns(true), `${hostPid}\nparent\n`);
+      const own = await ns(false);
+      assert.ok(!own.startsWith(hostPid), own);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
 
 Deno.test({
