@@ -5,7 +5,10 @@
  * rounds of the per-round difference. Also `bwrap ... true` over the same root, to show what
  * bwrap itself costs.
  *
- *   deno run -A bench/stack_exec.ts [--rounds R] [--runs N]
+ *   deno run -A bench/stack_exec.ts [--rounds R] [--runs N] [--before /path/to/other/checkout]
+ *
+ * --before: the same two execs by another checkout's main.ts (the code before a change), on
+ * the same projects and state, in the same rounds.
  *
  * The roots are the Debian trixie test images' (tests/support/stack_images.ts, pushed to a
  * loopback registry and extracted by src/oci/rootfs.ts), the record is turned into a stack
@@ -33,6 +36,7 @@ const arg = (name: string) => {
 };
 const ROUNDS = Number(arg("--rounds") ?? 6);
 const RUNS = Number(arg("--runs") ?? 15);
+const BEFORE = arg("--before");
 const dec = new TextDecoder();
 
 interface Hf {
@@ -99,8 +103,8 @@ try {
   const q = (a: string) => `'${a.replaceAll("'", `'\\''`)}'`;
   const bwrapFull = [...wrapped.argv.slice(0, wrapped.argv.indexOf("--") + 1), "/usr/bin/true"]
     .map(q).join(" ");
-  const exec = (app: string, home: string) =>
-    `env LOCALD_HOME=${home} ${DENO} run -A --quiet ${REPO}/main.ts exec -C ${app} -- true`;
+  const exec = (app: string, home: string, repo = REPO) =>
+    `env LOCALD_HOME=${home} ${DENO} run -A --quiet ${repo}/main.ts exec -C ${app} -- true`;
   const cmds: Record<string, string> = {
     host: exec(hostApp, hostHome),
     stack: exec(stackApp, stackHome),
@@ -109,6 +113,11 @@ try {
       `${runRoot}/usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 ` +
       `/lib64 --proc /proc --dev /dev -- /bin/true`,
   };
+  if (BEFORE) {
+    cmds["before-host"] = exec(hostApp, hostHome, BEFORE);
+    cmds["before-stack"] = exec(stackApp, stackHome, BEFORE);
+  }
+  const kinds = Object.keys(cmds).filter((k) => k !== "host" && k !== "stack");
   // The commands work before they are timed.
   for (const [k, c] of Object.entries(cmds)) {
     const o = await new Deno.Command("sh", { args: ["-c", c], env, clearEnv: true }).output();
@@ -117,9 +126,7 @@ try {
   const rounds: Record<string, Hf>[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const json = join(root, `hf-${r}.json`);
-    const order = r % 2
-      ? ["stack", "host", "bwrap-full", "bwrap"]
-      : ["host", "stack", "bwrap-full", "bwrap"];
+    const order = r % 2 ? ["stack", "host", ...[...kinds].reverse()] : ["host", "stack", ...kinds];
     const args = ["--export-json", json, "--style", "none", "-N", "--warmup", "2"];
     args.push("--runs", String(RUNS));
     for (const k of order) args.push("-n", k, cmds[k]);
@@ -132,7 +139,8 @@ try {
   const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
   const cpu = (h: Hf) => h.user + h.system;
   const col = (k: string, f: (h: Hf) => number) => median(rounds.map((r) => f(r[k])));
-  const diff = (f: (h: Hf) => number) => median(rounds.map((r) => f(r.stack) - f(r.host)));
+  const diff = (f: (h: Hf) => number, stack = "stack", host = "host") =>
+    median(rounds.map((r) => f(r[stack]) - f(r[host])));
   const wallDiff = diff((h) => h.median);
   const load = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
   const section = [
@@ -151,11 +159,27 @@ try {
       ["stack", "`locald exec -- true`, stack build (bwrap over the run image)"],
       ["bwrap-full", "the stack build's exec's bwrap (its mounts), running /usr/bin/true"],
       ["bwrap", "`bwrap ... /bin/true` over the same root, /usr only (bwrap alone)"],
+      ...(BEFORE
+        ? [
+          ["before-host", "before: `locald exec -- true`, host build"],
+          ["before-stack", "before: `locald exec -- true`, stack build"],
+        ]
+        : []),
     ].map(([k, label]) => `| ${label} | ${ms(col(k, (h) => h.median))} | ${ms(col(k, cpu))} |`),
     "",
     `Stack over host, paired per round (median of the differences): wall ${ms(wallDiff)}, ` +
     `CPU ${ms(diff(cpu))}. Per round (wall): ` +
     rounds.map((r) => ms(r.stack.median - r.host.median)).join(", ") + ".",
+    ...(BEFORE
+      ? [
+        "",
+        `Before (main.ts of ${BEFORE}, same rounds): stack over host wall ` +
+        `${ms(diff((h) => h.median, "before-stack", "before-host"))}, CPU ` +
+        `${ms(diff(cpu, "before-stack", "before-host"))}; this checkout's host exec against ` +
+        `before's: wall ${ms(diff((h) => h.median, "host", "before-host"))}, stack exec ` +
+        `${ms(diff((h) => h.median, "stack", "before-stack"))}.`,
+      ]
+      : []),
     "",
     "CPU is what hyperfine's rusage sees; it undercounts the stack build's commands (what runs " +
     "below bwrap's pid namespace init is not all accounted to locald's tree), so the wall " +
