@@ -98,6 +98,9 @@ try {
   const rounds = Math.max(1, Math.round(RUNS / per));
   const times: Record<string, number[]> = {};
   const cpus: Record<string, number[]> = {};
+  // Each round's median wall per command: the paired figure is the median over rounds of the
+  // difference within a round (a load that comes and goes falls on both sides of it).
+  const roundWalls: Record<string, number>[] = [];
   for (let r = 0; r < rounds; r++) {
     const args = ["--export-json", json, "--style", "none", "-N", "--warmup", "1"];
     args.push("--runs", String(per));
@@ -106,7 +109,10 @@ try {
     for (const [label, cmd] of r % 2 ? order.reverse() : order) args.push("-n", label, cmd);
     const p = await new Deno.Command("hyperfine", { args, env, clearEnv: true }).output();
     if (!p.success) throw new Error(`hyperfine failed: ${dec.decode(p.stderr)}`);
+    const round: Record<string, number> = {};
+    roundWalls.push(round);
     for (const h of JSON.parse(await Deno.readTextFile(json)).results as Hf[]) {
+      round[h.command] = median(h.times);
       (times[h.command] ??= []).push(...h.times);
       (cpus[h.command] ??= []).push(h.user + h.system);
     }
@@ -141,6 +147,13 @@ try {
         ms(h.cpu - script.cpu)
       } | ${ms(h.wall - direct.wall)} | ${ms(h.cpu - direct.cpu)} |`
     ),
+    "",
+    "Paired per round (median over rounds of the difference of the round's medians), wall over " +
+    "the floor: " + Object.keys(cmds).filter((k) =>
+      k !== "spawn_launcher.ts --script"
+    ).map((k) =>
+      `${k}: ${ms(median(roundWalls.map((r) => r[k] - r["spawn_launcher.ts --script"])))}`
+    ).join("; ") + ".",
     "",
     "Goal: exec at most 5 ms over the floor.",
     before ? `"before" is main.ts of ${before} on the same app and state.` : "",

@@ -181,9 +181,10 @@ try {
       ]
       : []),
     "",
-    "CPU is what hyperfine's rusage sees; it undercounts the stack build's commands (what runs " +
-    "below bwrap's pid namespace init is not all accounted to locald's tree), so the wall " +
-    "difference is the figure.",
+    "CPU is what hyperfine's rusage sees. A stack build's dev command runs in the host's pid " +
+    "namespace, so all of its CPU is counted (the launcher and bash included); code that made a " +
+    "pid namespace for it (a `before` from then) is undercounted, since what runs below bwrap's " +
+    "init there is not all accounted to locald's tree. The wall difference is the figure.",
     "",
     `Goal: at most +5 ms wall: ${wallDiff <= 0.005 ? "met" : "not met"} in this run.`,
     "",
