@@ -33,9 +33,10 @@ export interface ApplyStats {
 
 const WH = ".wh.";
 const OPAQUE = ".wh..wh..opq";
-const HINT = "the layer is not a valid tar archive; nothing extracted from it was kept";
+export const TAR_HINT = "the layer is not a valid tar archive; nothing extracted from it was kept";
 
-function refuse(label: string, name: string, why: string) {
+/** A layer entry refused (a hostile or corrupt image): one line, nothing kept. */
+export function refuse(label: string, name: string, why: string) {
   return new LocaldError(`refusing ${label} entry "${name}": ${why}`, {
     hint: "the image is corrupt or hostile; nothing extracted from it was kept",
     exitCode: ExitCode.download,
@@ -71,7 +72,7 @@ export async function openLayer(
   const kind = sniff(head, n, declared);
   if (kind === "none") return fileSource(f);
   const { inflateSource } = await import("../archive/inflate.ts");
-  return inflateSource(fileSource(f), kind, { label, hint: HINT });
+  return inflateSource(fileSource(f), kind, { label, hint: TAR_HINT });
 }
 
 /** Apply layers in order onto `root` (which must exist). */
@@ -140,7 +141,7 @@ export class LayerApplier {
     let input: (ByteSource & { close?(): void }) | undefined;
     try {
       input = await openLayer(f, compression, label);
-      const tar = new TarReader(input, { label, hint: HINT });
+      const tar = new TarReader(input, { label, hint: TAR_HINT });
       for (let h; (h = await tar.next()) !== null;) {
         let rel: string;
         try {
@@ -227,7 +228,7 @@ export class LayerApplier {
     } catch (e) {
       if (e instanceof LocaldError) throw e;
       throw new LocaldError(`cannot unpack ${label}: ${(e as Error).message.split("\n")[0]}`, {
-        hint: HINT,
+        hint: TAR_HINT,
         exitCode: ExitCode.download,
         cause: e,
       });
