@@ -132,8 +132,12 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
   } catch (e) {
     req.bwrap = { ok: false, reason: (e as Error).message, fix: (e as { hint?: string }).hint };
   }
-  req.store = foldsCase(i.dirs.rootfs)
-    ? { ok: false, why: `${i.dirs.rootfs} folds names that differ only in case` }
+  // Where the roots are kept and written: locald's store here, or the backend's own (WSL: the
+  // distribution's disk, written by its tar).
+  const roots = i.backend.stackRoots;
+  const rootfsDir = roots?.dir ?? i.dirs.rootfs;
+  req.store = foldsCase(rootfsDir)
+    ? { ok: false, why: `${rootfsDir} folds names that differ only in case` }
     : { ok: true };
   choice = chooseUserland(req);
   if (choice.mode === "host") return { choice, sandbox };
@@ -144,7 +148,8 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
   const { formatReference, parseReference, withDigest } = await import("../oci/reference.ts");
   const pull = {
     env: i.env,
-    dirs: i.dirs,
+    dirs: { ...i.dirs, rootfs: rootfsDir },
+    writer: roots?.writer,
     out: i.out,
     insecureRegistries: i.insecureRegistries,
     pullPolicy: i.pullPolicy,

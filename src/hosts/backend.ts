@@ -20,6 +20,7 @@ import type { Target } from "./target.ts";
 import type { Host } from "./types.ts";
 import type { SandboxOptions } from "./sandbox.ts";
 import type { GuestSandbox } from "./guest.ts";
+import type { RootfsWriter } from "../oci/rootfs.ts";
 
 /**
  * The backends' names. The list itself (BACKENDS) lives where one is chosen, select.ts, checked
@@ -90,6 +91,11 @@ export interface Backend {
     why: string,
     opts?: { probe?: boolean },
   ): Promise<SandboxOptions>;
+  /**
+   * Where stack root filesystems are kept (host view) and what writes their trees, when not
+   * locald's own store and layer applier: on WSL, the distribution's disk and its tar.
+   */
+  stackRoots?: { dir: string; writer: RootfsWriter };
 }
 
 /** How a backend stands, in doctor's terms (one line, a hint, facts for --json). */

@@ -18,6 +18,7 @@ import { dirsUnder, type EnvAndDirs, projectPaths, withEnv } from "../config/pat
 import { exists, removeIfExists } from "../util/fs.ts";
 import { goArch, parseOsRelease } from "./target.ts";
 import { LIFECYCLE } from "../tools/pins.ts";
+import type { RootfsWriter } from "../oci/rootfs.ts";
 import type { Backend, BackendDriver, BackendStatus, GuestFacts, VmRequest } from "./backend.ts";
 import { guestCommandEnv, type GuestSandbox } from "./guest.ts";
 import { nativeSandboxStatus } from "./native_backend.ts";
@@ -98,17 +99,120 @@ export async function openWslBackend(ed: EnvAndDirs, reason: string): Promise<Ba
       return { lifecycle: await lcm.lifecycleAt(root, "pinned release"), root };
     },
     commandEnv: (userEnv) => Promise.resolve(guestCommandEnv(userEnv, facts.login)),
-    sandboxOptions(_network, why) {
-      return Promise.reject(wslSandboxError(distro, probe.sandbox, why));
+    // bwrap runs inside the distribution, with its bwrap, ids and system directories; every
+    // path a step mounts is already the distribution's (guestPath, the state's Linux path).
+    sandboxOptions(network, why) {
+      const s = probe.sandbox;
+      if (!s?.works) return Promise.reject(wslSandboxError(distro, s, why));
+      return Promise.resolve({
+        bwrap: s.bwrap,
+        uid: facts.uid,
+        gid: facts.gid,
+        network,
+        system: s.system,
+      });
+    },
+    // Roots on the distribution's own disk, written by its tar (Windows cannot make the links).
+    stackRoots: {
+      dir: distroDirs.rootfs,
+      writer: distroRootfsWriter(host, facts, guestPath),
     },
   };
   return b;
 }
 
 /**
+ * Runs inside the distribution: extracts the flattened tree from stdin into $1 (an empty
+ * directory in ensureRootfs's private `.tmp-` directory, renamed into place afterwards), modes
+ * exact, times now, owned by the distribution's user; then prints the tree's digest and size.
+ */
+export const ROOTFS_EXTRACT_SCRIPT = [
+  'set -e; r=$1; test -d "$r"',
+  'tar -x -p -m --no-same-owner -f - -C "$r"',
+].join("; ");
+
+/**
+ * The metadata digest of the tree at $1 (every entry's path, kind, size, mode, mtime and link
+ * target, sorted) and its size in KiB, one per line.
+ */
+export const ROOTFS_DIGEST_SCRIPT = [
+  'set -e; cd "$1"',
+  "find . -printf '%P\t%y\t%s\t%m\t%T@\t%l\n' | LC_ALL=C sort | sha256sum | cut -d' ' -f1",
+  "du -sk . | cut -f1",
+].join("; ");
+
+/** Stack roots written inside the distribution (see ROOTFS_EXTRACT_SCRIPT). */
+export function distroRootfsWriter(
+  host: Host,
+  facts: GuestFacts,
+  guestPath: (p: string) => string,
+): RootfsWriter {
+  const inDistro = async (
+    name: string,
+    script: string,
+    root: string,
+    stdin?: ReadableStream<Uint8Array>,
+  ) => {
+    const step: Step = {
+      name,
+      argv: ["/bin/sh", "-c", script, "sh", guestPath(root)],
+      env: { PATH: facts.login.PATH || "/usr/bin:/bin", HOME: facts.login.HOME, LC_ALL: "C" },
+      cwd: "/",
+      dropRoot: false,
+      mounts: [],
+    };
+    const cmd = host.wrap(step);
+    const { run } = await import("../util/runner.ts");
+    const r = await run(cmd.argv, {
+      env: cmd.env,
+      clearEnv: true,
+      cwd: cmd.cwd,
+      stdin: stdin ?? "null",
+      hint: "install WSL with `wsl --install` (Windows 10 2004+ or Windows 11)",
+      exitCode: ExitCode.unsupported,
+    });
+    const [digest, kib] = r.stdout.trim().split("\n");
+    if (r.code !== 0 || !/^[0-9a-f]{64}$/.test(digest ?? "") || !/^\d+$/.test(kib ?? "")) {
+      const why = r.stderr.trim().split("\n").pop();
+      throw new LocaldError(
+        `could not ${name} in the WSL distribution${why ? `: ${why}` : ""}`,
+        {
+          hint: "nothing was kept; run the command again to retry (the distribution needs " +
+            "GNU tar and findutils)",
+          exitCode: ExitCode.download,
+        },
+      );
+    }
+    return { treeDigest: digest, size: Number(kib) * 1024 };
+  };
+  return {
+    async extract(layers, root) {
+      const { flattenLayers } = await import("../oci/flatten.ts");
+      const { MOUNT_POINTS } = await import("../oci/rootfs.ts");
+      const { osReleaseVars } = await import("../util/os_release.ts");
+      // Every layer's headers are vetted here first: a hostile layer stops before any byte.
+      const flat = await flattenLayers(layers, MOUNT_POINTS);
+      const measured = await inDistro(
+        "extract the image's root filesystem",
+        `${ROOTFS_EXTRACT_SCRIPT}; ${ROOTFS_DIGEST_SCRIPT}`,
+        root,
+        flat.stream,
+      ).catch((e) => {
+        throw flat.error() ?? e;
+      });
+      if (flat.error()) throw flat.error();
+      return { ...measured, osRelease: osReleaseVars(flat.osRelease()) };
+    },
+    async digest(root) {
+      return (await inDistro("measure the root filesystem", ROOTFS_DIGEST_SCRIPT, root))
+        .treeDigest;
+    },
+  };
+}
+
+/**
  * Why nothing can run under bwrap in the distribution (`--sandbox`, a stack build's steps and
- * dev commands): one line. A distribution without bwrap says so with the fix; with bwrap, the
- * sandbox's mounts are not mapped to WSL's paths (/mnt/c, \\wsl.localhost) yet.
+ * dev commands): one line with the fix. A distribution without bwrap says how to install it.
  */
 export function wslSandboxError(
   distro: string,
@@ -125,11 +229,17 @@ export function wslSandboxError(
       },
     );
   }
-  return new LocaldError(`cannot run ${why} under bwrap: bwrap is not used with WSL yet`, {
-    hint: "build on the host's userland (`locald build --host`, no --sandbox), or inside the " +
-      "distribution itself, where locald runs natively",
-    exitCode: ExitCode.unsupported,
-  });
+  const said = sandbox?.error ?? "the distribution did not say";
+  return new LocaldError(
+    `cannot run ${why} under bwrap: bwrap in the WSL distribution ${distro} cannot create a ` +
+      `sandbox: ${said}`,
+    {
+      hint: `try \`wsl -d ${distro} bwrap --ro-bind / / true\` there (a distribution that ` +
+        "restricts user namespaces, such as Ubuntu 24.04 with AppArmor, needs a profile for " +
+        "bwrap), or build on the host's userland (`locald build --host`)",
+      exitCode: ExitCode.unsupported,
+    },
+  );
 }
 
 /** Download and verify on Windows, unpack inside the distro with the distro's tar. */

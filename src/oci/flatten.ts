@@ -18,6 +18,7 @@
  * The stream holds only what survives, so nothing in it can land outside the root or through
  * a link, whatever the layers held. Memory: the model (one small record per entry).
  */
+import { ExitCode, LocaldError } from "../errors.ts";
 import { safeEntryPath } from "../archive/extract.ts";
 import { type TarEntry, TarReader } from "../archive/tar.ts";
 import { openLayer, refuse, TAR_HINT } from "./apply.ts";
@@ -313,6 +314,8 @@ export interface FlattenResult {
   tree: FlatTree;
   /** os-release's text, once the stream has been read to its end ("" when the image has none). */
   osRelease(): string;
+  /** Why the stream stopped early (a layer that changed since pass 1, a read error). */
+  error(): LocaldError | undefined;
 }
 
 /**
@@ -367,7 +370,7 @@ export async function flattenLayers(
         for (let c; (c = await tar.body()) !== null;) {
           got += c.length;
           if (got > f.size) throw new Error(`entry ${rel} changed between passes`);
-          if (f === osFile && osText.length < 1 << 16) osText += decoder.decode(c);
+          if (f === osFile && osText.length < 1 << 16) osText += decoder.decode(c, { stream: true });
           // The reader's buffer is reused: what is handed on is a copy.
           yield c.slice();
         }
@@ -378,9 +381,22 @@ export async function flattenLayers(
     for (const [rel, to] of links) yield tarHeader(rel, "1", 0o644, 0, to);
     yield new Uint8Array(BLOCK * 2);
   }
+  let failed: LocaldError | undefined;
+  async function* guarded(): AsyncGenerator<Uint8Array> {
+    try {
+      yield* blocks();
+    } catch (e) {
+      failed = e instanceof LocaldError ? e : new LocaldError(
+        `cannot read the image's layers again: ${(e as Error).message.split("\n")[0]}`,
+        { hint: TAR_HINT, exitCode: ExitCode.download, cause: e },
+      );
+      throw failed;
+    }
+  }
   return {
-    stream: ReadableStream.from(blocks()),
+    stream: ReadableStream.from(guarded()),
     tree,
     osRelease: () => osText,
+    error: () => failed,
   };
 }

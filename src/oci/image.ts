@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import {
+  type Compression,
   type Descriptor,
   formatPlatform,
   hostPlatform,
@@ -219,10 +220,29 @@ export async function applyLayers(
   // Loaded only to extract: tar and decompression are not needed when nothing is extracted.
   const { LayerApplier } = await import("./apply.ts");
   const applier = new LayerApplier(root, include);
+  for (const l of await verifiedLayers(img, layers)) {
+    await applier.apply(l.path, l.compression, l.label);
+  }
+}
+
+/**
+ * The image's layer blobs (paths from fetchLayers) checked against their digests, in order,
+ * each with its compression and its name in messages.
+ */
+export async function verifiedLayers(
+  img: ResolvedImage,
+  layers: string[],
+): Promise<{ path: string; compression: Compression; label: string }[]> {
+  const out = [];
   for (let i = 0; i < layers.length; i++) {
     const label = `layer ${i + 1} of ${formatReference(img.ref)}`;
     // What the store holds was verified when written; read again unless this process did it.
     await verifyStored(layers[i], img.manifest.layers[i].digest, label);
-    await applier.apply(layers[i], layerCompression(img.manifest.layers[i].mediaType), label);
+    out.push({
+      path: layers[i],
+      compression: layerCompression(img.manifest.layers[i].mediaType),
+      label,
+    });
   }
+  return out;
 }

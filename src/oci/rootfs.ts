@@ -37,7 +37,9 @@ import {
   type ImageDirs,
   type PullOptions,
   resolveImage,
+  verifiedLayers,
 } from "./image.ts";
+import type { FlatLayer } from "./flatten.ts";
 import { formatPlatform, hostPlatform } from "./manifest.ts";
 import { formatReference, parseReference } from "./reference.ts";
 import { holdExtraction } from "./store.ts";
@@ -85,6 +87,23 @@ interface RootfsRef {
   ref: string;
   platform: string;
   digest: string;
+}
+
+/**
+ * How a root's tree is written when not by this process's layer applier: on WSL, the
+ * distribution's own tar over one flattened stream (src/oci/flatten.ts), since Windows cannot
+ * create the links a root is full of. The tree goes into `root` (host view, an empty directory
+ * in the private `.tmp-` directory); ensureRootfs keeps its locks, record and rename.
+ */
+export interface RootfsWriter {
+  /** Write the tree (mount points included): its os-release, size and metadata digest. */
+  extract(layers: FlatLayer[], root: string): Promise<{
+    osRelease: Record<string, string>;
+    size: number;
+    treeDigest: string;
+  }>;
+  /** The metadata digest of an extracted tree, as `extract` computed it. */
+  digest(root: string): Promise<string>;
 }
 
 /** What ensureRootfs writes: the blob store (oci) and the roots (rootfs). */
@@ -141,7 +160,13 @@ export async function holdRootfs(dir: string): Promise<Lock | undefined> {
  */
 export async function ensureRootfs(
   refInput: string,
-  opts: PullOptions & { dirs: RootfsDirs; pullPolicy?: PullPolicy; what: string },
+  opts: PullOptions & {
+    dirs: RootfsDirs;
+    pullPolicy?: PullPolicy;
+    what: string;
+    /** Absent: the layer applier, here. */
+    writer?: RootfsWriter;
+  },
 ): Promise<Rootfs> {
   const ref = parseReference(refInput);
   const canonical = formatReference(ref);
@@ -174,7 +199,7 @@ export async function ensureRootfs(
   let rec = await readRootfsRecord(dest);
   // "always" also means: what was extracted is what the image holds.
   const damaged = rec !== undefined && policy === "always" &&
-    rec.treeDigest !== await treeDigest(join(dest, "root"));
+    rec.treeDigest !== await (opts.writer?.digest ?? treeDigest)(join(dest, "root"));
   if (damaged) {
     opts.out?.warn(
       `the extracted ${opts.what} ${canonical} was changed or damaged; extracting it again`,
@@ -192,23 +217,33 @@ export async function ensureRootfs(
       try {
         const root = join(tmp, "root");
         await Deno.mkdir(root);
-        await applyLayers(img, layers, root);
-        await addMountPoints(root);
+        let tree;
+        if (opts.writer) {
+          tree = await opts.writer.extract(await verifiedLayers(img, layers), root);
+        } else {
+          await applyLayers(img, layers, root);
+          await addMountPoints(root);
+          tree = {
+            osRelease: await osReleaseOf(root),
+            size: diskUse(root),
+            treeDigest: await treeDigest(root),
+          };
+        }
         const cfg = img.config.config ?? {};
         rec = {
           ref: canonical,
           digest: img.digest,
           platform: formatPlatform(img.platform),
-          osRelease: await osReleaseOf(root),
+          osRelease: tree.osRelease,
           env: cfg.Env ?? [],
           user: cfg.User || undefined,
-          size: diskUse(root),
+          size: tree.size,
           blobs: [
             img.digest,
             img.manifest.config.digest,
             ...img.manifest.layers.map((l) => l.digest),
           ],
-          treeDigest: await treeDigest(root),
+          treeDigest: tree.treeDigest,
           extractedAt: new Date().toISOString(),
         };
         await Deno.writeTextFile(join(tmp, "rootfs.json"), JSON.stringify(rec, null, 2));
