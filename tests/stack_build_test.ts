@@ -344,3 +344,81 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "LOCALD_BACKEND=wsl: a stack build extracts the roots inside the distribution and runs " +
+    "bwrap there; exec runs in the run image (stand-in wsl.exe: no Windows, no distro)",
+  ...sanitize,
+  fn: async () => {
+    // What this cannot prove: Windows' view of the distribution (\\wsl.localhost), which is
+    // the path itself here, nor that a real distribution's bwrap may create user namespaces.
+    const reg = await startRegistry();
+    const t = await testEnv({
+      LOCALD_BACKEND: "wsl",
+      LOCALD_WSL_EXE: join(REPO, "tests", "standins", "wsl.exe"),
+    });
+    const wsl = join(t.root, "wsl");
+    await Deno.mkdir(wsl);
+    t.env.LOCALD_STANDIN_WSL = wsl;
+    try {
+      const { builder, runImage } = await pushStackImages(reg);
+      const app = await copyApp(STACK_APP, t.root, "My App");
+      const b = await runLocald(["build", "-C", app, "-B", builder], { env: t.env });
+      assert.equal(b.code, 0, b.stderr);
+      assert.match(b.stderr, /userland: stack, in .*\(auto: builder /);
+      assert.match(b.stderr, /stack: expanding main\.lua\.m4 with m4/);
+      // The roots live on the distribution's disk (its locald state), not in LOCALD_HOME.
+      const state = join(wsl, "home", ".local", "share", "locald");
+      const rec = await assertStackBuilt(state, builder);
+      assert.equal(rec.stack.runImage.ref, runImage);
+      for (const r of [rec.stack.builder.root, rec.stack.runImage.root]) {
+        assert.ok(r.startsWith(join(state, "oci", "rootfs") + "/"), r);
+        // Real links, made by the distribution's tar (Windows could not make them).
+        assert.equal((await Deno.lstat(join(r, "bin"))).isSymlink, true);
+        const hex = r.split("/").at(-2)!;
+        const meta = JSON.parse(await Deno.readTextFile(join(r, "..", "rootfs.json")));
+        assert.equal(meta.digest, `sha256:${hex}`);
+        assert.equal(meta.osRelease.VERSION_CODENAME, "trixie");
+        assert.match(meta.treeDigest, /^[0-9a-f]{64}$/);
+      }
+      await assert.rejects(Deno.lstat(join(t.localdHome, "oci", "rootfs")));
+      const calls = () =>
+        Deno.readTextFile(join(wsl, "calls.jsonl")).then((text) =>
+          text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { argv: string[] })
+        );
+      const all = await calls();
+      const tar = all.filter((c) => c.argv.join(" ").includes("tar -x -p -m --no-same-owner"));
+      assert.equal(tar.length, 2, "both roots were extracted by tar in the distribution");
+      // Every phase: wsl.exe -d DISTRO --exec ... bwrap ... /cnb/lifecycle/PHASE, with Linux
+      // paths: the builder's root bound as the system, the app at its distro path.
+      const phase = all.findLast((c) => c.argv.includes("/cnb/lifecycle/builder"));
+      assert.ok(phase, "the builder phase ran through wsl.exe");
+      assert.deepEqual(phase.argv.slice(0, 2), ["-d", "Ubuntu-24.04"]);
+      const bwrap = phase.argv.indexOf("/usr/bin/bwrap");
+      assert.ok(bwrap > 0, phase.argv.join(" "));
+      const inner = phase.argv.slice(bwrap);
+      assert.ok(inner.includes(join(rec.stack.builder.root, "usr")), "the image's /usr is bound");
+      assert.ok(inner.includes(app), "the app is bound at its distro path");
+      assert.ok(inner.every((a) => !/^[A-Za-z]:\\|^\\\\/.test(a)), "no Windows path reaches bwrap");
+
+      // Dev commands run in the run image, through wsl.exe and the distribution's bwrap.
+      const exec = (...a: string[]) => runLocald(["exec", "-C", app, "--", ...a], { env: t.env });
+      const os = await exec("cat", "/etc/os-release");
+      assert.equal(os.code, 0, os.stderr);
+      assert.match(os.stdout, /VERSION_CODENAME=trixie/);
+      assert.notEqual(os.stdout, await Deno.readTextFile("/etc/os-release"));
+      const prog = await exec("lua5.4", "-e", "print(_VERSION)");
+      assert.equal(prog.code, 0, prog.stderr);
+      assert.equal(prog.stdout, "Lua 5.4\n");
+      const last = (await calls()).findLast((c) => c.argv.includes("print(_VERSION)"));
+      assert.ok(last, "exec went through wsl.exe");
+      const devInner = last.argv.slice(last.argv.indexOf("/usr/bin/bwrap"));
+      assert.ok(devInner.length > 1, "bwrap ran in the distribution");
+      assert.equal(devInner[devInner.indexOf("--") + 1], "/cnb/lifecycle/launcher");
+      assert.ok(devInner.includes(join(rec.stack.runImage.root, "usr")), "the run image's /usr");
+    } finally {
+      await t.cleanup();
+      await reg.stop();
+    }
+  },
+});

@@ -405,7 +405,7 @@ Deno.test("stack build through Lima (stand-in limactl, no VM): bwrap over the ru
   }
 });
 
-Deno.test("stack build through WSL (stand-in wsl.exe): one line, not a failure deep inside", async () => {
+Deno.test("stack build through WSL, a distribution without bwrap (stand-in wsl.exe): one line, not a failure deep inside", async () => {
   const mirror = await startMirror(lifecycleMirrorDir());
   const t = await testEnv({
     LOCALD_BACKEND: "wsl",
@@ -426,22 +426,46 @@ Deno.test("stack build through WSL (stand-in wsl.exe): one line, not a failure d
       runRoot: await makeRunRoot(join(t.root, "run-root")),
       builderRoot: await makeBuilderRoot(join(t.root, "builder-root")),
     });
+    // The distribution's PATH has what the probe uses, and no bwrap.
+    const bin = join(t.root, "distro-bin");
+    await Deno.mkdir(bin);
+    for (const tool of ["sh", "id", "uname", "cat", "tail", "readlink", "env", "true"]) {
+      const found = (await sh(["sh", "-c", `command -v ${tool}`])).stdout.trim();
+      await Deno.symlink(found, join(bin, tool));
+    }
+    await Deno.writeTextFile(join(wsl, "path"), bin);
     const before = (await Deno.readTextFile(join(wsl, "calls.jsonl"))).split("\n").length;
     const r = await runLocald(["exec", "-C", app, "--", "true"], { env: t.env });
     assert.equal(r.code, 8, r.stderr);
     assert.equal(
       r.stderr.split("\n")[0],
       "locald: cannot run locald exec in the run image (registry.test/run:test) under bwrap: " +
-        "bwrap is not used with WSL yet",
+        "the WSL distribution Ubuntu-24.04 has no bwrap (bubblewrap)",
     );
     assert.match(
       r.stderr.split("\n")[1],
-      /^hint: build on the host's userland \(`locald build --host`/,
+      /^hint: install it in the distribution \(`wsl -d Ubuntu-24.04 -u root apt-get install -y bubblewrap`\)/,
     );
     const calls = (await Deno.readTextFile(join(wsl, "calls.jsonl"))).split("\n");
     assert.ok(
       !calls.slice(before - 1).some((c) => c.includes("launcher")),
       "no launcher ran",
+    );
+    // A build that asks for the stack: the same line, before anything is extracted.
+    const reg = await startRegistry();
+    let stack;
+    try {
+      const builder = await pushImages(reg);
+      stack = await runLocald(["build", "-C", app, "-B", builder, "--stack", "--trust-builder"], {
+        env: t.env,
+      });
+    } finally {
+      await reg.stop();
+    }
+    assert.equal(stack.code, 8, stack.stderr);
+    assert.match(
+      stack.stderr,
+      /\nlocald: --stack: cannot build in the builder's image: cannot run this build in the builder's image under bwrap: the WSL distribution Ubuntu-24.04 has no bwrap \(bubblewrap\)\nhint: install it/,
     );
   } finally {
     await mirror.close();

@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import type { Output } from "../output.ts";
 import type { Backend } from "../hosts/backend.ts";
-import type { Host, Step } from "../hosts/types.ts";
+import type { Host, Mount, Step } from "../hosts/types.ts";
 import type { SandboxOptions } from "../hosts/sandbox.ts";
 import type { Network, UserlandSetting } from "../config/defaults.ts";
 import type { LocaldDirs } from "../config/paths.ts";
@@ -266,13 +266,24 @@ export async function stackHost(
   const { stackStep, stackSystem } = await import("../hosts/stack.ts");
   const root = stack.builder.root;
   const guestRoot = b.guestPath(root);
+  // The steps' mounts are guest paths: looked at through this side's view of them (WSL).
+  const view = b.hostView;
+  const isFile = view
+    ? (m: Mount) => {
+      try {
+        return Deno.lstatSync(view(m.source ?? m.path)).isFile;
+      } catch {
+        return false;
+      }
+    }
+    : undefined;
   return {
     name: b.host.name,
     wrap: (s: Step) =>
       b.host.wrap(stackStep(s, {
         ...sandbox,
         inside: { uid: stack.uid, gid: stack.gid },
-        system: stackSystem(s, { root, guestRoot, etc }),
+        system: stackSystem(s, { root, guestRoot, etc, isFile }),
       })),
   };
 }

@@ -16,6 +16,8 @@ export interface StateView {
   name: string;
   projectPaths(userDir: string): ProjectPaths;
   guestPath(hostPath: string): string;
+  /** A guest-view path as this side opens it (WSL: \\wsl.localhost\...); absent: the same. */
+  hostView?(guestPath: string): string;
   /** Whether per-type symlinks to the launcher exist (`<state>/process/<type>`). */
   symlinks: boolean;
   /** How to sandbox a command where commands run (see Backend.sandboxOptions). */

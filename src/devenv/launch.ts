@@ -430,6 +430,7 @@ export async function withSandbox(
   }
   // Where the command runs: this machine's bwrap natively, the VM's on Lima.
   const opts = await d.view.sandboxOptions(req.network, why);
-  const { sandboxStep } = await import("../hosts/sandbox.ts");
-  return sandboxStep(step, opts);
+  const { guestMounts, sandboxStep } = await import("../hosts/sandbox.ts");
+  // The mounts as the system bwrap runs on sees them (on WSL, the distribution's paths).
+  return sandboxStep({ ...step, mounts: guestMounts(step.mounts, d.view.guestPath) }, opts);
 }

@@ -18,6 +18,7 @@ import { ExitCode, LocaldError } from "../errors.ts";
 import { join } from "../util/path.ts";
 import { resolveIn, writeFileAtomic } from "../util/fs.ts";
 import { stackStep, stackSystem, userEntries } from "../hosts/stack.ts";
+import { guestMounts } from "../hosts/sandbox.ts";
 import {
   type DevEnv,
   devSandboxRequest,
@@ -94,12 +95,16 @@ export async function runImageStep(
     });
   }
   const opts = await d.view.sandboxOptions(req?.network ?? "default", why, { probe: false });
+  // Mounts as the system bwrap runs on sees them (on WSL, the distribution's paths); files
+  // looked at through this side's view of them.
+  const g = (p: string) => d.view!.guestPath(p);
+  const here = (p: string) => d.view?.hostView?.(p) ?? p;
   // Mounts shown only when their source exists (nothing to bind otherwise).
-  const optional = [...(extra.mounts ?? [])];
-  const mounts = [...step.mounts, ...optional];
+  const optional = guestMounts(extra.mounts ?? [], g);
+  const mounts = [...guestMounts(step.mounts, g), ...optional];
   if (extra.processType !== undefined) {
     mounts.push({
-      source: await processLinks(d, extra.processType),
+      source: g(await processLinks(d, extra.processType)),
       path: STACK_PROCESSES,
       writable: false,
     });
@@ -119,19 +124,21 @@ export async function runImageStep(
   // A HOME that does not exist here cannot be shown: the command gets an empty one instead
   // (as under --sandbox), not a bwrap error.
   const env = { ...step.env };
-  if (dev && env.HOME && !lstat(env.HOME)) delete env.HOME;
-  const s = { ...step, env, mounts: present(mounts, optional) };
+  if (dev && env.HOME && !lstat(here(env.HOME))) delete env.HOME;
+  const s = {
+    ...step,
+    env,
+    mounts: mounts.filter((m) => !optional.includes(m) || lstat(here(m.source ?? m.path))),
+  };
+  const etc = await identityFiles(d, st, inside, step.env);
   const system = stackSystem(s, {
     root: st.runRoot,
+    guestRoot: g(st.runRoot),
     dev,
-    etc: await identityFiles(d, st, inside, step.env),
+    etc: Object.fromEntries(Object.entries(etc).map(([k, v]) => [k, g(v)])),
+    isFile: (m) => lstat(here(m.source ?? m.path))?.isFile ?? false,
   });
   return stackStep(s, { ...opts, system, dev });
-}
-
-/** `all` without those of `optional` whose source does not exist (nothing to bind). */
-function present(all: Mount[], optional: Mount[]): Mount[] {
-  return all.filter((m) => !optional.includes(m) || lstat(m.source ?? m.path));
 }
 
 function lstat(path: string): Deno.FileInfo | undefined {

@@ -60,6 +60,11 @@ export interface Backend {
   projectPaths(userDir: string): ProjectPaths;
   /** A host-view path as steps see it (identity natively and on Lima). */
   guestPath(hostPath: string): string;
+  /**
+   * A guest-view path as this side opens it (WSL: Windows' view of the distribution's files);
+   * absent: the same path.
+   */
+  hostView?(guestPath: string): string;
   /** Fails with a one-line error when steps cannot see `hostPath`. */
   assertVisible(hostPath: string, what: string): void;
   /** A guest-view path written for the user (messages, errors). */

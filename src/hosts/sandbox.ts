@@ -141,6 +141,19 @@ function within(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir === "/" ? "/" : dir + "/");
 }
 
+/**
+ * A dev command's mounts as the system bwrap runs on sees them: each source and mount point
+ * through `guestPath` (on WSL, C:\Users\Ana Lopez\app is /mnt/c/Users/Ana Lopez/app and a
+ * \\wsl.localhost\<distro>\... path its own Linux path; elsewhere the identity). Pure.
+ */
+export function guestMounts(mounts: Mount[], guestPath: (p: string) => string): Mount[] {
+  return mounts.map((m) => {
+    const path = guestPath(m.path);
+    const source = guestPath(m.source ?? m.path);
+    return { ...m, path, ...(source !== path ? { source } : {}) };
+  });
+}
+
 /** Where the empty HOME goes: the host's HOME path (so paths look alike), when usable. */
 export function sandboxHome(hostHome: string | undefined): string {
   if (!hostHome || !isAbsolute(hostHome)) return FALLBACK_HOME;

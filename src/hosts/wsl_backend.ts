@@ -79,6 +79,7 @@ export async function openWslBackend(ed: EnvAndDirs, reason: string): Promise<Ba
     // Keyed by the path the distro sees, so a project keeps its state however it is named.
     projectPaths: (d) => projectPaths(distroDirs, guestPath(d)),
     guestPath,
+    hostView: view,
     assertVisible: (p) => void guestPath(p),
     userPath: (p) => wslToWindows(p, distro),
     symlinks: false,

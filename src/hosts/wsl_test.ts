@@ -78,6 +78,20 @@ Deno.test("wslSandboxError: a distribution without bwrap is told how to install 
   );
   assert.match(none.hint!, /apt-get install -y bubblewrap.*`locald build --host`/);
   assert.equal(none.exitCode, 8);
-  const some = wslSandboxError("Ubuntu", { bwrap: "/usr/bin/bwrap", works: true, system: [] }, "x");
-  assert.equal(some.message, "cannot run x under bwrap: bwrap is not used with WSL yet");
+  const denied = wslSandboxError(
+    "Ubuntu",
+    {
+      bwrap: "/usr/bin/bwrap",
+      works: false,
+      error: "setting up uid map: Permission denied",
+      system: [],
+    },
+    "x",
+  );
+  assert.equal(
+    denied.message,
+    "cannot run x under bwrap: bwrap in the WSL distribution Ubuntu cannot create a sandbox: " +
+      "setting up uid map: Permission denied",
+  );
+  assert.match(denied.hint!, /wsl -d Ubuntu bwrap --ro-bind \/ \/ true/);
 });

@@ -370,7 +370,9 @@ export async function flattenLayers(
         for (let c; (c = await tar.body()) !== null;) {
           got += c.length;
           if (got > f.size) throw new Error(`entry ${rel} changed between passes`);
-          if (f === osFile && osText.length < 1 << 16) osText += decoder.decode(c, { stream: true });
+          if (f === osFile && osText.length < 1 << 16) {
+            osText += decoder.decode(c, { stream: true });
+          }
           // The reader's buffer is reused: what is handed on is a copy.
           yield c.slice();
         }

@@ -11,6 +11,8 @@
  *                             WSL_DISTRO_NAME, WSL_INTEROP, ...)
  *   -d D [--cd DIR]           a login shell reading stdin
  * Distributions come from $LOCALD_STANDIN_WSL/distros (lines "NAME STATE VERSION [default]").
+ * $LOCALD_STANDIN_WSL/path, when present, is the distribution's PATH (a distribution without
+ * bwrap: a directory of links to the few tools a test needs).
  * What it cannot prove: that Windows' command-line quoting and the real WSLENV carry bytes the
  * same way, or that a real distribution boots.
  */
@@ -125,7 +127,13 @@ const guestEnv: Record<string, string> = {
   USER: "root",
   LOGNAME: "root",
   SHELL: "/bin/bash",
-  PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/mnt/c/WINDOWS/system32",
+  PATH: (() => {
+    try {
+      return Deno.readTextFileSync(`${state}/path`).trim();
+    } catch {
+      return "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/mnt/c/WINDOWS/system32";
+    }
+  })(),
   WSL_DISTRO_NAME: d.name,
   WSL_INTEROP: "/run/WSL/1_interop",
   NAME: "DESKTOP-STANDIN",
