@@ -416,6 +416,17 @@ Deno.test({
       assert.ok(devInner.length > 1, "bwrap ran in the distribution");
       assert.equal(devInner[devInner.indexOf("--") + 1], "/cnb/lifecycle/launcher");
       assert.ok(devInner.includes(join(rec.stack.runImage.root, "usr")), "the run image's /usr");
+
+      // doctor asks the distribution: its bwrap works, so auto is the stack.
+      const doc = await runLocald(["doctor", "-C", app, "--json"], { env: t.env });
+      const checks = (doc.json as Json).checks;
+      const sandbox = checks.find((c: Json) => c.id === "sandbox");
+      assert.equal(
+        sandbox.summary,
+        "available in the WSL distribution Ubuntu-24.04: bwrap at /usr/bin/bwrap",
+      );
+      const userland = checks.find((c: Json) => c.id === "userland");
+      assert.match(userland.summary, /^stack for .*My App \(auto: builder /);
     } finally {
       await t.cleanup();
       await reg.stop();

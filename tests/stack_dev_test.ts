@@ -451,6 +451,16 @@ Deno.test("stack build through WSL, a distribution without bwrap (stand-in wsl.e
       !calls.slice(before - 1).some((c) => c.includes("launcher")),
       "no launcher ran",
     );
+    // doctor asks the distribution too.
+    const doc = await runLocald(["doctor", "-C", app, "--json"], { env: t.env });
+    // deno-lint-ignore no-explicit-any
+    const check = (doc.json as any).checks.find((c: { id: string }) => c.id === "sandbox");
+    assert.equal(check.status, "warn", JSON.stringify(check));
+    assert.match(
+      check.summary,
+      /^not available in the WSL distribution Ubuntu-24.04: no bwrap in the distribution/,
+    );
+    assert.match(check.hint, /apt-get install -y bubblewrap/);
     // A build that asks for the stack: the same line, before anything is extracted.
     const reg = await startRegistry();
     let stack;

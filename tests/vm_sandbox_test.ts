@@ -1,5 +1,6 @@
 /**
- * `--sandbox` and image builds through the Lima backend: the Lima host wraps the sandboxed
+ * `--sandbox` and image builds through the Lima backend (and `--sandbox` through WSL's, whose
+ * host wraps the sandboxed step the same way, in the distribution): the Lima host wraps the sandboxed
  * step, so bwrap runs inside the VM with the VM's bwrap, ids and system directories. Carried
  * by the recording stand-in limactl (tests/standins/limactl.ts), which runs `limactl shell`'s
  * command on this machine (as root: as uid 1000 in a user namespace, so bwrap nests a second
@@ -199,5 +200,71 @@ Deno.test("LOCALD_BACKEND=lima --export: the phases see /workspace and /layers u
   } finally {
     await s.close();
     await reg.stop();
+  }
+});
+
+Deno.test("LOCALD_BACKEND=wsl --sandbox: bwrap runs inside the distribution and hides its user's ~/.ssh from a hostile buildpack; exec --sandbox too (stand-in wsl.exe)", async () => {
+  const { runLocald, testEnv } = await import("./support/locald.ts");
+  const { startMirror } = await import("./support/mirror.ts");
+  const { lifecycleMirrorDir } = await import("./support/tools.ts");
+  const mirror = await startMirror(lifecycleMirrorDir());
+  const t = await testEnv({
+    LOCALD_BACKEND: "wsl",
+    LOCALD_WSL_EXE: join(REPO, "tests", "standins", "wsl.exe"),
+    LOCALD_LIFECYCLE_MIRROR: mirror.url,
+  });
+  const wsl = join(t.root, "wsl");
+  await Deno.mkdir(wsl);
+  t.env.LOCALD_STANDIN_WSL = wsl;
+  const run = (args: string[]) => runLocald(args, { env: t.env });
+  try {
+    const app = join(t.root, "app");
+    await Deno.mkdir(app);
+    await Deno.writeTextFile(join(app, "main.txt"), "an app\n");
+    // The distribution user's home (the stand-in's).
+    const home = join(wsl, "home");
+    await Deno.mkdir(join(home, ".ssh"), { recursive: true, mode: 0o700 });
+    await Deno.writeTextFile(join(home, ".ssh", "id_ed25519"), SECRET_KEY + "\n", { mode: 0o600 });
+    const bp = join(FIXTURES, "buildpacks", "hostile-read-home");
+
+    const open = await run(["build", "-C", app, "-b", bp]);
+    assert.equal(open.code, 0, open.stderr);
+    assert.ok(open.stderr.includes(SECRET_KEY), "without the sandbox the key leaks");
+
+    const boxed = await run(["build", "-C", app, "-b", bp, "--sandbox"]);
+    assert.equal(boxed.code, 6, boxed.stderr);
+    assert.match(boxed.stderr, /sandbox: on \(/);
+    assert.match(boxed.stderr, /hostile: secret not found at .*\/\.ssh\/id_ed25519/);
+    assert.ok(!boxed.stderr.includes(SECRET_KEY) && !boxed.stdout.includes(SECRET_KEY));
+
+    const cat = ["sh", "-c", 'cat "$HOME/.ssh/id_ed25519"'];
+    const boxedExec = await run(["exec", "--sandbox", "-C", app, "--", ...cat]);
+    assert.notEqual(boxedExec.code, 0);
+    assert.ok(!boxedExec.stdout.includes(SECRET_KEY));
+    const plain = await run(["exec", "-C", app, "--", ...cat]);
+    assert.equal(plain.stdout, SECRET_KEY + "\n", plain.stderr);
+
+    // The phases and the sandboxed exec: wsl.exe -d DISTRO ... --exec ... bwrap, Linux paths.
+    const calls = (await Deno.readTextFile(join(wsl, "calls.jsonl"))).split("\n").filter(Boolean)
+      .map((l) => JSON.parse(l) as { argv: string[] });
+    for (
+      const c of [
+        calls.findLast((c) => c.argv.some((a) => a.endsWith("/lifecycle/builder"))),
+        calls.findLast((c) =>
+          c.argv.includes("/usr/bin/bwrap") && c.argv.some((a) => a.includes(".ssh/id_ed25519"))
+        ),
+      ]
+    ) {
+      assert.ok(c, "went through wsl.exe");
+      assert.deepEqual(c.argv.slice(0, 2), ["-d", "Ubuntu-24.04"]);
+      const inner = c.argv.slice(c.argv.indexOf("/usr/bin/bwrap"));
+      assert.ok(inner.length > 1 && inner.includes("--unshare-all"), c.argv.join(" "));
+      const tmpfs = inner.flatMap((a, i) => (a === "--tmpfs" ? [inner[i + 1]] : []));
+      assert.ok(tmpfs.includes(home), tmpfs.join(" "));
+      assert.ok(inner.includes(app), "the app at its distro path");
+    }
+  } finally {
+    await mirror.close();
+    await t.cleanup();
   }
 });

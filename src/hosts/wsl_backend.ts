@@ -21,7 +21,6 @@ import { LIFECYCLE } from "../tools/pins.ts";
 import type { RootfsWriter } from "../oci/rootfs.ts";
 import type { Backend, BackendDriver, BackendStatus, GuestFacts, VmRequest } from "./backend.ts";
 import { guestCommandEnv, type GuestSandbox } from "./guest.ts";
-import { nativeSandboxStatus } from "./native_backend.ts";
 import type { Host, Step } from "./types.ts";
 import { probeGuest, windowsToWsl, wslHost, wslStateDir, wslToWindows } from "./wsl.ts";
 import { wslContext } from "./vm.ts";
@@ -388,10 +387,45 @@ async function wslVm(sub: string, req: VmRequest): Promise<number> {
   return 0;
 }
 
+/**
+ * Whether bwrap can sandbox a step in the distribution (what --sandbox and a stack build would
+ * meet), asked only when it is running: doctor starts nothing.
+ */
+async function wslSandboxStatus({ env }: EnvAndDirs): Promise<BackendStatus> {
+  const c = await wslContext(env);
+  const d = c.distro.name;
+  const where = `the WSL distribution ${d}`;
+  if (!/^running$/i.test(c.distro.state)) {
+    return {
+      status: "info",
+      summary: `in ${where}: not asked while it is ${c.distro.state.toLowerCase()}`,
+      hint: "`locald vm start` starts it (or the first build does); doctor then asks it",
+      data: { where: "wsl", available: null, bwrap: null, reason: null },
+    };
+  }
+  const s = (await probeGuest(c.wsl, d, env)).sandbox;
+  const data = {
+    where: "wsl",
+    available: s?.works ?? null,
+    bwrap: s?.bwrap || null,
+    reason: s && !s.works ? (s.bwrap ? s.error ?? null : "no bwrap in the distribution") : null,
+  };
+  if (s?.works) {
+    return { status: "ok", summary: `available in ${where}: bwrap at ${s.bwrap}`, data };
+  }
+  const e = wslSandboxError(d, s, "sandboxed builds");
+  return {
+    status: "warn",
+    summary: `not available in ${where}: ${data.reason ?? "the distribution did not say"} ` +
+      "(sandboxed and image builds stop; builds stay on the host's userland)",
+    hint: e.hint,
+    data,
+  };
+}
+
 export const driver: BackendDriver = {
   open: openWslBackend,
   status: wslStatus,
-  // Steps run in the distribution; what doctor can ask without starting it is this machine.
-  sandboxStatus: nativeSandboxStatus,
+  sandboxStatus: wslSandboxStatus,
   vm: wslVm,
 };
