@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runLocald, testEnv } from "./support/locald.ts";
+import { runLocald, testEnv, wslTestEnv } from "./support/locald.ts";
 import { startRegistry } from "./support/registry.ts";
 import { startMirror } from "./support/mirror.ts";
 import { lifecycleDir, lifecycleMirrorDir } from "./support/tools.ts";
@@ -353,13 +353,8 @@ Deno.test({
     // What this cannot prove: Windows' view of the distribution (\\wsl.localhost), which is
     // the path itself here, nor that a real distribution's bwrap may create user namespaces.
     const reg = await startRegistry();
-    const t = await testEnv({
-      LOCALD_BACKEND: "wsl",
-      LOCALD_WSL_EXE: join(REPO, "tests", "standins", "wsl.exe"),
-    });
-    const wsl = join(t.root, "wsl");
-    await Deno.mkdir(wsl);
-    t.env.LOCALD_STANDIN_WSL = wsl;
+    const t = await wslTestEnv();
+    const wsl = t.wsl;
     try {
       const { builder, runImage } = await pushStackImages(reg);
       const app = await copyApp(STACK_APP, t.root, "My App");
@@ -382,10 +377,7 @@ Deno.test({
         assert.match(meta.treeDigest, /^[0-9a-f]{64}$/);
       }
       await assert.rejects(Deno.lstat(join(t.localdHome, "oci", "rootfs")));
-      const calls = () =>
-        Deno.readTextFile(join(wsl, "calls.jsonl")).then((text) =>
-          text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { argv: string[] })
-        );
+      const calls = t.calls;
       const all = await calls();
       const tar = all.filter((c) => c.argv.join(" ").includes("tar -x -p -m --no-same-owner"));
       assert.equal(tar.length, 2, "both roots were extracted by tar in the distribution");

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { REPO, runLocald, spawnLocald, testEnv } from "./support/locald.ts";
+import { runLocald, spawnLocald, testEnv, wslTestEnv } from "./support/locald.ts";
 import { startMirror } from "./support/mirror.ts";
 import { startRegistry } from "./support/registry.ts";
 import { appDir, pushImages } from "./support/image_fixture.ts";
@@ -407,14 +407,8 @@ Deno.test("stack build through Lima (stand-in limactl, no VM): bwrap over the ru
 
 Deno.test("stack build through WSL, a distribution without bwrap (stand-in wsl.exe): one line, not a failure deep inside", async () => {
   const mirror = await startMirror(lifecycleMirrorDir());
-  const t = await testEnv({
-    LOCALD_BACKEND: "wsl",
-    LOCALD_WSL_EXE: join(REPO, "tests", "standins", "wsl.exe"),
-    LOCALD_LIFECYCLE_MIRROR: mirror.url,
-  });
-  const wsl = join(t.root, "wsl");
-  await Deno.mkdir(wsl);
-  t.env.LOCALD_STANDIN_WSL = wsl;
+  const t = await wslTestEnv({ LOCALD_LIFECYCLE_MIRROR: mirror.url });
+  const wsl = t.wsl;
   try {
     const app = join(t.root, "app");
     assert.equal((await sh(["cp", "-r", FIXTURE_APP, app])).code, 0);

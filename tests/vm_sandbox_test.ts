@@ -204,18 +204,12 @@ Deno.test("LOCALD_BACKEND=lima --export: the phases see /workspace and /layers u
 });
 
 Deno.test("LOCALD_BACKEND=wsl --sandbox: bwrap runs inside the distribution and hides its user's ~/.ssh from a hostile buildpack; exec --sandbox too (stand-in wsl.exe)", async () => {
-  const { runLocald, testEnv } = await import("./support/locald.ts");
+  const { runLocald, wslTestEnv } = await import("./support/locald.ts");
   const { startMirror } = await import("./support/mirror.ts");
   const { lifecycleMirrorDir } = await import("./support/tools.ts");
   const mirror = await startMirror(lifecycleMirrorDir());
-  const t = await testEnv({
-    LOCALD_BACKEND: "wsl",
-    LOCALD_WSL_EXE: join(REPO, "tests", "standins", "wsl.exe"),
-    LOCALD_LIFECYCLE_MIRROR: mirror.url,
-  });
-  const wsl = join(t.root, "wsl");
-  await Deno.mkdir(wsl);
-  t.env.LOCALD_STANDIN_WSL = wsl;
+  const t = await wslTestEnv({ LOCALD_LIFECYCLE_MIRROR: mirror.url });
+  const wsl = t.wsl;
   const run = (args: string[]) => runLocald(args, { env: t.env });
   try {
     const app = join(t.root, "app");
@@ -245,8 +239,7 @@ Deno.test("LOCALD_BACKEND=wsl --sandbox: bwrap runs inside the distribution and 
     assert.equal(plain.stdout, SECRET_KEY + "\n", plain.stderr);
 
     // The phases and the sandboxed exec: wsl.exe -d DISTRO ... --exec ... bwrap, Linux paths.
-    const calls = (await Deno.readTextFile(join(wsl, "calls.jsonl"))).split("\n").filter(Boolean)
-      .map((l) => JSON.parse(l) as { argv: string[] });
+    const calls = await t.calls();
     for (
       const c of [
         calls.findLast((c) => c.argv.some((a) => a.endsWith("/lifecycle/builder"))),

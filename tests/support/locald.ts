@@ -112,3 +112,26 @@ export async function testEnv(extra: Record<string, string> = {}): Promise<TestE
     cleanup: () => Deno.remove(root, { recursive: true }).catch(() => {}),
   };
 }
+
+/** A test environment on the WSL backend, driven through the stand-in wsl.exe. */
+export interface WslTestEnv extends TestEnv {
+  /** The stand-in's state: its distros, its calls.jsonl, the distribution user's home/. */
+  wsl: string;
+  /** Every wsl.exe call so far (its argv). */
+  calls(): Promise<{ argv: string[] }[]>;
+}
+
+export async function wslTestEnv(extra: Record<string, string> = {}): Promise<WslTestEnv> {
+  const t = await testEnv({
+    LOCALD_BACKEND: "wsl",
+    LOCALD_WSL_EXE: join(REPO, "tests", "standins", "wsl.exe"),
+    ...extra,
+  });
+  const wsl = join(t.root, "wsl");
+  await Deno.mkdir(wsl);
+  t.env.LOCALD_STANDIN_WSL = wsl;
+  const calls = async () =>
+    (await Deno.readTextFile(join(wsl, "calls.jsonl"))).split("\n").filter(Boolean)
+      .map((l) => JSON.parse(l) as { argv: string[] });
+  return { ...t, wsl, calls };
+}
