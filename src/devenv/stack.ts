@@ -1,7 +1,8 @@
 /**
  * Dev commands of a stack build (build.json `userland: "stack"`): `exec`, `run`, `shell` and
  * `env` start the launcher inside the run image's root filesystem under bwrap (src/hosts/
- * stack.ts), where commands run (this machine, or the VM on Lima). The launcher is the
+ * stack.ts), where commands run (this machine, the VM on Lima, the distribution on WSL, with
+ * every mount in that system's paths). The launcher is the
  * builder's own /cnb/lifecycle, bound at the same path; process types start through
  * /cnb/process/TYPE links, as in an app image. With the project, the layers, the user's HOME
  * and /tmp, the terminal and the host's network (stackStep's `dev`); the user's ssh agent

@@ -6,7 +6,10 @@
  * Linux follows there, so local buildpacks are copied into the state directory and process
  * types start through `exec -a TYPE launcher` instead of per-type symlinks. The lifecycle is
  * downloaded and verified on Windows, then unpacked by tar inside the distro (so its phase
- * symlinks are real Linux symlinks).
+ * symlinks are real Linux symlinks). Stack root filesystems likewise live on the distro's disk,
+ * written by its tar from one vetted stream of the image's final tree (src/oci/flatten.ts).
+ * `--sandbox`, stack builds and stack dev commands run the distro's bwrap inside it (what the
+ * probe found), over the Linux paths of everything they mount.
  *
  * On a Linux machine (the tests, with the stand-in wsl.exe) the "Windows view" of a distro
  * path is the path itself.

@@ -9,7 +9,8 @@
  *   <LOCALD_HOME>/oci/rootfs/refs/<id>.json      which digest a reference pointed at
  *
  * A tree is built in a `.tmp-` directory beside it through the layer applier (verified blobs,
- * whiteouts, hard links, nothing written through a link, ownership that of the extracting user)
+ * whiteouts, hard links, nothing written through a link, ownership that of the extracting user),
+ * or where a backend keeps the roots elsewhere (WSL: the distribution's disk) by its RootfsWriter,
  * and renamed into place, under the shared extraction lock: a failure or a kill midway leaves
  * only a `.tmp-` leftover that nothing uses (`cache prune` removes it; so does the next
  * extraction once it is an hour old). `cache prune` removes a root no project's build record
