@@ -435,6 +435,23 @@ Deno.test({
       );
       const userland = checks.find((c: Json) => c.id === "userland");
       assert.match(userland.summary, /^stack for .*My App \(auto: builder /);
+
+      // cache ls|prune account for the roots on the distribution's disk.
+      const ls = await runLocald(["cache", "ls", "--json"], { env: t.env });
+      assert.equal(ls.code, 0, ls.stderr);
+      const roots = (ls.json as Json).rootfs as Json[];
+      assert.deepEqual(
+        roots.map((r) => r.path).sort(),
+        [rec.stack.builder.root, rec.stack.runImage.root].map((r) => join(r, "..")).sort(),
+      );
+      assert.ok(roots.every((r) => r.usedBy.length === 1), JSON.stringify(roots));
+      await Deno.remove(app, { recursive: true });
+      const prune = await runLocald(["cache", "prune", "--json"], { env: t.env });
+      assert.equal(prune.code, 0, prune.stderr);
+      for (const r of [rec.stack.builder.root, rec.stack.runImage.root]) {
+        assert.ok((prune.json as Json).removed.includes(join(r, "..")), prune.stderr);
+        await assert.rejects(Deno.lstat(r));
+      }
     } finally {
       await t.cleanup();
       await reg.stop();

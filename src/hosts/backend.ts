@@ -101,6 +101,11 @@ export interface Backend {
    * locald's own store and layer applier: on WSL, the distribution's disk and its tar.
    */
   stackRoots?: { dir: string; writer: RootfsWriter };
+  /**
+   * Where projects' state lives when not under locald's home (host view; WSL: the
+   * distribution's ~/.local/share/locald): `cache ls|prune` look there for projects and roots.
+   */
+  stateHome?: string;
 }
 
 /** How a backend stands, in doctor's terms (one line, a hint, facts for --json). */

@@ -116,6 +116,7 @@ export async function openWslBackend(ed: EnvAndDirs, reason: string): Promise<Ba
       });
     },
     // Roots on the distribution's own disk, written by its tar (Windows cannot make the links).
+    stateHome: distroDirs.home,
     stackRoots: {
       dir: distroDirs.rootfs,
       writer: distroRootfsWriter(host, facts, guestPath),

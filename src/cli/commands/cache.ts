@@ -115,7 +115,7 @@ async function locksFor(dirs: LocaldDirs, path: string) {
     const { rootfsUseLock } = await import("../../oci/rootfs.ts");
     return [extractionLock(dirs.oci), rootfsUseLock(path)];
   }
-  if (under(dirs.oci)) return [extractionLock(dirs.oci)];
+  if (under(dirs.oci) || under(dirs.rootfs)) return [extractionLock(dirs.oci)];
   if (under(dirs.registryAuth)) {
     const { authLockPath } = await import("../../cnb/image.ts");
     return [authLockPath(dirs.registryAuth)];
@@ -144,6 +144,10 @@ async function leftovers(dirs: LocaldDirs): Promise<string[]> {
   await scan(dirs.downloads, (n) => n.endsWith(".part"), 0);
   await scan(dirs.tools, (n) => n.startsWith(".install-"), 2);
   await scan(dirs.oci, (n) => n.endsWith(".part") || n.startsWith(".tmp-"), 3);
+  // Roots kept elsewhere (WSL: the distribution's disk): their interrupted extractions.
+  if (!dirs.rootfs.startsWith(dirs.oci + "/")) {
+    await scan(dirs.rootfs, (n) => n.startsWith(".tmp-"), 0);
+  }
   // Private Docker configs of phases whose locald was killed (they hold credentials).
   await scan(dirs.registryAuth, (n) => !n.endsWith(".lock"), 0);
   return out;
@@ -179,6 +183,19 @@ async function rootfsListing(dirs: LocaldDirs): Promise<RootfsEntry[]> {
   }));
 }
 
+/**
+ * locald's places, with the projects' state and the stack roots where the backend keeps them
+ * (WSL: on the distribution's disk; blobs, tools and downloads stay under locald's home).
+ */
+async function cacheDirs(ctx: CommandContext): Promise<LocaldDirs> {
+  const { openBackend } = await import("../../hosts/select.ts");
+  const b = await openBackend(ctx);
+  if (!b.stateHome) return ctx.dirs;
+  const { dirsUnder } = await import("../../config/paths.ts");
+  const there = dirsUnder(b.stateHome);
+  return { ...ctx.dirs, projects: there.projects, rootfs: there.rootfs };
+}
+
 export async function run(ctx: CommandContext): Promise<number> {
   const { args, out } = ctx;
   const [sub, ...extra] = args.positionals;
@@ -188,7 +205,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       "cache",
     );
   }
-  const dirs = ctx.dirs;
+  const dirs = await cacheDirs(ctx);
   const home = dirs.home;
   const list = await projects(dirs);
   if (sub === "ls") {
