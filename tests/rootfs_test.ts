@@ -510,3 +510,113 @@ withRegistry(
     }
   },
 );
+
+withRegistry(
+  "WSL's writer (the distribution's tar over the flattened stream, stand-in wsl.exe): the applier's tree; a hostile image refused before tar runs, nothing left",
+  async (reg, t) => {
+    const { distroRootfsWriter } = await import("../src/hosts/wsl_backend.ts");
+    const { wslHost } = await import("../src/hosts/wsl.ts");
+    const state = join(t.root, "wsl");
+    await Deno.mkdir(state);
+    const host = wslHost({
+      wsl: join(REPO, "tests", "standins", "wsl.exe"),
+      distro: "Ubuntu-24.04",
+      hostEnv: { PATH: t.env.PATH, LOCALD_STANDIN_WSL: state },
+    });
+    const writer = distroRootfsWriter(
+      host,
+      {
+        uid: 0,
+        gid: 0,
+        machine: "x86_64",
+        target: { os: "linux", arch: "amd64" },
+        login: { PATH: "/usr/bin:/bin", HOME: "/root" },
+      },
+      (p) => p,
+    );
+    const dirs = localdDirs(t.env);
+    const distroRoots = join(state, "home", ".local", "share", "locald", "oci", "rootfs");
+    const good = [
+      await layer([
+        { name: "etc/", type: "directory" },
+        { name: "etc/os-release", type: "symlink", linkname: "../usr/lib/os-release" },
+        { name: "usr/lib/os-release", content: "ID=debian\nVERSION_CODENAME=trixie\n" },
+        { name: "bin", type: "symlink", linkname: "usr/bin" },
+        { name: "usr/bin/sh", content: "#!", mode: 0o755 },
+        { name: "usr/bin/dash", type: "link", linkname: "usr/bin/sh" },
+        { name: "var/gone/x", content: "x" },
+      ]),
+      await layer([{ name: "var/.wh.gone", content: "" }, { name: "usr/bin/new", content: "n" }]),
+    ];
+    await pushImage(reg, "wslroot", "good", { layers: good });
+    const ref = `${reg.host}/wslroot:good`;
+    const viaApplier = await ensureRootfs(ref, { env: t.env, dirs, what: "run image" });
+    const viaDistro = await ensureRootfs(ref, {
+      env: t.env,
+      dirs: { ...dirs, rootfs: distroRoots },
+      what: "run image",
+      writer,
+    });
+    const listing = async (root: string) => {
+      const r = await runProcess([
+        "sh",
+        "-c",
+        "find . -printf '%P %y %m %l %s %n\\n' | LC_ALL=C sort",
+      ], { cwd: root });
+      return r.stdout;
+    };
+    assert.ok(viaDistro.dir.startsWith(distroRoots + "/"), viaDistro.dir);
+    assert.equal(await listing(viaDistro.dir), await listing(viaApplier.dir));
+    assert.match(await listing(viaDistro.dir), /^usr\/bin\/dash f 755 {2}2 2$/m);
+    assert.deepEqual(viaDistro.osRelease, viaApplier.osRelease);
+    assert.equal(viaDistro.osRelease.VERSION_CODENAME, "trixie");
+    viaApplier.release();
+    viaDistro.release();
+    const calls = () => Deno.readTextFile(join(state, "calls.jsonl")).then((t) => t.split("\n"));
+    assert.equal((await calls()).filter((l) => l.includes("tar -x -p -m")).length, 1);
+
+    // Pull policy always: the tree is measured again in the distribution, and kept as it is.
+    const again = await ensureRootfs(ref, {
+      env: t.env,
+      dirs: { ...dirs, rootfs: distroRoots },
+      what: "run image",
+      writer,
+      pullPolicy: "always",
+    });
+    again.release();
+    assert.equal((await calls()).filter((l) => l.includes("tar -x -p -m")).length, 1);
+    // A changed tree is found (the distribution's digest) and extracted again.
+    await Deno.writeTextFile(join(again.dir, "usr/bin/new"), "changed");
+    const fixed = await ensureRootfs(ref, {
+      env: t.env,
+      dirs: { ...dirs, rootfs: distroRoots },
+      what: "run image",
+      writer,
+      pullPolicy: "always",
+    });
+    fixed.release();
+    assert.equal(await Deno.readTextFile(join(fixed.dir, "usr/bin/new")), "n");
+    assert.equal((await calls()).filter((l) => l.includes("tar -x -p -m")).length, 2);
+
+    await pushImage(reg, "wslroot", "hostile", {
+      layers: [
+        await layer([
+          { name: "link", type: "symlink", linkname: "/" },
+          { name: "link/escape", content: "x" },
+        ]),
+      ],
+    });
+    await assert.rejects(
+      ensureRootfs(`${reg.host}/wslroot:hostile`, {
+        env: t.env,
+        dirs: { ...dirs, rootfs: distroRoots },
+        what: "run image",
+        writer,
+      }),
+      /refusing layer 1 of .*wslroot:hostile entry "link\/escape": its parent link is a symlink/,
+    );
+    assert.equal((await calls()).filter((l) => l.includes("tar -x -p -m")).length, 2, "no tar ran");
+    assert.deepEqual(await tmpsUnder(distroRoots), []);
+    assert.equal((await listRootfs(distroRoots)).length, 1);
+  },
+);
