@@ -266,6 +266,19 @@ async function prepare(o: BuildOptions, install: boolean): Promise<Prepared> {
       exitCode: ExitCode.input,
     });
   }
+  // An image build's layers switch through a link (a devcontainer's /layers): none can be made
+  // from Windows in the distribution.
+  if (o.image && !b.symlinks) {
+    throw new LocaldError(
+      `image builds (--export, --publish) do not run through ${b.name} yet: their layers ` +
+        "switch through a link that locald cannot make in the distribution from Windows",
+      {
+        hint: "run locald inside the distribution itself (it runs natively there), or build " +
+          "without --export/--publish",
+        exitCode: ExitCode.unsupported,
+      },
+    );
+  }
   // Image builds need a mount namespace (/workspace, /layers): the sandbox's runner, where the
   // phases run (natively this machine's bwrap; on Lima the VM's).
   if (install && (isolation.sandbox || o.image)) {
@@ -704,7 +717,8 @@ async function prepareState(
   { copy?: CopyTree; before: LayerState[]; work: ProjectPaths; steps: Step[]; runHost: Host }
 > {
   const { plan, paths, buildpacks } = prep;
-  const ns = o.image ? undefined : await buildNamespace(o, prep.sandbox);
+  // Link switching needs a link the phases follow: none where locald cannot write one (WSL).
+  const ns = o.image || !o.backend.symlinks ? undefined : await buildNamespace(o, prep.sandbox);
   const copy = o.backend.symlinks ? undefined : guestCopy(o.backend);
   // Image builds always run in a mount namespace (the sandbox's): their layers are a link.
   gen.current = await settleGeneration(paths, o.image || ns ? "link" : "rename");
