@@ -128,7 +128,7 @@ export async function openWslBackend(ed: EnvAndDirs, reason: string): Promise<Ba
 /**
  * Runs inside the distribution: extracts the flattened tree from stdin into $1 (an empty
  * directory in ensureRootfs's private `.tmp-` directory, renamed into place afterwards), modes
- * exact, times now, owned by the distribution's user; then prints the tree's digest and size.
+ * exact, times now, owned by the distribution's user. ROOTFS_DIGEST_SCRIPT follows it.
  */
 export const ROOTFS_EXTRACT_SCRIPT = [
   'set -e; r=$1; test -d "$r"',
