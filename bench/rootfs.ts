@@ -13,17 +13,11 @@ import { startRegistry } from "../tests/support/registry.ts";
 import { pushStackImages } from "../tests/support/stack_images.ts";
 import { type Measure, measure } from "./lib/measure.ts";
 import { median } from "./lib/stats.ts";
+import { benchArgs, f0, f2, writeResults } from "./lib/args.ts";
 
-const args = Deno.args;
-const runs = Number(args[args.indexOf("--runs") + 1] || 3) || 3;
-const outFile = args.includes("--out")
-  ? args[args.indexOf("--out") + 1]
-  : new URL("./results/rootfs.md", import.meta.url).pathname;
+const { runs, outFile } = benchArgs("rootfs.md");
 const ONCE = new URL("./lib/rootfs_once.ts", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
-
-const f2 = (n: number) => n.toFixed(2);
-const f0 = (n: number) => n.toFixed(0);
 
 interface Pair {
   ours: Measure;
@@ -142,9 +136,7 @@ async function main() {
       ...rows,
       "",
     ].join("\n");
-    await Deno.mkdir(join(outFile, ".."), { recursive: true });
-    await Deno.writeTextFile(outFile, text);
-    console.log(text);
+    await writeResults(outFile, text);
   } finally {
     await reg.stop();
     await Deno.remove(work, { recursive: true }).catch(() => {});
