@@ -2,7 +2,7 @@
  * `locald build`: options and project.toml become a plan; the native host runs the lifecycle
  * phases; the layers they write become the development environment.
  */
-import { join, resolve } from "node:path";
+import { join, resolve } from "../util/path.ts";
 import { formatAgo, type Output } from "../output.ts";
 import { ExitCode, LocaldError, NO_SPACE_HINT } from "../errors.ts";
 import { type LocaldDirs, pathsUnder, type ProjectPaths, withLayersAt } from "../config/paths.ts";

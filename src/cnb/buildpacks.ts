@@ -3,7 +3,7 @@
  * (`<buildpacks>/<escaped id>/<version>/`) and write order.toml. A builder image (src/oci/)
  * feeds the same shape: a directory of buildpacks plus an order.
  */
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "../util/path.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { parseToml, toToml } from "../config/toml.ts";
 import { childPath } from "../util/names.ts";

@@ -3,7 +3,7 @@
  * bare `locald build` builds the same way again, and written into project.toml on request
  * (`--save`). The memory applies while project.toml is as it was: once it changes, it decides.
  */
-import { join, relative } from "node:path";
+import { join, relative } from "../util/path.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { isDir, readTextIfExists, writeFileAtomic } from "../util/fs.ts";
 import { sha256HexSync } from "../util/sha256.ts";

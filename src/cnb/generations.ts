@@ -18,7 +18,7 @@
  * Each generation's cached build-only layers (`<id>.held/`, `layers.held/` in place) stay out
  * of the launcher's sight until the next build.
  */
-import { basename, join } from "node:path";
+import { basename, join } from "../util/path.ts";
 import type { ProjectPaths } from "../config/paths.ts";
 import { parseToml, toToml } from "../config/toml.ts";
 import type { Mount, Step } from "../hosts/types.ts";

@@ -4,7 +4,7 @@
  * host as a config-only OCI image in the analyzer's layout directory, so the real analyzer
  * runs in layout mode exactly as it does for a builder's run image.
  */
-import { join } from "node:path";
+import { join } from "../util/path.ts";
 import { sha256HexSync as sha256Hex } from "../util/sha256.ts";
 import { readTextIfExists, writeFileAtomic } from "../util/fs.ts";
 import type { Target } from "../hosts/target.ts";

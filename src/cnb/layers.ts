@@ -13,7 +13,7 @@
  * - restored metadata loses its `[types]` (Buildpack API 0.6+): a buildpack must declare
  *   again what it wants to keep, or the layer leaves the environment.
  */
-import { join } from "node:path";
+import { join } from "../util/path.ts";
 import { parseToml } from "../config/toml.ts";
 import { removeIfExists } from "../util/fs.ts";
 import type { LayerRecord } from "./record.ts";

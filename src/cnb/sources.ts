@@ -5,7 +5,7 @@
  * always has one shape: a buildpacks directory (`<escaped id>/<version>/`), an order, and the
  * run image the detector's target comes from.
  */
-import { join } from "node:path";
+import { join } from "../util/path.ts";
 import { localBuilderPath } from "../oci/builder_cache.ts";
 import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";

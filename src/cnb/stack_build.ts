@@ -6,7 +6,7 @@
  * image, src/oci/rootfs.ts), the builder's lifecycle, passwd/group for the user inside, and the
  * host that wraps each step.
  */
-import { join } from "node:path";
+import { join } from "../util/path.ts";
 import type { Output } from "../output.ts";
 import type { Backend } from "../hosts/backend.ts";
 import type { Host, Mount, Step } from "../hosts/types.ts";

@@ -2,7 +2,7 @@
  * project.toml, the CNB project descriptor, read the way pack reads it: schema 0.2
  * (`[_]`, `[io.buildpacks]`) and the legacy 0.1 layout (`[build]`).
  */
-import { join } from "node:path";
+import { join } from "../util/path.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { readTextIfExists } from "../util/fs.ts";
 import { parseUserland, type UserlandSetting } from "./defaults.ts";

@@ -11,7 +11,7 @@
  *
  * And the trust rules that turn settings and flags into "sandbox this build or not" (pure).
  */
-import { join } from "node:path";
+import { join } from "../util/path.ts";
 import { ExitCode, LocaldError, UsageError } from "../errors.ts";
 import { readTextIfExists } from "../util/fs.ts";
 import { locate, parseToml } from "./toml.ts";

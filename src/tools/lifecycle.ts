@@ -1,5 +1,5 @@
 /** The CNB lifecycle: pinned release, installed once under $LOCALD_HOME, or a local copy. */
-import { join } from "node:path";
+import { join } from "../util/path.ts";
 import { parse as parseToml } from "smol-toml";
 import type { Output } from "../output.ts";
 import { ExitCode, LocaldError } from "../errors.ts";

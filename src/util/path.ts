@@ -6,8 +6,35 @@
 const SEP = Deno.build.os === "windows" ? "\\" : "/";
 
 export function join(...parts: string[]): string {
-  const joined = parts.filter((p) => p !== "").join(SEP);
-  return joined.replace(/([\\/])[\\/]+/g, "$1");
+  const joined = parts.filter((p) => p !== "").join(SEP).replace(/([\\/])[\\/]+/g, "$1");
+  // `.` and `..` segments are resolved as node:path does (a builder's `buildpacks/../extensions`).
+  return SEP === "/" && DOTS.test(joined) ? normalize(joined) : joined;
+}
+
+const DOTS = /(^|\/)\.\.?(\/|$)/;
+
+/** A POSIX path with `.` and `..` segments resolved; `..` above a relative start is kept. */
+function normalize(p: string): string {
+  const abs = p.startsWith("/");
+  const stack: string[] = [];
+  for (const seg of p.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg !== "..") stack.push(seg);
+    else if (stack.length && stack[stack.length - 1] !== "..") stack.pop();
+    else if (!abs) stack.push("..");
+  }
+  const out = (abs ? "/" : "") + stack.join("/");
+  if (out === "") return abs ? "/" : ".";
+  return p.endsWith("/") && !out.endsWith("/") ? `${out}/` : out;
+}
+
+/** The path from `from` to `to` (both made absolute), as node:path's relative on POSIX. */
+export function relative(from: string, to: string): string {
+  const a = resolve(from).split("/").filter(Boolean);
+  const b = resolve(to).split("/").filter(Boolean);
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return [...a.slice(i).map(() => ".."), ...b.slice(i)].join("/");
 }
 
 export function dirname(path: string): string {

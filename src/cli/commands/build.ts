@@ -232,7 +232,7 @@ async function imageOptions(
   const out = layoutDir ? resolve(layoutDir) : join(owned, ref.replace(/[/:@]+/g, "_"));
   // An unwritable destination fails now, not after the whole build.
   try {
-    // dirname, not join(out, ".."): this join does not resolve "..", and mkdir would make `out`.
+    // The directory that will hold `out` (mkdir of `out` itself would make it).
     await Deno.mkdir(dirname(out), { recursive: true });
     const probe = join(dirname(out), `.locald-probe-${Deno.pid}`);
     await Deno.writeTextFile(probe, "");
