@@ -554,10 +554,12 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
   trace("build: prepared");
   const lock = await acquireLock(paths.lock, `another build of ${o.projectDir}`, o.out);
   const gen: BuildGeneration = { renamed: false, switched: false };
+  trace("build: locked");
   try {
     const previous = readBuildRecord(paths);
     // The environment is the generation the last good build recorded (generations.ts).
     await recoverGeneration(paths, previous?.generation);
+    trace("build: record read");
     const sourceOptions = {
       gitignore: true,
       exclude: [...prep.exclude, ...EDITOR_FILES],

@@ -7,7 +7,7 @@
  * file would share nothing with the next process, which creates a new one. So a lock counts
  * only while its file is still the one at `path`; otherwise it is taken again.
  */
-import { dirname } from "node:path";
+import { dirname } from "./path.ts";
 
 export interface Lock {
   release(): void;
@@ -51,6 +51,22 @@ export async function acquireLock(
   let told = false;
   while (true) {
     const file = await open(path);
+    // Free (the usual case): taken at once, with no timer (the timer globals' first use loads
+    // Deno's node:timers and the node internals behind it: milliseconds of every build).
+    if (!(await file.tryLock(exclusive))) await waitFor(file, exclusive);
+    if (!(await stillAt(file, path))) {
+      held(file, false).release();
+      continue;
+    }
+    if (exclusive) {
+      await file.truncate(0);
+      await file.write(new TextEncoder().encode(String(Deno.pid)));
+    }
+    return held(file, exclusive);
+  }
+
+  /** The lock another process holds: "waiting for" said once it takes longer than 150 ms. */
+  async function waitFor(file: Deno.FsFile, exclusive: boolean) {
     const locked = file.lock(exclusive);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const waiting = await Promise.race([
@@ -69,15 +85,6 @@ export async function acquireLock(
       }
       await locked;
     }
-    if (!(await stillAt(file, path))) {
-      held(file, false).release();
-      continue;
-    }
-    if (exclusive) {
-      await file.truncate(0);
-      await file.write(new TextEncoder().encode(String(Deno.pid)));
-    }
-    return held(file, exclusive);
   }
 }
 
