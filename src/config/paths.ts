@@ -47,6 +47,8 @@ export interface LocaldDirs {
   lima: string;
   /** Private Docker configs of phases that pull or push (they hold credentials). */
   registryAuth: string;
+  /** What a probe of this machine found, kept while what it depended on is unchanged. */
+  probes: string;
 }
 
 /** locald's dirs under the home its environment names (localdHome). */
@@ -70,6 +72,7 @@ export function dirsUnder(home: string): LocaldDirs {
     tools: join(home, "tools"),
     lima: join(home, "lima"),
     registryAuth: join(home, "registry-auth"),
+    probes: join(home, "probes"),
   };
 }
 

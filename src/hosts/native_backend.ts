@@ -54,7 +54,9 @@ function open(ed: EnvAndDirs, reason: string): Promise<Backend> {
         }
       }
       const { checkSandbox, sandboxUnavailable } = await import("./sandbox_check.ts");
-      const a = await checkSandbox(ed.env);
+      // A good trial is remembered while bwrap, the user and the kernel's switches are the
+      // same (doctor always tries).
+      const a = await checkSandbox(ed.env, { remember: `${ed.dirs.probes}/bwrap-trial.json` });
       if (!a.available) throw sandboxUnavailable(a, why);
       const { systemLayout } = await import("./sandbox.ts");
       return {

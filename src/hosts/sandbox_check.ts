@@ -4,7 +4,7 @@
  * say exactly why and what to run. `diagnose()` is pure; `checkSandbox()` does the probing.
  * A sandbox that was asked for and is not available is an error, never a silent fallback.
  */
-import { findOnPath } from "../util/fs.ts";
+import { findOnPath, readTextIfExists, writeFileAtomic } from "../util/fs.ts";
 export { findOnPath };
 import { ExitCode, LocaldError } from "../errors.ts";
 import { NAMESPACE_ID } from "./native.ts";
@@ -157,27 +157,44 @@ async function distroIds(): Promise<string[]> {
  * build with a mount namespace probes, and loading dax took longer than the probe itself.
  */
 async function run(argv: string[], env: Record<string, string>) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const child = command(argv, {
+    const out = await command(argv, {
       env,
       clearEnv: true,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-    }).spawn();
-    timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, 30_000);
-    const out = await child.output();
+      // Not setTimeout: the timer globals' first use loads Deno's node:timers (milliseconds).
+      signal: AbortSignal.timeout(30_000),
+    }).output();
     const dec = new TextDecoder();
     return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
   } catch (e) {
     return { code: 127, stdout: "", stderr: (e as Error).message };
-  } finally {
-    clearTimeout(timer);
+  }
+}
+
+/**
+ * What a trial sandbox's success depends on: bwrap itself (path, inode, size, change time),
+ * who runs it, this boot of the kernel and its user-namespace switches. The same key means
+ * the same answer, so a good trial is remembered under it (checkSandbox's `remember`).
+ */
+function trialKey(bwrap: string, uid: number, userns: SandboxAvailability["userns"]) {
+  try {
+    const st = Deno.statSync(bwrap);
+    const boot = Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim();
+    return JSON.stringify({
+      bwrap,
+      ino: st.ino,
+      size: st.size,
+      ctime: st.ctime?.getTime(),
+      uid,
+      gid: Deno.gid(),
+      boot,
+      userns,
+    });
+  } catch {
+    return undefined; // nothing to key on: always tried
   }
 }
 
@@ -187,7 +204,14 @@ async function run(argv: string[], env: Record<string, string>) {
  */
 export async function checkSandbox(
   env: Record<string, string>,
-  opts: { version?: boolean } = {},
+  opts: {
+    version?: boolean;
+    /**
+     * A file where a good trial is remembered (trialKey): while nothing it depends on changed,
+     * the trial is not run again (it costs a spawn and new namespaces on every build).
+     */
+    remember?: string;
+  } = {},
 ): Promise<SandboxAvailability> {
   const uid = Deno.uid() ?? 0;
   const userns = {
@@ -203,6 +227,10 @@ export async function checkSandbox(
     version =
       (await run([bwrap, "--version"], childEnv)).stdout.trim().replace(/^bubblewrap\s+/, "") ||
       undefined;
+  }
+  const key = bwrap && opts.remember ? trialKey(bwrap, uid, userns) : undefined;
+  if (key && (await readTextIfExists(opts.remember!).catch(() => undefined)) === key) {
+    return { available: true, details: [], bwrap, version, userns };
   }
   if (bwrap) {
     const inside = uid === 0 ? NAMESPACE_ID : uid;
@@ -242,6 +270,9 @@ export async function checkSandbox(
     distro: await distroIds(),
     inContainer,
   });
+  if (key && d.available) {
+    await writeFileAtomic(opts.remember!, key).catch(() => {/* tried again next time */});
+  }
   return { ...d, bwrap, version, userns };
 }
 
