@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { chooseExecEnv, negotiatePlatformApi } from "./platform_api.ts";
-import { declaredPlatformApis } from "../oci/builder.ts";
+import { declaredPlatformApis } from "../oci/builder_cache.ts";
 
 const LIFECYCLE = ["0.7", "0.8", "0.9", "0.10", "0.11", "0.12", "0.13", "0.14", "0.15"];
 

@@ -160,7 +160,7 @@ export async function resolveSources(
     });
   } else if (builderRef) {
     // A builder pulled before needs only its record read back (no registry client, no tar).
-    const { cachedBuilder } = await import("../oci/builder_cache.ts");
+    const { cachedBuilder, declaredPlatformApis } = await import("../oci/builder_cache.ts");
     const cached = o.pullPolicy === "always" ? undefined : cachedBuilder(builderRef, o.dirs);
     if (cached) builder = cached;
     else if (!o.network) {
@@ -180,7 +180,7 @@ export async function resolveSources(
     }
     // Builders extracted before locald read the label: their metadata says the same.
     const md = (builder as { metadata?: { lifecycle?: { apis?: never } } | null }).metadata;
-    builder.platformApis ??= (await oci()).declaredPlatformApis(md?.lifecycle?.apis);
+    builder.platformApis ??= declaredPlatformApis(md?.lifecycle?.apis);
   }
 
   const group: Buildpack[] = [];

@@ -33,8 +33,10 @@ import {
   type BuilderInfo,
   type BuilderMetadata,
   cachedBuilder,
+  declaredPlatformApis,
   dirStamps,
   dirsUnchanged,
+  type LifecycleApis,
   readBuilderJson,
   readRef,
   type RefRecord,
@@ -330,16 +332,6 @@ async function describeBuilder(
     blobs: [img.digest, m.config.digest, ...m.layers.map((l) => l.digest)],
     pulledAt: new Date().toISOString(),
   };
-}
-
-type LifecycleApis = Record<string, { supported?: unknown; deprecated?: unknown } | undefined>;
-
-/** The platform APIs a builder's lifecycle declares (supported and deprecated ones). */
-export function declaredPlatformApis(apis: LifecycleApis | undefined): string[] | undefined {
-  const p = apis?.platform;
-  if (!p) return undefined;
-  const list = [p.supported, p.deprecated].flatMap((l) => Array.isArray(l) ? l.map(String) : []);
-  return list.length ? list : undefined;
 }
 
 async function readRunImages(

@@ -10,6 +10,19 @@ import { sha256HexSync } from "../util/sha256.ts";
 import { formatPlatform, hostPlatform, type Platform } from "./manifest.ts";
 import { formatReference, parseReference } from "./reference.ts";
 
+export type LifecycleApis = Record<
+  string,
+  { supported?: unknown; deprecated?: unknown } | undefined
+>;
+
+/** The platform APIs a builder's lifecycle declares (supported and deprecated ones). */
+export function declaredPlatformApis(apis: LifecycleApis | undefined): string[] | undefined {
+  const p = apis?.platform;
+  if (!p) return undefined;
+  const list = [p.supported, p.deprecated].flatMap((l) => Array.isArray(l) ? l.map(String) : []);
+  return list.length ? list : undefined;
+}
+
 export interface RunImageRef {
   image: string;
   mirrors: string[];
