@@ -142,7 +142,11 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
   choice = chooseUserland(req);
   if (choice.mode === "host") return { choice, sandbox };
   const b = i.builder!;
-  const { ensureRootfs } = await import("../oci/rootfs.ts");
+  // A root extracted before is found and held without loading what pulls and extracts.
+  const { knownRootfs } = await import("../oci/rootfs_known.ts");
+  const ensureRootfs: typeof import("../oci/rootfs.ts").ensureRootfs = async (ref, o) =>
+    (o.pullPolicy !== "always" && await knownRootfs(ref, o)) ||
+    (await import("../oci/rootfs.ts")).ensureRootfs(ref, o);
   // A system to build in has a shell (links followed inside the image, never out of it).
   const hasShell = (root: string) => resolveIn(root, "bin/sh") !== undefined;
   const { formatReference, parseReference, withDigest } = await import("../oci/reference.ts");

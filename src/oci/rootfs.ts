@@ -28,7 +28,6 @@ import {
 } from "../util/fs.ts";
 import { osReleaseVars } from "../util/os_release.ts";
 import { acquireLock, type Lock } from "../util/lock.ts";
-import { sha256HexSync } from "../util/sha256.ts";
 import { treeDigest } from "../util/tree_digest.ts";
 import { diskUse } from "../util/disk_use.ts";
 import {
@@ -43,52 +42,21 @@ import {
 import type { FlatLayer } from "./flatten.ts";
 import { formatPlatform, hostPlatform } from "./manifest.ts";
 import { formatReference, parseReference } from "./reference.ts";
-import { holdExtraction } from "./store.ts";
+import { holdExtraction } from "./extract_lock.ts";
+import {
+  knownRootfs,
+  readJson,
+  readRootfsRecord,
+  refPath,
+  type Rootfs,
+  type RootfsRef,
+  rootfsUseLock,
+  useExisting,
+} from "./rootfs_known.ts";
+
 import { type PullPolicy, removeStaleTemps } from "./builder.ts";
 
-export interface Rootfs {
-  /** Canonical reference. */
-  ref: string;
-  /** Manifest digest (the cache key). */
-  digest: string;
-  /** Host path of the extracted root (contains usr/, etc/, ...). */
-  dir: string;
-  /** Parsed etc/os-release ({} when absent). */
-  osRelease: Record<string, string>;
-  /** The image config's Env. */
-  env: string[];
-  /** The image config's User. */
-  user?: string;
-  /** Bytes on disk (approx.). */
-  size: number;
-  /**
-   * Let `cache prune` remove the root again. ensureRootfs holds its use lock (shared) until
-   * this is called or the process ends.
-   */
-  release(): void;
-}
-
-/** rootfs.json: the record of an extracted root. */
-export interface RootfsRecord {
-  ref: string;
-  digest: string;
-  platform: string;
-  osRelease: Record<string, string>;
-  env: string[];
-  user?: string;
-  size: number;
-  /** Blobs the image uses (manifest, config, layers). */
-  blobs: string[];
-  /** Metadata digest of root/ as extracted (treeDigest), to find a changed or damaged tree. */
-  treeDigest: string;
-  extractedAt: string;
-}
-
-interface RootfsRef {
-  ref: string;
-  platform: string;
-  digest: string;
-}
+export { readRootfsRecord, type Rootfs, type RootfsRecord, rootfsUseLock } from "./rootfs_known.ts";
 
 /**
  * How a root's tree is written when not by this process's layer applier: on WSL, the
@@ -109,33 +77,6 @@ export interface RootfsWriter {
 
 /** What ensureRootfs writes: the blob store (oci) and the roots (rootfs). */
 export type RootfsDirs = ImageDirs & Pick<LocaldDirs, "rootfs">;
-
-/** The use lock of the root at `<rootfs>/<hex>/root` (or of `<rootfs>/<hex>`). */
-export function rootfsUseLock(dir: string): string {
-  return join(dir.replace(/\/root\/*$/, ""), "use.lock");
-}
-
-function refPath(base: string, canonical: string, platform: string): string {
-  return join(
-    base,
-    "refs",
-    `${sha256HexSync(`${canonical} ${platform}`).slice(0, 32)}.json`,
-  );
-}
-
-async function readJson<T>(path: string): Promise<T | undefined> {
-  const t = await readTextIfExists(path);
-  if (!t) return undefined;
-  try {
-    return JSON.parse(t) as T;
-  } catch {
-    return undefined;
-  }
-}
-
-export function readRootfsRecord(hexDir: string): Promise<RootfsRecord | undefined> {
-  return readJson<RootfsRecord>(join(hexDir, "rootfs.json"));
-}
 
 /**
  * Take the use lock of an extracted root (shared: any number of users), for a command that
@@ -177,11 +118,8 @@ export async function ensureRootfs(
   const base = opts.dirs.rootfs;
   const recordPath = refPath(base, canonical, pf);
   if (policy !== "always") {
-    const known = await readJson<RootfsRef>(recordPath);
-    if (known) {
-      const got = await useExisting(join(base, known.digest.slice(7)), canonical, opts);
-      if (got) return got;
-    }
+    const got = await knownRootfs(refInput, { ...opts, platform });
+    if (got) return got;
     if (policy === "never") {
       throw new LocaldError(
         `the ${opts.what} ${canonical} has not been pulled (pull policy "never")`,
@@ -287,34 +225,6 @@ export async function ensureRootfs(
 }
 
 /** The root at `hexDir` with its use lock held, or undefined when it is not (all) there. */
-async function useExisting(
-  hexDir: string,
-  canonical: string,
-  opts: PullOptions,
-): Promise<Rootfs | undefined> {
-  // The extraction lock (shared) keeps `cache prune` out between the check and the use lock.
-  const extracting = await holdExtraction(opts.dirs.oci, opts.out);
-  try {
-    const rec = await readRootfsRecord(hexDir);
-    if (!rec || !(await exists(join(hexDir, "root")))) return undefined;
-    const lock = await acquireLock(rootfsUseLock(hexDir), "locald cache prune", opts.out, {
-      shared: true,
-    });
-    return {
-      ref: canonical,
-      digest: rec.digest,
-      dir: join(hexDir, "root"),
-      osRelease: rec.osRelease,
-      env: rec.env,
-      user: rec.user,
-      size: rec.size,
-      release: () => lock.release(),
-    };
-  } finally {
-    extracting.release();
-  }
-}
-
 /**
  * The files a step's sandbox binds the host's over (HOST_ETC in src/hosts/stack.ts: name
  * resolution as on the host). Images usually lack them (a container runtime adds them when it

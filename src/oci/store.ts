@@ -18,24 +18,8 @@ import {
   unreachable,
 } from "./registry.ts";
 import { hashFile, hashInto, newSha256 } from "../util/hash_file.ts";
-import { acquireLock, type Lock } from "../util/lock.ts";
 
-/**
- * Held (shared) by every locald extracting an image under oci/ (`.tmp-*` directories), taken
- * exclusively by `cache prune` before it removes such leftovers: an extraction in progress is
- * never a leftover.
- */
-export function extractionLock(oci: string): string {
-  return join(oci, "extract.lock");
-}
-
-/**
- * The extraction lock held shared, as every extraction (and the use of an extracted tree between
- * its check and its own lock) holds it: `cache prune` takes it exclusively.
- */
-export function holdExtraction(oci: string, out?: { info(line: string): void }): Promise<Lock> {
-  return acquireLock(extractionLock(oci), "locald cache prune", out, { shared: true });
-}
+export { extractionLock, holdExtraction } from "./extract_lock.ts";
 
 /** The lock a blob's download holds while it writes `tmp/<hex>.part`. */
 export function blobLockPath(root: string, hex: string): string {
