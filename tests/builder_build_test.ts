@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { layer, pushImage } from "./support/images.ts";
 import { dirs, entriesOf } from "./support/tree.ts";
-import { runLocald, testEnv } from "./support/locald.ts";
+import { runLocald, testEnv, withModuleLog } from "./support/locald.ts";
 import { startRegistry } from "./support/registry.ts";
 import { buildpack, lifecycleDir } from "./support/tools.ts";
 import { hostPlatform } from "../src/oci/manifest.ts";
@@ -157,6 +157,42 @@ Deno.test("build -B with a builder and run image from a registry, then exec and 
     await reg.stop();
     const offline = await runLocald(["build", "-C", app, "--force"], { env: t.env });
     assert.equal(offline.code, 0, offline.stderr);
+    // A cached builder loads nothing that pulls or extracts: no registry client, tar, zlib or
+    // crypto; nor Deno's node:path or node:timers (each loads dozens of Deno's node modules).
+    // A no-op build loads no more of Deno's own modules than `exec` does.
+    const heavy = [
+      "/src/oci/builder.ts",
+      "/src/oci/apply.ts",
+      "/src/oci/registry.ts",
+      "/src/archive/",
+      "tar-stream",
+      "node:zlib",
+      "node:crypto",
+      "node:path",
+      "node:timers",
+      "ext:deno_node/",
+    ];
+    const noHeavy = (loaded: string[], what: string) => {
+      for (const h of heavy) {
+        assert.ok(!loaded.some((m) => m.includes(h)), `${what} loaded ${h}:\n${loaded.join("\n")}`);
+      }
+    };
+    const forced = await withModuleLog(["build", "-C", app, "--force"], t.env);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.ok(forced.loaded.some((m) => m.endsWith("/src/oci/builder_cache.ts")));
+    noHeavy(forced.loaded, "build --force");
+    const noop = await withModuleLog(["build", "-C", app], t.env);
+    assert.equal(noop.code, 0, noop.stderr);
+    assert.match(noop.stderr, /is up to date/);
+    noHeavy(noop.loaded, "a no-op build");
+    const exec = await withModuleLog(["exec", "-C", app, "--", "true"], t.env);
+    assert.equal(exec.code, 0, exec.stderr);
+    const denoOwn = (l: string[]) => l.filter((m) => !m.startsWith("file:"));
+    assert.deepEqual(
+      denoOwn(noop.loaded).filter((m) => !denoOwn(exec.loaded).includes(m)),
+      [],
+      "Deno modules a no-op build loads beyond exec's",
+    );
     // ... and "always" says the registry cannot be reached, in one line with a hint.
     const always = await runLocald(["build", "-C", app, "--force", "--pull-policy", "always"], {
       env: t.env,

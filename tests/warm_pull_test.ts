@@ -9,19 +9,7 @@ import { join } from "node:path";
 import { startRegistry } from "./support/registry.ts";
 import { startProxy } from "./support/proxy.ts";
 import { layer, pushImage } from "./support/images.ts";
-import { denoArgs, runLocald, testEnv } from "./support/locald.ts";
-
-/** locald with Deno's debug log on stderr: it names every module loaded. */
-async function withModuleLog(args: string[], env: Record<string, string>) {
-  const res = await new Deno.Command(Deno.execPath(), {
-    args: denoArgs(args).map((a) => a === "--quiet" ? "--log-level=debug" : a),
-    env,
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: res.code, stderr: new TextDecoder().decode(res.stderr) };
-}
+import { runLocald, testEnv, withModuleLog } from "./support/locald.ts";
 
 async function builderLayers(version: string) {
   const dir = "cnb/buildpacks/warm_bp/1.0.0";
@@ -78,9 +66,7 @@ Deno.test("a warm builder pull asks for the manifest once and fetches nothing", 
       assert.equal(proxy.log.filter((l) => l.path === "/token").length, 1);
       // Nothing that fetches or extracts is loaded: no builder.ts, tar, TOML, node:crypto,
       // node:path, nor node:timers (the global timers' first use).
-      // deno-lint-ignore no-control-regex
-      const log = r.stderr.replace(/\x1b\[[0-9;]*m/g, "");
-      const loaded = [...log.matchAll(/ES module: (\S+?), \[/g)].map((m) => m[1]);
+      const loaded = r.loaded;
       assert.ok(loaded.some((m) => m.endsWith("/src/oci/warm_pull.ts")), loaded.join("\n"));
       for (const heavy of ["/src/oci/builder.ts", "/src/oci/apply.ts", "smol-toml", "tar-stream"]) {
         assert.ok(!loaded.some((m) => m.includes(heavy)), `${heavy} loaded`);

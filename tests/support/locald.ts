@@ -28,6 +28,26 @@ export function denoArgs(args: string[]): string[] {
   return ["run", "-A", "--quiet", "--config", join(REPO, "deno.json"), MAIN, ...args];
 }
 
+/**
+ * Run locald with Deno's debug log, which names every module loaded: its exit code, stderr
+ * (the log included) and the modules (repository files as `/src/...` paths, npm packages and
+ * Deno's own `node:` and `ext:` modules as Deno names them), in load order.
+ */
+export async function withModuleLog(args: string[], env: Record<string, string>) {
+  const res = await new Deno.Command(Deno.execPath(), {
+    args: denoArgs(args).map((a) => a === "--quiet" ? "--log-level=debug" : a),
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(res.stderr);
+  // deno-lint-ignore no-control-regex
+  const log = stderr.replace(/\x1b\[[0-9;]*m/g, "");
+  const loaded = [...new Set([...log.matchAll(/ES module: (\S+?), \[/g)].map((m) => m[1]))];
+  return { code: res.code, stderr, loaded };
+}
+
 /** Start locald and leave it running (for tests that interrupt it). */
 export function spawnLocald(args: string[], opts: RunOptions = {}): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
