@@ -8,10 +8,12 @@
  *  2. `locald exec -- true` and `locald env` against `launcher -- true` and an empty Deno program.
  *  3. A second build with no change against the first (cold) build.
  *
- * Run: deno run -A bench/core.ts  (needs hyperfine and the test tools: scripts/test-tools.sh).
+ * Run: deno run -A bench/core.ts [--baseline DIR]  (needs hyperfine and the test tools:
+ * scripts/test-tools.sh). --baseline measures another checkout's build --force in the same rounds.
  * Writes bench/results/core.md (and the raw hyperfine JSON next to it).
  */
 import { join } from "node:path";
+import { type Paired, paired } from "./lib/paired.ts";
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const CACHE = Deno.env.get("LOCALD_TEST_CACHE") || "/var/cache/locald-test";
@@ -32,6 +34,12 @@ if (Deno.env.get("DENO_DIR")) env.DENO_DIR = Deno.env.get("DENO_DIR")!;
 
 const sq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 const locald = `${DENO} run -A --quiet ${REPO}/main.ts`;
+const BASELINE = Deno.args.includes("--baseline")
+  ? Deno.args[Deno.args.indexOf("--baseline") + 1]
+  : undefined;
+/** Another checkout's locald (--baseline DIR), measured in the same rounds. */
+const baseline = BASELINE &&
+  `${DENO} run -A --quiet --config ${BASELINE}/deno.json ${BASELINE}/main.ts`;
 
 async function run(cmd: string[], extraEnv: Record<string, string> = {}) {
   const o = await new Deno.Command(cmd[0], {
@@ -105,9 +113,11 @@ async function plainScript(app: string, bp: string, path: string) {
   await Deno.writeTextFile(path, lines.join("\n") + "\n", { mode: 0o755 });
 }
 
-const ratio = (a: Hf, b: Hf) => (a.median / b.median).toFixed(2);
-const ms = (r: Hf) => `${(r.median * 1000).toFixed(1)} ms`;
+const cpuMs = (r: Paired) => `${(r.cpu * 1000).toFixed(1)} ms`;
+const ratio = (a: Hf | Paired, b: Hf | Paired) => (a.median / b.median).toFixed(2);
+const ms = (r: Hf | Paired) => `${(r.median * 1000).toFixed(1)} ms`;
 
+const LOAD = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
 try {
   await Deno.mkdir(OUT, { recursive: true });
   const small = join(root, "small");
@@ -123,12 +133,32 @@ try {
   await plainScript(small, smallBp, join(root, "plain-small.sh"));
   await plainScript(goApp, goBp, join(root, "plain-go.sh"));
 
-  const build = await hyperfine("build", {
-    "locald build (small fixture)": `${locald} build -C ${small} -b ${smallBp} --force`,
-    "plain phases (small fixture)": `${join(root, "plain-small.sh")}`,
-    "locald build (Go app)": `${locald} build -C ${goApp} -b ${goBp} --force`,
-    "plain phases (Go app)": `${join(root, "plain-go.sh")}`,
-  }, ["--warmup", "2", "--runs", "15"]);
+  // Paired rounds: locald, the script (and the baseline's locald) take turns.
+  await Deno.writeTextFile(join(root, "empty.ts"), "");
+  const baseSmall = join(root, "base-small");
+  if (baseline) {
+    await copy(join(REPO, "tests/fixtures/apps/everything"), baseSmall);
+    await run([...baseline.split(" "), "build", "-C", baseSmall, "-b", smallBp]);
+  }
+  const build = await paired(
+    {
+      "locald build (small fixture)": `${locald} build -C ${small} -b ${smallBp} --force`,
+      "plain phases (small fixture)": `${join(root, "plain-small.sh")}`,
+      "locald build (Go app)": `${locald} build -C ${goApp} -b ${goBp} --force`,
+      "plain phases (Go app)": `${join(root, "plain-go.sh")}`,
+      "deno run empty.ts": `${DENO} run --quiet ${join(root, "empty.ts")}`,
+      ...(baseline
+        ? {
+          "baseline build (small fixture)":
+            `${baseline} build -C ${baseSmall} -b ${smallBp} --force`,
+        }
+        : {}),
+    },
+    15,
+    env,
+    join(root, "round.json"),
+  );
+  await Deno.writeTextFile(join(OUT, "core-build.json"), JSON.stringify(build, null, 2) + "\n");
 
   // The environment commands.
   const rec = JSON.parse(
@@ -181,9 +211,11 @@ alternative measured in the same run.
 ## 1. locald build vs the same phases from a plain shell script (warm cache)
 
 The script runs the analyzer, detector, restorer and builder with exactly the environment and
-directories of locald's plan (taken from \`locald build --dry-run --json\`).
+directories of locald's plan (taken from \`locald build --dry-run --json\`). \`build --force\`;
+15 paired rounds (each command once per round after a warm-up run, each round starting with
+another command), medians. Load average when the series started: ${LOAD}.
 
-| project | locald build | plain phases | ratio (target <= 1.05) |
+| project | locald build | plain phases | ratio (target <= 1.05; issue 15: <= 1.3) |
 | --- | --- | --- | --- |
 | small fixture | ${ms(b["locald build (small fixture)"])} | ${
     ms(b["plain phases (small fixture)"])
@@ -191,6 +223,18 @@ directories of locald's plan (taken from \`locald build --dry-run --json\`).
 | Go app (compiles) | ${ms(b["locald build (Go app)"])} | ${ms(b["plain phases (Go app)"])} | ${
     ratio(b["locald build (Go app)"], b["plain phases (Go app)"])
   } |
+${
+    baseline
+      ? `| small fixture, baseline (${BASELINE}) | ${ms(b["baseline build (small fixture)"])} | ${
+        ms(b["plain phases (small fixture)"])
+      } | ${ratio(b["baseline build (small fixture)"], b["plain phases (small fixture)"])} |\n`
+      : ""
+  }
+Deno's start-up (\`deno run\` of an empty program) in the same rounds: ${
+    ms(b["deno run empty.ts"])
+  }; CPU time (user + system, medians) of the small fixture's build ${
+    cpuMs(b["locald build (small fixture)"])
+  } against ${cpuMs(b["plain phases (small fixture)"])} for the script.
 
 locald's fixed cost per build (Deno start-up, loading the build command, resolving buildpacks,
 the plan, preparing the state directory, the fingerprint, the build record) is the difference:

@@ -26,6 +26,7 @@ import { join } from "node:path";
 import { benchEnv } from "./lib/env.ts";
 import { makeTree, type Shape } from "./lib/tree.ts";
 import { median } from "./lib/stats.ts";
+import { paired } from "./lib/paired.ts";
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const OUT = join(REPO, "bench", "results");
@@ -137,7 +138,7 @@ async function maxRss(argv: string[]): Promise<number> {
   return Number(lines.at(-1));
 }
 
-const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
+const ms = (s: number) => `${(s * 1000).toFixed(s < 0.1 ? 1 : 0)} ms`;
 const r2 = (x: number) => x.toFixed(2);
 const say = (s: string) => console.log(s);
 
@@ -152,7 +153,11 @@ interface Row {
   noop: number;
   small: number;
   floor: number;
+  /** Deno's start-up: `deno run` of an empty program. */
+  empty: number;
   cpu: { noop: number; small: number; floor: number };
+  /** The baseline checkout's no-op builds (--baseline), in the same rounds. */
+  base?: { noop: number; small: number };
   env: Record<string, { tree: number; small: number; cpuTree: number; cpuSmall: number }>;
   share: number;
   phases: number;
@@ -166,6 +171,13 @@ const LOAD = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).j
 const small = join(root, "small");
 await copyApp(small);
 await build(small);
+const EMPTY = join(root, "empty.ts");
+await Deno.writeTextFile(EMPTY, "");
+const baseSmall = join(root, "base-small");
+if (baselineLocald && ONLY !== "change") {
+  await copyApp(baseSmall);
+  await run([...baselineLocald.split(" "), "build", "-C", baseSmall, "-b", BP]);
+}
 const baseRss = median(
   await Promise.all(
     [1, 2, 3].map(() => maxRss([DENO, "run", "-A", `${REPO}/bench/lib/walk.ts`, "--none"])),
@@ -206,17 +218,40 @@ try {
         await build(app);
         const floorCmd = `sh -c "find ${app} -printf '%p %s %m %T@\\n' | sha256sum"`;
         const runs = files >= 100000 ? Math.max(3, Math.floor(RUNS / 2)) : RUNS;
-        const n = await hyperfine({
-          noop: `${locald} build -C ${app} -b ${BP}`,
-          small: `${locald} build -C ${small} -b ${BP}`,
-          floor: floorCmd,
-        }, runs);
+        // Paired rounds: the no-op builds, the floor and Deno's empty start-up take turns.
+        const baseApp = join(root, `base-${files}-${name}`);
+        if (baselineLocald) {
+          await new Deno.Command("cp", { args: ["-a", app, baseApp] }).output();
+          await run([...baselineLocald.split(" "), "build", "-C", baseApp, "-b", BP]);
+        }
+        const n = await paired(
+          {
+            noop: `${locald} build -C ${app} -b ${BP}`,
+            small: `${locald} build -C ${small} -b ${BP}`,
+            floor: floorCmd,
+            empty: `${DENO} run --quiet ${EMPTY}`,
+            ...(baselineLocald
+              ? {
+                baseNoop: `${baselineLocald} build -C ${baseApp} -b ${BP}`,
+                baseSmall: `${baselineLocald} build -C ${baseSmall} -b ${BP}`,
+              }
+              : {}),
+          },
+          runs,
+          env,
+          join(root, "paired.json"),
+        );
+        if (baselineLocald) await Deno.remove(baseApp, { recursive: true });
         const noop = n.noop.median, floor = n.floor.median, smallNoop = n.small.median;
         say(
           `no-op build ${ms(noop)} vs find+sha256sum ${ms(floor)}: ${r2(noop / floor)}x ` +
             `(tree-dependent part ${ms(noop - smallNoop)}: ${r2((noop - smallNoop) / floor)}x; ` +
-            `CPU ${r2(cpu(n.noop) / cpu(n.floor))}x, tree part ` +
-            `${r2((cpu(n.noop) - cpu(n.small)) / cpu(n.floor))}x)`,
+            `CPU ${r2(n.noop.cpu / n.floor.cpu)}x, tree part ` +
+            `${r2((n.noop.cpu - n.small.cpu) / n.floor.cpu)}x); Deno's empty start-up ` +
+            `${ms(n.empty.median)}` +
+            (n.baseNoop
+              ? `; baseline ${ms(n.baseNoop.median)} (2-file ${ms(n.baseSmall.median)})`
+              : ""),
         );
         // The environment commands, on the tree and on the 2-file app, in one run.
         const envCmds: Record<string, string> = {};
@@ -269,7 +304,9 @@ try {
           noop,
           small: smallNoop,
           floor,
-          cpu: { noop: cpu(n.noop), small: cpu(n.small), floor: cpu(n.floor) },
+          empty: n.empty.median,
+          cpu: { noop: n.noop.cpu, small: n.small.cpu, floor: n.floor.cpu },
+          base: n.baseNoop && { noop: n.baseNoop.median, small: n.baseSmall.median },
           env: envRes,
           share,
           phases: median(phases) / 1000,
@@ -357,26 +394,44 @@ function report(rows: Row[], execHf: Hf, spawnHf: Hf): string {
     "# Scale series: cost against tree size",
     "",
     `Recorded ${new Date().toISOString()} on linux/${arch}, ${navigator.hardwareConcurrency} ` +
-    `cores, with \`deno run -A bench/scale.ts\` (hyperfine medians, ${RUNS} runs; 100k trees ` +
-    "half as many). Trees from bench/lib/tree.ts inside the 2-file fixture app; every ratio " +
-    "is against a floor measured in the same run. CPU ratios use hyperfine's mean user+system " +
-    "time, which the machine's load (it is shared) moves less than wall time. Load average " +
+    `cores, with \`deno run -A bench/scale.ts${BASELINE ? " --baseline DIR" : ""}\` ` +
+    `(hyperfine medians, ${RUNS} runs; 100k trees half as many, except where paired). ` +
+    "Trees from bench/lib/tree.ts inside the 2-file fixture app; every ratio " +
+    "is against a floor measured in the same run. CPU ratios use user+system time, " +
+    "which the machine's load (it is shared) moves less than wall time. Load average " +
     `when the series started: ${LOAD}.`,
     "",
     "## No-op build against find + sha256sum of the same tree",
     "",
-    "Floor: `find APP -printf '%p %s %m %T@\\n' | sha256sum` (the metadata the fingerprint " +
-    "reads, walked and hashed by C programs; it walks ignored directories too). " +
-    "`tree part` is the no-op build minus the 2-file app's no-op build (Deno start-up and the " +
-    "build command's fixed cost), i.e. what the tree itself costs.",
+    `Paired rounds (${RUNS}; 100k trees half as many): in each round every command runs once ` +
+    "after one warm-up run, the rounds one after another, each starting with another command; " +
+    "medians. Floor: `find APP -printf '%p %s %m %T@\\n' | sha256sum` (the metadata the " +
+    "fingerprint reads, walked and hashed by C programs; it walks ignored directories too). " +
+    "`deno start` is `deno run` of an empty program: no Deno program, locald included, starts " +
+    "faster. `tree part` is the no-op build minus the 2-file app's no-op build (Deno start-up " +
+    "and the build command's fixed cost), i.e. what the tree itself costs." +
+    (BASELINE
+      ? " `baseline` is the same no-op build by the checkout in --baseline, in the same rounds."
+      : ""),
     "",
-    "| files | tree | no-op build | 2-file app | floor | ratio (goal <= 3) | tree part / floor " +
-    "| CPU ratio | CPU tree part / floor |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    `Three times the floor is below Deno's start-up in ${
+      rows.filter((r) => 3 * r.floor < r.empty).length
+    } of ${rows.length} rows: there the 3x goal is out of reach for any program that starts ` +
+    "Deno; the tree part against the floor is the figure that measures the walk.",
+    "",
+    "| files | tree | no-op build | 2-file app | floor | deno start | ratio (goal <= 3) " +
+    "| tree part / floor | CPU ratio | CPU tree part / floor |" +
+    (BASELINE ? " baseline no-op | baseline ratio | baseline tree part / floor |" : ""),
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |" +
+    (BASELINE ? " --- | --- | --- |" : ""),
     ...rows.map((r) =>
       `| ${r.files} | ${r.tree} | ${ms(r.noop)} | ${ms(r.small)} | ${ms(r.floor)} | ` +
-      `${r2(r.noop / r.floor)} | ${r2((r.noop - r.small) / r.floor)} | ` +
-      `${r2(r.cpu.noop / r.cpu.floor)} | ${r2((r.cpu.noop - r.cpu.small) / r.cpu.floor)} |`
+      `${ms(r.empty)} | ${r2(r.noop / r.floor)} | ${r2((r.noop - r.small) / r.floor)} | ` +
+      `${r2(r.cpu.noop / r.cpu.floor)} | ${r2((r.cpu.noop - r.cpu.small) / r.cpu.floor)} |` +
+      (r.base
+        ? ` ${ms(r.base.noop)} | ${r2(r.base.noop / r.floor)} | ` +
+          `${r2((r.base.noop - r.base.small) / r.floor)} |`
+        : "")
     ),
     "",
     "## Environment commands on the tree against the 2-file app",
