@@ -8,8 +8,9 @@
  *  2. `locald exec -- true` and `locald env` against `launcher -- true` and an empty Deno program.
  *  3. A second build with no change against the first (cold) build.
  *
- * Run: deno run -A bench/core.ts [--baseline DIR]  (needs hyperfine and the test tools:
- * scripts/test-tools.sh). --baseline measures another checkout's build --force in the same rounds.
+ * Run: deno run -A bench/core.ts [--baseline DIR] [--rounds N] (needs hyperfine and the test
+ * tools: scripts/test-tools.sh). --baseline measures another checkout's build --force in the
+ * same rounds; --rounds sets how many paired rounds the build section runs (default 15).
  * Writes bench/results/core.md (and the raw hyperfine JSON next to it).
  */
 import { join } from "node:path";
@@ -37,6 +38,9 @@ const locald = `${DENO} run -A --quiet ${REPO}/main.ts`;
 const BASELINE = Deno.args.includes("--baseline")
   ? Deno.args[Deno.args.indexOf("--baseline") + 1]
   : undefined;
+const ROUNDS = Deno.args.includes("--rounds")
+  ? Number(Deno.args[Deno.args.indexOf("--rounds") + 1])
+  : 15;
 /** Another checkout's locald (--baseline DIR), measured in the same rounds. */
 const baseline = BASELINE &&
   `${DENO} run -A --quiet --config ${BASELINE}/deno.json ${BASELINE}/main.ts`;
@@ -154,7 +158,7 @@ try {
         }
         : {}),
     },
-    15,
+    ROUNDS,
     env,
     join(root, "round.json"),
   );
@@ -212,7 +216,7 @@ alternative measured in the same run.
 
 The script runs the analyzer, detector, restorer and builder with exactly the environment and
 directories of locald's plan (taken from \`locald build --dry-run --json\`). \`build --force\`;
-15 paired rounds (each command once per round after a warm-up run, each round starting with
+${ROUNDS} paired rounds (each command once per round after a warm-up run, each round starting with
 another command), medians. Load average when the series started: ${LOAD}.
 
 | project | locald build | plain phases | ratio (target <= 1.05; issue 15: <= 1.3) |
