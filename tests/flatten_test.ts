@@ -12,6 +12,9 @@ import { type FlatLayer, flattenLayers, tarHeader } from "../src/oci/flatten.ts"
 import { type Entry, layer } from "./support/images.ts";
 import { MOUNT_POINTS } from "../src/oci/rootfs.ts";
 import { userlandLayer } from "./support/stack_images.ts";
+import { stackSystem } from "../src/hosts/stack.ts";
+import { readLayout, RECORDED_SHELLS, rootHasFile, rootIdentity } from "../src/oci/root_layout.ts";
+import type { Step } from "../src/hosts/types.ts";
 
 async function blobs(dir: string, layers: Entry[][]): Promise<FlatLayer[]> {
   const out: FlatLayer[] = [];
@@ -264,6 +267,59 @@ Deno.test("flattened stream = applier on a real Debian trixie userland with a la
     // perl's versioned name keeps the old body, as the inode it shared does.
     const versioned = Object.keys(tree).find((k) => /^usr\/bin\/perl5\.[\d.]+$/.test(k))!;
     assert.doesNotMatch(tree[versioned], /"replaced"/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("root layout: the record from the flattened model, with no tree on disk, gives the bwrap entries, shells and passwd the extracted tree gives", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const debian = join(dir, "debian.tar.gz");
+    await Deno.writeFile(debian, (await userlandLayer("run")).blob);
+    const ls = [{ path: debian, compression: "gzip" as const, label: "layer 0 of debian" }];
+    const applied = await viaApplier(dir, ls);
+    // The model's record, as WSL keeps it: the stream is read to its end (passwd and group
+    // are taken from it on the way), and extracted nowhere.
+    const f = await flattenLayers(ls, MOUNT_POINTS);
+    await f.stream.pipeTo(new WritableStream());
+    const rec = f.layout();
+    // Read from the real tree, as a native extraction records it: the same record.
+    assert.deepEqual(rec, readLayout(applied));
+    assert.equal(rec.entries["bin"], "l:usr/bin");
+    assert.match(rec.passwd, /^root:x:0:0:/m);
+    // A build step and a dev command of a Windows project, with passwd/group bound over the
+    // image's: the entries from the record, for a root that does not exist on this side, are
+    // those read from the tree.
+    const nowhere = join(dir, "no-such-root");
+    const step: Step = {
+      name: "t",
+      argv: ["/bin/sh"],
+      env: { HOME: "/home/cnb" },
+      cwd: "/",
+      dropRoot: false,
+      mounts: [
+        { path: "/workspace", writable: true },
+        { path: "/layers", writable: true },
+        { source: "/x", path: "/mnt/c/Users/Me/My App", writable: true },
+      ],
+    };
+    const etc = { "/etc/passwd": "/state/passwd", "/etc/group": "/state/group" };
+    for (const dev of [false, true]) {
+      const o = { guestRoot: applied, etc, dev, isFile: () => false };
+      const fromTree = stackSystem(step, { ...o, root: applied });
+      const fromRecord = stackSystem(step, { ...o, root: nowhere, layout: rec });
+      assert.deepEqual(fromRecord, fromTree);
+      assert.ok(fromTree.some((e) => e.path === "/bin" && e.symlink === "usr/bin"));
+      // /mnt is opened up for the project's mount point; /usr is bound whole.
+      assert.ok(fromTree.some((e) => e.path === "/mnt" && e.dir));
+      assert.ok(fromTree.some((e) => e.path === "/usr" && e.source === `${applied}/usr`));
+    }
+    for (const sh of [...RECORDED_SHELLS, "/usr/local/bin/nu"]) {
+      assert.equal(rootHasFile(nowhere, sh, rec), rootHasFile(applied, sh), sh);
+    }
+    assert.equal(rootHasFile(nowhere, "/bin/sh", rec), true);
+    assert.deepEqual(rootIdentity(nowhere, rec), rootIdentity(applied));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

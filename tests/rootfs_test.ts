@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ensureRootfs, listRootfs } from "../src/oci/rootfs.ts";
 import { localdDirs } from "../src/config/paths.ts";
+import { recordedLayout } from "../src/oci/root_layout.ts";
+import { LocaldError } from "../src/errors.ts";
 import type { Output } from "../src/output.ts";
 import { layer, pushImage } from "./support/images.ts";
 import { REPO, runLocald, type TestEnv, testEnv } from "./support/locald.ts";
@@ -512,7 +514,7 @@ withRegistry(
 );
 
 withRegistry(
-  "WSL's writer (the distribution's tar over the flattened stream, stand-in wsl.exe): the applier's tree; a hostile image refused before tar runs, nothing left",
+  "WSL's writer (the distribution's tar over the flattened stream, stand-in wsl.exe): the applier's tree and layout record; an older record (no layout) extracted again; a hostile image refused before tar runs, nothing left",
   async (reg, t) => {
     const { distroRootfsWriter } = await import("../src/hosts/wsl_backend.ts");
     const { wslHost } = await import("../src/hosts/wsl.ts");
@@ -570,6 +572,17 @@ withRegistry(
     assert.match(await listing(viaDistro.dir), /^usr\/bin\/dash f 755 {2}2 2$/m);
     assert.deepEqual(viaDistro.osRelease, viaApplier.osRelease);
     assert.equal(viaDistro.osRelease.VERSION_CODENAME, "trixie");
+    // What the host reads of a root on WSL, recorded from the model: what the applier's tree
+    // shows when read.
+    assert.deepEqual(viaDistro.layout, viaApplier.layout);
+    assert.deepEqual(viaDistro.layout!.shells, [
+      "/bin/sh",
+      "/usr/bin/sh",
+      "/bin/dash",
+      "/usr/bin/dash",
+    ]);
+    assert.equal(viaDistro.layout!.entries["bin"], "l:usr/bin");
+    assert.equal(viaDistro.layout!.entries["etc/os-release"], "l:../usr/lib/os-release");
     viaApplier.release();
     viaDistro.release();
     const calls = () => Deno.readTextFile(join(state, "calls.jsonl")).then((t) => t.split("\n"));
@@ -598,6 +611,38 @@ withRegistry(
     assert.equal(await Deno.readTextFile(join(fixed.dir, "usr/bin/new")), "n");
     assert.equal((await calls()).filter((l) => l.includes("tar -x -p -m")).length, 2);
 
+    // A record an older locald wrote (no layout): one line where it is needed, and the next
+    // extraction replaces it.
+    const recPath = join(fixed.dir, "..", "rootfs.json");
+    const { layout: _, ...old } = JSON.parse(await Deno.readTextFile(recPath));
+    await Deno.writeTextFile(recPath, JSON.stringify(old));
+    assert.throws(() => recordedLayout(fixed.dir), (e: Error) => {
+      assert.ok(e instanceof LocaldError);
+      assert.match(e.message, /has no recorded layout \(extracted by an older locald/);
+      assert.match(e.hint!, /locald build/);
+      return true;
+    });
+    const wsl = { env: t.env, dirs: { ...dirs, rootfs: distroRoots }, writer, needLayout: true };
+    await assert.rejects(
+      ensureRootfs(ref, { ...wsl, what: "run image", pullPolicy: "never" }),
+      /the run image .* was extracted by an older locald and must be extracted again/,
+    );
+    const warned: string[] = [];
+    const renewed = await ensureRootfs(ref, {
+      ...wsl,
+      what: "run image",
+      out: {
+        info() {},
+        warn: (m: string) => warned.push(m),
+        progress: () => undefined,
+      } as unknown as Output,
+    });
+    renewed.release();
+    assert.match(warned.join("\n"), /was extracted by an older locald; extracting it again/);
+    assert.deepEqual(renewed.layout, viaApplier.layout);
+    assert.deepEqual(recordedLayout(renewed.dir), viaApplier.layout);
+    assert.equal((await calls()).filter((l) => l.includes("tar -x -p -m")).length, 3);
+
     await pushImage(reg, "wslroot", "hostile", {
       layers: [
         await layer([
@@ -615,7 +660,7 @@ withRegistry(
       }),
       /refusing layer 1 of .*wslroot:hostile entry "link\/escape": its parent link is a symlink/,
     );
-    assert.equal((await calls()).filter((l) => l.includes("tar -x -p -m")).length, 2, "no tar ran");
+    assert.equal((await calls()).filter((l) => l.includes("tar -x -p -m")).length, 3, "no tar ran");
     assert.deepEqual(await tmpsUnder(distroRoots), []);
     assert.equal((await listRootfs(distroRoots)).length, 1);
   },

@@ -409,6 +409,53 @@ Deno.test({
       assert.equal(devInner[devInner.indexOf("--") + 1], "/cnb/lifecycle/launcher");
       assert.ok(devInner.includes(join(rec.stack.runImage.root, "usr")), "the run image's /usr");
 
+      // Windows cannot read the distribution's links (\\wsl.localhost shows /bin -> usr/bin as a
+      // reparse point): locald reads a root's layout, shells and passwd from its record. Shown
+      // here by forbidding locald (deno --deny-read) every entry of both trees, while the
+      // distribution (the stand-in, another process) reads them as before.
+      const denied: string[] = [];
+      for (const r of [rec.stack.builder.root, rec.stack.runImage.root]) {
+        for await (const e of Deno.readDir(r)) denied.push(join(r, e.name));
+      }
+      const blind = { env: t.env, denoFlags: [`--deny-read=${denied.join(",")}`] };
+      const rebuilt = await runLocald(["build", "-C", app, "-B", builder], blind);
+      assert.equal(rebuilt.code, 0, rebuilt.stderr);
+      assert.match(rebuilt.stderr, /userland: stack, in .*\(auto: builder /);
+      const phase2 = (await calls()).findLast((c) => c.argv.includes("/cnb/lifecycle/builder"))!;
+      const inner2 = phase2.argv.slice(phase2.argv.indexOf("/usr/bin/bwrap"));
+      assert.ok(
+        inner2.some((a, k) =>
+          a === "--symlink" && inner2[k + 1] === "usr/bin" && inner2[k + 2] === "/bin"
+        ),
+        "/bin -> usr/bin from the record",
+      );
+      assert.ok(inner2.includes(join(rec.stack.builder.root, "usr")), "the image's /usr is bound");
+      const blindExec = await runLocald(
+        ["exec", "-C", app, "--", "lua5.4", "-e", "print(1)"],
+        blind,
+      );
+      assert.equal(blindExec.code, 0, blindExec.stderr);
+      assert.equal(blindExec.stdout, "1\n");
+      const sh = await runLocald(["shell", "-C", app], { ...blind, stdin: "echo in-$0\n" });
+      assert.equal(sh.code, 0, sh.stderr);
+      assert.match(sh.stdout, /^in-/m);
+      // A run image extracted by an older locald (no layout in its record): a dev command says
+      // to build again in one line; the build extracts it again, and exec works.
+      const runRec = join(rec.stack.runImage.root, "..", "rootfs.json");
+      const { layout: _, ...older } = JSON.parse(await Deno.readTextFile(runRec));
+      await Deno.writeTextFile(runRec, JSON.stringify(older));
+      const stale = await runLocald(["exec", "-C", app, "--", "true"], blind);
+      assert.equal(stale.code, 4, stale.stderr);
+      assert.match(
+        stale.stderr,
+        /^locald: the root filesystem at .* has no recorded layout \(extracted by an older locald, or gone\)\nhint: run `locald build` again/,
+      );
+      const renewed = await runLocald(["build", "-C", app, "-B", builder], { env: t.env });
+      assert.equal(renewed.code, 0, renewed.stderr);
+      assert.match(renewed.stderr, /was extracted by an older locald; extracting it again/);
+      const fresh = await runLocald(["exec", "-C", app, "--", "true"], blind);
+      assert.equal(fresh.code, 0, fresh.stderr);
+
       // `layers` stays a plain directory (Windows cannot make the generation's link there).
       assert.ok(!(await Deno.lstat(rec.layersDir)).isSymlink, rec.layersDir);
       // An image build switches its layers through such a link: one line, nothing run.

@@ -394,7 +394,9 @@ async function prepare(o: BuildOptions, install: boolean): Promise<Prepared> {
     buildpacksDir: buildpacks.length ? undefined : inImage(builder?.buildpacksDir, "buildpacks"),
     extensionsDir: buildpacks.length ? undefined : inImage(extensionsDir, "extensions"),
     orderPath: buildpacks.length ? undefined : inImage(builder?.orderPath, "order.toml"),
-    runPath: sources.runImage ? await stackRunPath(builder, userland.stack, inStack) : undefined,
+    runPath: sources.runImage
+      ? await stackRunPath(builder, userland.stack, inStack, o.backend.rootsByRecord)
+      : undefined,
     buildConfigDir: inImage(builder?.buildConfigDir, "build-config"),
     // The builder's CNB_* settings (stack id, target, ...), except the ids locald must choose.
     builderEnv: builder
@@ -462,10 +464,16 @@ async function stackRunPath(
   builder: Sources["builder"],
   stack: StackBuild | undefined,
   inStack: boolean,
+  byRecord?: boolean,
 ): Promise<string | undefined> {
   const p = builder?.runPath;
   if (!p || !inStack) return p;
-  const inImage = !stack || await exists(join(stack.builder.root, "cnb", "run.toml"));
+  // Where this side cannot read the root (WSL), its record's first levels say.
+  const inImage = !stack ||
+    (byRecord
+      ? (await import("../oci/root_layout.ts")).recordedLayout(stack.builder.root)
+        .entries["cnb/run.toml"] !== undefined
+      : await exists(join(stack.builder.root, "cnb", "run.toml")));
   return inImage ? `${IMAGE_CNB}/run.toml` : p;
 }
 
@@ -522,7 +530,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildSummary> {
       o.backend,
       sandbox,
       prep.stack,
-      await stackEtc(prep.stack, paths.state, o.backend.guestPath),
+      await stackEtc(prep.stack, paths.state, o.backend),
     )
     : !sandbox
     ? o.backend.host

@@ -14,10 +14,11 @@ import type { SandboxOptions } from "../hosts/sandbox.ts";
 import type { Network, UserlandSetting } from "../config/defaults.ts";
 import type { LocaldDirs } from "../config/paths.ts";
 import { type Lifecycle, lifecycleAt, PHASES } from "../tools/lifecycle.ts";
-import { exists, resolveIn, writeFileAtomic } from "../util/fs.ts";
+import { exists, writeFileAtomic } from "../util/fs.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { trace } from "../util/trace.ts";
 import type { BuilderSource } from "./sources.ts";
+import type { Rootfs } from "../oci/rootfs_known.ts";
 import { chooseUserland, type UserlandChoice, type UserlandRequest } from "./userland.ts";
 
 /** Where the builder's own lifecycle is inside its image (as pack runs it). */
@@ -147,13 +148,17 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
   const ensureRootfs: typeof import("../oci/rootfs.ts").ensureRootfs = async (ref, o) =>
     (o.pullPolicy !== "always" && await knownRootfs(ref, o)) ||
     (await import("../oci/rootfs.ts")).ensureRootfs(ref, o);
-  // A system to build in has a shell (links followed inside the image, never out of it).
-  const hasShell = (root: string) => resolveIn(root, "bin/sh") !== undefined;
+  const { rootHasFile } = await import("../oci/root_layout.ts");
+  const byRecord = i.backend.rootsByRecord === true;
+  // A system to build in has a shell (links followed inside the image, never out of it; from
+  // the root's record where this side cannot read its links).
+  const hasShell = (r: Rootfs) => rootHasFile(r.dir, "/bin/sh", byRecord ? r.layout : undefined);
   const { formatReference, parseReference, withDigest } = await import("../oci/reference.ts");
   const pull = {
     env: i.env,
     dirs: { ...i.dirs, rootfs: rootfsDir },
     writer: roots?.writer,
+    needLayout: byRecord,
     out: i.out,
     insecureRegistries: i.insecureRegistries,
     pullPolicy: i.pullPolicy,
@@ -169,9 +174,7 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
     })
       .catch(() => undefined);
     if (known) {
-      req.rootfs = hasShell(known.dir)
-        ? { ok: true }
-        : { ok: false, why: "no /bin/sh in its image" };
+      req.rootfs = hasShell(known) ? { ok: true } : { ok: false, why: "no /bin/sh in its image" };
       known.release();
     }
     return { choice: chooseUserland(req), sandbox };
@@ -188,7 +191,7 @@ export async function decideUserland(i: UserlandInputs): Promise<UserlandFacts> 
     .catch(cannot("its root filesystem"));
   trace("build: builder root filesystem ready");
   if (builderRoot) {
-    req.rootfs = hasShell(builderRoot.dir)
+    req.rootfs = hasShell(builderRoot)
       ? { ok: true }
       : { ok: false, why: "no /bin/sh in its image" };
   }
@@ -236,11 +239,13 @@ export async function builderLifecycle(b: BuilderSource): Promise<Lifecycle | un
 export async function stackEtc(
   stack: StackBuild,
   stateDir: string,
-  guestPath: (p: string) => string,
+  backend: Pick<Backend, "guestPath" | "rootsByRecord">,
 ): Promise<Record<string, string>> {
   const { userEntries } = await import("../hosts/stack.ts");
-  const read = (f: string) => Deno.readTextFile(join(stack.builder.root, "etc", f)).catch(() => "");
-  const added = userEntries(await read("passwd"), await read("group"), {
+  const { recordedLayout, rootIdentity } = await import("../oci/root_layout.ts");
+  const root = stack.builder.root;
+  const image = rootIdentity(root, backend.rootsByRecord ? recordedLayout(root) : undefined);
+  const added = userEntries(image.passwd, image.group, {
     uid: stack.uid,
     gid: stack.gid,
     name: "cnb",
@@ -253,7 +258,7 @@ export async function stackEtc(
   const group = join(stateDir, "stack-group");
   await writeFileAtomic(passwd, added.passwd);
   await writeFileAtomic(group, added.group);
-  return { "/etc/passwd": guestPath(passwd), "/etc/group": guestPath(group) };
+  return { "/etc/passwd": backend.guestPath(passwd), "/etc/group": backend.guestPath(group) };
 }
 
 /**
@@ -268,7 +273,9 @@ export async function stackHost(
   etc: Record<string, string>,
 ): Promise<Host> {
   const { stackStep, stackSystem } = await import("../hosts/stack.ts");
+  const { recordedLayout } = await import("../oci/root_layout.ts");
   const root = stack.builder.root;
+  const layout = b.rootsByRecord ? recordedLayout(root) : undefined;
   const guestRoot = b.guestPath(root);
   // The steps' mounts are guest paths: looked at through this side's view of them (WSL).
   const view = b.hostView;
@@ -287,7 +294,7 @@ export async function stackHost(
       b.host.wrap(stackStep(s, {
         ...sandbox,
         inside: { uid: stack.uid, gid: stack.gid },
-        system: stackSystem(s, { root, guestRoot, etc, isFile }),
+        system: stackSystem(s, { root, guestRoot, etc, isFile, layout }),
       })),
   };
 }

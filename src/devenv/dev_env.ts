@@ -18,6 +18,8 @@ export interface StateView {
   guestPath(hostPath: string): string;
   /** A guest-view path as this side opens it (WSL: \\wsl.localhost\...); absent: the same. */
   hostView?(guestPath: string): string;
+  /** Whether stack roots are read by their records (see Backend.rootsByRecord). */
+  rootsByRecord?: boolean;
   /** Whether per-type symlinks to the launcher exist (`<state>/process/<type>`). */
   symlinks: boolean;
   /** How to sandbox a command where commands run (see Backend.sandboxOptions). */

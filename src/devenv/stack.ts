@@ -19,6 +19,12 @@ import { ExitCode, LocaldError } from "../errors.ts";
 import { join } from "../util/path.ts";
 import { resolveIn, writeFileAtomic } from "../util/fs.ts";
 import { stackStep, stackSystem, userEntries } from "../hosts/stack.ts";
+import {
+  recordedLayout,
+  rootHasFile,
+  rootIdentity,
+  type RootLayoutRecord,
+} from "../oci/root_layout.ts";
 import { guestMounts } from "../hosts/sandbox.ts";
 import {
   type DevEnv,
@@ -131,8 +137,10 @@ export async function runImageStep(
     env,
     mounts: mounts.filter((m) => !optional.includes(m) || lstat(here(m.source ?? m.path))),
   };
-  const etc = await identityFiles(d, st, inside, step.env);
+  const layout = runLayout(d);
+  const etc = await identityFiles(d, st, inside, step.env, layout);
   const system = stackSystem(s, {
+    layout,
     root: st.runRoot,
     guestRoot: g(st.runRoot),
     dev,
@@ -140,6 +148,11 @@ export async function runImageStep(
     isFile: (m) => lstat(here(m.source ?? m.path))?.isFile ?? false,
   });
   return stackStep(s, { ...opts, system, dev });
+}
+
+/** The run image's record, where this side reads roots by their records (WSL). */
+function runLayout(d: DevEnv): RootLayoutRecord | undefined {
+  return d.view?.rootsByRecord ? recordedLayout(d.stack!.runRoot) : undefined;
 }
 
 function lstat(path: string): Deno.FileInfo | undefined {
@@ -190,11 +203,6 @@ async function processLinks(d: DevEnv, type: string): Promise<string> {
   return dir;
 }
 
-function readIn(root: string, path: string): string {
-  const f = resolveIn(root, path);
-  return (f && readText(f)) ?? "";
-}
-
 /** The user's name on this side (for the entry the image lacks). */
 function hostName(uid: number, env: Record<string, string>): string {
   const row = (readText("/etc/passwd") ?? "").split("\n")
@@ -212,10 +220,12 @@ export async function identityFiles(
   st: StackDev,
   ids: { uid: number; gid: number },
   env: Record<string, string>,
+  layout?: RootLayoutRecord,
 ): Promise<Record<string, string>> {
+  const image = rootIdentity(st.runRoot, layout);
   const files = userEntries(
-    readIn(st.runRoot, "/etc/passwd"),
-    readIn(st.runRoot, "/etc/group"),
+    image.passwd,
+    image.group,
     {
       ...ids,
       name: hostName(ids.uid, env),
@@ -257,14 +267,9 @@ export async function runImageShell(
 ): Promise<{ shell: string; note?: string }> {
   const st = d.stack!;
   const tried = shellCandidates(userShell);
+  const layout = runLayout(d);
   for (const c of tried) {
-    const f = resolveIn(st.runRoot, c);
-    if (!f) continue;
-    try {
-      if (!Deno.statSync(f).isFile) continue;
-    } catch {
-      continue;
-    }
+    if (!rootHasFile(st.runRoot, c, layout)) continue;
     if (!userShell || c === userShell) return { shell: c };
     const marker = join(d.paths.state, "stack", "shell-note");
     const key = `${st.runImage.digest} ${userShell} ${c}\n`;

@@ -102,6 +102,13 @@ export interface Backend {
    */
   stackRoots?: { dir: string; writer: RootfsWriter };
   /**
+   * Whether this side reads a stack root's layout, shells and passwd/group from the record
+   * written when it was extracted (rootfs.json `layout`, src/hosts/stack.ts) rather than from
+   * the tree: on WSL, where Windows sees the distribution's symlinks (/bin -> usr/bin) as
+   * reparse points it cannot read.
+   */
+  rootsByRecord?: boolean;
+  /**
    * Where projects' state lives when not under locald's home (host view; WSL: the
    * distribution's ~/.local/share/locald): `cache ls|prune` look there for projects and roots.
    */

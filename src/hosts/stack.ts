@@ -4,6 +4,9 @@
  * production has, whatever the host's distribution. No daemon: the root is a directory that
  * src/oci/rootfs.ts extracted once per image digest, shown read-only.
  *
+ * Where a backend cannot read a root's tree from this side (WSL), its record (RootLayoutRecord,
+ * written at extraction) stands in for it: the layout, shells and passwd/group come from there.
+ *
  * The new root is bwrap's tmpfs. Every top-level entry of the image is bound read-only into it
  * (symlinks recreated), except /proc, /dev, /sys, /tmp and /run, which are private. A path the
  * step mounts (the project, the layers, HOME) that lands inside an image directory where the
@@ -30,6 +33,13 @@ import {
   type SystemEntry,
 } from "./sandbox.ts";
 import { isAbsolute, resolve } from "../util/path.ts";
+import { lstatIf } from "../util/fs.ts";
+import {
+  diskReader,
+  recordReader,
+  type RootLayoutRecord,
+  type RootReader,
+} from "../oci/root_layout.ts";
 
 /** The backend's sandbox options, with `system` from stackSystem(). */
 export interface StackOptions extends SandboxOptions {
@@ -51,63 +61,57 @@ export const HOST_ETC = ["/etc/resolv.conf", "/etc/hosts"];
 
 const under = (p: string, dir: string) => p.startsWith(dir === "/" ? "/" : dir + "/");
 
-function lstat(path: string): Deno.FileInfo | undefined {
-  try {
-    return Deno.lstatSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
 /** Whether the image already has `k` as a mount point of the right kind, with no link on the way. */
-function hasMountPoint(root: string, from: string, k: KeepPath): boolean {
+function hasMountPoint(r: RootReader, from: string, k: KeepPath): boolean {
   let p = from;
   for (const part of k.path.slice(from.length + 1).split("/")) {
     p = `${p}/${part}`;
-    const info = lstat(root + p);
-    if (!info || info.isSymlink) return false;
-    if (p !== k.path && !info.isDirectory) return false;
+    const kind = r.kind(p);
+    if (!kind || kind === "l") return false;
+    if (p !== k.path && kind !== "d") return false;
   }
-  const last = lstat(root + k.path)!;
-  return k.file ? last.isFile : last.isDirectory;
+  return r.kind(k.path) === (k.file ? "f" : "d");
 }
 
 /**
  * The entries that show the root filesystem at `root` (host view; `guestRoot` is the same
  * directory as steps see it) as `/`, leaving room for mounts at `keep`. Impure: reads the
- * root's top level and, where a mount needs it, the directories on the way to the mount.
+ * root's top level and, where a mount needs it, the directories on the way to the mount; with
+ * `layout` (the root's record), the record instead, as far as it goes (LAYOUT_DEPTH).
  */
-export function rootLayout(root: string, keep: KeepPath[], guestRoot = root): SystemEntry[] {
+export function rootLayout(
+  root: string,
+  keep: KeepPath[],
+  guestRoot = root,
+  layout?: RootLayoutRecord,
+): SystemEntry[] {
   const keeps = keep.filter((k) => isAbsolute(k.path)).map((k) => ({
     ...k,
     path: resolve(k.path),
   }));
+  const r = layout ? recordReader(layout, root) : diskReader(root);
   const out: SystemEntry[] = [];
   const open = (dir: string) => {
-    let names: string[];
-    try {
-      names = [...Deno.readDirSync(root + (dir === "/" ? "" : dir))].map((e) => e.name).sort();
-    } catch {
-      return;
-    }
+    const names = r.list(dir)?.sort();
+    if (!names) return;
     for (const name of names) {
       if (dir === "/" && PRIVATE_TOP.has(name)) continue;
       const p = dir === "/" ? `/${name}` : `${dir}/${name}`;
-      const info = lstat(root + p);
-      if (!info) continue;
+      const kind = r.kind(p);
+      if (!kind) continue;
       const hits = keeps.filter((k) => k.path === p || under(k.path, p));
       if (hits.some((k) => k.path === p)) continue; // the mount takes its place
-      if (info.isSymlink) {
+      if (kind === "l") {
         // A mount beneath an image link gets real directories instead of the link.
-        if (hits.length === 0) out.push({ path: p, symlink: Deno.readLinkSync(root + p) });
-      } else if (info.isDirectory) {
-        if (hits.every((k) => hasMountPoint(root, p, k))) {
+        if (hits.length === 0) out.push({ path: p, symlink: r.link(p) });
+      } else if (kind === "d") {
+        if (hits.every((k) => hasMountPoint(r, p, k))) {
           out.push({ path: p, source: guestRoot + p });
         } else {
           out.push({ path: p, dir: true });
           open(p);
         }
-      } else if (info.isFile && hits.length === 0) {
+      } else if (kind === "f" && hits.length === 0) {
         out.push({ path: p, source: guestRoot + p });
       }
       // Sockets, fifos and devices in an image are never shown.
@@ -149,6 +153,8 @@ export interface StackSystemOptions {
   etc?: Record<string, string>;
   /** Whether a mount source is a file (default: lstat of the source, host view). */
   isFile?: (m: Mount) => boolean;
+  /** The root's record (rootfs.json `layout`): read instead of the tree (see rootLayout). */
+  layout?: RootLayoutRecord;
 }
 
 /**
@@ -157,7 +163,7 @@ export interface StackSystemOptions {
  */
 export function stackSystem(step: Step, o: StackSystemOptions): SystemEntry[] {
   const dev = o.dev ?? false;
-  const isFile = o.isFile ?? ((m: Mount) => lstat(m.source ?? m.path)?.isFile ?? false);
+  const isFile = o.isFile ?? ((m: Mount) => lstatIf(m.source ?? m.path)?.isFile ?? false);
   const home = stepHome(step, dev);
   const etc = { ...Object.fromEntries(HOST_ETC.map((p) => [p, p])), ...o.etc };
   const keep: KeepPath[] = [
@@ -167,7 +173,7 @@ export function stackSystem(step: Step, o: StackSystemOptions): SystemEntry[] {
     ...Object.keys(etc).map((path) => ({ path, file: true })),
   ];
   return [
-    ...rootLayout(o.root, keep, o.guestRoot),
+    ...rootLayout(o.root, keep, o.guestRoot, o.layout),
     { path: "/run", tmpfs: true },
     ...Object.entries(etc).map(([path, source]) => ({
       path,

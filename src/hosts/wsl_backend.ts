@@ -7,7 +7,9 @@
  * types start through `exec -a TYPE launcher` instead of per-type symlinks. The lifecycle is
  * downloaded and verified on Windows, then unpacked by tar inside the distro (so its phase
  * symlinks are real Linux symlinks). Stack root filesystems likewise live on the distro's disk,
- * written by its tar from one vetted stream of the image's final tree (src/oci/flatten.ts).
+ * written by its tar from one vetted stream of the image's final tree (src/oci/flatten.ts), and
+ * read back by their records (`rootsByRecord`: rootfs.json's layout, from the same model), since
+ * Windows cannot readlink the distribution's symlinks either.
  * `--sandbox`, stack builds and stack dev commands run the distro's bwrap inside it (what the
  * probe found), over the Linux paths of everything they mount.
  *
@@ -115,7 +117,9 @@ export async function openWslBackend(ed: EnvAndDirs, reason: string): Promise<Ba
         system: s.system,
       });
     },
-    // Roots on the distribution's own disk, written by its tar (Windows cannot make the links).
+    // Roots on the distribution's own disk, written by its tar (Windows cannot make the links),
+    // and read by their records (Windows cannot read the links either).
+    rootsByRecord: true,
     stateHome: distroDirs.home,
     stackRoots: {
       dir: distroDirs.rootfs,
@@ -205,7 +209,8 @@ export function distroRootfsWriter(
         throw flat.error() ?? e;
       });
       if (flat.error()) throw flat.error();
-      return { ...measured, osRelease: osReleaseVars(flat.osRelease()) };
+      // What Windows cannot read back through \\wsl.localhost (the links): from the model.
+      return { ...measured, osRelease: osReleaseVars(flat.osRelease()), layout: flat.layout() };
     },
     async digest(root) {
       return (await inDistro("measure the root filesystem", ROOTFS_DIGEST_SCRIPT, root))

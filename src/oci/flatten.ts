@@ -23,6 +23,7 @@ import { safeEntryPath } from "../archive/extract.ts";
 import { type TarEntry, TarReader } from "../archive/tar.ts";
 import { openLayer, refuse, TAR_HINT } from "./apply.ts";
 import type { Compression } from "./manifest.ts";
+import { LAYOUT_DEPTH, RECORDED_SHELLS, type RootLayoutRecord } from "./root_layout.ts";
 
 /** One layer blob on disk, verified, with how it is compressed and its name in messages. */
 export interface FlatLayer {
@@ -203,6 +204,25 @@ export class FlatTree {
     return undefined;
   }
 
+  /**
+   * The record of the tree's first levels (src/hosts/stack.ts RootLayoutRecord), with the
+   * bodies of /etc/passwd and /etc/group as read from the stream.
+   */
+  layout(passwd: string, group: string): RootLayoutRecord {
+    const entries: Record<string, string> = {};
+    for (const rel of [...this.nodes.keys()].sort()) {
+      if (rel.split("/").length > LAYOUT_DEPTH) continue;
+      const n = this.nodes.get(rel)!;
+      entries[rel] = n.kind === "dir" ? "d" : n.kind === "file" ? "f" : `l:${n.target}`;
+    }
+    return {
+      entries,
+      shells: RECORDED_SHELLS.filter((s) => this.resolve(s) !== undefined),
+      passwd,
+      group,
+    };
+  }
+
   /** Bytes the files hold (each once). */
   size(): number {
     const seen = new Set<FileNode>();
@@ -314,6 +334,8 @@ export interface FlattenResult {
   tree: FlatTree;
   /** os-release's text, once the stream has been read to its end ("" when the image has none). */
   osRelease(): string;
+  /** The tree's record (RootLayoutRecord), once the stream has been read to its end. */
+  layout(): RootLayoutRecord;
   /** Why the stream stopped early (a layer that changed since pass 1, a read error). */
   error(): LocaldError | undefined;
 }
@@ -330,8 +352,14 @@ export async function flattenLayers(
   const tree = new FlatTree();
   for (let i = 0; i < layers.length; i++) await tree.add(layers[i], i);
   tree.addEmptyFiles(emptyFiles);
-  const osFile = tree.resolve("/etc/os-release") ?? tree.resolve("/usr/lib/os-release");
-  let osText = "";
+  // Files whose text is kept as the stream passes: os-release, passwd and group.
+  const texts = {
+    os: tree.resolve("/etc/os-release") ?? tree.resolve("/usr/lib/os-release"),
+    passwd: tree.resolve("/etc/passwd"),
+    group: tree.resolve("/etc/group"),
+  };
+  const got = { os: "", passwd: "", group: "" };
+  const keys = Object.keys(texts) as (keyof typeof texts)[];
   // Each surviving file: the first of its names (sorted) carries the body, the others link.
   const names = [...tree.nodes.keys()].sort();
   const first = new Map<FileNode, string>();
@@ -346,7 +374,6 @@ export async function flattenLayers(
   const byPlace = new Map<string, FileNode>();
   for (const f of first.keys()) byPlace.set(`${f.layer}:${f.index}`, f);
   const wanted = new Set([...first.keys()].map((f) => f.layer));
-  const decoder = new TextDecoder();
   async function* blocks(): AsyncGenerator<Uint8Array> {
     for (const rel of names) {
       const n = tree.nodes.get(rel)!;
@@ -366,17 +393,19 @@ export async function flattenLayers(
         if (!f) continue;
         const rel = first.get(f)!;
         yield tarHeader(rel, "0", f.mode, f.size);
-        let got = 0;
+        let read = 0;
+        const keep = keys.filter((k) => texts[k] === f);
+        const decoders = keep.map(() => new TextDecoder());
         for (let c; (c = await tar.body()) !== null;) {
-          got += c.length;
-          if (got > f.size) throw new Error(`entry ${rel} changed between passes`);
-          if (f === osFile && osText.length < 1 << 16) {
-            osText += decoder.decode(c, { stream: true });
-          }
+          read += c.length;
+          if (read > f.size) throw new Error(`entry ${rel} changed between passes`);
+          keep.forEach((k, i) => {
+            if (got[k].length < 1 << 20) got[k] += decoders[i].decode(c, { stream: true });
+          });
           // The reader's buffer is reused: what is handed on is a copy.
           yield c.slice();
         }
-        if (got !== f.size) throw new Error(`entry ${rel} changed between passes`);
+        if (read !== f.size) throw new Error(`entry ${rel} changed between passes`);
         if (pad(f.size)) yield new Uint8Array(pad(f.size));
       }
     }
@@ -398,7 +427,8 @@ export async function flattenLayers(
   return {
     stream: ReadableStream.from(guarded()),
     tree,
-    osRelease: () => osText,
+    osRelease: () => got.os,
+    layout: () => tree.layout(got.passwd, got.group),
     error: () => failed,
   };
 }

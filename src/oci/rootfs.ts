@@ -40,6 +40,7 @@ import {
   verifiedLayers,
 } from "./image.ts";
 import type { FlatLayer } from "./flatten.ts";
+import { readLayout, type RootLayoutRecord } from "./root_layout.ts";
 import { formatPlatform, hostPlatform } from "./manifest.ts";
 import { formatReference, parseReference } from "./reference.ts";
 import { holdExtraction } from "./extract_lock.ts";
@@ -65,11 +66,12 @@ export { readRootfsRecord, type Rootfs, type RootfsRecord, rootfsUseLock } from 
  * in the private `.tmp-` directory); ensureRootfs keeps its locks, record and rename.
  */
 export interface RootfsWriter {
-  /** Write the tree (mount points included): its os-release, size and metadata digest. */
+  /** Write the tree (mount points included): its os-release, size, metadata digest, layout. */
   extract(layers: FlatLayer[], root: string): Promise<{
     osRelease: Record<string, string>;
     size: number;
     treeDigest: string;
+    layout: RootLayoutRecord;
   }>;
   /** The metadata digest of an extracted tree, as `extract` computed it. */
   digest(root: string): Promise<string>;
@@ -108,6 +110,11 @@ export async function ensureRootfs(
     what: string;
     /** Absent: the layer applier, here. */
     writer?: RootfsWriter;
+    /**
+     * The caller reads roots by their record (Backend.rootsByRecord): a root whose record has
+     * no layout (an older locald's) is extracted again.
+     */
+    needLayout?: boolean;
   },
 ): Promise<Rootfs> {
   const ref = parseReference(refInput);
@@ -117,12 +124,19 @@ export async function ensureRootfs(
   const policy = opts.pullPolicy ?? "if-not-present";
   const base = opts.dirs.rootfs;
   const recordPath = refPath(base, canonical, pf);
+  let old = false;
   if (policy !== "always") {
     const got = await knownRootfs(refInput, { ...opts, platform });
     if (got) return got;
+    const known = await readJson<RootfsRef>(recordPath);
+    const r = known && await readRootfsRecord(join(base, known.digest.slice(7)));
+    old = opts.needLayout === true && !!r && !r.layout;
     if (policy === "never") {
       throw new LocaldError(
-        `the ${opts.what} ${canonical} has not been pulled (pull policy "never")`,
+        old
+          ? `the ${opts.what} ${canonical} was extracted by an older locald and must be ` +
+            `extracted again (pull policy "never")`
+          : `the ${opts.what} ${canonical} has not been pulled (pull policy "never")`,
         {
           hint: "run the command once with --pull-policy if-not-present (or always) to pull it",
           exitCode: ExitCode.input,
@@ -137,11 +151,15 @@ export async function ensureRootfs(
   await Deno.mkdir(base, { recursive: true });
   let rec = await readRootfsRecord(dest);
   // "always" also means: what was extracted is what the image holds.
-  const damaged = rec !== undefined && policy === "always" &&
-    rec.treeDigest !== await (opts.writer?.digest ?? treeDigest)(join(dest, "root"));
+  // A record without the layout the caller reads roots by: extracted again, as a damaged one.
+  const unrecorded = rec !== undefined && opts.needLayout === true && !rec.layout;
+  const damaged = unrecorded || rec !== undefined && policy === "always" &&
+      rec.treeDigest !== await (opts.writer?.digest ?? treeDigest)(join(dest, "root"));
   if (damaged) {
     opts.out?.warn(
-      `the extracted ${opts.what} ${canonical} was changed or damaged; extracting it again`,
+      unrecorded
+        ? `the extracted ${opts.what} ${canonical} was extracted by an older locald; extracting it again`
+        : `the extracted ${opts.what} ${canonical} was changed or damaged; extracting it again`,
     );
   }
   let result: Rootfs | undefined;
@@ -166,6 +184,7 @@ export async function ensureRootfs(
             osRelease: await osReleaseOf(root),
             size: diskUse(root),
             treeDigest: await treeDigest(root),
+            layout: readLayout(root),
           };
         }
         const cfg = img.config.config ?? {};
@@ -183,6 +202,7 @@ export async function ensureRootfs(
             ...img.manifest.layers.map((l) => l.digest),
           ],
           treeDigest: tree.treeDigest,
+          layout: tree.layout,
           extractedAt: new Date().toISOString(),
         };
         await Deno.writeTextFile(join(tmp, "rootfs.json"), JSON.stringify(rec, null, 2));

@@ -10,6 +10,7 @@ import { sha256HexSync } from "../util/sha256.ts";
 import { formatPlatform, hostPlatform, type Platform } from "./manifest.ts";
 import { formatReference, parseReference } from "./reference.ts";
 import { holdExtraction } from "./extract_lock.ts";
+import type { RootLayoutRecord } from "./root_layout.ts";
 
 export interface Rootfs {
   /** Canonical reference. */
@@ -26,6 +27,8 @@ export interface Rootfs {
   user?: string;
   /** Bytes on disk (approx.). */
   size: number;
+  /** What the host needs of the tree (absent in a record an older locald wrote). */
+  layout?: RootLayoutRecord;
   /**
    * Let `cache prune` remove the root again. ensureRootfs holds its use lock (shared) until
    * this is called or the process ends.
@@ -46,6 +49,11 @@ export interface RootfsRecord {
   blobs: string[];
   /** Metadata digest of root/ as extracted (treeDigest), to find a changed or damaged tree. */
   treeDigest: string;
+  /**
+   * The tree's first levels, the shells it has, its passwd and group, recorded at extraction
+   * for a side that cannot read the tree (WSL); absent in records of an older locald.
+   */
+  layout?: RootLayoutRecord;
   extractedAt: string;
 }
 
@@ -92,6 +100,8 @@ export async function knownRootfs(
     dirs: { oci: string; rootfs: string };
     out?: { info(line: string): void };
     platform?: Platform;
+    /** Only a root whose record has a layout (Backend.rootsByRecord). */
+    needLayout?: boolean;
   },
 ): Promise<Rootfs | undefined> {
   const canonical = formatReference(parseReference(refInput));
@@ -104,13 +114,14 @@ export async function knownRootfs(
 export async function useExisting(
   hexDir: string,
   canonical: string,
-  opts: { dirs: { oci: string }; out?: { info(line: string): void } },
+  opts: { dirs: { oci: string }; out?: { info(line: string): void }; needLayout?: boolean },
 ): Promise<Rootfs | undefined> {
   // The extraction lock (shared) keeps `cache prune` out between the check and the use lock.
   const extracting = await holdExtraction(opts.dirs.oci, opts.out);
   try {
     const rec = await readRootfsRecord(hexDir);
     if (!rec || !(await exists(join(hexDir, "root")))) return undefined;
+    if (opts.needLayout && !rec.layout) return undefined;
     const lock = await acquireLock(rootfsUseLock(hexDir), "locald cache prune", opts.out, {
       shared: true,
     });
@@ -122,6 +133,7 @@ export async function useExisting(
       env: rec.env,
       user: rec.user,
       size: rec.size,
+      layout: rec.layout,
       release: () => lock.release(),
     };
   } finally {

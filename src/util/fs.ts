@@ -20,6 +20,15 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   }
 }
 
+/** lstat of `path`, undefined when it cannot be had. Synchronous (the layout of a root). */
+export function lstatIf(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function exists(path: string): Promise<boolean> {
   try {
     await Deno.lstat(path);

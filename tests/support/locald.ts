@@ -14,6 +14,8 @@ export interface RunOptions {
   cwd?: string;
   stdin?: string | Uint8Array;
   signal?: AbortSignal;
+  /** Flags for deno itself, before main.ts (such as --deny-read=PATH: what locald may not read). */
+  denoFlags?: string[];
 }
 
 export interface RunResult {
@@ -24,8 +26,8 @@ export interface RunResult {
   json?: unknown;
 }
 
-export function denoArgs(args: string[]): string[] {
-  return ["run", "-A", "--quiet", "--config", join(REPO, "deno.json"), MAIN, ...args];
+export function denoArgs(args: string[], denoFlags: string[] = []): string[] {
+  return ["run", "-A", ...denoFlags, "--quiet", "--config", join(REPO, "deno.json"), MAIN, ...args];
 }
 
 /**
@@ -51,7 +53,7 @@ export async function withModuleLog(args: string[], env: Record<string, string>)
 /** Start locald and leave it running (for tests that interrupt it). */
 export function spawnLocald(args: string[], opts: RunOptions = {}): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: denoArgs(args),
+    args: denoArgs(args, opts.denoFlags),
     env: opts.env ?? Deno.env.toObject(),
     clearEnv: true,
     cwd: opts.cwd,
