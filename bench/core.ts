@@ -15,6 +15,10 @@
  */
 import { join } from "node:path";
 import { type Paired, paired } from "./lib/paired.ts";
+import { v8FlagsArg } from "../scripts/release/project.ts";
+
+/** The release binary's V8 flags: locald and the Deno floors it is measured against run with them. */
+const V8 = v8FlagsArg();
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const CACHE = Deno.env.get("LOCALD_TEST_CACHE") || "/var/cache/locald-test";
@@ -34,7 +38,7 @@ const env: Record<string, string> = {
 if (Deno.env.get("DENO_DIR")) env.DENO_DIR = Deno.env.get("DENO_DIR")!;
 
 const sq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-const locald = `${DENO} run -A --quiet ${REPO}/main.ts`;
+const locald = `${DENO} run -A --quiet ${V8} ${REPO}/main.ts`;
 const BASELINE = Deno.args.includes("--baseline")
   ? Deno.args[Deno.args.indexOf("--baseline") + 1]
   : undefined;
@@ -43,7 +47,7 @@ const ROUNDS = Deno.args.includes("--rounds")
   : 15;
 /** Another checkout's locald (--baseline DIR), measured in the same rounds. */
 const baseline = BASELINE &&
-  `${DENO} run -A --quiet --config ${BASELINE}/deno.json ${BASELINE}/main.ts`;
+  `${DENO} run -A --quiet ${V8} --config ${BASELINE}/deno.json ${BASELINE}/main.ts`;
 
 async function run(cmd: string[], extraEnv: Record<string, string> = {}) {
   const o = await new Deno.Command(cmd[0], {
@@ -150,7 +154,7 @@ try {
       "plain phases (small fixture)": `${join(root, "plain-small.sh")}`,
       "locald build (Go app)": `${locald} build -C ${goApp} -b ${goBp} --force`,
       "plain phases (Go app)": `${join(root, "plain-go.sh")}`,
-      "deno run empty.ts": `${DENO} run --quiet ${join(root, "empty.ts")}`,
+      "deno run empty.ts": `${DENO} run --quiet ${V8} ${join(root, "empty.ts")}`,
       ...(baseline
         ? {
           "baseline build (small fixture)":
@@ -188,7 +192,7 @@ try {
     "locald exec -- true": `${locald} exec -C ${small} -- true`,
     "locald env": `${locald} env -C ${small}`,
     "launcher -- true": `env ${launcherEnv} ${rec.lifecycle.launcher} -- true`,
-    "deno run empty.ts": `${DENO} run --quiet ${join(root, "empty.ts")}`,
+    "deno run empty.ts": `${DENO} run --quiet ${V8} ${join(root, "empty.ts")}`,
   }, ["--warmup", "3", "--runs", "30"]);
 
   // Second build with no change against the first (cold: no state at all).

@@ -19,6 +19,10 @@
  */
 import { join } from "node:path";
 import { median } from "./lib/stats.ts";
+import { v8FlagsArg } from "../scripts/release/project.ts";
+
+/** The release binary's V8 flags: locald and the Deno floors it is measured against run with them. */
+const V8 = v8FlagsArg();
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const CACHE = Deno.env.get("LOCALD_TEST_CACHE") || "/var/cache/locald-test";
@@ -76,10 +80,12 @@ try {
     rec!.platformApi
   } -- true`;
   const cmds: Record<string, string> = {
-    "locald exec -- true": `${DENO} run -A --quiet ${REPO}/main.ts exec -C ${app} -- true`,
-    "spawn_launcher.ts --script": `${DENO} run -A --quiet ${REPO}/bench/lib/spawn_launcher.ts ` +
+    "locald exec -- true": `${DENO} run -A --quiet ${V8} ${REPO}/main.ts exec -C ${app} -- true`,
+    "spawn_launcher.ts --script":
+      `${DENO} run -A --quiet ${V8} ${REPO}/bench/lib/spawn_launcher.ts ` +
       `--script ${floorArgs}`,
-    "spawn_launcher.ts -- true": `${DENO} run -A --quiet ${REPO}/bench/lib/spawn_launcher.ts ` +
+    "spawn_launcher.ts -- true":
+      `${DENO} run -A --quiet ${V8} ${REPO}/bench/lib/spawn_launcher.ts ` +
       floorArgs,
   };
   // The floor does what locald's launcher does for this app: profile.d sourced.
@@ -91,7 +97,7 @@ try {
   }
   if (before) {
     cmds["before: locald exec -- true"] =
-      `${DENO} run -A --quiet ${before}/main.ts exec -C ${app} -- true`;
+      `${DENO} run -A --quiet ${V8} ${before}/main.ts exec -C ${app} -- true`;
   }
   const json = join(root, "hf.json");
   const per = 5;

@@ -14,6 +14,10 @@ import { join } from "node:path";
 import { benchEnv } from "./lib/env.ts";
 import { startRegistry } from "../tests/support/registry.ts";
 import { pushImages } from "../tests/support/image_fixture.ts";
+import { v8FlagsArg } from "../scripts/release/project.ts";
+
+/** The release binary's V8 flags: locald and the Deno floors it is measured against run with them. */
+const V8 = v8FlagsArg();
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const OUT = join(REPO, "bench", "results");
@@ -21,7 +25,7 @@ const DENO = Deno.execPath();
 const root = await Deno.makeTempDir({ prefix: "locald-bench-rebuild-" });
 const env = await benchEnv(root);
 const home = env.LOCALD_HOME;
-const locald = `${DENO} run -A --quiet ${REPO}/main.ts`;
+const locald = `${DENO} run -A --quiet ${V8} ${REPO}/main.ts`;
 
 interface Hf {
   command: string;

@@ -11,6 +11,10 @@
  */
 import { join } from "node:path";
 import { benchEnv } from "./lib/env.ts";
+import { v8FlagsArg } from "../scripts/release/project.ts";
+
+/** The release binary's V8 flags: locald and the Deno floors it is measured against run with them. */
+const V8 = v8FlagsArg();
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const OUT = join(REPO, "bench", "results");
@@ -48,8 +52,8 @@ try {
   const app = join(root, "app");
   await sh(["cp", "-r", join(REPO, "tests/fixtures/apps/everything"), app]);
   const bp = join(REPO, "tests/fixtures/buildpacks/everything");
-  const deno = `${Deno.execPath()} run -A --quiet`;
-  const locald = [Deno.execPath(), "run", "-A", "--quiet", `${REPO}/main.ts`];
+  const deno = `${Deno.execPath()} run -A --quiet ${V8}`;
+  const locald = [Deno.execPath(), "run", "-A", "--quiet", V8, `${REPO}/main.ts`];
   await sh([...locald, "build", "-C", app, "-b", bp]);
   const spawn = `${deno} ${REPO}/bench/lib/spawn_true.ts`;
   const s = await hyperfine("spawn", { run: `${spawn} run`, runner: `${spawn} runner` });

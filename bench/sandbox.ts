@@ -8,6 +8,10 @@
  */
 import { join } from "node:path";
 import { benchEnv } from "./lib/env.ts";
+import { v8FlagsArg } from "../scripts/release/project.ts";
+
+/** The release binary's V8 flags: locald and the Deno floors it is measured against run with them. */
+const V8 = v8FlagsArg();
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const OUT = join(REPO, "bench", "results");
@@ -18,7 +22,7 @@ const app = join(root, "app");
 await new Deno.Command("cp", { args: ["-r", join(REPO, "tests/fixtures/apps/everything"), app] })
   .output();
 const bp = join(REPO, "tests/fixtures/buildpacks/everything");
-const locald = `${Deno.execPath()} run -A --quiet ${REPO}/main.ts`;
+const locald = `${Deno.execPath()} run -A --quiet ${V8} ${REPO}/main.ts`;
 
 interface Hf {
   command: string;

@@ -27,6 +27,10 @@ import { benchEnv } from "./lib/env.ts";
 import { makeTree, type Shape } from "./lib/tree.ts";
 import { median } from "./lib/stats.ts";
 import { paired } from "./lib/paired.ts";
+import { v8FlagsArg } from "../scripts/release/project.ts";
+
+/** The release binary's V8 flags: locald and the Deno floors it is measured against run with them. */
+const V8 = v8FlagsArg();
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const OUT = join(REPO, "bench", "results");
@@ -44,7 +48,7 @@ const BASELINE = arg("--baseline");
 const root = await Deno.makeTempDir({ prefix: "locald-bench-scale-" });
 const env = await benchEnv(root);
 const home = env.LOCALD_HOME;
-const locald = `${DENO} run -A --quiet ${REPO}/main.ts`;
+const locald = `${DENO} run -A --quiet ${V8} ${REPO}/main.ts`;
 const BP = join(REPO, "tests/fixtures/buildpacks/everything");
 const APP = join(REPO, "tests/fixtures/apps/everything");
 const dec = new TextDecoder();
@@ -81,7 +85,7 @@ async function run(argv: string[]): Promise<{ stdout: string; ms: number }> {
 const build = (app: string, ...flags: string[]) =>
   run([...locald.split(" "), "build", "-C", app, "-b", BP, ...flags]);
 const baselineLocald = BASELINE &&
-  `${DENO} run -A --quiet --config ${BASELINE}/deno.json ${BASELINE}/main.ts`;
+  `${DENO} run -A --quiet ${V8} --config ${BASELINE}/deno.json ${BASELINE}/main.ts`;
 
 interface Change {
   share: number;
@@ -229,7 +233,7 @@ try {
             noop: `${locald} build -C ${app} -b ${BP}`,
             small: `${locald} build -C ${small} -b ${BP}`,
             floor: floorCmd,
-            empty: `${DENO} run --quiet ${EMPTY}`,
+            empty: `${DENO} run --quiet ${V8} ${EMPTY}`,
             ...(baselineLocald
               ? {
                 baseNoop: `${baselineLocald} build -C ${baseApp} -b ${BP}`,
@@ -326,7 +330,7 @@ try {
     const rec = JSON.parse(
       await Deno.readTextFile(join(home, "projects", await stateName(small), "build.json")),
     );
-    const spawnOnly = `${DENO} run -A --quiet ${REPO}/bench/lib/spawn_launcher.ts ` +
+    const spawnOnly = `${DENO} run -A --quiet ${V8} ${REPO}/bench/lib/spawn_launcher.ts ` +
       `${rec.lifecycle.launcher} ${rec.layersDir} ${small} ${rec.platformApi} -- true`;
     const x = await hyperfine({
       exec: `${locald} exec -C ${small} -- true`,

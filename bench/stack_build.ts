@@ -20,6 +20,10 @@ import { startRegistry } from "../tests/support/registry.ts";
 import { pushStackImages } from "../tests/support/stack_images.ts";
 import { diskUse } from "../src/util/disk_use.ts";
 import { median } from "./lib/stats.ts";
+import { v8FlagsArg } from "../scripts/release/project.ts";
+
+/** The release binary's V8 flags: locald and the Deno floors it is measured against run with them. */
+const V8 = v8FlagsArg();
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const OUT = join(REPO, "bench", "results", "stack.md");
@@ -37,7 +41,7 @@ const bp = join(REPO, "tests/fixtures/buildpacks/everything");
 async function locald(args: string[], extra: Record<string, string> = {}): Promise<number> {
   const t0 = performance.now();
   const o = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", join(REPO, "main.ts"), ...args],
+    args: ["run", "-A", "--quiet", V8, join(REPO, "main.ts"), ...args],
     env: { ...env, ...extra },
     clearEnv: true,
     stdout: "null",

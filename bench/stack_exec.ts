@@ -27,6 +27,10 @@ import { localdDirs } from "../src/config/paths.ts";
 import { openDevSession } from "../src/devenv/session.ts";
 import { commandIn, inUserland } from "../src/devenv/launch.ts";
 import { median } from "./lib/stats.ts";
+import { v8FlagsArg } from "../scripts/release/project.ts";
+
+/** The release binary's V8 flags: locald and the Deno floors it is measured against run with them. */
+const V8 = v8FlagsArg();
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const DENO = Deno.execPath();
@@ -104,7 +108,7 @@ try {
   const bwrapFull = [...wrapped.argv.slice(0, wrapped.argv.indexOf("--") + 1), "/usr/bin/true"]
     .map(q).join(" ");
   const exec = (app: string, home: string, repo = REPO) =>
-    `env LOCALD_HOME=${home} ${DENO} run -A --quiet ${repo}/main.ts exec -C ${app} -- true`;
+    `env LOCALD_HOME=${home} ${DENO} run -A --quiet ${V8} ${repo}/main.ts exec -C ${app} -- true`;
   const cmds: Record<string, string> = {
     host: exec(hostApp, hostHome),
     stack: exec(stackApp, stackHome),
