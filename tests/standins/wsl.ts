@@ -47,11 +47,17 @@ function distros(): Distro[] {
     return { name, state: st, version, isDefault: def === "default" };
   });
 }
+/**
+ * Written aside and renamed into place: calls run at once (doctor's checks do), and one that
+ * read the file while another rewrote it in place would find no distribution at all.
+ */
 function saveDistros(list: Distro[]) {
+  const tmp = `${state}/distros.tmp-${Deno.pid}`;
   Deno.writeTextFileSync(
-    `${state}/distros`,
+    tmp,
     list.map((d) => `${d.name} ${d.state} ${d.version}${d.isDefault ? " default" : ""}\n`).join(""),
   );
+  Deno.renameSync(tmp, `${state}/distros`);
 }
 
 /** wsl.exe's own output: UTF-16LE with CRLF unless WSL_UTF8=1. */
@@ -117,8 +123,10 @@ if (!d) {
   );
   Deno.exit(1);
 }
-d.state = "Running";
-saveDistros(list);
+if (d.state !== "Running") {
+  d.state = "Running";
+  saveDistros(list);
+}
 
 const home = `${state}/home`;
 Deno.mkdirSync(home, { recursive: true });
