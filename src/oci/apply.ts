@@ -43,6 +43,18 @@ export function refuse(label: string, name: string, why: string) {
   });
 }
 
+/**
+ * `path` (entry `name`'s own name, or the target of its hard link, `what` saying which) as
+ * safeEntryPath() makes it, or the refusal of that entry.
+ */
+export function entryPath(label: string, name: string, path = name, what = ""): string {
+  try {
+    return safeEntryPath(path);
+  } catch (e) {
+    throw refuse(label, name, what + (e as Error).message.replace(/^.*": /, ""));
+  }
+}
+
 /** Sniff the first bytes: registries sometimes label compressed layers as plain tar. */
 function sniff(buf: Uint8Array, n: number, declared: Compression): Compression {
   if (n >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return "gzip";
@@ -143,12 +155,7 @@ export class LayerApplier {
       input = await openLayer(f, compression, label);
       const tar = new TarReader(input, { label, hint: TAR_HINT });
       for (let h; (h = await tar.next()) !== null;) {
-        let rel: string;
-        try {
-          rel = safeEntryPath(h.name);
-        } catch (e) {
-          throw refuse(label, h.name, (e as Error).message.replace(/^.*": /, ""));
-        }
+        const rel = entryPath(label, h.name);
         const base = rel.slice(rel.lastIndexOf("/") + 1);
         if (base.startsWith(WH)) {
           this.#whiteout(rel, base, written, label, h.name);
@@ -179,16 +186,7 @@ export class LayerApplier {
             Deno.symlinkSync(h.linkname, abs);
             break;
           case "link": {
-            let src: string;
-            try {
-              src = safeEntryPath(h.linkname);
-            } catch (e) {
-              throw refuse(
-                label,
-                h.name,
-                `hardlink target ${(e as Error).message.replace(/^.*": /, "")}`,
-              );
-            }
+            const src = entryPath(label, h.name, h.linkname, "hardlink target ");
             if (!this.#include(src)) {
               stats.skipped++; // its target was not materialised
               break;

@@ -19,9 +19,9 @@
  * a link, whatever the layers held. Memory: the model (one small record per entry).
  */
 import { ExitCode, LocaldError } from "../errors.ts";
-import { safeEntryPath } from "../archive/extract.ts";
+import { followLinksIn } from "../util/fs.ts";
 import { type TarEntry, TarReader } from "../archive/tar.ts";
-import { openLayer, refuse, TAR_HINT } from "./apply.ts";
+import { entryPath, openLayer, refuse, TAR_HINT } from "./apply.ts";
 import type { Compression } from "./manifest.ts";
 import { LAYOUT_DEPTH, RECORDED_SHELLS, type RootLayoutRecord } from "./root_layout.ts";
 
@@ -87,12 +87,7 @@ export class FlatTree {
       }
     };
     for await (const { h, index } of entries(layer)) {
-      let rel: string;
-      try {
-        rel = safeEntryPath(h.name);
-      } catch (e) {
-        throw refuse(label, h.name, (e as Error).message.replace(/^.*": /, ""));
-      }
+      const rel = entryPath(label, h.name);
       const base = rel.slice(rel.lastIndexOf("/") + 1);
       if (base.startsWith(WH)) {
         this.#whiteout(rel, base, written, label, h.name);
@@ -113,13 +108,7 @@ export class FlatTree {
           this.nodes.set(rel, { kind: "symlink", target: h.linkname });
           break;
         case "link": {
-          let src: string;
-          try {
-            src = safeEntryPath(h.linkname);
-          } catch (e) {
-            const why = (e as Error).message.replace(/^.*": /, "");
-            throw refuse(label, h.name, `hardlink target ${why}`);
-          }
+          const src = entryPath(label, h.name, h.linkname, "hardlink target ");
           this.#parents(src, label, h.name);
           const t = this.nodes.get(src);
           if (!t) throw refuse(label, h.name, `hardlink target ${src} does not exist`);
@@ -179,29 +168,12 @@ export class FlatTree {
    * link means the image's own root), as resolveIn() does on disk.
    */
   resolve(path: string): FileNode | undefined {
-    const todo = path.split("/").filter(Boolean);
-    const done: string[] = [];
-    let links = 0;
-    while (todo.length) {
-      const part = todo.shift()!;
-      if (part === ".") continue;
-      if (part === "..") {
-        done.pop();
-        continue;
-      }
-      const n = this.nodes.get([...done, part].join("/"));
-      if (!n) return undefined;
-      if (n.kind === "symlink") {
-        if (++links > 40) return undefined;
-        if (n.target.startsWith("/")) done.length = 0;
-        todo.unshift(...n.target.split("/").filter(Boolean));
-        continue;
-      }
-      if (todo.length && n.kind !== "dir") return undefined;
-      done.push(part);
-      if (!todo.length) return n.kind === "file" ? n.file : undefined;
-    }
-    return undefined;
+    const parts = followLinksIn(path, (rel) => {
+      const n = this.nodes.get(rel);
+      return !n ? undefined : n.kind === "symlink" ? n.target : null;
+    });
+    const n = parts && this.nodes.get(parts.join("/"));
+    return n?.kind === "file" ? n.file : undefined;
   }
 
   /**

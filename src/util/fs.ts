@@ -128,6 +128,25 @@ const MAX_LINKS = 40;
  */
 export function resolveIn(root: string, path: string): string | undefined {
   const base = root.replace(/\/+$/, "");
+  const parts = followLinksIn(path, (rel) => {
+    const host = `${base}/${rel}`;
+    const info = lstatIf(host);
+    return !info ? undefined : info.isSymlink ? Deno.readLinkSync(host) : null;
+  });
+  return parts && `${base}/${parts.join("/")}`;
+}
+
+/**
+ * `path` (absolute, inside a root) with its symlinks followed inside that root, as the system
+ * would if the root were "/" (an absolute target means the root's own): the parts of what it
+ * names, or undefined when something on the way does not exist or the links loop. `look(rel)`
+ * (rel: the parts so far, joined with "/"): a link's target, null for anything else that
+ * exists, undefined when nothing does. resolveIn() on disk; oci/flatten.ts on its model.
+ */
+export function followLinksIn(
+  path: string,
+  look: (rel: string) => string | null | undefined,
+): string[] | undefined {
   const todo = path.split("/").filter(Boolean);
   const done: string[] = [];
   let links = 0;
@@ -138,21 +157,15 @@ export function resolveIn(root: string, path: string): string | undefined {
       done.pop();
       continue;
     }
-    const host = `${base}/${[...done, part].join("/")}`;
-    let info: Deno.FileInfo;
-    try {
-      info = Deno.lstatSync(host);
-    } catch {
-      return undefined;
-    }
-    if (info.isSymlink) {
+    const target = look([...done, part].join("/"));
+    if (target === undefined) return undefined;
+    if (target !== null) {
       if (++links > MAX_LINKS) return undefined;
-      const target = Deno.readLinkSync(host);
       if (target.startsWith("/")) done.length = 0;
       todo.unshift(...target.split("/").filter(Boolean));
       continue;
     }
     done.push(part);
   }
-  return `${base}/${done.join("/")}`;
+  return done;
 }
