@@ -273,9 +273,10 @@ export async function stackHost(
   etc: Record<string, string>,
 ): Promise<Host> {
   const { stackStep, stackSystem } = await import("../hosts/stack.ts");
-  const { recordedLayout } = await import("../oci/root_layout.ts");
+  const { layoutIfRecorded, recordedLayout } = await import("../oci/root_layout.ts");
   const root = stack.builder.root;
-  const layout = b.rootsByRecord ? recordedLayout(root) : undefined;
+  // Natively too where it is there: the layout of each of the four phases from one record.
+  const layout = b.rootsByRecord ? recordedLayout(root) : layoutIfRecorded(root);
   const guestRoot = b.guestPath(root);
   // The steps' mounts are guest paths: looked at through this side's view of them (WSL).
   const view = b.hostView;

@@ -13,6 +13,7 @@ import { exists } from "../util/fs.ts";
 import { parseEnvZ } from "./format.ts";
 import { command } from "../util/run.ts";
 import { trace } from "../util/trace.ts";
+import { recall, remember, stepInputs } from "./stack_memo.ts";
 import {
   type DevEnv,
   devSandboxRequest,
@@ -364,10 +365,19 @@ export async function inUserland(
   extra: { processType?: string; mounts?: Step["mounts"] } = {},
 ): Promise<Step> {
   if (!d.stack) return await withSandbox(flags, d, step, command);
+  // A dev command natively (no --sandbox): the line the last one made, where nothing it
+  // depends on changed (stack_memo.ts), without loading stack.ts.
+  const inputs = d.view?.name === "native" && !devSandboxRequest(flags, command)
+    ? stepInputs(d, step, extra)
+    : undefined;
+  const known = inputs && recall(d, command, step, inputs);
+  trace(`stack: step ${known ? "remembered" : "to make"}`);
+  if (known) return known;
   const { runImageStep } = await import("./stack.ts");
   trace("stack: loaded");
   const s = await runImageStep(flags, d, step, command, extra);
   trace("stack: step ready");
+  if (inputs) await remember(d, command, step, s, inputs);
   return s;
 }
 

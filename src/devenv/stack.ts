@@ -20,6 +20,7 @@ import { join } from "../util/path.ts";
 import { resolveIn, writeFileAtomic } from "../util/fs.ts";
 import { stackStep, stackSystem, userEntries } from "../hosts/stack.ts";
 import {
+  layoutIfRecorded,
   recordedLayout,
   rootHasFile,
   rootIdentity,
@@ -137,7 +138,8 @@ export async function runImageStep(
     env,
     mounts: mounts.filter((m) => !optional.includes(m) || lstat(here(m.source ?? m.path))),
   };
-  const layout = runLayout(d);
+  // The record stands in for the root's first levels wherever it is there (natively too).
+  const layout = runLayout(d) ?? layoutIfRecorded(st.runRoot);
   const etc = await identityFiles(d, st, inside, step.env, layout);
   const system = stackSystem(s, {
     layout,
@@ -150,7 +152,10 @@ export async function runImageStep(
   return stackStep(s, { ...opts, system, dev });
 }
 
-/** The run image's record, where this side reads roots by their records (WSL). */
+/**
+ * The run image's record, where this side reads roots by their records (WSL). Elsewhere the
+ * tree is asked where the record is not enough (a shell outside RECORDED_SHELLS).
+ */
 function runLayout(d: DevEnv): RootLayoutRecord | undefined {
   return d.view?.rootsByRecord ? recordedLayout(d.stack!.runRoot) : undefined;
 }
