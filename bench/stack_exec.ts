@@ -113,6 +113,8 @@ try {
     host: exec(hostApp, hostHome),
     stack: exec(stackApp, stackHome),
     "bwrap-full": bwrapFull,
+    // Running the command directly: what bwrap-full costs over it is bwrap's own share.
+    true: "/usr/bin/true",
     bwrap: `bwrap --unshare-all --share-net --die-with-parent --unshare-user --ro-bind ` +
       `${runRoot}/usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 ` +
       `/lib64 --proc /proc --dev /dev -- /bin/true`,
@@ -154,7 +156,9 @@ try {
     `(${ROUNDS} rounds of ${RUNS} runs of each command in one hyperfine run, the order ` +
     `alternating; load average ${load}), ${navigator.hardwareConcurrency} cores, deno ` +
     `${Deno.version.deno}. The app is tests/fixtures/apps/everything built with its buildpack; ` +
-    "the stack build's roots are the Debian trixie test images' (tests/support/stack_images.ts).",
+    "the stack build's roots are the Debian trixie test images' (tests/support/stack_images.ts). " +
+    "The commands run once before they are timed, so the stack exec's bwrap line is remembered " +
+    "(src/devenv/stack_dev.ts), as for every exec of a project after its first.",
     "",
     "| command | wall (median of round medians) | CPU (user+sys, median of round means) |",
     "|---|---|---|",
@@ -163,6 +167,7 @@ try {
       ["stack", "`locald exec -- true`, stack build (bwrap over the run image)"],
       ["bwrap-full", "the stack build's exec's bwrap (its mounts), running /usr/bin/true"],
       ["bwrap", "`bwrap ... /bin/true` over the same root, /usr only (bwrap alone)"],
+      ["true", "/usr/bin/true, directly"],
       ...(BEFORE
         ? [
           ["before-host", "before: `locald exec -- true`, host build"],
@@ -174,6 +179,14 @@ try {
     `Stack over host, paired per round (median of the differences): wall ${ms(wallDiff)}, ` +
     `CPU ${ms(diff(cpu))}. Per round (wall): ` +
     rounds.map((r) => ms(r.stack.median - r.host.median)).join(", ") + ".",
+    "",
+    "Of that, bwrap's own share (the stack exec's bwrap with all its mounts running /usr/bin/true, " +
+    `over /usr/bin/true run directly, paired): ${
+      ms(diff((h) => h.median, "bwrap-full", "true"))
+    }. ` +
+    "The rest is locald's own work for the stack (the remembered bwrap line, the roots checked) " +
+    "and the run image's own launcher, loader and bash against the host's: " +
+    `${ms(wallDiff - diff((h) => h.median, "bwrap-full", "true"))}.`,
     ...(BEFORE
       ? [
         "",

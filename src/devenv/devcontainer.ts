@@ -20,7 +20,7 @@ import { ExitCode, LocaldError } from "../errors.ts";
 import { type LocaldDirs, pathsUnder, projectPaths } from "../config/paths.ts";
 import { type BuildRecord, readBuildRecord } from "../cnb/record.ts";
 import type { Step } from "../hosts/types.ts";
-import { stackDev } from "./stack.ts";
+import { stackDev } from "./stack_dev.ts";
 import { diffEnv } from "./format.ts";
 import {
   envCaptureArgv,

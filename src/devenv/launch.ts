@@ -13,7 +13,7 @@ import { exists } from "../util/fs.ts";
 import { parseEnvZ } from "./format.ts";
 import { command } from "../util/run.ts";
 import { trace } from "../util/trace.ts";
-import { recall, remember, stepInputs } from "./stack_memo.ts";
+import { recall, remember, stackDev, stepInputs } from "./stack_dev.ts";
 import {
   type DevEnv,
   devSandboxRequest,
@@ -50,7 +50,6 @@ export async function loadDevEnv(dir: string, view: StateView): Promise<DevEnv> 
       // Natively and on Lima the launcher's path is the same on this side; on WSL it is not.
       const here = view.name !== "wsl";
       if (rec.userland === "stack") {
-        const { stackDev } = await import("./stack.ts");
         const stack = stackDev(rec, cur, here);
         if (here) assertLayers(rec.layersDir, cur);
         return { projectDir: cur, paths, rec, view, stack };
@@ -366,7 +365,7 @@ export async function inUserland(
 ): Promise<Step> {
   if (!d.stack) return await withSandbox(flags, d, step, command);
   // A dev command natively (no --sandbox): the line the last one made, where nothing it
-  // depends on changed (stack_memo.ts), without loading stack.ts.
+  // depends on changed (stack_dev.ts), without loading stack.ts.
   const inputs = d.view?.name === "native" && !devSandboxRequest(flags, command)
     ? stepInputs(d, step, extra)
     : undefined;

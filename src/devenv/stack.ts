@@ -9,15 +9,15 @@
  * socket; /etc/resolv.conf and /etc/hosts from the host; and a passwd/group entry for the user
  * when the image has none (written into the project's state, never into the shared root).
  *
- * Loaded only for stack builds (a dynamic import from launch.ts): a host build's exec never
- * pays for it. Light itself: no node:path, no crypto, no process runner on the way to the
- * command.
+ * Loaded only for stack builds (a dynamic import from launch.ts), and only when the line is
+ * not remembered (stack_dev.ts, which also checks the roots): a host build's exec never pays
+ * for it, nor does a stack build's next exec. Light itself: no node:path, no crypto, no
+ * process runner on the way to the command.
  */
-import type { BuildRecord } from "../cnb/record.ts";
 import type { Mount, Step } from "../hosts/types.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { join } from "../util/path.ts";
-import { resolveIn, writeFileAtomic } from "../util/fs.ts";
+import { writeFileAtomic } from "../util/fs.ts";
 import { stackStep, stackSystem, userEntries } from "../hosts/stack.ts";
 import {
   layoutIfRecorded,
@@ -32,46 +32,9 @@ import {
   devSandboxRequest,
   type SandboxFlags,
   STACK_LAUNCHER,
-  STACK_LIFECYCLE,
   STACK_PROCESSES,
   type StackDev,
 } from "./dev_env.ts";
-
-function rebuild(projectDir: string): string {
-  return `locald build${projectDir === Deno.cwd() ? "" : ` -C ${projectDir}`}`;
-}
-
-/**
- * The stack of `rec` as this side sees it; a root filesystem `cache prune` removed since the
- * build is one line with the fix. `check`: whether this side can see the paths (not on WSL).
- */
-export function stackDev(rec: BuildRecord, projectDir: string, check: boolean): StackDev {
-  const s = rec.stack;
-  if (!s) {
-    throw new LocaldError(`the build record of ${projectDir} names no stack images`, {
-      hint: `run \`${rebuild(projectDir)}\` again`,
-      exitCode: ExitCode.notBuilt,
-    });
-  }
-  const gone = (what: string, ref: string) =>
-    new LocaldError(`the ${what}'s root filesystem ${projectDir} was built with is gone (${ref})`, {
-      hint: `run \`${rebuild(projectDir)}\` to extract it again`,
-      exitCode: ExitCode.notBuilt,
-    });
-  let lifecycle = join(s.builder.root, STACK_LIFECYCLE);
-  if (check) {
-    if (!isDirSync(s.runImage.root)) throw gone("run image", s.runImage.ref);
-    // Inside the builder's root: an image's absolute link never names this host's files.
-    const launcher = resolveIn(s.builder.root, STACK_LAUNCHER);
-    if (!launcher) throw gone("builder", s.builder.ref);
-    lifecycle = launcher.slice(0, launcher.lastIndexOf("/"));
-  }
-  return {
-    runRoot: s.runImage.root,
-    runImage: { ref: s.runImage.ref, digest: s.runImage.digest },
-    lifecycle,
-  };
-}
 
 /** Extra parts of a command a dev step runs in the run image. */
 export interface RunImageExtra {
@@ -165,14 +128,6 @@ function lstat(path: string): Deno.FileInfo | undefined {
     return Deno.lstatSync(path);
   } catch {
     return undefined;
-  }
-}
-
-function isDirSync(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
   }
 }
 

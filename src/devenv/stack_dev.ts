@@ -1,24 +1,72 @@
 /**
- * A stack build's dev step, remembered. The bwrap command line runImageStep() (stack.ts) makes
- * for a dev command depends only on what stepInputs() gathers here with a few lstat calls: the
- * mounts and what their sources are, HOME, the ssh agent's socket, the user, PATH (where bwrap
- * is found), the roots (named by digest, never changed once extracted) and the working
- * directory. The next command with the same inputs starts from the remembered line
- * (`<state>/stack/step-COMMAND.json`) and loads none of stack.ts and the modules it pulls in (root
- * layout, sandbox, identity files): about 3 ms of every `exec`, `run`, `env` and `shell`,
- * where the goal is 5 ms over a host build's. One line per command (`step-exec.json`...), so
- * direnv's `env` and the user's `exec` do not push each other's out.
+ * The light part of a stack build's dev command (exec, run, shell, env), on every such
+ * command's path before stack.ts: the roots checked (stackDev), and the bwrap line remembered.
+ *
+ * The line runImageStep() (stack.ts) makes for a dev command depends only on what
+ * stepInputs() gathers here with a few lstat calls: the mounts and what their sources are,
+ * HOME, the ssh agent's socket, the user, PATH (where bwrap is found), the roots (named by
+ * digest, never changed once extracted) and the working directory. The next command with the
+ * same inputs starts from the remembered line (`<state>/stack/step-COMMAND.json`) and loads
+ * none of stack.ts and the modules it pulls in (root layout, sandbox, identity files): about
+ * 3 ms of every `exec`, `run`, `env` and `shell`, where the goal is 5 ms over a host build's.
+ * One line per command, so direnv's `env` and the user's `exec` do not push each other's out.
  *
  * Natively and without --sandbox only (elsewhere the sandbox options come from the guest).
  * The files runImageStep writes beside it (passwd, group, the process links) live in the same
  * state directory, so they are there whenever the line is; a remembered bwrap that is gone is
- * looked up again. Light: imported by launch.ts on every dev command's path.
+ * looked up again. Light: imported by launch.ts (no node:path, no crypto).
  */
 import type { Mount, Step } from "../hosts/types.ts";
-import type { DevEnv } from "./dev_env.ts";
+import type { BuildRecord } from "../cnb/record.ts";
+import { type DevEnv, STACK_LAUNCHER, STACK_LIFECYCLE, type StackDev } from "./dev_env.ts";
+import { ExitCode, LocaldError } from "../errors.ts";
 import { join } from "../util/path.ts";
-import { lstatIf, writeFileAtomic } from "../util/fs.ts";
+import { lstatIf, resolveIn, writeFileAtomic } from "../util/fs.ts";
 import { VERSION } from "../version.ts";
+
+function rebuild(projectDir: string): string {
+  return `locald build${projectDir === Deno.cwd() ? "" : ` -C ${projectDir}`}`;
+}
+
+/**
+ * The stack of `rec` as this side sees it; a root filesystem `cache prune` removed since the
+ * build is one line with the fix. `check`: whether this side can see the paths (not on WSL).
+ */
+export function stackDev(rec: BuildRecord, projectDir: string, check: boolean): StackDev {
+  const s = rec.stack;
+  if (!s) {
+    throw new LocaldError(`the build record of ${projectDir} names no stack images`, {
+      hint: `run \`${rebuild(projectDir)}\` again`,
+      exitCode: ExitCode.notBuilt,
+    });
+  }
+  const gone = (what: string, ref: string) =>
+    new LocaldError(`the ${what}'s root filesystem ${projectDir} was built with is gone (${ref})`, {
+      hint: `run \`${rebuild(projectDir)}\` to extract it again`,
+      exitCode: ExitCode.notBuilt,
+    });
+  let lifecycle = join(s.builder.root, STACK_LIFECYCLE);
+  if (check) {
+    if (!isDirSync(s.runImage.root)) throw gone("run image", s.runImage.ref);
+    // Inside the builder's root: an image's absolute link never names this host's files.
+    const launcher = resolveIn(s.builder.root, STACK_LAUNCHER);
+    if (!launcher) throw gone("builder", s.builder.ref);
+    lifecycle = launcher.slice(0, launcher.lastIndexOf("/"));
+  }
+  return {
+    runRoot: s.runImage.root,
+    runImage: { ref: s.runImage.ref, digest: s.runImage.digest },
+    lifecycle,
+  };
+}
+
+function isDirSync(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Bump when runImageStep's line changes for the same inputs. With locald's version: a line

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { recall, remember, stepInputs } from "./stack_memo.ts";
+import { recall, remember, stepInputs } from "./stack_dev.ts";
 import { runImageStep } from "./stack.ts";
 import { devStep } from "./launch.ts";
 import type { DevEnv } from "./dev_env.ts";
