@@ -41,6 +41,13 @@ const arg = (name: string) => {
 const ROUNDS = Number(arg("--rounds") ?? 6);
 const RUNS = Number(arg("--runs") ?? 15);
 const BEFORE = arg("--before");
+/** The --before checkout as the results name it: its commit, where it is a git checkout. */
+const beforeName = async (dir: string) => {
+  const o = await new Deno.Command("git", { args: ["-C", dir, "rev-parse", "--short", "HEAD"] })
+    .output().catch(() => undefined);
+  const rev = o?.success ? new TextDecoder().decode(o.stdout).trim() : "";
+  return rev ? `commit ${rev}` : dir;
+};
 const dec = new TextDecoder();
 
 interface Hf {
@@ -190,7 +197,7 @@ try {
     ...(BEFORE
       ? [
         "",
-        `Before (main.ts of ${BEFORE}, same rounds): stack over host wall ` +
+        `Before (main.ts of ${await beforeName(BEFORE)}, same rounds): stack over host wall ` +
         `${ms(diff((h) => h.median, "before-stack", "before-host"))}, CPU ` +
         `${ms(diff(cpu, "before-stack", "before-host"))}; this checkout's host exec against ` +
         `before's: wall ${ms(diff((h) => h.median, "host", "before-host"))}, stack exec ` +
