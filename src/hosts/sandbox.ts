@@ -293,13 +293,17 @@ export function layoutFromFacts(facts: PathFact[]): SystemEntry[] {
   });
 }
 
-/** Which SYSTEM_DIRS and ETC_ENTRIES exist here, and how (impure: lstat only). */
-export async function systemLayout(): Promise<SystemEntry[]> {
+/**
+ * Which SYSTEM_DIRS and ETC_ENTRIES exist here, and how (impure: lstat only). Synchronous
+ * calls: some forty paths, where an await each cost a build or a sandboxed command several
+ * milliseconds of round trips.
+ */
+export function systemLayout(): Promise<SystemEntry[]> {
   const facts: PathFact[] = [];
   for (const path of [...SYSTEM_DIRS, ...ETC_ENTRIES]) {
     let info: Deno.FileInfo;
     try {
-      info = await Deno.lstat(path);
+      info = Deno.lstatSync(path);
     } catch {
       continue;
     }
@@ -311,12 +315,12 @@ export async function systemLayout(): Promise<SystemEntry[]> {
       facts.push({
         path,
         kind: "symlink",
-        target: await Deno.readLink(path),
-        real: await Deno.realPath(path),
+        target: Deno.readLinkSync(path),
+        real: Deno.realPathSync(path),
       });
     } catch {
       continue; // dangling
     }
   }
-  return layoutFromFacts(facts);
+  return Promise.resolve(layoutFromFacts(facts));
 }
