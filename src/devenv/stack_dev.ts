@@ -22,7 +22,6 @@ import { type DevEnv, STACK_LAUNCHER, STACK_LIFECYCLE, type StackDev } from "./d
 import { ExitCode, LocaldError } from "../errors.ts";
 import { join } from "../util/path.ts";
 import { lstatIf, resolveIn, writeFileAtomic } from "../util/fs.ts";
-import { VERSION } from "../version.ts";
 
 function rebuild(projectDir: string): string {
   return `locald build${projectDir === Deno.cwd() ? "" : ` -C ${projectDir}`}`;
@@ -69,10 +68,17 @@ function isDirSync(path: string): boolean {
 }
 
 /**
- * Bump when runImageStep's line changes for the same inputs. With locald's version: a line
- * another release made is never used.
+ * Bump when runImageStep's line changes for the same inputs. With the locald binary's own
+ * identity (below): a line another build of locald made is never used.
  */
 const FORMAT = 1;
+
+/** The running binary (a release's locald; deno itself under `deno run`), as stat sees it. */
+function binary(): (string | number | null)[] {
+  const path = Deno.execPath();
+  const st = lstatIf(path);
+  return [path, st?.size ?? null, st?.mtime?.getTime() ?? null, st?.ino ?? null];
+}
 
 /** What runImageStep's line for a dev command (no --sandbox) depends on, as a string. */
 export function stepInputs(
@@ -89,7 +95,7 @@ export function stepInputs(
   const passwd = lstatIf("/etc/passwd");
   return JSON.stringify([
     FORMAT,
-    VERSION,
+    binary(),
     // bwrap is looked up on PATH; the user and group ids are the user's own.
     [e.PATH ?? null, Deno.uid(), Deno.gid()],
     d.stack,
