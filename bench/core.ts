@@ -14,6 +14,7 @@
  * Writes bench/results/core.md (and the raw hyperfine JSON next to it).
  */
 import { join } from "node:path";
+import { checkoutName } from "./lib/checkout.ts";
 import { type Paired, paired } from "./lib/paired.ts";
 import { v8FlagsArg } from "../scripts/release/project.ts";
 
@@ -233,9 +234,11 @@ another command), medians. Load average when the series started: ${LOAD}.
   } |
 ${
     baseline
-      ? `| small fixture, baseline (${BASELINE}) | ${ms(b["baseline build (small fixture)"])} | ${
-        ms(b["plain phases (small fixture)"])
-      } | ${ratio(b["baseline build (small fixture)"], b["plain phases (small fixture)"])} |\n`
+      ? `| small fixture, baseline (${await checkoutName(BASELINE)}) | ${
+        ms(b["baseline build (small fixture)"])
+      } | ${ms(b["plain phases (small fixture)"])} | ${
+        ratio(b["baseline build (small fixture)"], b["plain phases (small fixture)"])
+      } |\n`
       : ""
   }
 Deno's start-up (\`deno run\` of an empty program) in the same rounds: ${

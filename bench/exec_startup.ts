@@ -19,6 +19,7 @@
  */
 import { join } from "node:path";
 import { median } from "./lib/stats.ts";
+import { checkoutName } from "./lib/checkout.ts";
 import { v8FlagsArg } from "../scripts/release/project.ts";
 
 /** The release binary's V8 flags: locald and the Deno floors it is measured against run with them. */
@@ -162,7 +163,7 @@ try {
     ).join("; ") + ".",
     "",
     "Goal: exec at most 5 ms over the floor.",
-    before ? `"before" is main.ts of ${before} on the same app and state.` : "",
+    before ? `"before" is main.ts of ${await checkoutName(before)} on the same app and state.` : "",
     "",
   ];
   await Deno.mkdir(join(REPO, "bench/results"), { recursive: true });

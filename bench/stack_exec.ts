@@ -27,6 +27,7 @@ import { localdDirs } from "../src/config/paths.ts";
 import { openDevSession } from "../src/devenv/session.ts";
 import { commandIn, inUserland } from "../src/devenv/launch.ts";
 import { median } from "./lib/stats.ts";
+import { checkoutName } from "./lib/checkout.ts";
 import { v8FlagsArg } from "../scripts/release/project.ts";
 
 /** The release binary's V8 flags: locald and the Deno floors it is measured against run with them. */
@@ -41,13 +42,6 @@ const arg = (name: string) => {
 const ROUNDS = Number(arg("--rounds") ?? 6);
 const RUNS = Number(arg("--runs") ?? 15);
 const BEFORE = arg("--before");
-/** The --before checkout as the results name it: its commit, where it is a git checkout. */
-const beforeName = async (dir: string) => {
-  const o = await new Deno.Command("git", { args: ["-C", dir, "rev-parse", "--short", "HEAD"] })
-    .output().catch(() => undefined);
-  const rev = o?.success ? new TextDecoder().decode(o.stdout).trim() : "";
-  return rev ? `commit ${rev}` : dir;
-};
 const dec = new TextDecoder();
 
 interface Hf {
@@ -197,7 +191,7 @@ try {
     ...(BEFORE
       ? [
         "",
-        `Before (main.ts of ${await beforeName(BEFORE)}, same rounds): stack over host wall ` +
+        `Before (main.ts of ${await checkoutName(BEFORE)}, same rounds): stack over host wall ` +
         `${ms(diff((h) => h.median, "before-stack", "before-host"))}, CPU ` +
         `${ms(diff(cpu, "before-stack", "before-host"))}; this checkout's host exec against ` +
         `before's: wall ${ms(diff((h) => h.median, "host", "before-host"))}, stack exec ` +
