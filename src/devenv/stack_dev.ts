@@ -12,9 +12,9 @@
  * One line per command, so direnv's `env` and the user's `exec` do not push each other's out.
  *
  * Natively and without --sandbox only (elsewhere the sandbox options come from the guest).
- * The files runImageStep writes beside it (passwd, group, the process links) live in the same
- * state directory, so they are there whenever the line is; a remembered bwrap that is gone is
- * looked up again. Light: imported by launch.ts (no node:path, no crypto).
+ * The files of the state the line binds (the passwd and group runImageStep writes) are kept
+ * with it and compared before it is used, since another command's line may rewrite them; a
+ * remembered bwrap that is gone is looked up again. Light: imported by launch.ts (no node:path, no crypto).
  */
 import type { Mount, Step } from "../hosts/types.ts";
 import type { BuildRecord } from "../cnb/record.ts";
@@ -119,6 +119,28 @@ interface Remembered {
   prefix: string[];
   /** HOME inside. */
   home: string;
+  /**
+   * The files of the project's state the line binds (the passwd and group with the user's
+   * entry), with what they held: another command's line may have rewritten them since.
+   */
+  files: Record<string, string>;
+}
+
+/** The regular files under the state directory that a bwrap line binds, with their text. */
+function boundStateFiles(d: DevEnv, prefix: string[]): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  const under = d.paths.state + "/";
+  for (let i = 0; i < prefix.length - 1; i++) {
+    if (!prefix[i].startsWith("--") || !prefix[i + 1].startsWith(under)) continue;
+    const src = prefix[i + 1];
+    if (!lstatIf(src)?.isFile) continue;
+    try {
+      out[src] = Deno.readTextFileSync(src);
+    } catch {
+      return undefined;
+    }
+  }
+  return out;
 }
 
 const file = (d: DevEnv, command: string) => join(d.paths.state, "stack", `step-${command}.json`);
@@ -139,8 +161,17 @@ export function recall(
   if (r?.inputs !== inputs || !Array.isArray(r.prefix) || typeof r.home !== "string") {
     return undefined;
   }
-  // The bwrap it names is still there (else it is looked up again).
+  // The bwrap it names is still there (else it is looked up again), and the state files it
+  // binds hold what they held.
   if (!lstatIf(r.prefix[0])?.isFile) return undefined;
+  if (typeof r.files !== "object" || r.files === null) return undefined;
+  for (const [path, text] of Object.entries(r.files)) {
+    try {
+      if (Deno.readTextFileSync(path) !== text) return undefined;
+    } catch {
+      return undefined;
+    }
+  }
   return {
     ...step,
     argv: [...r.prefix, ...step.argv],
@@ -163,6 +194,9 @@ export async function remember(
   // Only a line that ends with the step's own command, as stackStep makes it.
   if (cut < 1 || made.argv[cut - 1] !== "--" || home === undefined) return;
   if (made.argv.slice(cut).some((a, i) => a !== step.argv[i])) return;
-  const r: Remembered = { inputs, prefix: made.argv.slice(0, cut), home };
+  const prefix = made.argv.slice(0, cut);
+  const files = boundStateFiles(d, prefix);
+  if (!files) return;
+  const r: Remembered = { inputs, prefix, home, files };
   await writeFileAtomic(file(d, command), JSON.stringify(r)).catch(() => {});
 }

@@ -17,8 +17,10 @@ async function fixture() {
     await Deno.mkdir(`${root}/${d}`, { recursive: true });
   }
   await Deno.symlink("usr/bin", `${root}/bin`);
-  await Deno.writeTextFile(`${root}/etc/passwd`, "root:x:0:0::/root:/bin/sh\n");
-  await Deno.writeTextFile(`${root}/etc/group`, "root:x:0:\n");
+  // No entry for the user running the test (root too): runImageStep writes passwd and group.
+  const other = (Deno.uid() ?? 0) + 1;
+  await Deno.writeTextFile(`${root}/etc/passwd`, `other:x:${other}:${other}::/:/bin/sh\n`);
+  await Deno.writeTextFile(`${root}/etc/group`, `other:x:${other}:\n`);
   for (const d of ["Ana Lopez/My App", "home/ana", "layers", "state", "bin", "other-bin"]) {
     await Deno.mkdir(`${tmp}/${d}`, { recursive: true });
   }
@@ -151,6 +153,16 @@ Deno.test("stack step memo: a remembered line is the line runImageStep makes for
     const s = step();
     await turn(s);
     await turn(s, { mounts: [{ path: d.paths.state, writable: true }] }, "env");
+    assert.ok(recall(d, "exec", s, stepInputs(d, s, {})));
+    // Another command's line rewrites the passwd and group both bind (another HOME): `exec`'s
+    // line, made for the old ones, is not used with the new.
+    const passwd = `${tmp}/state/stack/passwd`;
+    const before = await Deno.readTextFile(passwd);
+    const elsewhere = step({ env: { HOME: home2, PATH: `${tmp}/other-bin`, USER: "ana" } });
+    await turn(elsewhere, {}, "run");
+    assert.notEqual(await Deno.readTextFile(passwd), before, "the passwd was not rewritten");
+    assert.equal(recall(d, "exec", s, stepInputs(d, s, {})), undefined);
+    await turn(s);
     assert.ok(recall(d, "exec", s, stepInputs(d, s, {})));
     // A remembered bwrap that is gone is looked up again.
     await Deno.remove(`${tmp}/other-bin/bwrap`);
