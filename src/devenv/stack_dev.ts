@@ -75,7 +75,7 @@ const FORMAT = 1;
 
 /** The running binary (a release's locald; deno itself under `deno run`), as stat sees it. */
 function binary(): (string | number | null)[] {
-  const path = Deno.execPath();
+  const path = Deno.execPath(); // execPath: locald itself (or deno under `deno run`); only its stat
   const st = lstatIf(path);
   return [path, st?.size ?? null, st?.mtime?.getTime() ?? null, st?.ino ?? null];
 }
