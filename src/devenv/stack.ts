@@ -17,7 +17,7 @@
 import type { Mount, Step } from "../hosts/types.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { join } from "../util/path.ts";
-import { writeFileAtomic } from "../util/fs.ts";
+import { lstatIf, readTextIf, writeFileAtomic } from "../util/fs.ts";
 import { stackStep, stackSystem, userEntries } from "../hosts/stack.ts";
 import {
   layoutIfRecorded,
@@ -95,11 +95,11 @@ export async function runImageStep(
   // A HOME that does not exist here cannot be shown: the command gets an empty one instead
   // (as under --sandbox), not a bwrap error.
   const env = { ...step.env };
-  if (dev && env.HOME && !lstat(here(env.HOME))) delete env.HOME;
+  if (dev && env.HOME && !lstatIf(here(env.HOME))) delete env.HOME;
   const s = {
     ...step,
     env,
-    mounts: mounts.filter((m) => !optional.includes(m) || lstat(here(m.source ?? m.path))),
+    mounts: mounts.filter((m) => !optional.includes(m) || lstatIf(here(m.source ?? m.path))),
   };
   // The record stands in for the root's first levels wherever it is there (natively too).
   const layout = runLayout(d) ?? layoutIfRecorded(st.runRoot);
@@ -110,7 +110,7 @@ export async function runImageStep(
     guestRoot: g(st.runRoot),
     dev,
     etc: Object.fromEntries(Object.entries(etc).map(([k, v]) => [k, g(v)])),
-    isFile: (m) => lstat(here(m.source ?? m.path))?.isFile ?? false,
+    isFile: (m) => lstatIf(here(m.source ?? m.path))?.isFile ?? false,
   });
   return stackStep(s, { ...opts, system, dev });
 }
@@ -121,22 +121,6 @@ export async function runImageStep(
  */
 function runLayout(d: DevEnv): RootLayoutRecord | undefined {
   return d.view?.rootsByRecord ? recordedLayout(d.stack!.runRoot) : undefined;
-}
-
-function lstat(path: string): Deno.FileInfo | undefined {
-  try {
-    return Deno.lstatSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
-function readText(path: string): string | undefined {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -165,7 +149,7 @@ async function processLinks(d: DevEnv, type: string): Promise<string> {
 
 /** The user's name on this side (for the entry the image lacks). */
 function hostName(uid: number, env: Record<string, string>): string {
-  const row = (readText("/etc/passwd") ?? "").split("\n")
+  const row = (readTextIf("/etc/passwd") ?? "").split("\n")
     .map((l) => l.split(":")).find((f) => f[2] === String(uid));
   return row?.[0] || env.USER || env.LOGNAME || `user${uid}`;
 }
@@ -197,7 +181,7 @@ export async function identityFiles(
   const out: Record<string, string> = {};
   for (const name of ["passwd", "group"] as const) {
     const path = join(d.paths.state, "stack", name);
-    if (readText(path) !== files[name]) {
+    if (readTextIf(path) !== files[name]) {
       await writeFileAtomic(path, files[name]);
     }
     out[`/etc/${name}`] = path;
@@ -233,7 +217,7 @@ export async function runImageShell(
     if (!userShell || c === userShell) return { shell: c };
     const marker = join(d.paths.state, "stack", "shell-note");
     const key = `${st.runImage.digest} ${userShell} ${c}\n`;
-    if (readText(marker) === key) return { shell: c };
+    if (readTextIf(marker) === key) return { shell: c };
     await writeFileAtomic(marker, key).catch(() => {});
     return {
       shell: c,

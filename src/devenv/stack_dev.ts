@@ -21,7 +21,7 @@ import type { BuildRecord } from "../cnb/record.ts";
 import { type DevEnv, STACK_LAUNCHER, STACK_LIFECYCLE, type StackDev } from "./dev_env.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { join } from "../util/path.ts";
-import { lstatIf, resolveIn, writeFileAtomic } from "../util/fs.ts";
+import { lstatIf, readTextIf, resolveIn, writeFileAtomic } from "../util/fs.ts";
 
 function rebuild(projectDir: string): string {
   return `locald build${projectDir === Deno.cwd() ? "" : ` -C ${projectDir}`}`;
@@ -134,11 +134,9 @@ function boundStateFiles(d: DevEnv, prefix: string[]): Record<string, string> | 
     if (!prefix[i].startsWith("--") || !prefix[i + 1].startsWith(under)) continue;
     const src = prefix[i + 1];
     if (!lstatIf(src)?.isFile) continue;
-    try {
-      out[src] = Deno.readTextFileSync(src);
-    } catch {
-      return undefined;
-    }
+    const text = readTextIf(src);
+    if (text === undefined) return undefined;
+    out[src] = text;
   }
   return out;
 }
@@ -154,7 +152,7 @@ export function recall(
 ): Step | undefined {
   let r: Remembered;
   try {
-    r = JSON.parse(Deno.readTextFileSync(file(d, command)));
+    r = JSON.parse(readTextIf(file(d, command)) ?? "null");
   } catch {
     return undefined;
   }
@@ -166,11 +164,7 @@ export function recall(
   if (!lstatIf(r.prefix[0])?.isFile) return undefined;
   if (typeof r.files !== "object" || r.files === null) return undefined;
   for (const [path, text] of Object.entries(r.files)) {
-    try {
-      if (Deno.readTextFileSync(path) !== text) return undefined;
-    } catch {
-      return undefined;
-    }
+    if (readTextIf(path) !== text) return undefined;
   }
   return {
     ...step,

@@ -33,6 +33,37 @@ export interface ApplyStats {
 
 const WH = ".wh.";
 const OPAQUE = ".wh..wh..opq";
+
+/**
+ * What an entry whose base name starts with WH asks for, by the OCI layer rules: an opaque
+ * directory (everything earlier layers put below it goes), a path removed, or nothing (aufs
+ * metadata). Pure: the applier and the flattened model (flatten.ts) both follow it.
+ */
+export function whiteoutOf(
+  rel: string,
+  base: string,
+): { opaque: string } | { remove: string } | undefined {
+  const slash = rel.lastIndexOf("/");
+  const dir = slash === -1 ? "" : rel.slice(0, slash);
+  if (base === OPAQUE) return { opaque: dir };
+  const target = (dir ? `${dir}/` : "") + base.slice(WH.length);
+  // aufs metadata
+  if (base === WH || target.endsWith("/") || base.startsWith(WH + WH)) return undefined;
+  return { remove: target };
+}
+
+/** Whether an entry's base name makes it a whiteout (whiteoutOf says what it asks for). */
+export const isWhiteout = (base: string) => base.startsWith(WH);
+
+/** `rel` and its parents as written by the layer being applied: its whiteouts spare them. */
+export function markWritten(written: Set<string>, rel: string) {
+  let r = rel;
+  while (r && !written.has(r)) {
+    written.add(r);
+    const i = r.lastIndexOf("/");
+    r = i === -1 ? "" : r.slice(0, i);
+  }
+}
 export const TAR_HINT = "the layer is not a valid tar archive; nothing extracted from it was kept";
 
 /** A layer entry refused (a hostile or corrupt image): one line, nothing kept. */
@@ -141,14 +172,6 @@ export class LayerApplier {
   async apply(path: string, compression: Compression, label = "layer"): Promise<ApplyStats> {
     const stats: ApplyStats = { files: 0, bytes: 0, skipped: 0 };
     const written = new Set<string>();
-    const mark = (rel: string) => {
-      let r = rel;
-      while (r && !written.has(r)) {
-        written.add(r);
-        const i = r.lastIndexOf("/");
-        r = i === -1 ? "" : r.slice(0, i);
-      }
-    };
     const f = await Deno.open(path, { read: true });
     let input: (ByteSource & { close?(): void }) | undefined;
     try {
@@ -157,7 +180,7 @@ export class LayerApplier {
       for (let h; (h = await tar.next()) !== null;) {
         const rel = entryPath(label, h.name);
         const base = rel.slice(rel.lastIndexOf("/") + 1);
-        if (base.startsWith(WH)) {
+        if (isWhiteout(base)) {
           this.#whiteout(rel, base, written, label, h.name);
           continue;
         }
@@ -166,7 +189,7 @@ export class LayerApplier {
           continue;
         }
         this.#parents(rel, label, h.name);
-        mark(rel);
+        markWritten(written, rel);
         const abs = join(this.root, rel);
         const mode = h.mode & 0o777;
         switch (h.type) {
@@ -249,19 +272,17 @@ export class LayerApplier {
   }
 
   #whiteout(rel: string, base: string, written: Set<string>, label: string, name: string) {
-    const slash = rel.lastIndexOf("/");
-    const dir = slash === -1 ? "" : rel.slice(0, slash);
-    if (base === OPAQUE) {
-      if (dir !== "" && !this.#include(dir)) return;
+    const w = whiteoutOf(rel, base);
+    if (!w) return;
+    if ("opaque" in w) {
+      if (w.opaque !== "" && !this.#include(w.opaque)) return;
       this.#parents(rel, label, name);
-      this.#prune(dir, written);
+      this.#prune(w.opaque, written);
       return;
     }
-    const target = (dir ? `${dir}/` : "") + base.slice(WH.length);
-    if (base === WH || target.endsWith("/") || base.startsWith(WH + WH)) return; // aufs metadata
-    if (!this.#include(target) || written.has(target)) return;
-    this.#parents(target, label, name);
-    this.#remove(target);
+    if (!this.#include(w.remove) || written.has(w.remove)) return;
+    this.#parents(w.remove, label, name);
+    this.#remove(w.remove);
   }
 
   /** Opaque directory: drop everything below `dir` that this layer did not write. */

@@ -21,7 +21,15 @@
 import { ExitCode, LocaldError } from "../errors.ts";
 import { followLinksIn } from "../util/fs.ts";
 import { type TarEntry, TarReader } from "../archive/tar.ts";
-import { entryPath, openLayer, refuse, TAR_HINT } from "./apply.ts";
+import {
+  entryPath,
+  isWhiteout,
+  markWritten,
+  openLayer,
+  refuse,
+  TAR_HINT,
+  whiteoutOf,
+} from "./apply.ts";
 import type { Compression } from "./manifest.ts";
 import { LAYOUT_DEPTH, RECORDED_SHELLS, type RootLayoutRecord } from "./root_layout.ts";
 
@@ -44,9 +52,6 @@ type Node =
   | { kind: "dir"; mode: number }
   | { kind: "symlink"; target: string }
   | { kind: "file"; file: FileNode };
-
-const WH = ".wh.";
-const OPAQUE = ".wh..wh..opq";
 
 /** The final tree of `layers`, as the applier would leave it (pass 1). */
 export class FlatTree {
@@ -78,24 +83,16 @@ export class FlatTree {
   async add(layer: FlatLayer, layerIndex: number) {
     const { label } = layer;
     const written = new Set<string>();
-    const mark = (rel: string) => {
-      let r = rel;
-      while (r && !written.has(r)) {
-        written.add(r);
-        const i = r.lastIndexOf("/");
-        r = i === -1 ? "" : r.slice(0, i);
-      }
-    };
     for await (const { h, index } of entries(layer)) {
       const rel = entryPath(label, h.name);
       const base = rel.slice(rel.lastIndexOf("/") + 1);
-      if (base.startsWith(WH)) {
+      if (isWhiteout(base)) {
         this.#whiteout(rel, base, written, label, h.name);
         continue;
       }
       if (rel === "") continue;
       this.#parents(rel, label, h.name);
-      mark(rel);
+      markWritten(written, rel);
       const mode = h.mode & 0o777;
       const cur = this.nodes.get(rel);
       switch (h.type) {
@@ -134,21 +131,19 @@ export class FlatTree {
   }
 
   #whiteout(rel: string, base: string, written: Set<string>, label: string, name: string) {
-    const slash = rel.lastIndexOf("/");
-    const dir = slash === -1 ? "" : rel.slice(0, slash);
-    if (base === OPAQUE) {
+    const w = whiteoutOf(rel, base);
+    if (!w) return;
+    if ("opaque" in w) {
       this.#parents(rel, label, name);
-      const prefix = dir ? dir + "/" : "";
+      const prefix = w.opaque ? w.opaque + "/" : "";
       for (const k of [...this.nodes.keys()]) {
         if (k.startsWith(prefix) && !written.has(k)) this.nodes.delete(k);
       }
       return;
     }
-    const target = (dir ? `${dir}/` : "") + base.slice(WH.length);
-    if (base === WH || target.endsWith("/") || base.startsWith(WH + WH)) return; // aufs metadata
-    if (written.has(target)) return;
-    this.#parents(target, label, name);
-    this.#remove(target);
+    if (written.has(w.remove)) return;
+    this.#parents(w.remove, label, name);
+    this.#remove(w.remove);
   }
 
   /**

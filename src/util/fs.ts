@@ -72,6 +72,15 @@ export async function readTextIfExists(path: string): Promise<string | undefined
   }
 }
 
+/** A file's text, or undefined when it cannot be read. Synchronous: small files, hot paths. */
+export function readTextIf(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Copy a tree keeping modes, symlinks and modification times; "link" hard-links files instead
  * of copying them (for content nothing will write to again).
