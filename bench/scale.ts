@@ -20,7 +20,8 @@
  *
  * `--only change` runs part 3 alone (bench/results/scale-rebuild.md), against the no-op build
  * that follows each rebuild (it settles the record, see src/cnb/build.ts) and the one after it;
- * `--baseline DIR` measures another checkout's locald the same way in the same run.
+ * `--only env` runs part 2 alone (bench/results/scale-env.md); with either, `--baseline DIR`
+ * measures another checkout's locald the same way in the same rounds.
  */
 import { join } from "node:path";
 import { benchEnv } from "./lib/env.ts";
@@ -162,14 +163,79 @@ interface Row {
   cpu: { noop: number; small: number; floor: number };
   /** The baseline checkout's no-op builds (--baseline), in the same rounds. */
   base?: { noop: number; small: number };
-  env: Record<string, { tree: number; small: number; cpuTree: number; cpuSmall: number }>;
+  env: Record<string, EnvCell>;
   share: number;
   phases: number;
   changeNoop: number;
   rss: number;
 }
 
+/** One environment command on the tree against the 2-file app, paired per round. */
+interface EnvCell {
+  tree: number;
+  small: number;
+  /** Medians over the rounds of the tree's run over the 2-file app's (wall, CPU). */
+  ratio: number;
+  cpuRatio: number;
+  /** The baseline checkout's, in the same rounds. */
+  base?: { tree: number; small: number; ratio: number };
+}
+
+const ENV_HOW = "Each cell: the command on the tree / on the 2-file app (medians of the rounds), " +
+  "then the median of the rounds' ratios, wall (CPU time). Paired rounds: every command runs " +
+  "once a round after one warm-up run, each round starting with another command. Goal <= 1.25.";
+
+const ENV_FORMS: Record<string, (a: string) => string> = {
+  "exec -- true": (a) => `exec -C ${a} -- true`,
+  "env": (a) => `env -C ${a}`,
+  "shell -c true": (a) => `shell -C ${a} -c true`,
+  "run web": (a) => `run -C ${a} web`,
+};
+
+/**
+ * The environment commands on the tree and on the 2-file app, in paired rounds (every command
+ * once a round, each round starting with another one): the ratio is the median of the rounds'
+ * ratios, so a load change meets both sides of it alike. With a baseline, its commands on its
+ * own copies of both apps take their turns in the same rounds.
+ */
+async function envSeries(
+  app: string,
+  rounds: number,
+  base?: { cli: string; app: string; small: string },
+): Promise<Record<string, EnvCell>> {
+  const cmds: Record<string, string> = {};
+  for (const [k, f] of Object.entries(ENV_FORMS)) {
+    cmds[`${k} (tree)`] = `${locald} ${f(app)}`;
+    cmds[`${k} (small)`] = `${locald} ${f(small)}`;
+    if (base) {
+      cmds[`${k} (base tree)`] = `${base.cli} ${f(base.app)}`;
+      cmds[`${k} (base small)`] = `${base.cli} ${f(base.small)}`;
+    }
+  }
+  const p = await paired(cmds, rounds, env, join(root, "paired-env.json"));
+  const ratio = (a: number[], b: number[]) => median(a.map((x, i) => x / b[i]));
+  const res: Record<string, EnvCell> = {};
+  for (const k of Object.keys(ENV_FORMS)) {
+    const t = p[`${k} (tree)`], sm = p[`${k} (small)`];
+    const bt = p[`${k} (base tree)`], bs = p[`${k} (base small)`];
+    res[k] = {
+      tree: t.median,
+      small: sm.median,
+      ratio: ratio(t.times, sm.times),
+      cpuRatio: ratio(t.cpus, sm.cpus),
+      base: bt && { tree: bt.median, small: bs.median, ratio: ratio(bt.times, bs.times) },
+    };
+    say(
+      `${k}: ${ms(t.median)} vs ${ms(sm.median)} on the 2-file app: ${r2(res[k].ratio)}x ` +
+        `(CPU ${r2(res[k].cpuRatio)}x)` +
+        (bt ? `; baseline ${r2(res[k].base!.ratio)}x` : ""),
+    );
+  }
+  return res;
+}
+
 const rows: Row[] = [];
+const envRows: { files: number; tree: string; env: Record<string, EnvCell> }[] = [];
 const changeRows: { files: number; tree: string; ours: Change; base?: Change }[] = [];
 const LOAD = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
 const small = join(root, "small");
@@ -220,6 +286,22 @@ try {
           continue;
         }
         await build(app);
+        if (ONLY === "env") {
+          const other = join(root, `base-${files}-${name}`);
+          if (baselineLocald) {
+            await new Deno.Command("cp", { args: ["-a", app, other] }).output();
+            await run([...baselineLocald.split(" "), "build", "-C", other, "-b", BP]);
+          }
+          const res = await envSeries(
+            app,
+            RUNS,
+            baselineLocald ? { cli: baselineLocald, app: other, small: baseSmall } : undefined,
+          );
+          envRows.push({ files, tree: name, env: res });
+          if (baselineLocald) await Deno.remove(other, { recursive: true });
+          await Deno.remove(app, { recursive: true });
+          continue;
+        }
         const floorCmd = `sh -c "find ${app} -printf '%p %s %m %T@\\n' | sha256sum"`;
         const runs = files >= 100000 ? Math.max(3, Math.floor(RUNS / 2)) : RUNS;
         // Paired rounds: the no-op builds, the floor and Deno's empty start-up take turns.
@@ -257,28 +339,8 @@ try {
               ? `; baseline ${ms(n.baseNoop.median)} (2-file ${ms(n.baseSmall.median)})`
               : ""),
         );
-        // The environment commands, on the tree and on the 2-file app, in one run.
-        const envCmds: Record<string, string> = {};
-        const forms: Record<string, (a: string) => string> = {
-          "exec -- true": (a) => `${locald} exec -C ${a} -- true`,
-          "env": (a) => `${locald} env -C ${a}`,
-          "shell -c true": (a) => `${locald} shell -C ${a} -c true`,
-          "run web": (a) => `${locald} run -C ${a} web`,
-        };
-        for (const [k, f] of Object.entries(forms)) {
-          envCmds[`${k} (tree)`] = f(app);
-          envCmds[`${k} (small)`] = f(small);
-        }
-        const e = await hyperfine(envCmds, runs);
-        const envRes: Row["env"] = {};
-        for (const k of Object.keys(forms)) {
-          const t = e[`${k} (tree)`], sm = e[`${k} (small)`];
-          envRes[k] = { tree: t.median, small: sm.median, cpuTree: cpu(t), cpuSmall: cpu(sm) };
-          say(
-            `${k}: ${ms(t.median)} vs ${ms(sm.median)} on the 2-file app: ` +
-              `${r2(t.median / sm.median)}x (CPU ${r2(cpu(t) / cpu(sm))}x)`,
-          );
-        }
+        // The environment commands, on the tree and on the 2-file app, paired.
+        const envRes = await envSeries(app, runs);
         // One-file change against no-op, alternating, locald's share = wall - phases.
         const changed = join(app, "tree", shape === "flat" ? "src/m0000/f0.ts" : "src/app1.js");
         const shares: number[] = [], phases: number[] = [], noops: number[] = [];
@@ -325,6 +387,9 @@ try {
   if (ONLY === "change") {
     await Deno.writeTextFile(join(OUT, "scale-rebuild.md"), changeReport());
     say(`wrote ${join(OUT, "scale-rebuild.md")}`);
+  } else if (ONLY === "env") {
+    await Deno.writeTextFile(join(OUT, "scale-env.md"), envReport());
+    say(`wrote ${join(OUT, "scale-env.md")}`);
   } else {
     // exec on the 2-file app against a Deno program that only spawns the launcher.
     const rec = JSON.parse(
@@ -391,6 +456,42 @@ function changeReport(): string {
   ].join("\n");
 }
 
+/** The environment commands' table: one row per tree, one cell per command. */
+function envTable(list: { files: number; tree: string; env: Record<string, EnvCell> }[]) {
+  const names = Object.keys(ENV_FORMS);
+  return [
+    `| files | tree | ${names.join(" | ")} |`,
+    `| --- | --- |${names.map(() => " --- |").join("")}`,
+    ...list.map((r) =>
+      `| ${r.files} | ${r.tree} | ` +
+      names.map((k) => {
+        const v = r.env[k];
+        return `${ms(v.tree)} / ${ms(v.small)}: ${r2(v.ratio)} (${r2(v.cpuRatio)})` +
+          (v.base ? `; before ${r2(v.base.ratio)}` : "");
+      }).join(" | ") + " |"
+    ),
+  ];
+}
+
+function envReport(): string {
+  return [
+    "# Environment commands on large trees against the 2-file app",
+    "",
+    `Recorded ${new Date().toISOString()} on linux/${Deno.build.arch}, ` +
+    `${navigator.hardwareConcurrency} cores, with \`deno run -A bench/scale.ts --only env` +
+    `${BASELINE ? " --baseline <main>" : ""}\` (${RUNS} rounds). Trees from bench/lib/tree.ts ` +
+    "inside the 2-file fixture app, built with its buildpack. " + ENV_HOW +
+    (BASELINE
+      ? " `before`: the ratio of the checkout in --baseline, on its own copies of both apps, " +
+        "in the same rounds."
+      : "") +
+    ` Load average when the series started: ${LOAD}.`,
+    "",
+    ...envTable(envRows),
+    "",
+  ].join("\n");
+}
+
 function report(rows: Row[], execHf: Hf, spawnHf: Hf): string {
   const exec = execHf.median, spawn = spawnHf.median;
   const arch = Deno.build.arch;
@@ -440,17 +541,9 @@ function report(rows: Row[], execHf: Hf, spawnHf: Hf): string {
     "",
     "## Environment commands on the tree against the 2-file app",
     "",
-    "Each cell: on the tree / on the 2-file app = wall ratio (CPU-time ratio). Goal <= 1.25.",
+    ENV_HOW,
     "",
-    "| files | tree | exec -- true | env | shell -c true | run web |",
-    "| --- | --- | --- | --- | --- | --- |",
-    ...rows.map((r) =>
-      `| ${r.files} | ${r.tree} | ` +
-      Object.values(r.env).map((v) =>
-        `${ms(v.tree)} / ${ms(v.small)} = ${r2(v.tree / v.small)} ` +
-        `(${r2(v.cpuTree / v.cpuSmall)})`
-      ).join(" | ") + " |"
-    ),
+    ...envTable(rows),
     "",
     "## One-file-change rebuild: locald's own share against its no-op build",
     "",

@@ -13,6 +13,8 @@ export interface Paired {
   cpu: number;
   /** Wall seconds, one per round. */
   times: number[];
+  /** User + system CPU seconds, one per round. */
+  cpus: number[];
 }
 
 export async function paired(
@@ -45,5 +47,6 @@ export async function paired(
     median: median(wall.get(l)!),
     cpu: median(cpu.get(l)!),
     times: wall.get(l)!,
+    cpus: cpu.get(l)!,
   }]));
 }

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { compileIgnore, compileInclude, pacedTreeDigest, treeDigest } from "./tree_digest.ts";
+import {
+  compileIgnore,
+  compileInclude,
+  LARGE_DIR,
+  pacedTreeDigest,
+  treeDigest,
+} from "./tree_digest.ts";
 
 Deno.test("ignore patterns follow .gitignore rules", () => {
   const ig = compileIgnore(["node_modules/", "*.log", "/build", "docs/**/*.tmp", "!keep.log"]);
@@ -123,6 +129,45 @@ Deno.test("a paced walk gives the same digest, pauses as asked and can be stoppe
     await Deno.remove(join(dir, "link"));
     await Deno.symlink("d2", join(dir, "link"));
     assert.notEqual(await treeDigest(dir), whole);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a paced walk pauses before it lists a large directory, not before a small one", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(join(dir, "src"));
+    await Deno.writeTextFile(join(dir, "src/a.ts"), "a");
+    await Deno.mkdir(join(dir, "node_modules"));
+    const long = "a-package-with-a-rather-long-name-like-many";
+    for (let i = 0; (await Deno.lstat(join(dir, "node_modules"))).size <= LARGE_DIR; i++) {
+      for (let j = 0; j < 100; j++) {
+        await Deno.mkdir(join(dir, "node_modules", `${long}-${i}-${j}`));
+      }
+    }
+    const whole = await treeDigest(dir);
+    // `first` is larger than the tree: only the large directory brings a pause.
+    let pauses = 0;
+    const walk = () =>
+      pacedTreeDigest(dir, {}, {
+        first: 1e9,
+        every: 1e9,
+        pause: () => Promise.resolve(++pauses < 0),
+      });
+    assert.equal(await walk(), whole);
+    assert.equal(pauses, 1);
+    // Ended there: no digest.
+    const stopped = await pacedTreeDigest(dir, {}, {
+      first: 1e9,
+      every: 1e9,
+      pause: () => Promise.resolve(true),
+    });
+    assert.equal(stopped, undefined);
+    // Without the large directory, no pause at all.
+    await Deno.remove(join(dir, "node_modules"), { recursive: true });
+    assert.equal(await walk(), await treeDigest(dir));
+    assert.equal(pauses, 1);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
