@@ -4,10 +4,9 @@
  * The check walks the source tree, which at 100k files takes far longer than starting a
  * command, so it never holds the command back: it walks a head start of HEAD_START entries
  * (all of a small project: there the line comes before the command starts, as always), or up
- * to the first directory that looks large (a node_modules/: listing it alone takes milliseconds,
- * see LARGE_DIR in tree_digest.ts), waits
- * until the command has run for LATER_MS, then goes on beside it and says its line when it
- * finishes.
+ * to the first directory that looks large (a node_modules/, or a src/ of hundreds of entries:
+ * listing one takes a millisecond or more, see LARGE_DIR in tree_digest.ts), waits until the
+ * command has run for LATER_MS, then goes on beside it and says its line when it finishes.
  * A command that ends first ends the check; the next longer command, or `locald build`, tells.
  * An interactive shell holds its prompt up to SHELL_HOLD_MS for the check, so on most trees the
  * line comes before the prompt rather than into it.

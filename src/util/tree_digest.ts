@@ -166,11 +166,13 @@ async function settleChanged(track: ChangedSince) {
 
 /**
  * A directory whose size on disk is larger than this looks large to a paced walk before its
- * first pause. ext4 and tmpfs give a directory about 16-20 bytes an entry, btrfs twice its
- * names' length: some 1,500-2,000 entries. Only when the pause comes depends on it, never the
- * digest.
+ * first pause: listing and sorting it would take a millisecond or more of a head start of a few.
+ * ext4 gives a directory 4 KiB blocks of about 16-24 bytes an entry (more than two blocks:
+ * some 300 entries or more), tmpfs 20 bytes an entry, btrfs twice its names' length (some 400).
+ * Only when the pause comes depends on it, never the digest. (An ext4 directory never shrinks:
+ * one that held many entries once still looks large; its project's line then comes later.)
  */
-export const LARGE_DIR = 32 * 1024;
+export const LARGE_DIR = 8 * 1024;
 
 /** Hashed in slices of about this many characters: the walk's memory does not grow with it. */
 const SLICE = 1 << 16;
