@@ -46,13 +46,7 @@ export function checkStale(d: DevEnv, out: Output, holdMs = 0): StaleCheck {
   const headStartP = new Promise<void>((r) => (headStartDone = r));
   let go!: () => void;
   const commandStarted = new Promise<void>((r) => (go = r));
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let wake: (() => void) | undefined;
-  const sleep = (ms: number) =>
-    new Promise<void>((r) => {
-      wake = r;
-      timer = setTimeout(r, ms);
-    });
+  let later: Delay | undefined;
   let resumed = false;
   let held = holdMs > 0;
   // A turn of the event loop (an operation, not a timer: nested timers wait 4 ms each): the
@@ -75,7 +69,7 @@ export function checkStale(d: DevEnv, out: Output, holdMs = 0): StaleCheck {
         held = false;
         headStartDone();
         await commandStarted;
-        if (!resumed) await sleep(LATER_MS);
+        if (!resumed && !stopped) await (later = delay(LATER_MS)).done;
         resumed = true;
         await turn();
         return stopped;
@@ -100,11 +94,30 @@ export function checkStale(d: DevEnv, out: Output, holdMs = 0): StaleCheck {
     stop: () => {
       stopped = true;
       go();
-      // Only if one was set: the first use of the timer globals loads Deno's node:timers
-      // (async_hooks, errors, inspect...), milliseconds on every exec that never waited.
-      if (timer !== undefined) clearTimeout(timer);
-      wake?.();
+      later?.cancel();
     },
+  };
+}
+
+interface Delay {
+  done: Promise<void>;
+  /** Settles `done` now. */
+  cancel(): void;
+}
+
+/**
+ * Settles after `ms`, or when cancelled. Not setTimeout: the first use of the timer globals loads
+ * Deno's node:timers with async_hooks, errors and inspect, 4-6 ms of the main thread just after
+ * the command started (the moment this waits from), which a quick command then waits for. A
+ * wait on a cell nobody else sees times out on V8's own task queue instead. Such a wait does not
+ * keep Deno's event loop alive: it is only ever pending while the command runs, which does.
+ */
+function delay(ms: number): Delay {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  const w = Atomics.waitAsync(cell, 0, 0, ms);
+  return {
+    done: w.async ? w.value.then(() => {}) : Promise.resolve(),
+    cancel: () => void Atomics.notify(cell, 0),
   };
 }
 
