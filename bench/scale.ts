@@ -29,6 +29,7 @@ import { makeTree, type Shape } from "./lib/tree.ts";
 import { median } from "./lib/stats.ts";
 import { paired } from "./lib/paired.ts";
 import { v8FlagsArg } from "../scripts/release/project.ts";
+import { checkoutName } from "./lib/checkout.ts";
 
 /** The release binary's V8 flags: locald and the Deno floors it is measured against run with them. */
 const V8 = v8FlagsArg();
@@ -388,7 +389,8 @@ try {
     await Deno.writeTextFile(join(OUT, "scale-rebuild.md"), changeReport());
     say(`wrote ${join(OUT, "scale-rebuild.md")}`);
   } else if (ONLY === "env") {
-    await Deno.writeTextFile(join(OUT, "scale-env.md"), envReport());
+    const base = BASELINE ? await checkoutName(BASELINE) : undefined;
+    await Deno.writeTextFile(join(OUT, "scale-env.md"), envReport(base));
     say(`wrote ${join(OUT, "scale-env.md")}`);
   } else {
     // exec on the 2-file app against a Deno program that only spawns the launcher.
@@ -473,17 +475,17 @@ function envTable(list: { files: number; tree: string; env: Record<string, EnvCe
   ];
 }
 
-function envReport(): string {
+function envReport(base?: string): string {
   return [
     "# Environment commands on large trees against the 2-file app",
     "",
     `Recorded ${new Date().toISOString()} on linux/${Deno.build.arch}, ` +
     `${navigator.hardwareConcurrency} cores, with \`deno run -A bench/scale.ts --only env` +
-    `${BASELINE ? " --baseline <main>" : ""}\` (${RUNS} rounds). Trees from bench/lib/tree.ts ` +
+    `${BASELINE ? " --baseline DIR" : ""}\` (${RUNS} rounds). Trees from bench/lib/tree.ts ` +
     "inside the 2-file fixture app, built with its buildpack. " + ENV_HOW +
     (BASELINE
-      ? " `before`: the ratio of the checkout in --baseline, on its own copies of both apps, " +
-        "in the same rounds."
+      ? ` \`before\`: the ratio of ${base} (the checkout in --baseline), on its own copies of ` +
+        "both apps, in the same rounds."
       : "") +
     ` Load average when the series started: ${LOAD}.`,
     "",
