@@ -144,10 +144,12 @@ try {
 
   // Paired rounds: locald, the script (and the baseline's locald) take turns.
   await Deno.writeTextFile(join(root, "empty.ts"), "");
-  const baseSmall = join(root, "base-small");
+  const baseSmall = join(root, "base-small"), baseGo = join(root, "base-goapp");
   if (baseline) {
     await copy(join(REPO, "tests/fixtures/apps/everything"), baseSmall);
     await run([...baseline.split(" "), "build", "-C", baseSmall, "-b", smallBp]);
+    await copy(join(REPO, "bench/fixtures/go-app"), baseGo);
+    await run([...baseline.split(" "), "build", "-C", baseGo, "-b", goBp]);
   }
   const build = await paired(
     {
@@ -160,6 +162,7 @@ try {
         ? {
           "baseline build (small fixture)":
             `${baseline} build -C ${baseSmall} -b ${smallBp} --force`,
+          "baseline build (Go app)": `${baseline} build -C ${baseGo} -b ${goBp} --force`,
         }
         : {}),
     },
@@ -238,6 +241,10 @@ ${
         ms(b["baseline build (small fixture)"])
       } | ${ms(b["plain phases (small fixture)"])} | ${
         ratio(b["baseline build (small fixture)"], b["plain phases (small fixture)"])
+      } |\n| Go app, baseline (${await checkoutName(BASELINE)}) | ${
+        ms(b["baseline build (Go app)"])
+      } | ${ms(b["plain phases (Go app)"])} | ${
+        ratio(b["baseline build (Go app)"], b["plain phases (Go app)"])
       } |\n`
       : ""
   }
