@@ -85,20 +85,19 @@ export function readTextIf(path: string): string | undefined {
  * Copy a tree keeping modes, symlinks and modification times; "link" hard-links files instead
  * of copying them (for content nothing will write to again).
  *
- * Synchronous file-system calls (each asynchronous one is a round trip to another thread: for a
- * build cache of thousands of files, three per file were most of the copy's cost), with a turn of
- * the event loop every COPY_TURN files so signals are still heard during a large copy.
+ * Synchronous file-system calls: each asynchronous one is a round trip to another thread, and
+ * for a build cache of thousands of files three per file were most of the copy's cost. Nothing
+ * else runs beside a copy (signals find no listener then: they end locald at once, and the next
+ * build prunes the unfinished generation), so it need not yield.
  */
-export async function copyTree(from: string, to: string, how: "copy" | "link") {
-  let files = 0;
-  const copy = async (from: string, to: string) => {
+export function copyTree(from: string, to: string, how: "copy" | "link"): Promise<void> {
+  const copy = (from: string, to: string) => {
     const st = Deno.lstatSync(from);
     if (st.isSymlink) {
       Deno.symlinkSync(Deno.readLinkSync(from), to);
       return;
     }
     if (st.isFile) {
-      if (++files % COPY_TURN === 0) await Deno.lstat(from).catch(() => {});
       if (how === "link") {
         try {
           Deno.linkSync(from, to);
@@ -111,14 +110,16 @@ export async function copyTree(from: string, to: string, how: "copy" | "link") {
     }
     if (!st.isDirectory) return; // sockets, fifos, devices: nothing a layer needs copied
     Deno.mkdirSync(to, { mode: 0o700 });
-    for (const e of Deno.readDirSync(from)) await copy(join(from, e.name), join(to, e.name));
+    for (const e of Deno.readDirSync(from)) copy(join(from, e.name), join(to, e.name));
     keepModeAndTimes(st, to);
   };
-  await copy(from, to);
+  try {
+    copy(from, to);
+    return Promise.resolve();
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
-
-/** copyTree's files between two turns of the event loop. */
-const COPY_TURN = 64;
 
 function keepModeAndTimes(st: Deno.FileInfo, to: string) {
   if (st.mode !== null) Deno.chmodSync(to, st.mode & 0o7777);

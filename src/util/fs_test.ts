@@ -10,7 +10,7 @@ async function layerLike(dir: string) {
   await Deno.chmod(join(dir, "bin/tool"), 0o755);
   await Deno.writeTextFile(join(dir, "secret"), "s");
   await Deno.chmod(join(dir, "secret"), 0o600);
-  // More files than copyTree copies between two turns of the event loop.
+  // Many files, as a build cache has.
   for (let i = 0; i < 150; i++) {
     await Deno.writeTextFile(join(dir, "cache/a/b", `entry-${i}`), `${i}`.repeat(i + 1));
   }
@@ -61,6 +61,9 @@ Deno.test("copyTree copies content, modes, times and symlinks, and skips a fifo"
       (await Deno.stat(join(to, "secret"))).ino,
       (await Deno.stat(join(from, "secret"))).ino,
     );
+    // A failure is a rejected promise, as the awaited copy gave before.
+    const again = copyTree(from, to, "copy");
+    await assert.rejects(again, Deno.errors.AlreadyExists);
   }));
 
 Deno.test("copyTree's link mode hard-links files and copies the rest as copy does", () =>
