@@ -13,15 +13,12 @@
 import { join } from "node:path";
 import { median } from "./lib/stats.ts";
 import { checkoutName } from "./lib/checkout.ts";
+import { argValue } from "./lib/args.ts";
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const DENO = Deno.execPath();
-const arg = (name: string) => {
-  const i = Deno.args.indexOf(name);
-  return i >= 0 ? Deno.args[i + 1] : undefined;
-};
-const ROUNDS = Number(arg("--rounds") ?? 6);
-const BEFORE = arg("--before");
+const ROUNDS = Number(argValue("--rounds") ?? 6);
+const BEFORE = argValue("--before");
 const dec = new TextDecoder();
 
 /** A deterministic pseudo-random sequence (the same tree every run). */

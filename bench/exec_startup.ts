@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { median } from "./lib/stats.ts";
 import { checkoutName } from "./lib/checkout.ts";
 import { v8FlagsArg } from "../scripts/release/project.ts";
+import { argValue } from "./lib/args.ts";
 
 /** The release binary's V8 flags: locald and the Deno floors it is measured against run with them. */
 const V8 = v8FlagsArg();
@@ -28,12 +29,8 @@ const V8 = v8FlagsArg();
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const CACHE = Deno.env.get("LOCALD_TEST_CACHE") || "/var/cache/locald-test";
 const DENO = Deno.execPath();
-const arg = (name: string) => {
-  const i = Deno.args.indexOf(name);
-  return i >= 0 ? Deno.args[i + 1] : undefined;
-};
-const RUNS = Number(arg("--runs") ?? 40);
-const before = arg("--before");
+const RUNS = Number(argValue("--runs") ?? 40);
+const before = argValue("--before");
 
 interface Hf {
   command: string;

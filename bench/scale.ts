@@ -30,6 +30,7 @@ import { median } from "./lib/stats.ts";
 import { paired } from "./lib/paired.ts";
 import { v8FlagsArg } from "../scripts/release/project.ts";
 import { checkoutName } from "./lib/checkout.ts";
+import { argValue } from "./lib/args.ts";
 
 /** The release binary's V8 flags: locald and the Deno floors it is measured against run with them. */
 const V8 = v8FlagsArg();
@@ -37,15 +38,11 @@ const V8 = v8FlagsArg();
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const OUT = join(REPO, "bench", "results");
 const DENO = Deno.execPath();
-const arg = (name: string) => {
-  const i = Deno.args.indexOf(name);
-  return i >= 0 ? Deno.args[i + 1] : undefined;
-};
-const SIZES = (arg("--sizes") ?? "1000,10000,100000").split(",").map(Number);
-const RUNS = Number(arg("--runs") ?? 10);
+const SIZES = (argValue("--sizes") ?? "1000,10000,100000").split(",").map(Number);
+const RUNS = Number(argValue("--runs") ?? 10);
 const SHAPES: Shape[] = ["flat", "node"];
-const ONLY = arg("--only");
-const BASELINE = arg("--baseline");
+const ONLY = argValue("--only");
+const BASELINE = argValue("--baseline");
 
 const root = await Deno.makeTempDir({ prefix: "locald-bench-scale-" });
 const env = await benchEnv(root);

@@ -29,19 +29,16 @@ import { commandIn, inUserland } from "../src/devenv/launch.ts";
 import { median } from "./lib/stats.ts";
 import { checkoutName } from "./lib/checkout.ts";
 import { v8FlagsArg } from "../scripts/release/project.ts";
+import { argValue } from "./lib/args.ts";
 
 /** The release binary's V8 flags: locald and the Deno floors it is measured against run with them. */
 const V8 = v8FlagsArg();
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const DENO = Deno.execPath();
-const arg = (name: string) => {
-  const i = Deno.args.indexOf(name);
-  return i >= 0 ? Deno.args[i + 1] : undefined;
-};
-const ROUNDS = Number(arg("--rounds") ?? 6);
-const RUNS = Number(arg("--runs") ?? 15);
-const BEFORE = arg("--before");
+const ROUNDS = Number(argValue("--rounds") ?? 6);
+const RUNS = Number(argValue("--runs") ?? 15);
+const BEFORE = argValue("--before");
 const dec = new TextDecoder();
 
 interface Hf {

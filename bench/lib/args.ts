@@ -10,6 +10,12 @@ export function benchArgs(results: string, args = Deno.args): { runs: number; ou
   return { runs, outFile };
 }
 
+/** The value after `name` on a benchmark's command line (`--rounds 6`), if it is there. */
+export function argValue(name: string, args = Deno.args): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
 export const f2 = (n: number) => n.toFixed(2);
 export const f0 = (n: number) => n.toFixed(0);
 

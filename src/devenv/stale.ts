@@ -46,7 +46,17 @@ export function checkStale(d: DevEnv, out: Output, holdMs = 0): StaleCheck {
   const headStartP = new Promise<void>((r) => (headStartDone = r));
   let go!: () => void;
   const commandStarted = new Promise<void>((r) => (go = r));
-  let later: Delay | undefined;
+  let wake: (() => void) | undefined;
+  // The wait once the command has started, on the light timer (util/after.ts: setTimeout's
+  // first use loads Deno's node:timers). Its module loads then, beside the command, not before.
+  const later = async (ms: number) => {
+    const { after } = await import("../util/after.ts");
+    if (stopped) return;
+    await new Promise<void>((r) => {
+      const cancel = after(ms, true, r);
+      wake = () => (cancel(), r());
+    });
+  };
   let resumed = false;
   let held = holdMs > 0;
   // A turn of the event loop (an operation, not a timer: nested timers wait 4 ms each): the
@@ -69,7 +79,7 @@ export function checkStale(d: DevEnv, out: Output, holdMs = 0): StaleCheck {
         held = false;
         headStartDone();
         await commandStarted;
-        if (!resumed && !stopped) await (later = delay(LATER_MS)).done;
+        if (!resumed && !stopped) await later(LATER_MS);
         resumed = true;
         await turn();
         return stopped;
@@ -94,34 +104,9 @@ export function checkStale(d: DevEnv, out: Output, holdMs = 0): StaleCheck {
     stop: () => {
       stopped = true;
       go();
-      later?.cancel();
+      wake?.();
     },
   };
-}
-
-interface Delay {
-  done: Promise<void>;
-  /** Settles `done` now. */
-  cancel(): void;
-}
-
-/**
- * Settles after `ms`, or when cancelled. Not setTimeout: the first use of the timer globals loads
- * Deno's node:timers with async_hooks, errors and inspect, 4-7 ms of the main thread just after
- * the command started (the moment this waits from), which a quick command then waits for.
- * AbortSignal.timeout costs about 0.5 ms (as in util/net.ts); it keeps the process alive only
- * while the listener is attached.
- */
-function delay(ms: number): Delay {
-  const limit = AbortSignal.timeout(ms);
-  let settle!: () => void;
-  const done = new Promise<void>((r) => (settle = r));
-  const fire = () => {
-    limit.removeEventListener("abort", fire);
-    settle();
-  };
-  limit.addEventListener("abort", fire);
-  return { done, cancel: fire };
 }
 
 /** How long an interactive shell lets the check run before its prompt. */

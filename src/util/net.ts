@@ -6,6 +6,7 @@
  * body. A body that keeps moving may take as long as it needs.
  */
 import { ExitCode, LocaldError } from "../errors.ts";
+import { after } from "./after.ts";
 
 export const DEFAULT_NET_TIMEOUT_S = 30;
 
@@ -40,24 +41,6 @@ export class StallError extends Error {
 export function stallHint(offline: string): string {
   return `the server accepted the connection and then went quiet; ${offline}, or set ` +
     `LOCALD_NET_TIMEOUT=SECONDS (default ${DEFAULT_NET_TIMEOUT_S}) to wait longer`;
-}
-
-/**
- * Calls `fire` after `ms` unless the function returned is called first. `light`: with
- * AbortSignal.timeout, not setTimeout, whose first use loads Deno's node:timers (about 20
- * modules, 7-10 ms of CPU) that a warm pull's requests (a HEAD, a token) otherwise never need;
- * that timer keeps the process alive only while its listener is attached, and stays pending
- * (unreferenced) until it expires, so it suits waits that happen a few times, not per chunk
- * of a large download.
- */
-function after(ms: number, light: boolean, fire: () => void): () => void {
-  if (light) {
-    const limit = AbortSignal.timeout(ms);
-    limit.addEventListener("abort", fire);
-    return () => limit.removeEventListener("abort", fire);
-  }
-  const t = setTimeout(fire, ms);
-  return () => clearTimeout(t);
 }
 
 /**
