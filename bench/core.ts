@@ -155,6 +155,10 @@ try {
     {
       "locald build (small fixture)": `${locald} build -C ${small} -b ${smallBp} --force`,
       "plain phases (small fixture)": `${join(root, "plain-small.sh")}`,
+      "deno spawning the plain phases (small fixture)":
+        `${DENO} run -A --quiet ${V8} ${REPO}/bench/lib/spawn_wait.ts ${
+          join(root, "plain-small.sh")
+        }`,
       "locald build (Go app)": `${locald} build -C ${goApp} -b ${goBp} --force`,
       "plain phases (Go app)": `${join(root, "plain-go.sh")}`,
       "deno run empty.ts": `${DENO} run --quiet ${V8} ${join(root, "empty.ts")}`,
@@ -253,6 +257,13 @@ Deno's start-up (\`deno run\` of an empty program) in the same rounds: ${
   }; CPU time (user + system, medians) of the small fixture's build ${
     cpuMs(b["locald build (small fixture)"])
   } against ${cpuMs(b["plain phases (small fixture)"])} for the script.
+
+The least a Deno program can do to run those phases (bench/lib/spawn_wait.ts: start, spawn the
+script, wait) took ${ms(b["deno spawning the plain phases (small fixture)"])} in the same rounds: ${
+    ratio(b["deno spawning the plain phases (small fixture)"], b["plain phases (small fixture)"])
+  }x the script before any of locald's own work; locald's build is ${
+    ratio(b["locald build (small fixture)"], b["deno spawning the plain phases (small fixture)"])
+  }x that.
 
 locald's fixed cost per build (Deno start-up, loading the build command, resolving buildpacks,
 the plan, preparing the state directory, the fingerprint, the build record) is the difference:

@@ -6,7 +6,8 @@
  *
  *  1. no-op `locald build` against `find -printf '%p %s %m %T@\n' | sha256sum` of the tree
  *     (the same metadata, walked and hashed by C programs); also the no-op build of the 2-file
- *     fixture app, so the tree-dependent part shows on its own (the "marginal" ratio);
+ *     fixture app, so the tree-dependent part shows on its own (the "marginal" ratio), and
+ *     the least a Deno program does to read the same metadata (bench/lib/min_walk.ts);
  *  2. exec, env, shell -c, run on the tree against the same command on the 2-file app;
  *  3. a one-file-change rebuild: locald's own share (wall time minus the lifecycle phases it
  *     reports in --json) against its no-op build;
@@ -20,7 +21,8 @@
  *
  * `--only change` runs part 3 alone (bench/results/scale-rebuild.md), against the no-op build
  * that follows each rebuild (it settles the record, see src/cnb/build.ts) and the one after it;
- * `--only env` runs part 2 alone (bench/results/scale-env.md); with either, `--baseline DIR`
+ * `--only env` runs part 2 alone (bench/results/scale-env.md), `--only noop` part 1 alone
+ * (bench/results/scale-noop.md); with any of them, `--baseline DIR`
  * measures another checkout's locald the same way in the same rounds.
  */
 import { join } from "node:path";
@@ -141,6 +143,8 @@ async function maxRss(argv: string[]): Promise<number> {
   return Number(lines.at(-1));
 }
 
+/** The median over paired rounds of one series' time over another's. */
+const ratio = (a: number[], b: number[]) => median(a.map((x, i) => x / b[i]));
 const ms = (s: number) => `${(s * 1000).toFixed(s < 0.1 ? 1 : 0)} ms`;
 const r2 = (x: number) => x.toFixed(2);
 const say = (s: string) => console.log(s);
@@ -150,7 +154,7 @@ async function copyApp(dest: string) {
   if (!p.success) throw new Error(`cp ${APP}`);
 }
 
-interface Row {
+interface NoopRow {
   tree: string;
   files: number;
   noop: number;
@@ -158,9 +162,17 @@ interface Row {
   floor: number;
   /** Deno's start-up: `deno run` of an empty program. */
   empty: number;
-  cpu: { noop: number; small: number; floor: number };
+  /** The least a Deno program does to read the same metadata (bench/lib/min_walk.ts). */
+  walk: number;
+  /** Medians over the rounds of the no-op build's time over min_walk's (wall, CPU). */
+  overWalk: number;
+  cpuOverWalk: number;
+  cpu: { noop: number; small: number; floor: number; walk: number };
   /** The baseline checkout's no-op builds (--baseline), in the same rounds. */
   base?: { noop: number; small: number };
+}
+
+interface Row extends NoopRow {
   env: Record<string, EnvCell>;
   share: number;
   phases: number;
@@ -211,7 +223,6 @@ async function envSeries(
     }
   }
   const p = await paired(cmds, rounds, env, join(root, "paired-env.json"));
-  const ratio = (a: number[], b: number[]) => median(a.map((x, i) => x / b[i]));
   const res: Record<string, EnvCell> = {};
   for (const k of Object.keys(ENV_FORMS)) {
     const t = p[`${k} (tree)`], sm = p[`${k} (small)`];
@@ -233,6 +244,7 @@ async function envSeries(
 }
 
 const rows: Row[] = [];
+const noopRows: NoopRow[] = [];
 const envRows: { files: number; tree: string; env: Record<string, EnvCell> }[] = [];
 const changeRows: { files: number; tree: string; ours: Change; base?: Change }[] = [];
 const LOAD = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
@@ -314,6 +326,7 @@ try {
             small: `${locald} build -C ${small} -b ${BP}`,
             floor: floorCmd,
             empty: `${DENO} run --quiet ${V8} ${EMPTY}`,
+            walk: `${DENO} run -A --quiet ${V8} ${REPO}/bench/lib/min_walk.ts ${app}`,
             ...(baselineLocald
               ? {
                 baseNoop: `${baselineLocald} build -C ${baseApp} -b ${BP}`,
@@ -337,6 +350,28 @@ try {
               ? `; baseline ${ms(n.baseNoop.median)} (2-file ${ms(n.baseSmall.median)})`
               : ""),
         );
+        const noopRow: NoopRow = {
+          tree: name,
+          files,
+          noop,
+          small: smallNoop,
+          floor,
+          empty: n.empty.median,
+          walk: n.walk.median,
+          overWalk: ratio(n.noop.times, n.walk.times),
+          cpuOverWalk: ratio(n.noop.cpus, n.walk.cpus),
+          cpu: { noop: n.noop.cpu, small: n.small.cpu, floor: n.floor.cpu, walk: n.walk.cpu },
+          base: n.baseNoop && { noop: n.baseNoop.median, small: n.baseSmall.median },
+        };
+        say(
+          `least a Deno program does (min_walk.ts) ${ms(n.walk.median)}: ` +
+            `${r2(n.walk.median / floor)}x the floor; the no-op build ${r2(noopRow.overWalk)}x it`,
+        );
+        if (ONLY === "noop") {
+          noopRows.push(noopRow);
+          await Deno.remove(app, { recursive: true });
+          continue;
+        }
         // The environment commands, on the tree and on the 2-file app, paired.
         const envRes = await envSeries(app, runs);
         // One-file change against no-op, alternating, locald's share = wall - phases.
@@ -363,14 +398,7 @@ try {
         );
         say(`walk peak RSS ${(rss / 1024).toFixed(0)} MiB (base ${(baseRss / 1024).toFixed(0)})`);
         rows.push({
-          tree: name,
-          files,
-          noop,
-          small: smallNoop,
-          floor,
-          empty: n.empty.median,
-          cpu: { noop: n.noop.cpu, small: n.small.cpu, floor: n.floor.cpu },
-          base: n.baseNoop && { noop: n.baseNoop.median, small: n.baseSmall.median },
+          ...noopRow,
           env: envRes,
           share,
           phases: median(phases) / 1000,
@@ -385,6 +413,10 @@ try {
   if (ONLY === "change") {
     await Deno.writeTextFile(join(OUT, "scale-rebuild.md"), changeReport());
     say(`wrote ${join(OUT, "scale-rebuild.md")}`);
+  } else if (ONLY === "noop") {
+    const base = BASELINE ? await checkoutName(BASELINE) : undefined;
+    await Deno.writeTextFile(join(OUT, "scale-noop.md"), noopReport(noopRows, base));
+    say(`wrote ${join(OUT, "scale-noop.md")}`);
   } else if (ONLY === "env") {
     const base = BASELINE ? await checkoutName(BASELINE) : undefined;
     await Deno.writeTextFile(join(OUT, "scale-env.md"), envReport(base));
@@ -491,20 +523,9 @@ function envReport(base?: string): string {
   ].join("\n");
 }
 
-function report(rows: Row[], execHf: Hf, spawnHf: Hf): string {
-  const exec = execHf.median, spawn = spawnHf.median;
-  const arch = Deno.build.arch;
-  const lines = [
-    "# Scale series: cost against tree size",
-    "",
-    `Recorded ${new Date().toISOString()} on linux/${arch}, ${navigator.hardwareConcurrency} ` +
-    `cores, with \`deno run -A bench/scale.ts${BASELINE ? " --baseline DIR" : ""}\` ` +
-    `(hyperfine medians, ${RUNS} runs; 100k trees half as many, except where paired). ` +
-    "Trees from bench/lib/tree.ts inside the 2-file fixture app; every ratio " +
-    "is against a floor measured in the same run. CPU ratios use user+system time, " +
-    "which the machine's load (it is shared) moves less than wall time. Load average " +
-    `when the series started: ${LOAD}.`,
-    "",
+/** The no-op build's tables: against find + sha256sum, and against the least a Deno program does. */
+function noopSection(rows: NoopRow[]): string[] {
+  return [
     "## No-op build against find + sha256sum of the same tree",
     "",
     `Paired rounds (${RUNS}; 100k trees half as many): in each round every command runs once ` +
@@ -538,6 +559,54 @@ function report(rows: Row[], execHf: Hf, spawnHf: Hf): string {
         : "")
     ),
     "",
+    "### Against the least a Deno program does",
+    "",
+    "`min walk` is bench/lib/min_walk.ts in the same rounds: a Deno program that walks the tree " +
+    "with `Deno.readDirSync`, lstats each file with `Deno.lstatSync` and hashes a line per entry " +
+    "(no sorting, no `.gitignore`: it walks ignored directories too), started as locald is. " +
+    "`min walk / floor` is what Deno itself costs for this walk; `no-op / min walk` (median of " +
+    "the rounds' ratios) is what locald adds to it: the build command, its record, the sorted " +
+    "and ignore-aware walk.",
+    "",
+    "| files | tree | min walk | min walk / floor | CPU | no-op / min walk | CPU |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...rows.map((r) =>
+      `| ${r.files} | ${r.tree} | ${ms(r.walk)} | ${r2(r.walk / r.floor)} | ` +
+      `${r2(r.cpu.walk / r.cpu.floor)} | ${r2(r.overWalk)} | ${r2(r.cpuOverWalk)} |`
+    ),
+    "",
+  ];
+}
+
+function noopReport(rows: NoopRow[], base?: string): string {
+  return [
+    "# No-op build against tree size",
+    "",
+    `Recorded ${new Date().toISOString()} on linux/${Deno.build.arch}, ` +
+    `${navigator.hardwareConcurrency} cores, with \`deno run -A bench/scale.ts --only noop` +
+    `${BASELINE ? " --baseline DIR" : ""}\`. Trees from bench/lib/tree.ts inside the 2-file ` +
+    "fixture app, built with its buildpack" + (base ? `; the baseline is ${base}` : "") +
+    `. Load average when the series started: ${LOAD}.`,
+    "",
+    ...noopSection(rows),
+  ].join("\n");
+}
+
+function report(rows: Row[], execHf: Hf, spawnHf: Hf): string {
+  const exec = execHf.median, spawn = spawnHf.median;
+  const arch = Deno.build.arch;
+  const lines = [
+    "# Scale series: cost against tree size",
+    "",
+    `Recorded ${new Date().toISOString()} on linux/${arch}, ${navigator.hardwareConcurrency} ` +
+    `cores, with \`deno run -A bench/scale.ts${BASELINE ? " --baseline DIR" : ""}\` ` +
+    `(hyperfine medians, ${RUNS} runs; 100k trees half as many, except where paired). ` +
+    "Trees from bench/lib/tree.ts inside the 2-file fixture app; every ratio " +
+    "is against a floor measured in the same run. CPU ratios use user+system time, " +
+    "which the machine's load (it is shared) moves less than wall time. Load average " +
+    `when the series started: ${LOAD}.`,
+    "",
+    ...noopSection(rows),
     "## Environment commands on the tree against the 2-file app",
     "",
     ENV_HOW,
