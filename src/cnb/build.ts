@@ -19,7 +19,13 @@ import type { Lifecycle } from "../tools/lifecycle.ts";
 import { LIFECYCLE } from "../tools/pins.ts";
 import { acquireLock } from "../util/lock.ts";
 import { trace } from "../util/trace.ts";
-import { exists, readTextIfExists, removeIfExists, writeFileAtomic } from "../util/fs.ts";
+import {
+  exists,
+  readTextIfExists,
+  removeIfExists,
+  removeIfExistsSync,
+  writeFileAtomic,
+} from "../util/fs.ts";
 import { childPath } from "../util/names.ts";
 import { assertLauncherSafePath } from "../util/shell.ts";
 import { afterDetect } from "./extensions.ts";
@@ -482,12 +488,13 @@ async function canonicalRef(ref: string): Promise<string> {
   return formatReference(parseReference(ref.replace(/^docker:\/\//, "")));
 }
 
-async function writePlatformDir(platformDir: string, env: Record<string, string>) {
+/** Synchronous calls, as the rest of a build's small writes: each await is a thread's round trip. */
+function writePlatformDir(platformDir: string, env: Record<string, string>) {
   const envDir = join(platformDir, "env");
-  await removeIfExists(envDir);
-  await Deno.mkdir(envDir, { recursive: true });
+  removeIfExistsSync(envDir);
+  Deno.mkdirSync(envDir, { recursive: true });
   for (const [k, v] of Object.entries(env)) {
-    await Deno.writeTextFile(childPath(envDir, k, "build-time variable name"), v);
+    Deno.writeTextFileSync(childPath(envDir, k, "build-time variable name"), v);
   }
 }
 
@@ -734,12 +741,10 @@ async function prepareState(
   gen.current = await settleGeneration(paths, o.image || ns ? "link" : "rename");
   // A build starts its generation from nothing; the last good one stays until it is done.
   if (o.clearCache) await removeIfExists(paths.cache);
-  for (const d of [paths.cache, paths.platform]) {
-    await Deno.mkdir(d, { recursive: true });
-  }
-  await writePlatformDir(paths.platform, prep.buildEnv);
+  for (const d of [paths.cache, paths.platform]) Deno.mkdirSync(d, { recursive: true });
+  writePlatformDir(paths.platform, prep.buildEnv);
   // Which project this state belongs to, even before a build succeeds (`locald cache`).
-  await Deno.writeTextFile(join(paths.state, "project-dir"), o.projectDir);
+  Deno.writeTextFileSync(join(paths.state, "project-dir"), o.projectDir);
   if (buildpacks.length) {
     // The named group, with every buildpack the builder and buildpack images bring beside
     // it (composite buildpacks refer to others by id).
@@ -757,7 +762,7 @@ async function prepareState(
     );
   }
   const layoutDir = layoutDirOf(paths);
-  await Deno.mkdir(layoutDir, { recursive: true });
+  Deno.mkdirSync(layoutDir, { recursive: true });
   if (o.image) {
     // The exporter builds on the run image's layers: in layout mode all of them must be
     // in the layout; in registry mode the lifecycle reads them from the registry.
@@ -820,10 +825,14 @@ async function prepareState(
       // The phases see the new generation at `<state>/layers`; everyone else the current one.
       const g = o.backend.guestPath;
       const view = { ...paths, state: g(paths.state), layers: g(paths.layers) };
-      const entries = (await Array.fromAsync(Deno.readDir(paths.state))).map((e) => e.name);
+      const entries = Array.from(Deno.readDirSync(paths.state), (e) => e.name);
       steps = steps.map((s) => ({
         ...s,
-        mounts: generationMounts(s.mounts, view, entries, g(gen.started!.next.dir)),
+        mounts: generationMounts(s.mounts, view, entries, g(gen.started!.next.dir), [
+          ...s.argv,
+          ...Object.values(s.env),
+          s.cwd,
+        ]),
       }));
       if (ns !== "sandbox") {
         runHost = {
@@ -1101,7 +1110,10 @@ async function buildNamespace(
 ): Promise<"sandbox" | { bwrap: string; uid: number } | undefined> {
   if (sandbox) return "sandbox";
   try {
-    const s = await o.backend.sandboxOptions(undefined, "the build's generation");
+    // Only bwrap and the ids: the namespace shows the host's root whole (namespaceStep).
+    const s = await o.backend.sandboxOptions(undefined, "the build's generation", {
+      layout: false,
+    });
     return { bwrap: s.bwrap, uid: s.uid };
   } catch (e) {
     trace(`build: no mount namespace (${(e as Error).message}); layers are renamed instead`);

@@ -286,20 +286,27 @@ export async function restoreReusedLaunchLayers(
  * The plan's mounts for a build into `next`: `<state>/layers` shows the new generation, and
  * the rest of the state directory is shown entry by entry (read-only, as before), so that
  * inside the namespace `layers` is a real directory and no path through it names a generation.
- * `entries`: the names in the state directory now. Pure.
+ * `entries`: the names in the state directory now. With `refs` (the step's arguments, the
+ * values of its environment and its working directory), only the entries the step names are
+ * shown: the phases learn every path they use from these (CNB_ORDER_PATH, CNB_RUN_PATH, ...),
+ * and locald's own files (the record, the lock, the options) are none of their business. Each
+ * entry shown is a bind mount that bwrap makes and remounts read-only before every phase
+ * (about half a millisecond each). Pure.
  */
 export function generationMounts(
   mounts: Mount[],
   paths: ProjectPaths,
   entries: string[],
   nextDir: string,
+  refs?: string[],
 ): Mount[] {
   const out = mounts.filter((m) => m.path !== paths.state);
   const shown = new Set(out.map((m) => m.path));
+  const named = (path: string) => !refs || refs.some((r) => r === path || r.startsWith(`${path}/`));
   for (const name of entries) {
     const path = join(paths.state, name);
     if (name === "generations" || path === paths.layers || shown.has(path)) continue;
-    if (name.startsWith("layers.tmp-")) continue;
+    if (name.startsWith("layers.tmp-") || !named(path)) continue;
     out.push({ path, writable: false });
   }
   return out.map((m) => (m.path === paths.layers ? { ...m, source: nextDir } : m));

@@ -26,6 +26,27 @@ Deno.test("a build's mounts show the new generation at <state>/layers and the re
   ]);
 });
 
+Deno.test("with the step's references, a build's mounts show only the state entries the step names", () => {
+  const mounts = generationMounts(
+    [
+      { path: "/app", writable: true },
+      { path: "/s", writable: false },
+      { path: "/s/layers", writable: true },
+      { path: "/s/cache", writable: true },
+    ],
+    paths,
+    ["layers", "generations", "cache", "order.toml", "run.toml", "build.json", "build.lock"],
+    "/s/generations/g2",
+    ["/lc/detector", "/s/order.toml", "/s/run.toml.old", "/s/layers/group.toml", "/app"],
+  );
+  assert.deepEqual(mounts, [
+    { path: "/app", writable: true },
+    { path: "/s/layers", writable: true, source: "/s/generations/g2" },
+    { path: "/s/cache", writable: true },
+    { path: "/s/order.toml", writable: false },
+  ]);
+});
+
 Deno.test("the namespace step: everything as it is but the state directory; root drops to uid 1000", () => {
   const step: Step = {
     name: "builder",

@@ -90,11 +90,13 @@ export interface Backend {
    * `probe: false` (dev commands in a stack's run image, on every keystroke): skip what costs a
    * process (the trial sandbox) or is not needed there (the host's system layout: `system` is
    * empty); a bwrap that then cannot start is diagnosed after it failed (sandboxFailure).
+   * `layout: false` (a host build's generation namespace, which shows the host's root whole):
+   * the trial as usual, but `system` may be empty (the host's system layout is not read).
    */
   sandboxOptions(
     network: Network | undefined,
     why: string,
-    opts?: { probe?: boolean },
+    opts?: { probe?: boolean; layout?: boolean },
   ): Promise<SandboxOptions>;
   /**
    * Where stack root filesystems are kept (host view) and what writes their trees, when not

@@ -58,14 +58,8 @@ function open(ed: EnvAndDirs, reason: string): Promise<Backend> {
       // same (doctor always tries).
       const a = await checkSandbox(ed.env, { remember: `${ed.dirs.probes}/bwrap-trial.json` });
       if (!a.available) throw sandboxUnavailable(a, why);
-      const { systemLayout } = await import("./sandbox.ts");
-      return {
-        bwrap: a.bwrap!,
-        uid: Deno.uid() ?? 0,
-        gid: Deno.gid() ?? 0,
-        network,
-        system: await systemLayout(),
-      };
+      const system = o?.layout === false ? [] : await (await import("./sandbox.ts")).systemLayout();
+      return { bwrap: a.bwrap!, uid: Deno.uid() ?? 0, gid: Deno.gid() ?? 0, network, system };
     },
   });
 }

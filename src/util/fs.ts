@@ -63,6 +63,15 @@ export async function removeIfExists(path: string) {
   });
 }
 
+/** removeIfExists, synchronously (no round trip to another thread). */
+export function removeIfExistsSync(path: string) {
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
 export async function readTextIfExists(path: string): Promise<string | undefined> {
   try {
     return await Deno.readTextFile(path);
