@@ -4,15 +4,17 @@ import type { Step } from "../hosts/types.ts";
 import { generationMounts, namespaceStep } from "./generations.ts";
 
 const paths = pathsUnder("/s");
+/** A phase's mounts as the plan has them: the state directory whole. */
+const planMounts = [
+  { path: "/app", writable: true },
+  { path: "/s", writable: false },
+  { path: "/s/layers", writable: true },
+  { path: "/s/cache", writable: true },
+];
 
 Deno.test("a build's mounts show the new generation at <state>/layers and the rest of the state entry by entry", () => {
   const mounts = generationMounts(
-    [
-      { path: "/app", writable: true },
-      { path: "/s", writable: false },
-      { path: "/s/layers", writable: true },
-      { path: "/s/cache", writable: true },
-    ],
+    planMounts,
     paths,
     ["layers", "generations", "cache", "order.toml", "build.json", "layers.tmp-1-ab"],
     "/s/generations/g2",
@@ -28,12 +30,7 @@ Deno.test("a build's mounts show the new generation at <state>/layers and the re
 
 Deno.test("with the step's references, a build's mounts show only the state entries the step names", () => {
   const mounts = generationMounts(
-    [
-      { path: "/app", writable: true },
-      { path: "/s", writable: false },
-      { path: "/s/layers", writable: true },
-      { path: "/s/cache", writable: true },
-    ],
+    planMounts,
     paths,
     ["layers", "generations", "cache", "order.toml", "run.toml", "build.json", "build.lock"],
     "/s/generations/g2",
