@@ -21,6 +21,7 @@ import { acquireLock } from "../util/lock.ts";
 import { trace } from "../util/trace.ts";
 import {
   exists,
+  readTextIf,
   readTextIfExists,
   removeIfExists,
   removeIfExistsSync,
@@ -792,7 +793,9 @@ async function prepareState(
     }
   } else {
     const runImage = await writeHostRunImage(layoutDir, prep.target);
-    await writeFileAtomic(join(paths.state, "run.toml"), `[[images]]\nimage = "${runImage}"\n`);
+    const runToml = `[[images]]\nimage = "${runImage}"\n`;
+    const runPath = join(paths.state, "run.toml");
+    if (readTextIf(runPath) !== runToml) await writeFileAtomic(runPath, runToml);
   }
   let before: LayerState[] = [];
   // Where locald reads what the phases wrote: the new generation of a dev build.
@@ -905,7 +908,7 @@ async function recordBuild(
     : new Set<string>();
   const bpIds = new Map<string, string>();
   // deno-lint-ignore no-explicit-any
-  const group = parseToml(await Deno.readTextFile(work.group), work.group) as any;
+  const group = parseToml(Deno.readTextFileSync(work.group), work.group) as any;
   const inGroup: { id: string; version: string; api?: string }[] = (group.group ?? []).map(
     // deno-lint-ignore no-explicit-any
     (g: any) => ({ id: g.id, version: g.version, api: g.api }),
@@ -925,12 +928,12 @@ async function recordBuild(
   }
   // Processes of another execution environment are not this build's (the launcher would
   // not start them either).
-  let processes = (await readProcesses(join(work.layers, "config", "metadata.toml")))
+  let processes = readProcesses(join(work.layers, "config", "metadata.toml"))
     .filter((p) => !prep.execEnv || forExecEnv(p.execEnv, prep.execEnv));
   if (o.defaultProcess) processes = chooseDefaultProcess(processes, o.defaultProcess);
-  const after = await scanLayers(work.layers, groupDirs);
+  const after = scanLayers(work.layers, groupDirs);
   const layers = layerRecords(after, before, (d) => bpIds.get(d) ?? d, reusedLaunch);
-  if (started && !o.image) await hideNonLaunchLayers(work.layers, groupDirs, started.next.held);
+  if (started && !o.image) hideNonLaunchLayers(work.layers, groupDirs, started.next.held);
   // The launcher and the layers as the phases (and later the launcher) see them.
   const g = o.backend.guestPath;
   // A stack build's lifecycle is the builder's own: the copy in its root filesystem.
@@ -938,8 +941,8 @@ async function recordBuild(
     ? join(prep.stack.builder.root, "cnb")
     : prep.lifecycle!.root;
   const launcher = g(join(lcRoot, "lifecycle", "launcher"));
-  if (o.backend.symlinks) await writeProcessLinks(paths, processes.map((p) => p.type), launcher);
-  else await removeIfExists(paths.processes);
+  if (o.backend.symlinks) writeProcessLinks(paths, processes.map((p) => p.type), launcher);
+  else removeIfExistsSync(paths.processes);
   // Buildpacks may write into the source tree (node_modules, ...): the tree before the phases
   // with the time they ended (settled by the next walk), or else taken again now.
   const sources = sourcesBefore ??
@@ -964,7 +967,7 @@ async function recordBuild(
     processes,
     layers,
     // As the launcher will see them: through `<state>/layers`, not the generation.
-    profiles: (await profileScripts(work.layers, groupDirs)).map((p) =>
+    profiles: profileScripts(work.layers, groupDirs).map((p) =>
       paths.layers + p.slice(work.layers.length)
     ),
     durationsMs,
@@ -1208,9 +1211,7 @@ async function phaseError(
     );
   }
   if (noSuchDefault) {
-    const declared = layersDir
-      ? await readProcesses(join(layersDir, "config", "metadata.toml"))
-      : [];
+    const declared = layersDir ? readProcesses(join(layersDir, "config", "metadata.toml")) : [];
     return unknownDefaultProcess(noSuchDefault[1], declared);
   }
   if (/\b401 Unauthorized|\bUNAUTHORIZED\b|\bDENIED\b|403 Forbidden/.test(output)) {
@@ -1260,10 +1261,10 @@ function builderFailedHint(
   return parts.join(" ").replace(/\.$/, "");
 }
 
-async function readProcesses(file: string): Promise<ProcessRecord[]> {
+function readProcesses(file: string): ProcessRecord[] {
   let text: string;
   try {
-    text = await Deno.readTextFile(file);
+    text = Deno.readTextFileSync(file);
   } catch {
     return [];
   }
@@ -1286,9 +1287,9 @@ async function readProcesses(file: string): Promise<ProcessRecord[]> {
   }));
 }
 
-async function writeProcessLinks(paths: ProjectPaths, types: string[], launcher: string) {
-  await removeIfExists(paths.processes);
-  await Deno.mkdir(paths.processes, { recursive: true });
+function writeProcessLinks(paths: ProjectPaths, types: string[], launcher: string) {
+  removeIfExistsSync(paths.processes);
+  Deno.mkdirSync(paths.processes, { recursive: true });
   // processLink refuses a type that is not a plain name (types come from the buildpacks).
-  for (const t of types) await Deno.symlink(launcher, processLink(paths, t));
+  for (const t of types) Deno.symlinkSync(launcher, processLink(paths, t));
 }

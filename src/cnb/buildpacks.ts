@@ -202,7 +202,14 @@ export async function writeBuildpacksDir(
   more: { rel: string; path: string }[] = [],
   opts: { copy?: boolean } = {},
 ) {
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  // Synchronous calls for the links (a builder brings dozens of buildpacks; each await is a
+  // thread's round trip).
+  const removeSync = (p: string) => {
+    try {
+      Deno.removeSync(p, { recursive: true });
+    } catch { /* not there */ }
+  };
+  removeSync(dir);
   const links = [
     ...more,
     ...bps.map((bp) => ({
@@ -222,32 +229,32 @@ export async function writeBuildpacksDir(
     const cut = rel.indexOf("/");
     const idDir = childPath(dir, rel.slice(0, cut), "buildpack id");
     const link = childPath(idDir, rel.slice(cut + 1), "buildpack version");
-    await Deno.mkdir(join(link, ".."), { recursive: true });
-    await Deno.remove(link, { recursive: true }).catch(() => {});
+    Deno.mkdirSync(join(link, ".."), { recursive: true });
+    removeSync(link);
     if (platformDir) {
       // Multi-platform: the root's files (buildpack.toml, package.toml, ...) but not its
       // <os> folders, then the platform root folder's entries over them.
-      await Deno.mkdir(link);
+      Deno.mkdirSync(link);
       const entries = new Map<string, string>();
-      for await (const e of Deno.readDir(path)) {
+      for (const e of Deno.readDirSync(path)) {
         if (!["linux", "windows", "darwin"].includes(e.name)) {
           entries.set(e.name, join(path, e.name));
         }
       }
-      for await (const e of Deno.readDir(platformDir)) {
+      for (const e of Deno.readDirSync(platformDir)) {
         entries.set(e.name, join(platformDir, e.name));
       }
       for (const [name, from] of entries) {
         if (opts.copy) {
-          if ((await Deno.stat(from)).isDirectory) await copyTree(from, join(link, name), name);
-          else await Deno.copyFile(from, join(link, name));
-        } else await Deno.symlink(from, join(link, name));
+          if (Deno.statSync(from).isDirectory) await copyTree(from, join(link, name), name);
+          else Deno.copyFileSync(from, join(link, name));
+        } else Deno.symlinkSync(from, join(link, name));
       }
       continue;
     }
     // Where the phases cannot follow a link locald creates (WSL, written from Windows): a copy.
     if (opts.copy) await copyTree(path, link);
-    else await Deno.symlink(path, link);
+    else Deno.symlinkSync(path, link);
   }
 }
 

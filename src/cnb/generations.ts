@@ -24,7 +24,7 @@ import { parseToml, toToml } from "../config/toml.ts";
 import type { Mount, Step } from "../hosts/types.ts";
 import { NAMESPACE_ID } from "../hosts/native.ts";
 import { orderMounts } from "../hosts/sandbox.ts";
-import { copyTree, exists, isDir, removeIfExists } from "../util/fs.ts";
+import { copyTree, exists, isDir, isDirSync, removeIfExists } from "../util/fs.ts";
 import { buildpackDirsIn, type LayerState, scanLayers } from "./layers.ts";
 
 export interface Generation {
@@ -206,20 +206,20 @@ export interface Started {
   metadataOnly: Set<string>;
 }
 
-async function copyToml(from: string, to: string) {
+function copyToml(from: string, to: string) {
   let text: string;
   try {
-    text = await Deno.readTextFile(from);
+    text = Deno.readTextFileSync(from);
   } catch {
     return;
   }
   try {
     const doc = parseToml(text, from);
     delete doc.types;
-    await Deno.writeTextFile(to, toToml(doc));
+    Deno.writeTextFileSync(to, toToml(doc));
   } catch {
     // Unreadable: the builder will judge it, as it would have before.
-    await Deno.writeTextFile(to, text);
+    Deno.writeTextFileSync(to, text);
   }
 }
 
@@ -236,25 +236,26 @@ export async function startGeneration(
   copy: CopyTree = copyTree,
 ): Promise<Started> {
   const next = generation(paths, newGenerationId());
-  await Deno.mkdir(next.dir, { recursive: true });
+  // Synchronous calls for the small steps (each await is a thread's round trip).
+  Deno.mkdirSync(next.dir, { recursive: true });
   const metadataOnly = new Set<string>();
   if (current) {
-    const bpDirs = await buildpackDirsIn(current.dir);
-    for (const l of await scanLayers(current.dir, bpDirs)) {
+    const bpDirs = buildpackDirsIn(current.dir);
+    for (const l of scanLayers(current.dir, bpDirs)) {
       if (!l.types.cache && !l.types.launch) continue;
       const to = join(next.dir, l.buildpackDir, l.name);
-      await Deno.mkdir(join(next.dir, l.buildpackDir), { recursive: true });
-      await copyToml(join(current.dir, l.buildpackDir, `${l.name}.toml`), `${to}.toml`);
+      Deno.mkdirSync(join(next.dir, l.buildpackDir), { recursive: true });
+      copyToml(join(current.dir, l.buildpackDir, `${l.name}.toml`), `${to}.toml`);
       if (l.types.cache) {
         const visible = join(current.dir, l.buildpackDir, l.name);
-        const from = await isDir(visible) ? visible : join(current.held, l.buildpackDir, l.name);
-        if (await isDir(from)) await copy(from, to, "copy");
+        const from = isDirSync(visible) ? visible : join(current.held, l.buildpackDir, l.name);
+        if (isDirSync(from)) await copy(from, to, "copy");
       } else {
         metadataOnly.add(`${l.buildpackDir}/${l.name}`);
       }
     }
   }
-  const before = await scanLayers(next.dir, await buildpackDirsIn(next.dir));
+  const before = scanLayers(next.dir, buildpackDirsIn(next.dir));
   return { next, before, metadataOnly };
 }
 
@@ -272,7 +273,7 @@ export async function restoreReusedLaunchLayers(
   if (!current) return reused;
   for (const key of started.metadataOnly) {
     const [bp, name] = key.split("/");
-    const [state] = (await scanLayers(started.next.dir, [bp])).filter((l) => l.name === name);
+    const [state] = scanLayers(started.next.dir, [bp]).filter((l) => l.name === name);
     const dir = join(started.next.dir, bp, name);
     const from = join(current.dir, bp, name);
     if (!state?.types.launch || await exists(dir) || !(await isDir(from))) continue;

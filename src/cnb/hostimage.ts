@@ -6,7 +6,7 @@
  */
 import { join } from "../util/path.ts";
 import { sha256HexSync as sha256Hex } from "../util/sha256.ts";
-import { readTextIfExists, writeFileAtomic } from "../util/fs.ts";
+import { readTextIf, writeFileAtomic } from "../util/fs.ts";
 import type { Target } from "../hosts/target.ts";
 
 /** Reference of the host run image; its tag names the distro so a change of host is visible. */
@@ -52,7 +52,7 @@ export async function writeConfigOnlyImage(
     }],
   });
   // Unchanged since the last build (the usual case): nothing to write.
-  if ((await readTextIfExists(join(dir, "index.json"))) === index) {
+  if (readTextIf(join(dir, "index.json")) === index) {
     return { manifestDigest: `sha256:${manifestDigest}` };
   }
   const blobs = join(dir, "blobs", "sha256");

@@ -15,7 +15,7 @@
  */
 import { join } from "../util/path.ts";
 import { parseToml } from "../config/toml.ts";
-import { removeIfExists } from "../util/fs.ts";
+import { removeIfExistsSync } from "../util/fs.ts";
 import type { LayerRecord } from "./record.ts";
 
 const NOT_LAYER_TOML = new Set(["launch.toml", "build.toml", "store.toml"]);
@@ -28,25 +28,29 @@ export interface LayerState {
   stamp?: string;
 }
 
-async function stampOf(path: string): Promise<string | undefined> {
+function stampOf(path: string): string | undefined {
   try {
-    const st = await Deno.stat(path);
+    const st = Deno.statSync(path);
     return `${st.ino}:${st.mtime?.getTime()}`;
   } catch {
     return undefined;
   }
 }
 
-/** Every `<layers>/<bp>/<layer>.toml` with its types. */
-export async function scanLayers(
+/**
+ * Every `<layers>/<bp>/<layer>.toml` with its types. Synchronous calls inside (as in the rest
+ * of this module): a build makes dozens of these small reads, and each await is a round trip
+ * to another thread.
+ */
+export function scanLayers(
   layersDir: string,
   buildpackDirs: string[],
-): Promise<LayerState[]> {
+): LayerState[] {
   const out: LayerState[] = [];
   for (const bpDir of buildpackDirs) {
     let entries: Deno.DirEntry[];
     try {
-      entries = await Array.fromAsync(Deno.readDir(join(layersDir, bpDir)));
+      entries = Array.from(Deno.readDirSync(join(layersDir, bpDir)));
     } catch {
       continue;
     }
@@ -57,24 +61,24 @@ export async function scanLayers(
       // deno-lint-ignore no-explicit-any
       let doc: any = {};
       try {
-        doc = parseToml(await Deno.readTextFile(file), file);
+        doc = parseToml(Deno.readTextFileSync(file), file);
       } catch { /* an unreadable layer.toml is treated as all-false */ }
       const t = doc.types ?? {};
       out.push({
         buildpackDir: bpDir,
         name,
         types: { build: t.build === true, launch: t.launch === true, cache: t.cache === true },
-        stamp: await stampOf(join(layersDir, bpDir, name)),
+        stamp: stampOf(join(layersDir, bpDir, name)),
       });
     }
   }
   return out;
 }
 
-export async function buildpackDirsIn(layersDir: string): Promise<string[]> {
+export function buildpackDirsIn(layersDir: string): string[] {
   const dirs: string[] = [];
   try {
-    for await (const e of Deno.readDir(layersDir)) {
+    for (const e of Deno.readDirSync(layersDir)) {
       if (e.isDirectory && !["config", "sbom", "generated"].includes(e.name)) dirs.push(e.name);
     }
   } catch { /* no layers yet */ }
@@ -85,17 +89,19 @@ export async function buildpackDirsIn(layersDir: string): Promise<string[]> {
  * After a build, leave only launch layers where the launcher looks: cached build layers move
  * to `holdDir` until the next build, build-only layers go.
  */
-export async function hideNonLaunchLayers(layersDir: string, bpDirs: string[], holdDir: string) {
-  await removeIfExists(holdDir);
-  for (const l of await scanLayers(layersDir, bpDirs)) {
+export function hideNonLaunchLayers(layersDir: string, bpDirs: string[], holdDir: string) {
+  removeIfExistsSync(holdDir);
+  for (const l of scanLayers(layersDir, bpDirs)) {
     if (l.types.launch) continue;
     const dir = join(layersDir, l.buildpackDir, l.name);
     if (l.types.cache) {
-      await Deno.mkdir(join(holdDir, l.buildpackDir), { recursive: true });
-      await Deno.rename(dir, join(holdDir, l.buildpackDir, l.name)).catch(() => {});
+      Deno.mkdirSync(join(holdDir, l.buildpackDir), { recursive: true });
+      try {
+        Deno.renameSync(dir, join(holdDir, l.buildpackDir, l.name));
+      } catch { /* a cached layer without content: only its metadata was kept */ }
     } else {
-      await removeIfExists(dir);
-      await removeIfExists(`${dir}.toml`);
+      removeIfExistsSync(dir);
+      removeIfExistsSync(`${dir}.toml`);
     }
   }
 }
@@ -123,19 +129,19 @@ export function layerRecords(
 }
 
 /** profile.d scripts of every layer, in the launcher's order (buildpack, layer, file). */
-export async function profileScripts(layersDir: string, bpDirs: string[]): Promise<string[]> {
+export function profileScripts(layersDir: string, bpDirs: string[]): string[] {
   const out: string[] = [];
   for (const bp of bpDirs) {
     let layers: string[];
     try {
-      layers = (await Array.fromAsync(Deno.readDir(join(layersDir, bp))))
+      layers = Array.from(Deno.readDirSync(join(layersDir, bp)))
         .filter((e) => e.isDirectory).map((e) => e.name).sort();
     } catch {
       continue;
     }
     for (const layer of layers) {
       try {
-        const files = (await Array.fromAsync(Deno.readDir(join(layersDir, bp, layer, "profile.d"))))
+        const files = Array.from(Deno.readDirSync(join(layersDir, bp, layer, "profile.d")))
           .filter((e) => !e.isDirectory).map((e) => e.name).sort();
         for (const f of files) out.push(join(layersDir, bp, layer, "profile.d", f));
       } catch { /* no profile.d */ }

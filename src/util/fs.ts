@@ -1,22 +1,38 @@
 /** Small filesystem helpers shared by the impure edges. */
 import { dirname, join } from "./path.ts";
 
-/** Write a file atomically: a temporary sibling, then rename over the target. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode?: number) {
-  await Deno.mkdir(dirname(path), { recursive: true });
+/**
+ * Write a file atomically: a temporary sibling, then rename over the target. Synchronous calls
+ * (the promise is settled when it returns): a build writes a dozen small files this way, and
+ * each await was a round trip to another thread; nothing runs beside these writes that would
+ * need the thread meanwhile.
+ */
+export function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  mode?: number,
+): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   try {
-    // Through a file, not Deno.writeFile or writeTextFile: their first use loads Deno's web
-    // streams (milliseconds, on every build).
-    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-    {
-      using file = await Deno.open(tmp, { write: true, createNew: true, mode });
-      for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
-    } // closed before the rename (Windows renames no open file)
-    await Deno.rename(tmp, path);
+    Deno.mkdirSync(dirname(path), { recursive: true });
+    try {
+      // Through a file, not Deno.writeFile or writeTextFile: their first use loads Deno's web
+      // streams (milliseconds, on every build).
+      const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+      {
+        using file = Deno.openSync(tmp, { write: true, createNew: true, mode });
+        for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
+      } // closed before the rename (Windows renames no open file)
+      Deno.renameSync(tmp, path);
+    } catch (e) {
+      try {
+        Deno.removeSync(tmp);
+      } catch { /* never made */ }
+      throw e;
+    }
+    return Promise.resolve();
   } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
+    return Promise.reject(e);
   }
 }
 
@@ -43,6 +59,15 @@ export async function exists(path: string): Promise<boolean> {
 export async function isDir(path: string): Promise<boolean> {
   try {
     return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** isDir, synchronously. */
+export function isDirSync(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
   } catch {
     return false;
   }
