@@ -9,7 +9,7 @@ import { type BuildRecord, notBuiltError, readBuildRecord } from "../cnb/record.
 import type { Host, HostCommand, Step } from "../hosts/types.ts";
 import { ExitCode, LocaldError } from "../errors.ts";
 import { assertLauncherSafePath, shellQuote, shellWord } from "../util/shell.ts";
-import { exists } from "../util/fs.ts";
+import { existsSync } from "../util/fs.ts";
 import { parseEnvZ } from "./format.ts";
 import { command } from "../util/run.ts";
 import { trace } from "../util/trace.ts";
@@ -37,7 +37,7 @@ export {
 } from "./dev_env.ts";
 
 /** The build for `dir`, or for the nearest parent directory that has one. */
-export async function loadDevEnv(dir: string, view: StateView): Promise<DevEnv> {
+export function loadDevEnv(dir: string, view: StateView): DevEnv {
   let cur = dir;
   let imageOnly: string | undefined;
   while (true) {
@@ -60,13 +60,13 @@ export async function loadDevEnv(dir: string, view: StateView): Promise<DevEnv> 
       }
       return { projectDir: cur, paths, rec, view };
     }
-    if (await exists(`${paths.buildRecord}.incomplete`)) {
+    if (existsSync(`${paths.buildRecord}.incomplete`)) {
       throw new LocaldError(`the last build of ${cur} did not complete`, {
         hint: `run \`${buildCommand(cur)}\` again`,
         exitCode: ExitCode.notBuilt,
       });
     }
-    imageOnly ??= await exists(join(paths.state, "image", "build.json")) ? cur : undefined;
+    imageOnly ??= existsSync(join(paths.state, "image", "build.json")) ? cur : undefined;
     const parent = dirname(cur);
     if (parent === cur) {
       if (!imageOnly) throw notBuiltError(dir);
@@ -91,7 +91,7 @@ function buildCommand(projectDir: string): string {
  * dir. A project.toml marks a project of its own: the walk stops there. Nor does it leave a
  * repository (a new clone under a built directory is its own project).
  */
-export async function enclosingProject(dir: string, view: StateView): Promise<string> {
+export function enclosingProject(dir: string, view: StateView): string {
   for (let cur = dir;;) {
     const paths = view.projectPaths(cur);
     for (
@@ -101,9 +101,9 @@ export async function enclosingProject(dir: string, view: StateView): Promise<st
         join(paths.state, "image", "build.json"),
         join(cur, "project.toml"),
       ]
-    ) if (await exists(f)) return cur;
+    ) if (existsSync(f)) return cur;
     const parent = dirname(cur);
-    if (parent === cur || await exists(join(cur, ".git"))) return dir;
+    if (parent === cur || existsSync(join(cur, ".git"))) return dir;
     cur = parent;
   }
 }

@@ -19,7 +19,7 @@ export interface DevSession {
 /** The backend and the build of the project at or above `dir` (not built: a LocaldError). */
 export async function openDevSession(dir: string, ed: EnvAndDirs): Promise<DevSession> {
   const b = await openBackend(ed);
-  return { b, d: await loadDevEnv(dir, b) };
+  return { b, d: loadDevEnv(dir, b) };
 }
 
 /**

@@ -55,6 +55,17 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** exists, synchronously. */
+export function existsSync(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
 /** True for an existing directory (following symlinks); false for anything else or nothing. */
 export async function isDir(path: string): Promise<boolean> {
   try {

@@ -14,9 +14,9 @@ export interface Lock {
 }
 
 /** Whether the open file is (still) the file at `path`. */
-async function stillAt(file: Deno.FsFile, path: string): Promise<boolean> {
+function stillAt(file: Deno.FsFile, path: string): boolean {
   try {
-    const [open, now] = await Promise.all([file.stat(), Deno.lstat(path)]);
+    const open = file.statSync(), now = Deno.lstatSync(path);
     return open.ino === now.ino && open.dev === now.dev;
   } catch {
     return false;
@@ -35,9 +35,10 @@ function held(file: Deno.FsFile, exclusive: boolean): Lock {
   };
 }
 
-async function open(path: string): Promise<Deno.FsFile> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  return await Deno.open(path, { read: true, write: true, create: true });
+/** Synchronous calls, as for the rest of a free lock (each await is a thread's round trip). */
+function open(path: string): Deno.FsFile {
+  Deno.mkdirSync(dirname(path), { recursive: true });
+  return Deno.openSync(path, { read: true, write: true, create: true });
 }
 
 export async function acquireLock(
@@ -50,17 +51,17 @@ export async function acquireLock(
   const exclusive = !opts.shared;
   let told = false;
   while (true) {
-    const file = await open(path);
+    const file = open(path);
     // Free (the usual case): taken at once, with no timer (the timer globals' first use loads
     // Deno's node:timers and the node internals behind it: milliseconds of every build).
-    if (!(await file.tryLock(exclusive))) await waitFor(file, exclusive);
-    if (!(await stillAt(file, path))) {
+    if (!file.tryLockSync(exclusive)) await waitFor(file, exclusive);
+    if (!stillAt(file, path)) {
       held(file, false).release();
       continue;
     }
     if (exclusive) {
-      await file.truncate(0);
-      await file.write(new TextEncoder().encode(String(Deno.pid)));
+      file.truncateSync(0);
+      file.writeSync(new TextEncoder().encode(String(Deno.pid)));
     }
     return held(file, exclusive);
   }
@@ -92,14 +93,14 @@ export async function acquireLock(
  * The lock if nobody holds it now, else undefined (never waits). For work that must leave
  * alone what another process is using (`cache prune`).
  */
-export async function tryLock(path: string): Promise<Lock | undefined> {
+export function tryLock(path: string): Lock | undefined {
   while (true) {
-    const file = await open(path);
-    if (!(await file.tryLock(true))) {
+    const file = open(path);
+    if (!file.tryLockSync(true)) {
       file.close();
       return undefined;
     }
-    if (await stillAt(file, path)) return held(file, false);
+    if (stillAt(file, path)) return held(file, false);
     held(file, false).release();
   }
 }

@@ -11,15 +11,15 @@ Deno.test("a lock whose file was removed while waiting is taken again on the new
     const waiting = acquireLock(path, "a build").then((l) => second = l);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(second, undefined, "the second waits");
-    assert.equal(await tryLock(path), undefined, "held: tryLock does not wait");
+    assert.equal(tryLock(path), undefined, "held: tryLock does not wait");
     // What `cache prune` does: remove the state, lock file included, while holding the lock.
     await Deno.remove(join(dir, "state"), { recursive: true });
     first.release();
     await waiting;
     // The waiter holds the lock at `path` now, so a third process cannot get in beside it.
-    assert.equal(await tryLock(path), undefined, "two holders of one lock");
+    assert.equal(tryLock(path), undefined, "two holders of one lock");
     second!.release();
-    const third = await tryLock(path);
+    const third = tryLock(path);
     assert.ok(third, "free once released");
     third.release();
   } finally {
@@ -33,10 +33,10 @@ Deno.test("shared locks coexist; an exclusive tryLock fails while one is held", 
     const path = join(dir, "extract.lock");
     const a = await acquireLock(path, "x", undefined, { shared: true });
     const b = await acquireLock(path, "x", undefined, { shared: true });
-    assert.equal(await tryLock(path), undefined);
+    assert.equal(tryLock(path), undefined);
     a.release();
     b.release();
-    const c = await tryLock(path);
+    const c = tryLock(path);
     assert.ok(c);
     c.release();
   } finally {

@@ -30,7 +30,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   const backend = await openBackend(ctx);
   // From a subdirectory: the enclosing project, as shell, exec, run and env find it.
-  const projectDir = await enclosingProject(dir, backend);
+  const projectDir = enclosingProject(dir, backend);
   if (projectDir !== dir) {
     out.info(
       `locald: building ${projectDir}, the project ${dir} is part of ` +

@@ -269,7 +269,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       const locks: Lock[] = [];
       try {
         for (const path of wanted) {
-          const l = await tryLock(path);
+          const l = tryLock(path);
           if (!l) break;
           locks.push(l);
         }

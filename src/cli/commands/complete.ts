@@ -13,7 +13,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     if (args.positionals[0] === "processes") {
       const { openBackend } = await import("../../hosts/select.ts");
       const { loadDevEnv } = await import("../../devenv/launch.ts");
-      const d = await loadDevEnv(dir, await openBackend(ctx));
+      const d = loadDevEnv(dir, await openBackend(ctx));
       lines.push(...d.rec.processes.map((p) => p.type));
     } else if (args.positionals[0] === "builders") {
       const { listBuilders } = await import("../../oci/builder.ts");

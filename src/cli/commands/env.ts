@@ -18,14 +18,14 @@ export async function run(ctx: CommandContext): Promise<number> {
   const b = await openBackend(ctx);
   let d;
   try {
-    d = await loadDevEnv(dir, b);
+    d = loadDevEnv(dir, b);
   } catch (e) {
     if (format !== "direnv" || !(e instanceof LocaldError) || e.exitCode !== ExitCode.notBuilt) {
       throw e;
     }
     // Not built yet: direnv watches where the build will be recorded, so the first build
     // loads by itself.
-    const project = await enclosingProject(dir, b);
+    const project = enclosingProject(dir, b);
     out.warn(`${e.message}; direnv loads the environment once \`locald build\` has run`);
     console.log(renderEnv({ set: [], unset: [] }, format, [
       b.projectPaths(project).buildRecord,
