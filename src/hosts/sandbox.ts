@@ -221,24 +221,34 @@ export function bwrapArgs(step: Step, o: SandboxOptions, home: string): string[]
   if (!step.interactive) a.push("--new-session");
   a.push("--cap-drop", "ALL");
   a.push("--unshare-user", "--uid", String(uid), "--gid", String(gid));
+  // What each option puts where, in order (a later mount covers an earlier one at its path).
+  const put: { path: string; plainBind?: "rw" | "ro" }[] = [];
+  const op = (name: string, ...args: string[]) => {
+    a.push(name, ...args);
+    const path = args[args.length - 1];
+    const plain = (name === "--bind" || name === "--ro-bind") && args[0] === path;
+    put.push({ path, plainBind: plain ? (name === "--bind" ? "rw" : "ro") : undefined });
+  };
   for (const s of o.system) {
-    if (s.symlink !== undefined) a.push("--symlink", s.symlink, s.path);
-    else if (s.dir) a.push("--dir", s.path);
-    else if (s.tmpfs) a.push("--tmpfs", s.path);
-    else a.push(s.optional ? "--ro-bind-try" : "--ro-bind", s.source ?? s.path, s.path);
+    if (s.symlink !== undefined) op("--symlink", s.symlink, s.path);
+    else if (s.dir) op("--dir", s.path);
+    else if (s.tmpfs) op("--tmpfs", s.path);
+    else op(s.optional ? "--ro-bind-try" : "--ro-bind", s.source ?? s.path, s.path);
   }
   const mounts = orderMounts(step.mounts);
   // The host's processes are this /proc's (a new procfs needs a pid namespace of its own), and
   // its devices this /dev's (the terminal's /dev/pts entry, as `tty` names it on the host): one
   // bind instead of a tmpfs, six device binds and a new devpts, about 1 ms of every dev command.
-  a.push(
-    ...(o.hostNamespaces
-      ? ["--bind", "/proc", "/proc", "--dev-bind", "/dev", "/dev"]
-      : ["--proc", "/proc", "--dev", "/dev"]),
-  );
+  if (o.hostNamespaces) {
+    op("--bind", "/proc", "/proc");
+    op("--dev-bind", "/dev", "/dev");
+  } else {
+    op("--proc", "/proc");
+    op("--dev", "/dev");
+  }
   // A /tmp the step mounts (a dev command's, the host's) needs no tmpfs below it.
-  if (!mounts.some((m) => m.path === "/tmp")) a.push("--tmpfs", "/tmp");
-  a.push("--tmpfs", "/var/tmp");
+  if (!mounts.some((m) => m.path === "/tmp")) op("--tmpfs", "/tmp");
+  op("--tmpfs", "/var/tmp");
   // HOME is hidden: an empty tmpfs, placed among the mounts by depth so a project inside the
   // home still shows through it. A HOME that is itself a mount was asked for and stays.
   const homeIsMount = mounts.some((m) => m.path === home);
@@ -248,11 +258,26 @@ export function bwrapArgs(step: Step, o: SandboxOptions, home: string): string[]
     ...mounts.filter((m) => depth(m.path) >= depth(home)),
   ];
   for (const it of items) {
-    if ("tmpfs" in it) a.push("--tmpfs", it.tmpfs);
-    else a.push(it.writable ? "--bind" : "--ro-bind", it.source ?? it.path, it.path);
+    if ("tmpfs" in it) op("--tmpfs", it.tmpfs);
+    else if (!shownAlready(put, it)) {
+      op(it.writable ? "--bind" : "--ro-bind", it.source ?? it.path, it.path);
+    }
   }
   a.push("--chdir", step.cwd, "--");
   return a;
+}
+
+/**
+ * Whether a mount would show what its path shows already: a host path bound at itself, inside
+ * a host path bound at itself with the same access (a project in a shared HOME or /tmp). bwrap
+ * binds recursively, so the inner bind would add only its cost (a bind and a remount, some
+ * tenths of a millisecond on every dev command). What covers the path is the last option put
+ * at or above it.
+ */
+function shownAlready(put: { path: string; plainBind?: "rw" | "ro" }[], m: Mount): boolean {
+  if (m.source !== undefined) return false;
+  const cover = put.findLast((p) => within(m.path, p.path));
+  return cover?.plainBind !== undefined && (cover.plainBind === "rw") === m.writable;
 }
 
 /**

@@ -127,6 +127,38 @@ Deno.test("HOME: the host's path when usable, else a neutral one; a HOME that is
   assert.deepEqual(pairs(a, "--tmpfs"), [["/tmp"], ["/var/tmp"]]);
 });
 
+Deno.test("bwrapArgs: a host path inside the same host path bound with the same access is not bound again", () => {
+  const mounts = [
+    { path: "/tmp", writable: true },
+    { path: "/home/ann", writable: true },
+    { path: "/home/ann/src/app", writable: true }, // shown by the HOME bind
+    { path: "/tmp/t/home", writable: true }, // shown by the /tmp bind
+    { path: "/home/ann/.local/share/locald/projects/app/layers", writable: false },
+    { path: "/home/ann/src/app/out", source: "/elsewhere", writable: true },
+    { path: "/usr/share/x", writable: false },
+  ];
+  const layers = "/home/ann/.local/share/locald/projects/app/layers";
+  const a = bwrapArgs(step({ mounts }), opts(), "/home/ann");
+  assert.deepEqual(pairs(a, "--bind"), [
+    ["/tmp", "/tmp"],
+    ["/home/ann", "/home/ann"],
+    ["/elsewhere", "/home/ann/src/app/out"],
+  ]);
+  // The host's /usr shows /usr/share/x already; the writable HOME does not show layers read-only.
+  assert.deepEqual(pairs(a, "--ro-bind"), [["/usr", "/usr"], [layers, layers]]);
+  // Over an image's /usr, the host's /usr/share/x is bound.
+  const img = bwrapArgs(
+    step({ mounts }),
+    opts({ system: [{ path: "/usr", source: "/roots/r/usr" }] }),
+    "/home/ann",
+  );
+  assert.deepEqual(pairs(img, "--ro-bind"), [
+    ["/roots/r/usr", "/usr"],
+    ["/usr/share/x", "/usr/share/x"],
+    [layers, layers],
+  ]);
+});
+
 Deno.test("sandboxEnv keeps the allow-list and CNB_*, drops secrets, points HOME and TMPDIR inside", () => {
   const env = sandboxEnv(
     {
