@@ -69,14 +69,21 @@ async function build(app: string, home: string, env: Record<string, string>) {
 }
 
 const root = await Deno.makeTempDir({ prefix: "locald-bench-stack-" });
+// Laid out as users have it: HOME outside /tmp (under /home where this user may write there),
+// the projects in it and locald's home in it. A project under a shared /tmp would be shown
+// by the /tmp bind itself (one bind fewer than a user has).
+const userHome = await Deno.makeTempDir({ dir: "/home", prefix: "locald-bench-" })
+  .catch(() => join(root, "home"));
 const reg = await startRegistry();
 try {
-  const env = await benchEnv(root);
+  const env = { ...await benchEnv(root), HOME: userHome };
   await Deno.mkdir(env.HOME, { recursive: true });
   // Two projects, each with its own LOCALD_HOME: the same app and buildpack, one turned into
   // a stack build over a run image root.
-  const hostApp = join(root, "host-app"), stackApp = join(root, "stack-app");
-  const hostHome = join(root, "host-home"), stackHome = join(root, "stack-home");
+  const hostApp = join(userHome, "src", "host-app"), stackApp = join(userHome, "src", "stack-app");
+  await Deno.mkdir(join(userHome, "src"), { recursive: true });
+  const hostHome = join(userHome, ".local/share/locald-host");
+  const stackHome = join(userHome, ".local/share/locald-stack");
   await build(hostApp, hostHome, env);
   await build(stackApp, stackHome, env);
   const images = await pushStackImages(reg);
@@ -156,7 +163,9 @@ try {
     `${Deno.version.deno}. The app is tests/fixtures/apps/everything built with its buildpack; ` +
     "the stack build's roots are the Debian trixie test images' (tests/support/stack_images.ts). " +
     "The commands run once before they are timed, so the stack exec's bwrap line is remembered " +
-    "(src/devenv/stack_dev.ts), as for every exec of a project after its first.",
+    "(src/devenv/stack_dev.ts), as for every exec of a project after its first. " +
+    `HOME is ${userHome.startsWith("/home/") ? "a directory under /home" : "under /tmp"}, ` +
+    "with the projects and locald's home (LOCALD_HOME) inside it, as users have them.",
     "",
     "| command | wall (median of round medians) | CPU (user+sys, median of round means) |",
     "|---|---|---|",
@@ -222,4 +231,5 @@ try {
 } finally {
   await reg.stop();
   await Deno.remove(root, { recursive: true }).catch(() => {});
+  await Deno.remove(userHome, { recursive: true }).catch(() => {});
 }
