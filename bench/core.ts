@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { checkoutName } from "./lib/checkout.ts";
 import { type Paired, paired } from "./lib/paired.ts";
 import { median } from "./lib/stats.ts";
+import { argValue } from "./lib/args.ts";
 import { v8FlagsArg } from "../scripts/release/project.ts";
 
 /** The release binary's V8 flags: locald and the Deno floors it is measured against run with them. */
@@ -41,12 +42,8 @@ if (Deno.env.get("DENO_DIR")) env.DENO_DIR = Deno.env.get("DENO_DIR")!;
 
 const sq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 const locald = `${DENO} run -A --quiet ${V8} ${REPO}/main.ts`;
-const BASELINE = Deno.args.includes("--baseline")
-  ? Deno.args[Deno.args.indexOf("--baseline") + 1]
-  : undefined;
-const ROUNDS = Deno.args.includes("--rounds")
-  ? Number(Deno.args[Deno.args.indexOf("--rounds") + 1])
-  : 15;
+const BASELINE = argValue("--baseline");
+const ROUNDS = Number(argValue("--rounds") ?? 15);
 /** Another checkout's locald (--baseline DIR), measured in the same rounds. */
 const baseline = BASELINE &&
   `${DENO} run -A --quiet ${V8} --config ${BASELINE}/deno.json ${BASELINE}/main.ts`;

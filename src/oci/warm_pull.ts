@@ -7,6 +7,7 @@
  */
 import type { LocaldDirs } from "../config/paths.ts";
 import { join } from "../util/path.ts";
+import { writeFileAtomicSync } from "../util/fs.ts";
 import {
   type BuilderInfo,
   dirsUnchanged,
@@ -57,19 +58,10 @@ export async function warmPull(
   }
   const client = new RegistryClient({ env: opts.env, insecureRegistries: opts.insecureRegistries });
   if ((await client.headManifest(ref)) !== (rec.indexDigest ?? rec.digest)) return undefined;
-  // The record's new time, written as writeFileAtomic does, with synchronous calls.
-  const tmp = `${recordPath}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    Deno.writeTextFileSync(
-      tmp,
-      JSON.stringify({ ...rec, pulledAt: new Date().toISOString() }, null, 2),
-    );
-    Deno.renameSync(tmp, recordPath);
-  } catch (e) {
-    try {
-      Deno.removeSync(tmp);
-    } catch { /* not written */ }
-    throw e;
-  }
+  // The record's new time (synchronously: see writeFileAtomic).
+  writeFileAtomicSync(
+    recordPath,
+    JSON.stringify({ ...rec, pulledAt: new Date().toISOString() }, null, 2),
+  );
   return { ...info, ref: canonical, indexDigest: rec.indexDigest };
 }

@@ -2,38 +2,49 @@
 import { dirname, join } from "./path.ts";
 
 /**
- * Write a file atomically: a temporary sibling, then rename over the target. Synchronous calls
- * (the promise is settled when it returns): a build writes a dozen small files this way, and
- * each await was a round trip to another thread; nothing runs beside these writes that would
- * need the thread meanwhile.
+ * Synchronous work behind an asynchronous signature: `f`'s result as a settled promise, its
+ * throw as a rejection (as the awaited calls it replaced gave).
+ */
+function settled<T>(f: () => T): Promise<T> {
+  try {
+    return Promise.resolve(f());
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** Write a file atomically: a temporary sibling, then rename over the target. */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode?: number) {
+  Deno.mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    // Through a file, not Deno.writeFile or writeTextFile: their first use loads Deno's web
+    // streams (milliseconds, on every build).
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    {
+      using file = Deno.openSync(tmp, { write: true, createNew: true, mode });
+      for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
+    } // closed before the rename (Windows renames no open file)
+    Deno.renameSync(tmp, path);
+  } catch (e) {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* never made */ }
+    throw e;
+  }
+}
+
+/**
+ * writeFileAtomicSync behind a promise. Synchronous calls: a build writes a dozen small files
+ * this way, and each await was a round trip to another thread; nothing runs beside these
+ * writes that would need the thread meanwhile.
  */
 export function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
   mode?: number,
 ): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    Deno.mkdirSync(dirname(path), { recursive: true });
-    try {
-      // Through a file, not Deno.writeFile or writeTextFile: their first use loads Deno's web
-      // streams (milliseconds, on every build).
-      const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-      {
-        using file = Deno.openSync(tmp, { write: true, createNew: true, mode });
-        for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
-      } // closed before the rename (Windows renames no open file)
-      Deno.renameSync(tmp, path);
-    } catch (e) {
-      try {
-        Deno.removeSync(tmp);
-      } catch { /* never made */ }
-      throw e;
-    }
-    return Promise.resolve();
-  } catch (e) {
-    return Promise.reject(e);
-  }
+  return settled(() => writeFileAtomicSync(path, data, mode));
 }
 
 /** lstat of `path`, undefined when it cannot be had. Synchronous (the layout of a root). */
@@ -45,17 +56,7 @@ export function lstatIf(path: string): Deno.FileInfo | undefined {
   }
 }
 
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
-/** exists, synchronously. */
+/** Whether something (a dangling symlink too) is at `path`; other errors than NotFound throw. */
 export function existsSync(path: string): boolean {
   try {
     Deno.lstatSync(path);
@@ -66,22 +67,23 @@ export function existsSync(path: string): boolean {
   }
 }
 
-/** True for an existing directory (following symlinks); false for anything else or nothing. */
-export async function isDir(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isDirectory;
-  } catch {
-    return false;
-  }
+/** existsSync behind a promise (one lstat: no round trip to another thread). */
+export function exists(path: string): Promise<boolean> {
+  return settled(() => existsSync(path));
 }
 
-/** isDir, synchronously. */
+/** True for an existing directory (following symlinks); false for anything else or nothing. */
 export function isDirSync(path: string): boolean {
   try {
     return Deno.statSync(path).isDirectory;
   } catch {
     return false;
   }
+}
+
+/** isDirSync behind a promise. */
+export function isDir(path: string): Promise<boolean> {
+  return Promise.resolve(isDirSync(path));
 }
 
 /** A file's size, 0 when it is not there. */
@@ -158,12 +160,7 @@ export function copyTree(from: string, to: string, how: "copy" | "link"): Promis
     for (const e of Deno.readDirSync(from)) copy(join(from, e.name), join(to, e.name));
     keepModeAndTimes(st, to);
   };
-  try {
-    copy(from, to);
-    return Promise.resolve();
-  } catch (e) {
-    return Promise.reject(e);
-  }
+  return settled(() => copy(from, to));
 }
 
 function keepModeAndTimes(st: Deno.FileInfo, to: string) {
